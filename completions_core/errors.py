@@ -1,0 +1,96 @@
+"""Error types shared by adapters, the proxy and the codec.
+
+An adapter maps every SDK error onto :class:`ProviderError` in one place; the proxy maps a
+``ProviderError`` onto an HTTP status and an ``error_type`` (see docs/protocol.md). The error
+types are stable strings that callers can match on.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "ERROR_STATUS",
+    "InvalidRequestError",
+    "ProviderError",
+    "RETRYABLE_ERROR_TYPES",
+]
+
+# error_type -> HTTP status the proxy answers with when the whole request fails with it.
+ERROR_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "provider_not_configured_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "unknown_provider_error": 404,
+    "request_too_large_error": 413,
+    "rate_limit_error": 429,
+    "invalid_response_error": 502,
+    "provider_error": 502,
+    "connection_error": 502,
+    "overloaded_error": 503,
+    "timeout_error": 504,
+    "internal_error": 500,
+}
+
+# Failures worth another attempt against the same provider (auth is not: the key will not change,
+# but it does move on to the next fallback, see the engine).
+RETRYABLE_ERROR_TYPES = frozenset(
+    {"rate_limit_error", "provider_error", "connection_error", "overloaded_error", "timeout_error",
+     "invalid_response_error"}
+)
+
+
+class InvalidRequestError(ValueError):
+    """A request the proxy refuses before calling any provider; ``path`` says where the problem is."""
+
+    def __init__(self, message: str, path: str = "", *, error_type: str = "invalid_request_error") -> None:
+        self.path = path
+        self.error_type = error_type
+        self.message = f"{path}: {message}" if path else message
+        super().__init__(self.message)
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status the proxy answers with."""
+        return ERROR_STATUS.get(self.error_type, 400)
+
+
+class ProviderError(Exception):
+    """A normalized provider failure.
+
+    ``status_code`` is the provider's own HTTP status when it answered (None for connection
+    errors and timeouts); ``retry_after`` is its Retry-After in seconds when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        error_type: str,
+        *,
+        provider: str = "",
+        status_code: Optional[int] = None,
+        retryable: Optional[bool] = None,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.provider = provider
+        self.status_code = status_code
+        self.retryable = error_type in RETRYABLE_ERROR_TYPES if retryable is None else retryable
+        self.retry_after = retry_after
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status the proxy answers with when this error ends the request."""
+        if self.error_type == "invalid_request_error" and self.status_code in (400, 404, 409, 413, 422):
+            return self.status_code
+        return ERROR_STATUS.get(self.error_type, 502)
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderError({self.message!r}, error_type={self.error_type!r}, provider={self.provider!r}, "
+            f"status_code={self.status_code!r}, retryable={self.retryable!r})"
+        )

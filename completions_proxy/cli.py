@@ -1,0 +1,58 @@
+"""``completions-proxy``: run the proxy on hypercorn with sane defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="completions-proxy", description="Run the completions proxy on hypercorn.")
+    parser.add_argument("--bind", default=os.environ.get("COMPLETIONS_BIND", "127.0.0.1:8080"), help="host:port")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("COMPLETIONS_WORKERS", "1")))
+    parser.add_argument("--check-config", action="store_true", help="validate the configuration, print it, exit")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    from completions_core.plugins import PluginError, get_providers
+    from completions_proxy.settings import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+        registry = get_providers()
+    except (ConfigError, PluginError) as exc:
+        print(f"completions-proxy: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"proxy tokens: {len(settings.proxy_tokens)} configured (values hidden)")
+        print(f"providers: {', '.join(registry.names()) or 'none'}")
+        for adapter in registry:
+            key = settings.managed_key(adapter.name, adapter.managed_key_env)
+            state = "not needed" if not adapter.requires_key else ("set (hidden)" if key else "not set")
+            print(f"  {adapter.name}: managed key {state}")
+        print(f"max body bytes: {settings.max_body_bytes}")
+        print(f"client cache size: {settings.client_cache_size}")
+        return 0
+
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    config = Config()
+    config.application_path = "completions_proxy.app:create_app()"
+    config.bind = [args.bind]
+    config.workers = max(1, args.workers)
+    config.keep_alive_timeout = 75  # longer than common load-balancer idle timeouts
+    config.graceful_timeout = 30
+    config.accesslog = None
+    return run(config)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,406 @@
+"""The attempt engine: every request goes through here, for every provider.
+
+A request becomes a plan of :class:`Target`s (the primary, then each fallback with every unset
+field inherited from the primary). Each target gets its own retries (exponential backoff with
+jitter, the provider's Retry-After honoured up to a cap). Streaming commits to a target when its
+first chunk reaches the client; after that a failure ends the stream with an ``error`` chunk,
+never with a second provider's text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+import anyio
+import structlog
+
+from completions_core.adapter import Credential, ProviderAdapter
+from completions_core.assembly import ResponseAssembler, response_from_completion
+from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.plugins import ProviderRegistry
+from completions_core.secrets import Secret
+from completions_core.types import (
+    AssistantMessage,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ConversationHistory,
+    ErrorChunk,
+    FallbackRequest,
+    RetryConfiguration,
+    StreamOptions,
+    ToolCall,
+)
+from completions_proxy.clients import ClientCache
+from completions_proxy.settings import Settings
+
+__all__ = ["Attempt", "CredentialSpec", "Engine", "Target", "Turn", "parse_credentials"]
+
+logger = structlog.get_logger("completions_proxy.engine")
+
+#: The longest a provider's Retry-After may hold a turn (a caller is waiting on a voice turn).
+RETRY_AFTER_CAP = 20.0
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """What the client registered for one provider: the managed key, or its own key."""
+
+    managed: bool
+    api_key: Optional[Secret] = None
+
+
+def parse_credentials(value: Any) -> dict[str, CredentialSpec]:
+    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError("expected an object mapping provider names to credentials", "credentials")
+    out: dict[str, CredentialSpec] = {}
+    for name, spec in value.items():
+        path = f"credentials.{name}"
+        if not isinstance(spec, Mapping):
+            raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
+        unknown = set(spec) - {"voicerun_managed", "api_key"}
+        if unknown:
+            raise InvalidRequestError(f"unknown field {sorted(unknown)[0]!r}", path)
+        managed = spec.get("voicerun_managed") is True
+        key = spec.get("api_key")
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise InvalidRequestError("api_key must be a non-empty string", path)
+        if managed == bool(key):
+            raise InvalidRequestError("exactly one of voicerun_managed or api_key must be set", path)
+        out[str(name).strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
+    return out
+
+
+@dataclass
+class Target:
+    """One provider to try, with the request as that provider will see it."""
+
+    adapter: ProviderAdapter
+    request: ChatCompletionRequest
+    credential: CredentialSpec
+    retry: Optional[RetryConfiguration]
+
+    @property
+    def provider(self) -> str:
+        """The provider's canonical name."""
+        return self.adapter.name
+
+
+@dataclass
+class Attempt:
+    """One call to a provider and how it ended."""
+
+    provider: str
+    model: str
+    outcome: Literal["ok", "error", "cancelled"] = "ok"
+    error_type: Optional[str] = None
+    status: Optional[int] = None
+    latency_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (telemetry, the attempts header)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Turn:
+    """The state of one request through the engine: attempts so far and who answered."""
+
+    request_id: str
+    attempts: list[Attempt] = field(default_factory=list)
+    provider: Optional[str] = None
+    model: Optional[str] = None
+    first_chunk_at: Optional[float] = None
+    started_at: float = field(default_factory=time.perf_counter)
+    usage: Optional[dict[str, Any]] = None
+    usage_format: str = "openai"
+    finish_reason: Optional[str] = None
+    chunks: int = 0
+    sentences: int = 0
+
+
+def _strip_for(provider: str, messages: ConversationHistory) -> ConversationHistory:
+    """Drop provider-only data that another provider would reject or misread."""
+    out: ConversationHistory = []
+    for message in messages:
+        if isinstance(message, AssistantMessage):
+            keep_signatures = provider == "google"
+            state = message.provider_state
+            if state is not None:
+                state = {k: v for k, v in state.items() if k == provider} or None
+            calls = message.tool_calls
+            if calls and not keep_signatures:
+                calls = [dataclasses.replace(c, thought_signature=None) for c in calls]
+            message = dataclasses.replace(
+                message,
+                tool_calls=calls,
+                thought_signature=message.thought_signature if keep_signatures else None,
+                provider_state=state,
+            )
+        out.append(message)
+    return out
+
+
+def _merge(primary: ChatCompletionRequest, fallback: FallbackRequest) -> ChatCompletionRequest:
+    merged = {
+        f.name: getattr(fallback, f.name) if getattr(fallback, f.name) is not None else getattr(primary, f.name)
+        for f in dataclasses.fields(FallbackRequest)
+    }
+    return ChatCompletionRequest(fallbacks=None, **merged)
+
+
+def _backoff(retry: RetryConfiguration, attempt: int, retry_after: Optional[float]) -> float:
+    base = retry.retry_delay * (retry.backoff_multiplier**attempt)
+    # "Equal jitter": never less than half the nominal delay, so backoff still backs off.
+    delay = base / 2 + random.uniform(0, base / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
+    return delay
+
+
+class Engine:
+    """Plans and runs requests against provider adapters."""
+
+    def __init__(self, settings: Settings, registry: ProviderRegistry, clients: ClientCache) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.clients = clients
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan(self, request: ChatCompletionRequest, credentials: Mapping[str, CredentialSpec]) -> list[Target]:
+        """Build the primary and fallback targets; refuse unknown or unregistered providers up front."""
+        targets = []
+        entries: list[tuple[str, ChatCompletionRequest]] = [("provider", request)]
+        for i, fallback in enumerate(request.fallbacks or []):
+            assert isinstance(fallback, FallbackRequest)
+            entries.append((f"fallbacks[{i}].provider", _merge(request, fallback)))
+        for path, effective in entries:
+            name = str(effective.provider)
+            adapter = self.registry.get(name)
+            if adapter is None:
+                installed = ", ".join(self.registry.names()) or "none"
+                raise InvalidRequestError(
+                    f"unknown provider {name!r}; installed provider plugins: {installed}",
+                    path,
+                    error_type="unknown_provider_error",
+                )
+            spec = credentials.get(adapter.name) or credentials.get(name.strip().lower())
+            if spec is None:
+                if adapter.requires_key:
+                    raise InvalidRequestError(
+                        f"provider {adapter.name!r} was not registered for this session; call "
+                        f"configure_provider({adapter.name!r}, ...) first",
+                        path,
+                        error_type="provider_not_configured_error",
+                    )
+                spec = CredentialSpec(managed=True)
+            messages = _strip_for(adapter.name, list(effective.messages))  # type: ignore[arg-type]
+            retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else None
+            targets.append(
+                Target(
+                    adapter=adapter,
+                    request=dataclasses.replace(effective, provider=adapter.name, messages=messages, fallbacks=None),
+                    credential=spec,
+                    retry=retry,
+                )
+            )
+        return targets
+
+    def client_for(self, target: Target) -> Any:
+        """The cached SDK client for a target, resolving its credential."""
+        adapter = target.adapter
+        if target.credential.api_key is not None:
+            credential = Credential("customer", target.credential.api_key)
+        elif not adapter.requires_key:
+            credential = Credential("none")
+        else:
+            key = self.settings.managed_key(adapter.name, adapter.managed_key_env)
+            if key is None:
+                raise ProviderError(
+                    f"this proxy has no managed key for {adapter.name!r}; register your own with "
+                    f"configure_provider({adapter.name!r}, api_key=...)",
+                    "managed_key_unavailable_error",
+                    provider=adapter.name,
+                    retryable=False,
+                )
+            credential = Credential("managed", key)
+        config = adapter.client_config(target.request, credential)
+        return self.clients.get(adapter, config)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _schedule(self, targets: list[Target]) -> list[tuple[Target, int]]:
+        """(target, retry number) in the order they will be tried."""
+        out = []
+        for target in targets:
+            retries = target.retry.max_retries if target.retry is not None and target.retry.enabled else 0
+            out.extend((target, n) for n in range(retries + 1))
+        return out
+
+    async def complete(self, targets: list[Target], turn: Turn) -> ChatCompletionResponse:
+        """Run a non-streaming request through the plan; raise the last error if every attempt fails."""
+        last: Optional[ProviderError] = None
+        for target, retry_number in self._schedule(targets):
+            if last is not None and retry_number > 0:
+                if not last.retryable:
+                    continue
+                assert target.retry is not None
+                await anyio.sleep(_backoff(target.retry, retry_number - 1, last.retry_after))
+            attempt = Attempt(provider=target.provider, model=target.request.model)
+            turn.attempts.append(attempt)
+            started = time.perf_counter()
+            try:
+                client = self.client_for(target)
+                with anyio.fail_after(target.request.timeout) if target.request.timeout else _nullcontext():
+                    completion = await target.adapter.complete(client, target.request)
+            except TimeoutError:
+                last = ProviderError(
+                    f"{target.provider} did not answer within {target.request.timeout:g} s",
+                    "timeout_error",
+                    provider=target.provider,
+                )
+                self._fail(attempt, last, started)
+                continue
+            except ProviderError as exc:
+                last = exc
+                self._fail(attempt, exc, started)
+                continue
+            except anyio.get_cancelled_exc_class():
+                attempt.outcome = "cancelled"
+                attempt.latency_ms = (time.perf_counter() - started) * 1000
+                raise
+            except Exception as exc:  # noqa: BLE001 - an adapter bug must not become a 500
+                last = _unexpected(target, exc)
+                self._fail(attempt, last, started)
+                continue
+            attempt.latency_ms = (time.perf_counter() - started) * 1000
+            turn.provider, turn.model = target.provider, target.request.model
+            turn.usage, turn.usage_format = completion.usage, target.adapter.usage_format
+            turn.finish_reason = completion.finish_reason
+            return response_from_completion(
+                completion, provider=target.provider, model=target.request.model, request_id=turn.request_id
+            )
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _fail(attempt: Attempt, exc: ProviderError, started: float) -> None:
+        attempt.outcome = "error"
+        attempt.error_type = exc.error_type
+        attempt.status = exc.status_code
+        attempt.latency_ms = (time.perf_counter() - started) * 1000
+
+    async def stream(
+        self, targets: list[Target], options: StreamOptions, turn: Turn
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """Yield the turn's chunks; fail over only until the first chunk has been yielded.
+
+        If every attempt fails before the first chunk, the last error is raised (the route
+        then answers with an HTTP error status, since nothing has been sent yet).
+        """
+        last: Optional[ProviderError] = None
+        for target, retry_number in self._schedule(targets):
+            if last is not None and retry_number > 0:
+                if not last.retryable:
+                    continue
+                assert target.retry is not None
+                await anyio.sleep(_backoff(target.retry, retry_number - 1, last.retry_after))
+            attempt = Attempt(provider=target.provider, model=target.request.model)
+            turn.attempts.append(attempt)
+            started = time.perf_counter()
+            assembler = ResponseAssembler(
+                options, provider=target.provider, model=target.request.model, request_id=turn.request_id
+            )
+            committed = False
+            timeout = target.request.timeout
+            try:
+                client = self.client_for(target)
+                async with aclosing(target.adapter.stream(client, target.request)) as events:
+                    iterator = events.__aiter__()
+                    while True:
+                        try:
+                            with anyio.fail_after(timeout) if timeout else _nullcontext():
+                                event = await iterator.__anext__()
+                        except StopAsyncIteration:
+                            break
+                        chunks = assembler.feed(event)
+                        if chunks:
+                            if not committed:
+                                committed = True
+                                turn.first_chunk_at = time.perf_counter()
+                                turn.provider, turn.model = target.provider, target.request.model
+                            for chunk in chunks:
+                                turn.chunks += 1
+                                yield chunk
+                    final = assembler.finish()
+                if not committed:
+                    turn.first_chunk_at = time.perf_counter()
+                    turn.provider, turn.model = target.provider, target.request.model
+                    committed = True
+                turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
+                turn.finish_reason = assembler.finish_reason
+                turn.sentences = assembler.sentences
+                attempt.latency_ms = (time.perf_counter() - started) * 1000
+                for chunk in final:
+                    turn.chunks += 1
+                    yield chunk
+                return
+            except TimeoutError:
+                error = ProviderError(
+                    f"{target.provider} sent nothing for {timeout:g} s",
+                    "timeout_error",
+                    provider=target.provider,
+                )
+            except ProviderError as exc:
+                error = exc
+            except anyio.get_cancelled_exc_class():
+                attempt.outcome = "cancelled"
+                attempt.latency_ms = (time.perf_counter() - started) * 1000
+                raise
+            except GeneratorExit:
+                attempt.outcome = "cancelled"
+                attempt.latency_ms = (time.perf_counter() - started) * 1000
+                raise
+            except Exception as exc:  # noqa: BLE001 - an adapter bug must not become a 500
+                error = _unexpected(target, exc)
+            self._fail(attempt, error, started)
+            if committed:
+                yield ErrorChunk(error=error.message, error_type=error.error_type)
+                return
+            last = error
+        assert last is not None
+        raise last
+
+
+def _unexpected(target: Target, exc: Exception) -> ProviderError:
+    # Only the exception's type: its text may quote a request header or a key.
+    logger.error("adapter_failed", provider=target.provider, exception=type(exc).__name__)
+    return ProviderError(
+        f"the {target.provider} adapter failed unexpectedly ({type(exc).__name__})",
+        "internal_error",
+        provider=target.provider,
+        retryable=False,
+    )
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def tool_calls_of(response: ChatCompletionResponse) -> list[ToolCall]:
+    """The response's tool calls (empty list when none)."""
+    return list(response.message.tool_calls or [])

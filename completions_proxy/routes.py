@@ -1,0 +1,182 @@
+"""The HTTP routes. Authentication is checked inside each protected endpoint, on the routed path."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Optional
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from completions_core.codec import normalize_request, response_to_wire, stream_options_from_wire
+from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.jsonutil import loads
+from completions_proxy.auth import authenticate
+from completions_proxy.engine import Turn, parse_credentials
+from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
+from completions_proxy.state import ProxyState
+
+__all__ = ["routes"]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _state(request: Request) -> ProxyState:
+    state: ProxyState = request.app.state.proxy
+    return state
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    if given and _REQUEST_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise _BodyTooLarge
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _unauthorized(headers: dict[str, str]) -> Response:
+    return error_response(
+        "missing or invalid proxy token: send 'Authorization: Bearer <token>'",
+        "authentication_error",
+        401,
+        headers={**headers, "WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _parse_json(request: Request, state: ProxyState, headers: dict[str, str]) -> Any | Response:
+    try:
+        body = await _read_body(request, state.settings.max_body_bytes)
+    except _BodyTooLarge:
+        return error_response(
+            f"request body is larger than the limit of {state.settings.max_body_bytes} bytes "
+            "(COMPLETIONS_MAX_BODY_BYTES)",
+            "request_too_large_error",
+            413,
+            headers=headers,
+        )
+    if not body:
+        return error_response("request body is empty; send a JSON object", "invalid_request_error", 400, headers=headers)
+    try:
+        return loads(body)
+    except ValueError as exc:
+        return error_response(f"request body is not valid JSON: {exc}", "invalid_request_error", 400, headers=headers)
+
+
+async def completions(request: Request) -> Response | ChunkStreamResponse:
+    """``POST /v1/completions``: a JSON response, or NDJSON chunks when ``stream`` is true."""
+    state = _state(request)
+    request_id = _request_id(request)
+    headers = {"X-Request-ID": request_id}
+    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+        return _unauthorized(headers)
+    try:
+        data = await _parse_json(request, state, headers)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    if isinstance(data, Response):
+        return data
+    try:
+        if not isinstance(data, dict):
+            raise InvalidRequestError("the request body must be a JSON object")
+        stream = data.pop("stream", False)
+        if not isinstance(stream, bool):
+            raise InvalidRequestError("expected true or false", "stream")
+        raw_options = data.pop("stream_options", None)
+        credentials = parse_credentials(data.pop("credentials", None))
+        chat_request = normalize_request(data)
+        options, _deprecated = stream_options_from_wire(raw_options)
+        targets = state.engine.plan(chat_request, credentials)
+    except InvalidRequestError as exc:
+        return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
+    turn = Turn(request_id=request_id)
+    if not stream:
+        try:
+            response = await state.engine.complete(targets, turn)
+        except ProviderError as exc:
+            return provider_error_response(exc, headers)
+        return json_response(response_to_wire(response), headers=headers)
+    return ChunkStreamResponse(state.engine.stream(targets, options, turn), headers)
+
+
+async def warm(request: Request) -> Response:
+    """``POST /v1/warm``: open (or keep) the SDK client and its connection for a provider."""
+    state = _state(request)
+    headers = {"X-Request-ID": _request_id(request)}
+    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+        return _unauthorized(headers)
+    data = await _parse_json(request, state, headers)
+    if isinstance(data, Response):
+        return data
+    try:
+        if not isinstance(data, dict):
+            raise InvalidRequestError("the request body must be a JSON object")
+        provider = data.get("provider")
+        if not isinstance(provider, str) or not provider:
+            raise InvalidRequestError("is required (a provider name)", "provider")
+        credentials = parse_credentials(data.get("credentials"))
+        model = data.get("model") if isinstance(data.get("model"), str) else "warm"
+        targets = state.engine.plan(
+            normalize_request({"provider": provider, "model": model, "messages": [{"role": "user", "content": "."}]}),
+            credentials,
+        )
+    except InvalidRequestError as exc:
+        return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
+    target = targets[0]
+    try:
+        client = state.engine.client_for(target)
+    except ProviderError as exc:
+        return provider_error_response(exc, headers)
+    except InvalidRequestError as exc:
+        return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
+    state.spawn(target.adapter.warm(client))
+    return json_response({"provider": target.provider, "warm": True}, 202, headers)
+
+
+async def providers(request: Request) -> Response:
+    """``GET /v1/providers``: the provider plugins this proxy has loaded."""
+    state = _state(request)
+    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+        return _unauthorized({})
+    return json_response({"providers": state.registry.names()})
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process is up and serving."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: plugins loaded, at least one provider, not draining."""
+    state: Optional[ProxyState] = getattr(request.app.state, "proxy", None)
+    if state is None or state.draining or len(state.registry) == 0:
+        reason = "draining" if state is not None and state.draining else "no provider plugin loaded"
+        return json_response({"status": "unavailable", "reason": reason}, 503)
+    return json_response({"status": "ready", "providers": state.registry.names()})
+
+
+routes = [
+    Route("/v1/completions", completions, methods=["POST"]),
+    Route("/v1/warm", warm, methods=["POST"]),
+    Route("/v1/providers", providers, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+]

@@ -1,0 +1,99 @@
+"""Proxy configuration, read from environment variables (and files they point to) once at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from completions_core.secrets import Secret
+
+__all__ = ["ConfigError", "Settings"]
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, with a message that says which variable and how to fix it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _read_tokens(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    tokens: list[str] = []
+    raw = env.get("COMPLETIONS_PROXY_TOKENS") or env.get("COMPLETIONS_PROXY_TOKEN") or ""
+    tokens.extend(t.strip() for t in raw.split(",") if t.strip())
+    file_name = env.get("COMPLETIONS_PROXY_TOKENS_FILE")
+    if file_name:
+        try:
+            text = Path(file_name).read_text()
+        except OSError as exc:
+            raise ConfigError(f"COMPLETIONS_PROXY_TOKENS_FILE={file_name!r} cannot be read: {exc.strerror}") from None
+        tokens.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    for token in tokens:
+        if len(token) < 16:
+            raise ConfigError("every proxy token must be at least 16 characters long")
+    return tuple(Secret(t) for t in dict.fromkeys(tokens))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the proxy can be told at start-up.
+
+    ``proxy_tokens`` are the bearer tokens callers may use (several, for rotation). Managed
+    provider keys are read per provider from ``secrets_dir/<provider>`` (a mounted secret file)
+    or from the provider's environment variables (e.g. ``OPENAI_API_KEY``).
+    """
+
+    proxy_tokens: tuple[Secret, ...] = ()
+    secrets_dir: Optional[Path] = None
+    max_body_bytes: int = 4 * 1024 * 1024
+    client_cache_size: int = 64
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Settings:
+        """Read and validate the configuration; raise :class:`ConfigError` on a mistake."""
+        env = dict(os.environ if env is None else env)
+        tokens = _read_tokens(env)
+        if not tokens:
+            raise ConfigError(
+                "no proxy token configured: set COMPLETIONS_PROXY_TOKENS to one or more comma-separated tokens "
+                "(at least 16 characters each), or COMPLETIONS_PROXY_TOKENS_FILE to a file with one per line"
+            )
+        secrets_dir = env.get("COMPLETIONS_SECRETS_DIR")
+        if secrets_dir and not Path(secrets_dir).is_dir():
+            raise ConfigError(f"COMPLETIONS_SECRETS_DIR={secrets_dir!r} is not a directory")
+        return cls(
+            proxy_tokens=tokens,
+            secrets_dir=Path(secrets_dir) if secrets_dir else None,
+            max_body_bytes=_int(env, "COMPLETIONS_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
+            client_cache_size=_int(env, "COMPLETIONS_CLIENT_CACHE_SIZE", cls.client_cache_size),
+            env=env,
+        )
+
+    def managed_key(self, provider: str, env_names: tuple[str, ...]) -> Optional[Secret]:
+        """The platform's key for ``provider``: a mounted secret file first, then the environment."""
+        if self.secrets_dir is not None:
+            path = self.secrets_dir / provider
+            try:
+                value = path.read_text().strip()
+            except OSError:
+                value = ""
+            if value:
+                return Secret(value)
+        for name in env_names:
+            value = self.env.get(name, "").strip()
+            if value:
+                return Secret(value)
+        return None

@@ -1,0 +1,54 @@
+"""The proxy's process-wide state: settings, providers, cached clients, the engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from completions_core.plugins import ProviderRegistry
+from completions_proxy.clients import ClientCache
+from completions_proxy.engine import Engine
+from completions_proxy.settings import Settings
+
+__all__ = ["ProxyState"]
+
+
+@dataclass
+class ProxyState:
+    """Everything a request handler needs, built once at start-up."""
+
+    settings: Settings
+    registry: ProviderRegistry
+    clients: ClientCache
+    engine: Engine
+    draining: bool = False
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, settings: Settings, registry: ProviderRegistry) -> ProxyState:
+        """Wire the parts together."""
+        clients = ClientCache(settings.client_cache_size)
+        return cls(settings=settings, registry=registry, clients=clients, engine=Engine(settings, registry, clients))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run best-effort background work (warming), keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(_quietly(coro))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self) -> None:
+        """Stop background work and close every SDK client."""
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.clients.aclose()
+
+
+async def _quietly(coro: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await coro
+    except Exception:  # noqa: BLE001 - warming is best effort
+        pass

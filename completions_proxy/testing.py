@@ -1,0 +1,86 @@
+"""Test helpers: a real proxy on hypercorn, on loopback, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from starlette.applications import Starlette
+
+from completions_core.plugins import ProviderRegistry
+from completions_core.secrets import Secret
+from completions_proxy.app import create_app
+from completions_proxy.settings import Settings
+from completions_proxy.state import ProxyState
+
+__all__ = ["RunningProxy", "running_proxy"]
+
+
+@dataclass
+class RunningProxy:
+    """A proxy served by hypercorn on 127.0.0.1."""
+
+    url: str
+    token: str
+    app: Starlette
+
+    @property
+    def state(self) -> ProxyState:
+        """The app's state (engine, client cache)."""
+        state: ProxyState = self.app.state.proxy
+        return state
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def running_proxy(
+    registry: ProviderRegistry, *, env: Optional[dict[str, str]] = None, **settings: Any
+) -> AsyncIterator[RunningProxy]:
+    """Serve the proxy for ``registry`` until the block exits; ``settings`` override Settings fields."""
+    token = secrets.token_urlsafe(24)
+    base = Settings.from_env({"COMPLETIONS_PROXY_TOKENS": token, **(env or {})})
+    config_settings = Settings(
+        proxy_tokens=(Secret(token),),
+        secrets_dir=settings.pop("secrets_dir", base.secrets_dir),
+        max_body_bytes=settings.pop("max_body_bytes", base.max_body_bytes),
+        client_cache_size=settings.pop("client_cache_size", base.client_cache_size),
+        env=base.env,
+    )
+    if settings:
+        raise TypeError(f"unknown settings: {', '.join(settings)}")
+    app = create_app(config_settings, registry)
+    port = _free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 2
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(500):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                await writer.wait_closed()
+                break
+            except OSError:
+                await asyncio.sleep(0.01)
+        yield RunningProxy(url=url, token=token, app=app)
+    finally:
+        stop.set()
+        await task

@@ -1,0 +1,258 @@
+"""The embedded provider: answers without a network or a key, deterministically.
+
+It is the proxy's keyless default, the provider the demo uses when no API key is set, and the
+template a plugin author copies (see plugins/README.md). Everything a real provider plugin does
+is here: a ``register_providers`` hook, a :class:`ProviderAdapter` subclass, a client, a
+non-streaming answer and a stream of normalized events with realistic token pacing.
+
+Scripting: ``provider_kwargs={"embedded": {...}}`` with any of
+
+- ``text``: the answer text (default: a reply built from the last user message);
+- ``tool_calls``: ``[{"name": ..., "arguments": {...}}]`` to call instead of answering;
+- ``finish_reason``: the finish reason to report;
+- ``token_delay`` / ``first_token_delay``: seconds between tokens / before the first one
+  (defaults from ``COMPLETIONS_EMBEDDED_TOKEN_DELAY`` and ``..._FIRST_TOKEN_DELAY``, else 0.02 / 0.1);
+- ``error``: ``{"type": "rate_limit_error", "status": 429, "message": ..., "after_tokens": 0,
+  "retry_after": 1.0, "times": N, "key": "..."}`` to fail (the first ``times`` attempts of
+  requests with the same ``key``, or always).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Hashable
+from typing import Any, Optional
+
+import anyio
+
+from completions_core.adapter import (
+    Completion,
+    Credential,
+    Finish,
+    ProviderAdapter,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from completions_core.errors import ProviderError
+from completions_core.hookspecs import hookimpl
+from completions_core.types import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    FunctionCall,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+
+__all__ = ["EmbeddedAdapter", "EmbeddedClient", "example_for_schema", "register_providers"]
+
+_TOKEN = re.compile(r"\S+\s*|\s+")
+_failures: dict[str, int] = {}
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+class EmbeddedClient:
+    """Stands in for an SDK client: it holds nothing but the pacing defaults."""
+
+    def __init__(self) -> None:
+        self.token_delay = _env_float("COMPLETIONS_EMBEDDED_TOKEN_DELAY", 0.02)
+        self.first_token_delay = _env_float("COMPLETIONS_EMBEDDED_FIRST_TOKEN_DELAY", 0.1)
+        self.closed = False
+
+    async def close(self) -> None:
+        """Nothing to release; kept so the proxy can treat every client alike."""
+        self.closed = True
+
+
+def example_for_schema(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0) -> Any:
+    """A deterministic value that satisfies a (reasonable) JSON Schema."""
+    if not isinstance(schema, dict) or depth > 12:
+        return None
+    defs = {**(defs or {}), **schema.get("$defs", {}), **schema.get("definitions", {})}
+    if "$ref" in schema:
+        target = str(schema["$ref"]).rsplit("/", 1)[-1]
+        return example_for_schema(defs.get(target, {}), defs, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            options = [s for s in schema[key] if not (isinstance(s, dict) and s.get("type") == "null")]
+            return example_for_schema((options or schema[key])[0], defs, depth + 1)
+    if schema.get("allOf"):
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            value = example_for_schema(part, defs, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties", {})
+        return {name: example_for_schema(sub, defs, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [example_for_schema(schema.get("items", {"type": "string"}), defs, depth + 1) for _ in range(count)]
+    if kind == "string":
+        text = "example"
+        min_len = int(schema.get("minLength", 0))
+        return (text * (1 + min_len // len(text)))[: max(min_len, len(text))][: schema.get("maxLength", 10**6)]
+    if kind == "integer":
+        return int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in schema else 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.5))
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "example"
+
+
+def _last_user_text(request: ChatCompletionRequest) -> str:
+    for message in reversed(request.messages):
+        if isinstance(message, UserMessage):
+            return message.content
+    return ""
+
+
+def _script(request: ChatCompletionRequest) -> dict[str, Any]:
+    kwargs: Any = request.provider_kwargs or {}
+    script = kwargs.get("embedded") or {}
+    return dict(script) if isinstance(script, dict) else {}
+
+
+def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str, Any]]], Optional[str]]:
+    """(text, tool calls, finish reason) the embedded model will produce."""
+    script = _script(request)
+    if "text" in script or "tool_calls" in script:
+        calls = [(str(c["name"]), dict(c.get("arguments") or {})) for c in script.get("tool_calls") or []]
+        return str(script.get("text") or ""), calls, script.get("finish_reason")
+    if request.response_schema is not None:
+        return json.dumps(example_for_schema(request.response_schema)), [], script.get("finish_reason")
+    last = request.messages[-1] if request.messages else None
+    if request.tools and isinstance(last, UserMessage) and request.tool_choice != "none":
+        wanted = None
+        for tool in request.tools:
+            name = tool.function.name  # type: ignore[union-attr]
+            if request.tool_choice == name or name.lower() in last.content.lower():
+                wanted = tool
+                break
+        if wanted is None and request.tool_choice == "required":
+            wanted = request.tools[0]
+        if wanted is not None:
+            fn = wanted.function  # type: ignore[union-attr]
+            return "", [(fn.name, example_for_schema(fn.parameters) or {})], script.get("finish_reason")
+    if isinstance(last, ToolResultMessage):
+        return (
+            f"The {last.name or 'tool'} tool returned {json.dumps(last.content, sort_keys=True)}. "
+            "That is everything I needed.",
+            [],
+            script.get("finish_reason"),
+        )
+    said = _last_user_text(request).strip() or "nothing yet"
+    return (
+        f"You said: {said} I am the embedded model, so I answer without a network or an API key. "
+        "Each sentence you see arrived token by token, and the proxy put it back together. "
+        "Set a provider key in the environment to talk to a real model!",
+        [],
+        script.get("finish_reason"),
+    )
+
+
+def _maybe_fail(request: ChatCompletionRequest, tokens_sent: int) -> None:
+    error = _script(request).get("error")
+    if not isinstance(error, dict) or tokens_sent != int(error.get("after_tokens", 0)):
+        return
+    times = error.get("times")
+    if times is not None:
+        key = str(error.get("key", ""))
+        seen = _failures.get(key, 0)
+        if seen >= int(times):
+            return
+        _failures[key] = seen + 1
+    raise ProviderError(
+        str(error.get("message", "scripted failure")),
+        str(error.get("type", "provider_error")),
+        provider="embedded",
+        status_code=error.get("status"),
+        retry_after=error.get("retry_after"),
+    )
+
+
+def _usage(request: ChatCompletionRequest, completion_tokens: int) -> dict[str, Any]:
+    prompt = sum(len(str(getattr(m, "content", "") or "").split()) + 3 for m in request.messages)
+    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens, "total_tokens": prompt + completion_tokens}
+
+
+class EmbeddedAdapter(ProviderAdapter):
+    """A deterministic model that needs no key; see the module docstring for scripting."""
+
+    name = "embedded"
+    usage_format = "openai"
+    requires_key = False
+
+    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+        """One shared client: there is no key and no endpoint."""
+        return "embedded"
+
+    def create_client(self, config: Any) -> EmbeddedClient:
+        """A new stand-in client."""
+        return EmbeddedClient()
+
+    async def complete(self, client: EmbeddedClient, request: ChatCompletionRequest) -> Completion:
+        """The whole answer at once (after the first-token delay)."""
+        delay = float(_script(request).get("first_token_delay", client.first_token_delay))
+        await anyio.sleep(delay)
+        _maybe_fail(request, 0)
+        text, calls, finish = _plan(request)
+        tool_calls = [
+            ToolCall(id=f"call_emb_{i}", type="function", function=FunctionCall(name=n, arguments=a), index=i)
+            for i, (n, a) in enumerate(calls)
+        ]
+        return Completion(
+            message=AssistantMessage(content=text or None, tool_calls=tool_calls or None),
+            finish_reason=finish or ("tool_calls" if tool_calls else "stop"),
+            usage=_usage(request, len(_TOKEN.findall(text)) + 8 * len(calls)),
+        )
+
+    async def stream(self, client: EmbeddedClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+        """Token by token, then tool-call fragments, finish reason and usage."""
+        script = _script(request)
+        first = float(script.get("first_token_delay", client.first_token_delay))
+        gap = float(script.get("token_delay", client.token_delay))
+        text, calls, finish = _plan(request)
+        await anyio.sleep(first)
+        sent = 0
+        for token in _TOKEN.findall(text):
+            _maybe_fail(request, sent)
+            if sent and gap:
+                await anyio.sleep(gap)
+            yield TextDelta(token)
+            sent += 1
+        _maybe_fail(request, sent)
+        for index, (name, arguments) in enumerate(calls):
+            encoded = json.dumps(arguments)
+            yield ToolCallDelta(index=index, id=f"call_emb_{index}", name=name)
+            for start in range(0, len(encoded), 7):
+                yield ToolCallDelta(index=index, arguments=encoded[start : start + 7])
+        yield Finish(finish or ("tool_calls" if calls else "stop"))
+        yield UsageEvent(_usage(request, sent + 8 * len(calls)))
+
+
+@hookimpl
+def register_providers(register: Any) -> None:
+    """Register the embedded provider."""
+    register(EmbeddedAdapter())

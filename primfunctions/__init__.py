@@ -1,0 +1,1 @@
+"""VoiceRun handler-side helpers; ``primfunctions.completions`` is the LLM client."""
