@@ -1,21 +1,10 @@
-"""Shared fixtures: asyncio backend, the loopback-only network guard, a running proxy."""
+"""Shared fixtures for core, proxy and client tests."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-
-from completions_core.testing import netguard
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _loopback_only() -> Iterator[None]:
-    netguard.install()
-    try:
-        yield
-    finally:
-        netguard.uninstall()
 
 
 @pytest.fixture

@@ -1,0 +1,137 @@
+"""Plugin loading through entry points, and the meta-tests over the hooks."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from completions_core import hookspecs, plugins
+from completions_core.adapter import ProviderAdapter
+from completions_core.hookspecs import hookimpl
+from completions_core.plugins import PluginError, ProviderRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins() -> Any:
+    plugins.reset_plugins()
+    yield
+    plugins.reset_plugins()
+
+
+class _Dummy(ProviderAdapter):
+    name = "dummy"
+
+
+def test_hook_register_providers_collects_adapters_from_a_plugin_module() -> None:
+    module = types.ModuleType("completions_dummy")
+
+    @hookimpl
+    def register_providers(register: Any) -> None:
+        register(_Dummy())
+
+    module.register_providers = register_providers  # type: ignore[attr-defined]
+    plugins.register_module(module, name="dummy-plugin")
+    registry = plugins.get_providers()
+    assert "dummy" in registry.names()
+    assert isinstance(registry.get("DUMMY"), _Dummy)
+    plugins.unregister_module("dummy-plugin")
+    assert "dummy" not in plugins.get_providers().names()
+
+
+def test_installed_entry_point_plugins_are_loaded_once() -> None:
+    first = plugins.get_plugin_manager()
+    assert plugins.get_plugin_manager() is first
+    assert "embedded" in plugins.get_providers().names()
+    assert plugins.get_providers() is plugins.get_providers()
+
+
+def test_empty_switch_loads_no_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "")
+    assert plugins.get_providers().names() == []
+
+
+def test_listed_switch_loads_only_those(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "embedded")
+    assert plugins.get_providers().names() == ["embedded"]
+
+
+def test_listing_a_plugin_that_is_not_installed_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "embedded,nonexistent")
+    with pytest.raises(PluginError, match="nonexistent.*not installed; installed plugins: .*embedded"):
+        plugins.get_plugin_manager()
+
+
+def test_trace_switch_writes_hook_calls(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "embedded")
+    monkeypatch.setenv("COMPLETIONS_TRACE_PLUGINS", "1")
+    pm = plugins.get_plugin_manager()
+    pm.hook.register_providers(register=lambda adapter: None)
+    assert "register_providers" in capsys.readouterr().err
+
+
+def test_registry_refuses_duplicates_bad_names_aliases_and_non_adapters() -> None:
+    registry = ProviderRegistry()
+    registry.register(_Dummy(), "one")
+    with pytest.raises(PluginError, match="registered twice: by one and by two"):
+        registry.register(_Dummy(), "two")
+    bad = _Dummy()
+    bad.name = "Bad Name"  # type: ignore[misc]
+    with pytest.raises(PluginError, match="lower-case"):
+        registry.register(bad, "three")
+    alias = _Dummy()
+    alias.name = "gemini"  # type: ignore[misc]
+    with pytest.raises(PluginError, match="alias of 'google'"):
+        registry.register(alias, "four")
+    with pytest.raises(PluginError, match="not a ProviderAdapter"):
+        registry.register(object(), "five")  # type: ignore[arg-type]
+
+
+def test_aliases_resolve_to_the_canonical_provider() -> None:
+    registry = ProviderRegistry()
+    google = _Dummy()
+    google.name = "google"  # type: ignore[misc]
+    registry.register(google)
+    assert registry.get("Gemini") is google
+
+
+def _hookspecs() -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(fn)
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "completions_spec")
+    }
+
+
+def test_every_hook_is_documented_with_its_exact_signature() -> None:
+    guide = (ROOT / "plugins" / "README.md").read_text()
+    specs = _hookspecs()
+    assert specs, "no hookspecs found"
+    for name, signature in specs.items():
+        text = f"{name}{signature}".replace("'", "")
+        assert text in guide, f"plugins/README.md must document `{text}`"
+
+
+def test_every_hook_has_a_test() -> None:
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
+    for name in _hookspecs():
+        assert re.search(rf"def test_hook_{name}\w*\(", sources), f"no test named test_hook_{name}*"
+
+
+def test_importing_core_does_not_import_provider_sdks_or_the_web_stack() -> None:
+    import subprocess
+
+    code = (
+        "import sys, completions_core, primfunctions.completions; "
+        "bad = [m for m in ('openai','anthropic','google.genai','starlette','hypercorn') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
