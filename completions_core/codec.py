@@ -14,7 +14,7 @@ import binascii
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from completions_core.errors import InvalidRequestError
 from completions_core.types import (
@@ -566,7 +566,7 @@ def normalize_request(value: Any) -> ChatCompletionRequest:
             fdata = _as_mapping(raw, fpath, "a fallback request")
             _check_keys(fdata, _FALLBACK_FIELDS, fpath, "a fallback request")
             fallbacks.append(FallbackRequest(**_common_fields(fdata, fpath, primary=False)))
-    return ChatCompletionRequest(fallbacks=fallbacks, **fields)
+    return ChatCompletionRequest(fallbacks=cast("list[FallbackRequest | dict[str, Any]] | None", fallbacks), **fields)
 
 
 def _common_to_wire(req: ChatCompletionRequest | FallbackRequest) -> dict[str, Any]:

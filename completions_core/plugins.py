@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Optional
@@ -82,7 +82,7 @@ class ProviderRegistry:
         """Registered provider names, sorted."""
         return sorted(self._providers)
 
-    def __iter__(self) -> Iterable[ProviderAdapter]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[ProviderAdapter]:
         return iter(self._providers.values())
 
     def __len__(self) -> int:

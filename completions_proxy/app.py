@@ -44,11 +44,14 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     return app
 
 
+_built: list[Starlette] = []
+
+
 def __getattr__(name: str) -> Any:
     # ``completions_proxy.app:app`` is built on first access, so importing the module for its
     # factory does not need a configured environment.
     if name == "app":
-        global app
-        app = create_app()
-        return app
+        if not _built:
+            _built.append(create_app())
+        return _built[0]
     raise AttributeError(name)

@@ -63,7 +63,12 @@ def _start_proxy(port: int, token: str) -> subprocess.Popen[bytes]:
 
 async def _conversation(url: str, token: str, provider: str, model: str) -> None:
     from primfunctions.completions import (
+        ContentSentenceChunk,
+        FinalResponseChunk,
+        FinishReasonChunk,
         SystemMessage,
+        ToolCallChunk,
+        UsageChunk,
         UserMessage,
         close,
         configure,
@@ -97,16 +102,16 @@ async def _conversation(url: str, token: str, provider: str, model: str) -> None
             start = time.perf_counter()
             async for chunk in stream:
                 elapsed = (time.perf_counter() - start) * 1000
-                if chunk.type == "content_sentence":
+                if isinstance(chunk, ContentSentenceChunk):
                     print(f"  [{elapsed:6.0f} ms] sentence: {chunk.sentence}")
-                elif chunk.type == "tool_call":
+                elif isinstance(chunk, ToolCallChunk):
                     call = chunk.tool_call
                     print(f"  [{elapsed:6.0f} ms] tool call: {call.function.name}({call.function.arguments})")
-                elif chunk.type == "finish_reason":
+                elif isinstance(chunk, FinishReasonChunk):
                     print(f"  [{elapsed:6.0f} ms] finish: {chunk.finish_reason}")
-                elif chunk.type == "usage":
+                elif isinstance(chunk, UsageChunk):
                     print(f"  [{elapsed:6.0f} ms] usage: {chunk.usage}")
-                elif chunk.type == "response":
+                elif isinstance(chunk, FinalResponseChunk):
                     history.append(chunk.response.message)
                     print(f"  [{elapsed:6.0f} ms] answered by {chunk.response.provider}/{chunk.response.model}\n")
     finally:

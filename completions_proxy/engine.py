@@ -12,15 +12,15 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, cast
 
 import anyio
 import structlog
 
-from completions_core.adapter import Credential, ProviderAdapter
+from completions_core.adapter import Credential, ProviderAdapter, StreamEvent
 from completions_core.assembly import ResponseAssembler, response_from_completion
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.plugins import ProviderRegistry
@@ -241,7 +241,7 @@ class Engine:
 
     def _schedule(self, targets: list[Target]) -> list[tuple[Target, int]]:
         """(target, retry number) in the order they will be tried."""
-        out = []
+        out: list[tuple[Target, int]] = []
         for target in targets:
             retries = target.retry.max_retries if target.retry is not None and target.retry.enabled else 0
             out.extend((target, n) for n in range(retries + 1))
@@ -279,7 +279,7 @@ class Engine:
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
-            except Exception as exc:  # noqa: BLE001 - an adapter bug must not become a 500
+            except Exception as exc:
                 last = _unexpected(target, exc)
                 self._fail(attempt, last, started)
                 continue
@@ -302,7 +302,7 @@ class Engine:
 
     async def stream(
         self, targets: list[Target], options: StreamOptions, turn: Turn
-    ) -> AsyncIterator[ChatCompletionChunk]:
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Yield the turn's chunks; fail over only until the first chunk has been yielded.
 
         If every attempt fails before the first chunk, the last error is raised (the route
@@ -325,7 +325,8 @@ class Engine:
             timeout = target.request.timeout
             try:
                 client = self.client_for(target)
-                async with aclosing(target.adapter.stream(client, target.request)) as events:
+                upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
+                async with aclosing(upstream) as events:
                     iterator = events.__aiter__()
                     while True:
                         try:
@@ -371,7 +372,7 @@ class Engine:
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
-            except Exception as exc:  # noqa: BLE001 - an adapter bug must not become a 500
+            except Exception as exc:
                 error = _unexpected(target, exc)
             self._fail(attempt, error, started)
             if committed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any, Optional
 
@@ -68,7 +68,7 @@ class ChunkStreamResponse:
 
     def __init__(
         self,
-        chunks: AsyncIterator[ChatCompletionChunk],
+        chunks: AsyncGenerator[ChatCompletionChunk, None],
         headers: dict[str, str],
         on_finish: Optional[Callable[[str], None]] = None,
     ) -> None:
@@ -107,7 +107,7 @@ class ChunkStreamResponse:
                     if isinstance(chunk, ErrorChunk):
                         self.outcome = "error"
                     await send({"type": "http.response.body", "body": line, "more_body": True})
-            except Exception as caught:  # noqa: BLE001 - nothing may end a stream silently
+            except Exception as caught:
                 exc = (
                     caught
                     if isinstance(caught, ProviderError)

@@ -74,7 +74,9 @@ async def _parse_json(request: Request, state: ProxyState, headers: dict[str, st
             headers=headers,
         )
     if not body:
-        return error_response("request body is empty; send a JSON object", "invalid_request_error", 400, headers=headers)
+        return error_response(
+            "request body is empty; send a JSON object", "invalid_request_error", 400, headers=headers
+        )
     try:
         return loads(body)
     except ValueError as exc:

@@ -115,6 +115,13 @@ class AdapterContract:
 
     # -- helpers ----------------------------------------------------------------------------------
 
+    def _served_path(self) -> PathOverride:
+        # Read through the class: a function stored as a class attribute would bind to ``self``.
+        value: PathOverride = type(self).__dict__.get("path_override", None) or next(
+            (c.__dict__["path_override"] for c in type(self).__mro__ if "path_override" in c.__dict__), None
+        )
+        return value
+
     def cassette(self, name: str) -> Cassette:
         return load_cassette(self.cassette_dir / name)
 
@@ -145,7 +152,7 @@ class AdapterContract:
 
     @pytest.mark.anyio
     async def test_text_completion(self, server: ReplayServer) -> None:
-        server.enqueue_cassette(self.cassette(self.text_cassette), path=self.path_override)
+        server.enqueue_cassette(self.cassette(self.text_cassette), path=self._served_path())
         adapter = self.make_adapter(server.url)
         request = self.request(provider=adapter.name)
         completion = await adapter.complete(self.client(adapter, request), request)
@@ -156,7 +163,7 @@ class AdapterContract:
 
     @pytest.mark.anyio
     async def test_streamed_text_is_reassembled(self, server: ReplayServer) -> None:
-        server.enqueue_cassette(self.cassette(self.stream_cassette), path=self.path_override)
+        server.enqueue_cassette(self.cassette(self.stream_cassette), path=self._served_path())
         adapter = self.make_adapter(server.url)
         request = self.request(provider=adapter.name)
         result = await collect(adapter, self.client(adapter, request), request)
@@ -168,7 +175,7 @@ class AdapterContract:
 
     @pytest.mark.anyio
     async def test_streamed_tool_calls_are_reassembled(self, server: ReplayServer) -> None:
-        server.enqueue_cassette(self.cassette(self.tool_stream_cassette), only=[0], path=self.path_override)
+        server.enqueue_cassette(self.cassette(self.tool_stream_cassette), only=[0], path=self._served_path())
         adapter = self.make_adapter(server.url)
         request = self.request(provider=adapter.name, tools=[WEATHER])
         result = await collect(adapter, self.client(adapter, request), request)
@@ -183,7 +190,7 @@ class AdapterContract:
     @pytest.mark.anyio
     async def test_tool_result_turn_is_sent_and_answered(self, server: ReplayServer) -> None:
         name, index = self.tool_result_interaction
-        server.enqueue_cassette(self.cassette(name), only=[index], path=self.path_override)
+        server.enqueue_cassette(self.cassette(name), only=[index], path=self._served_path())
         adapter = self.make_adapter(server.url)
         call = ToolCall(id="call_contract_1", type="function", function=FunctionCall("get_weather", {"city": "Paris"}))
         request = self.request(
@@ -208,7 +215,7 @@ class AdapterContract:
     @pytest.mark.anyio
     async def test_structured_output_returns_json_text(self, server: ReplayServer) -> None:
         name, index = self.structured_interaction
-        server.enqueue_cassette(self.cassette(name), only=[index], path=self.path_override)
+        server.enqueue_cassette(self.cassette(name), only=[index], path=self._served_path())
         adapter = self.make_adapter(server.url)
         schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
         request = self.request(provider=adapter.name, response_schema=schema)
@@ -220,7 +227,7 @@ class AdapterContract:
         adapter = self.make_adapter(server.url)
         for name, error_type, status in self.error_cassettes:
             cassette = self.cassette(name)
-            server.enqueue_cassette(cassette, path=self.path_override)
+            server.enqueue_cassette(cassette, path=self._served_path())
             stream = cassette[0].request.json().get("stream", False) or "stream" in name
             request = self.request(provider=adapter.name)
             client = self.client(adapter, request)
@@ -304,8 +311,8 @@ class AdapterContract:
             generate_chat_completion_stream,
         )
 
-        server.enqueue_cassette(self.cassette(self.text_cassette), path=self.path_override)
-        server.enqueue_cassette(self.cassette(self.stream_cassette), path=self.path_override)
+        server.enqueue_cassette(self.cassette(self.text_cassette), path=self._served_path())
+        server.enqueue_cassette(self.cassette(self.stream_cassette), path=self._served_path())
         adapter = self.make_adapter(server.url)
         registry = ProviderRegistry()
         registry.register(adapter, "contract")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Optional
 
 import aiohttp
@@ -169,7 +169,7 @@ async def _warm(provider: str) -> None:
             await resp.read()
             if resp.status >= 400:
                 logger.debug("completions warm request for %s answered %s", provider, resp.status)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         logger.debug("completions warm request for %s failed: %s", provider, type(exc).__name__)
 
 
@@ -268,7 +268,9 @@ async def generate_chat_completion(request: ChatCompletionRequest | dict[str, An
         try:
             return response_from_wire(loads(raw))
         except ValueError as exc:
-            raise CompletionsProxyError(f"the proxy sent an unreadable response: {exc}", "invalid_response_error", 200)
+            raise CompletionsProxyError(
+                f"the proxy sent an unreadable response: {exc}", "invalid_response_error", 200
+            ) from exc
     raise AssertionError("unreachable")
 
 
@@ -335,7 +337,7 @@ class ChatCompletionStream:
             await self._owned.close()
             self._owned = None
 
-    async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
+    async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
         buffer = bytearray()
         finished = False
         try:
@@ -366,7 +368,9 @@ class ChatCompletionStream:
                     f"the stream from the proxy broke: {type(exc).__name__}", "connection_error"
                 ) from exc
             except ValueError as exc:
-                raise CompletionsProxyError(f"the proxy sent an unreadable line: {exc}", "invalid_response_error")
+                raise CompletionsProxyError(
+                    f"the proxy sent an unreadable line: {exc}", "invalid_response_error"
+                ) from exc
             if not finished:
                 raise CompletionsProxyError(
                     "the stream ended before the final response (the connection was cut)", "incomplete_stream_error"

@@ -65,7 +65,7 @@ def test_listed_switch_loads_only_those(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_listing_a_plugin_that_is_not_installed_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPLETIONS_PLUGINS", "embedded,nonexistent")
-    with pytest.raises(PluginError, match="nonexistent.*not installed; installed plugins: .*embedded"):
+    with pytest.raises(PluginError, match=r"nonexistent.*not installed; installed plugins: .*embedded"):
         plugins.get_plugin_manager()
 
 
