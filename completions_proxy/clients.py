@@ -57,7 +57,7 @@ class ClientCache:
         for adapter, client in entries:
             try:
                 await adapter.close_client(client)
-            except Exception:
+            except Exception:  # noqa: BLE001 - reported, never silent
                 pass
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)

@@ -279,7 +279,7 @@ class Engine:
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported, never silent
                 last = _unexpected(target, exc)
                 self._fail(attempt, last, started)
                 continue
@@ -301,7 +301,13 @@ class Engine:
         attempt.latency_ms = (time.perf_counter() - started) * 1000
 
     async def stream(
-        self, targets: list[Target], options: StreamOptions, turn: Turn
+        self,
+        targets: list[Target],
+        options: StreamOptions,
+        turn: Turn,
+        *,
+        first_token_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Yield the turn's chunks; fail over only until the first chunk has been yielded.
 
@@ -329,11 +335,14 @@ class Engine:
                 async with aclosing(upstream) as events:
                     iterator = events.__aiter__()
                     while True:
+                        wait, why = _deadline(timeout, first_token_timeout, idle_timeout, committed, started)
                         try:
-                            with anyio.fail_after(timeout) if timeout else _nullcontext():
+                            with anyio.fail_after(wait) if wait is not None else _nullcontext():
                                 event = await iterator.__anext__()
                         except StopAsyncIteration:
                             break
+                        except TimeoutError:
+                            raise _Deadline(why) from None
                         chunks = assembler.feed(event)
                         if chunks:
                             if not committed:
@@ -356,11 +365,9 @@ class Engine:
                     turn.chunks += 1
                     yield chunk
                 return
-            except TimeoutError:
+            except _Deadline as deadline:
                 error = ProviderError(
-                    f"{target.provider} sent nothing for {timeout:g} s",
-                    "timeout_error",
-                    provider=target.provider,
+                    f"{target.provider} {deadline.why}", "timeout_error", provider=target.provider
                 )
             except ProviderError as exc:
                 error = exc
@@ -372,7 +379,7 @@ class Engine:
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported, never silent
                 error = _unexpected(target, exc)
             self._fail(attempt, error, started)
             if committed:
@@ -381,6 +388,37 @@ class Engine:
             last = error
         assert last is not None
         raise last
+
+
+class _Deadline(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _deadline(
+    timeout: Optional[float],
+    first_token: Optional[float],
+    idle: Optional[float],
+    committed: bool,
+    started: float,
+) -> tuple[Optional[float], str]:
+    """How long the next event may take, and what to say when it does not come.
+
+    ``timeout`` (the request's) bounds every wait; before the first chunk the time-to-first-token
+    deadline counts from the attempt's start, after it the idle deadline counts per event.
+    """
+    options: list[tuple[float, str]] = []
+    if timeout:
+        options.append((timeout, f"sent nothing for {timeout:g} s (timeout)"))
+    if not committed and first_token:
+        left = first_token - (time.perf_counter() - started)
+        options.append((max(left, 0.0), f"sent no first token within {first_token:g} s (first-token deadline)"))
+    if committed and idle:
+        options.append((idle, f"sent nothing for {idle:g} s mid-stream (idle deadline)"))
+    if not options:
+        return None, ""
+    return min(options)
 
 
 def _unexpected(target: Target, exc: Exception) -> ProviderError:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
 from typing import Any, Optional
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -58,34 +58,52 @@ def provider_error_response(exc: ProviderError, headers: Optional[dict[str, str]
     )
 
 
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
 class ChunkStreamResponse:
     """Streams chunks as NDJSON, one JSON object per line.
 
     The status line is held back until the first chunk exists: if every attempt fails before
     that, the caller gets a plain JSON error with a real status code instead of a 200 stream.
-    A client that goes away cancels the work at once (the engine closes the provider stream).
+    While nothing arrives for ``keepalive`` seconds (a model thinking for a long time), an empty
+    line goes out so that load balancers keep the connection; once one has been sent the status
+    is 200 and a later failure is an ``error`` record. A client that goes away cancels the work
+    at once (the engine closes the provider stream).
     """
 
     def __init__(
         self,
         chunks: AsyncGenerator[ChatCompletionChunk, None],
         headers: dict[str, str],
+        *,
+        keepalive: float = 0.0,
+        late_headers: Optional[Callable[[], dict[str, str]]] = None,
         on_finish: Optional[Callable[[str], None]] = None,
     ) -> None:
         self.chunks = chunks
         self.headers = headers
+        self.keepalive = keepalive
+        self.late_headers = late_headers
         self.on_finish = on_finish
         self.outcome = "ok"
+        self._started = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
-            try:
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
                 await self._send_all(send)
-            finally:
                 tg.cancel_scope.cancel()
-                if self.on_finish is not None:
-                    self.on_finish(self.outcome)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.chunks.aclose()
+            if self.on_finish is not None:
+                self.on_finish(self.outcome)
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope) -> None:
         while True:
@@ -95,41 +113,78 @@ class ChunkStreamResponse:
                 scope.cancel()
                 return
 
-    async def _send_all(self, send: Send) -> None:
-        started = False
-        async with aclosing(self.chunks) as chunks:
+    async def _pump(self, sink: MemoryObjectSendStream[ChatCompletionChunk | _Failure]) -> None:
+        async with sink:
             try:
-                async for chunk in chunks:
-                    line = dumps(chunk_to_wire(chunk)) + b"\n"
-                    if not started:
-                        await self._start(send, 200)
-                        started = True
-                    if isinstance(chunk, ErrorChunk):
-                        self.outcome = "error"
-                    await send({"type": "http.response.body", "body": line, "more_body": True})
-            except Exception as caught:
-                exc = (
-                    caught
-                    if isinstance(caught, ProviderError)
-                    else ProviderError(f"internal error ({type(caught).__name__})", "internal_error")
-                )
-                if started:  # the engine yields an ErrorChunk instead; this is a last resort
-                    self.outcome = "error"
-                    line = dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"
-                    await send({"type": "http.response.body", "body": line, "more_body": True})
-                else:
-                    self.outcome = "error"
-                    response = provider_error_response(exc, self.headers)
-                    await response({"type": "http"}, _no_receive, send)
-                    return
-        if not started:
-            await self._start(send, 200)
+                async for chunk in self.chunks:
+                    await sink.send(chunk)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to the sender, which reports it
+                await sink.send(_Failure(exc))
+
+    async def _send_all(self, send: Send) -> None:
+        if self.keepalive <= 0:
+            try:
+                async for chunk in self.chunks:
+                    await self._send_chunk(send, chunk)
+            except Exception as exc:  # noqa: BLE001 - reported to the caller below
+                await self._send_failure(send, exc)
+                return
+        else:
+            sink, source = anyio.create_memory_object_stream[ChatCompletionChunk | _Failure](0)
+            async with anyio.create_task_group() as tg, source:
+                tg.start_soon(self._pump, sink)
+                while True:
+                    with anyio.move_on_after(self.keepalive) as waited:
+                        try:
+                            item = await source.receive()
+                        except anyio.EndOfStream:
+                            break
+                    if waited.cancelled_caught:
+                        await self._start(send)
+                        await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                        continue
+                    if isinstance(item, _Failure):
+                        tg.cancel_scope.cancel()
+                        await self._send_failure(send, item.error)
+                        return
+                    await self._send_chunk(send, item)
+        await self._start(send)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _start(self, send: Send, status: int) -> None:
+    async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
+        await self._start(send)
+        if isinstance(chunk, ErrorChunk):
+            self.outcome = "error"
+        await send({"type": "http.response.body", "body": dumps(chunk_to_wire(chunk)) + b"\n", "more_body": True})
+
+    async def _send_failure(self, send: Send, caught: BaseException) -> None:
+        exc = (
+            caught
+            if isinstance(caught, ProviderError)
+            else ProviderError(f"internal error ({type(caught).__name__})", "internal_error")
+        )
+        self.outcome = "error"
+        if not self._started:
+            response = provider_error_response(exc, {**self.headers, **self._late()})
+            await response({"type": "http"}, _no_receive, send)
+            return
+        line = dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"
+        await send({"type": "http.response.body", "body": line, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _late(self) -> dict[str, str]:
+        return self.late_headers() if self.late_headers is not None else {}
+
+    async def _start(self, send: Send) -> None:
+        if self._started:
+            return
+        self._started = True
         headers = [(b"content-type", NDJSON.encode()), (b"cache-control", b"no-store")]
-        headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items())
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        merged = {**self.headers, **self._late()}
+        headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in merged.items())
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 
 async def _no_receive() -> Message:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from completions_core.codec import normalize_request, response_to_wire, stream_options_from_wire
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.jsonutil import loads
+from completions_core.jsonutil import dumps, loads
 from completions_proxy.auth import authenticate
 from completions_proxy.engine import Turn, parse_credentials
 from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
@@ -114,9 +114,35 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         try:
             response = await state.engine.complete(targets, turn)
         except ProviderError as exc:
-            return provider_error_response(exc, headers)
-        return json_response(response_to_wire(response), headers=headers)
-    return ChunkStreamResponse(state.engine.stream(targets, options, turn), headers)
+            return provider_error_response(exc, {**headers, **_attempt_headers(turn)})
+        return json_response(response_to_wire(response), headers={**headers, **_attempt_headers(turn)})
+    settings = state.settings
+    chunks = state.engine.stream(
+        targets,
+        options,
+        turn,
+        first_token_timeout=_header_seconds(request, "x-completions-first-token-timeout", settings.first_token_timeout),
+        idle_timeout=_header_seconds(request, "x-completions-idle-timeout", settings.idle_timeout),
+    )
+    return ChunkStreamResponse(
+        chunks, headers, keepalive=settings.keepalive_interval, late_headers=lambda: _attempt_headers(turn)
+    )
+
+
+def _header_seconds(request: Request, name: str, default: Optional[float]) -> Optional[float]:
+    raw = request.headers.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if 0 < value <= 3600 else default
+
+
+def _attempt_headers(turn: Turn) -> dict[str, str]:
+    """``X-Completions-Attempts``: every attempt so far, as compact JSON."""
+    return {"X-Completions-Attempts": dumps([a.as_dict() for a in turn.attempts]).decode()}
 
 
 async def warm(request: Request) -> Response:

@@ -30,6 +30,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: Optional[float]) -> Optional[float]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value:g}")
+    return value or None
+
+
 def _read_tokens(env: Mapping[str, str]) -> tuple[Secret, ...]:
     tokens: list[str] = []
     raw = env.get("COMPLETIONS_PROXY_TOKENS") or env.get("COMPLETIONS_PROXY_TOKEN") or ""
@@ -60,6 +73,9 @@ class Settings:
     secrets_dir: Optional[Path] = None
     max_body_bytes: int = 4 * 1024 * 1024
     client_cache_size: int = 64
+    keepalive_interval: float = 10.0
+    first_token_timeout: Optional[float] = None
+    idle_timeout: Optional[float] = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -80,6 +96,9 @@ class Settings:
             secrets_dir=Path(secrets_dir) if secrets_dir else None,
             max_body_bytes=_int(env, "COMPLETIONS_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
             client_cache_size=_int(env, "COMPLETIONS_CLIENT_CACHE_SIZE", cls.client_cache_size),
+            keepalive_interval=_seconds(env, "COMPLETIONS_KEEPALIVE_SECONDS", cls.keepalive_interval) or 0.0,
+            first_token_timeout=_seconds(env, "COMPLETIONS_FIRST_TOKEN_TIMEOUT", None),
+            idle_timeout=_seconds(env, "COMPLETIONS_IDLE_TIMEOUT", None),
             env=env,
         )
 

@@ -50,5 +50,5 @@ class ProxyState:
 async def _quietly(coro: Coroutine[Any, Any, Any]) -> None:
     try:
         await coro
-    except Exception:
+    except Exception:  # noqa: BLE001 - reported, never silent
         pass

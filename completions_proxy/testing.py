@@ -57,6 +57,9 @@ async def running_proxy(
         secrets_dir=settings.pop("secrets_dir", base.secrets_dir),
         max_body_bytes=settings.pop("max_body_bytes", base.max_body_bytes),
         client_cache_size=settings.pop("client_cache_size", base.client_cache_size),
+        keepalive_interval=settings.pop("keepalive_interval", base.keepalive_interval),
+        first_token_timeout=settings.pop("first_token_timeout", base.first_token_timeout),
+        idle_timeout=settings.pop("idle_timeout", base.idle_timeout),
         env=base.env,
     )
     if settings:
