@@ -9,6 +9,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from completions_core.adapter import ProviderAdapter
+    from completions_core.records import CompletionRecord
 
 hookspec = pluggy.HookspecMarker("completions")
 hookimpl = pluggy.HookimplMarker("completions")
@@ -17,3 +18,8 @@ hookimpl = pluggy.HookimplMarker("completions")
 @hookspec
 def register_providers(register: Callable[[ProviderAdapter], None]) -> None:
     """Register provider adapters by calling ``register(adapter)`` once for each."""
+
+
+@hookspec
+def record_completion(record: CompletionRecord) -> None:
+    """Receive the telemetry record of every finished request (no secrets; no content unless opted in)."""

@@ -13,10 +13,11 @@ from typing import Any, Optional
 
 from starlette.applications import Starlette
 
-from completions_core.plugins import ProviderRegistry, get_providers
+from completions_core.plugins import ProviderRegistry, get_plugin_manager, get_providers
 from completions_proxy.routes import routes
 from completions_proxy.settings import Settings
 from completions_proxy.state import ProxyState
+from completions_proxy.telemetry import configure_logging
 
 __all__ = ["create_app"]
 
@@ -29,7 +30,8 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     """
     settings = settings if settings is not None else Settings.from_env()
     registry = registry if registry is not None else get_providers()
-    state = ProxyState.build(settings, registry)
+    configure_logging(settings.log_format)
+    state = ProxyState.build(settings, registry, get_plugin_manager().hook)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, cast
+from typing import Any, Optional, cast
 
 import anyio
 import structlog
@@ -24,6 +24,7 @@ from completions_core.adapter import Credential, ProviderAdapter, StreamEvent
 from completions_core.assembly import ResponseAssembler, response_from_completion
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.plugins import ProviderRegistry
+from completions_core.records import AttemptRecord
 from completions_core.secrets import Secret
 from completions_core.types import (
     AssistantMessage,
@@ -95,20 +96,7 @@ class Target:
         return self.adapter.name
 
 
-@dataclass
-class Attempt:
-    """One call to a provider and how it ended."""
-
-    provider: str
-    model: str
-    outcome: Literal["ok", "error", "cancelled"] = "ok"
-    error_type: Optional[str] = None
-    status: Optional[int] = None
-    latency_ms: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (telemetry, the attempts header)."""
-        return dataclasses.asdict(self)
+Attempt = AttemptRecord
 
 
 @dataclass
@@ -120,12 +108,16 @@ class Turn:
     provider: Optional[str] = None
     model: Optional[str] = None
     first_chunk_at: Optional[float] = None
+    first_sentence_at: Optional[float] = None
     started_at: float = field(default_factory=time.perf_counter)
+    provider_wait: float = 0.0
+    backoff_wait: float = 0.0
     usage: Optional[dict[str, Any]] = None
     usage_format: str = "openai"
     finish_reason: Optional[str] = None
     chunks: int = 0
     sentences: int = 0
+    response: Optional[ChatCompletionResponse] = None
 
 
 def _strip_for(provider: str, messages: ConversationHistory) -> ConversationHistory:
@@ -239,30 +231,38 @@ class Engine:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _schedule(self, targets: list[Target]) -> list[tuple[Target, int]]:
-        """(target, retry number) in the order they will be tried."""
-        out: list[tuple[Target, int]] = []
-        for target in targets:
+    def _schedule(self, targets: list[Target]) -> list[tuple[int, Target, int]]:
+        """(target index, target, retry number) in the order they will be tried."""
+        out: list[tuple[int, Target, int]] = []
+        for index, target in enumerate(targets):
             retries = target.retry.max_retries if target.retry is not None and target.retry.enabled else 0
-            out.extend((target, n) for n in range(retries + 1))
+            out.extend((index, target, n) for n in range(retries + 1))
         return out
+
+    async def _pause(self, target: Target, retry_number: int, last: ProviderError, turn: Turn) -> None:
+        assert target.retry is not None
+        delay = _backoff(target.retry, retry_number - 1, last.retry_after)
+        turn.backoff_wait += delay
+        await anyio.sleep(delay)
 
     async def complete(self, targets: list[Target], turn: Turn) -> ChatCompletionResponse:
         """Run a non-streaming request through the plan; raise the last error if every attempt fails."""
         last: Optional[ProviderError] = None
-        for target, retry_number in self._schedule(targets):
+        for index, target, retry_number in self._schedule(targets):
             if last is not None and retry_number > 0:
                 if not last.retryable:
                     continue
-                assert target.retry is not None
-                await anyio.sleep(_backoff(target.retry, retry_number - 1, last.retry_after))
-            attempt = Attempt(provider=target.provider, model=target.request.model)
+                await self._pause(target, retry_number, last, turn)
+            attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
             try:
                 client = self.client_for(target)
                 with anyio.fail_after(target.request.timeout) if target.request.timeout else _nullcontext():
-                    completion = await target.adapter.complete(client, target.request)
+                    try:
+                        completion = await target.adapter.complete(client, target.request)
+                    finally:
+                        turn.provider_wait += time.perf_counter() - started
             except TimeoutError:
                 last = ProviderError(
                     f"{target.provider} did not answer within {target.request.timeout:g} s",
@@ -287,9 +287,10 @@ class Engine:
             turn.provider, turn.model = target.provider, target.request.model
             turn.usage, turn.usage_format = completion.usage, target.adapter.usage_format
             turn.finish_reason = completion.finish_reason
-            return response_from_completion(
+            turn.response = response_from_completion(
                 completion, provider=target.provider, model=target.request.model, request_id=turn.request_id
             )
+            return turn.response
         assert last is not None
         raise last
 
@@ -315,27 +316,27 @@ class Engine:
         then answers with an HTTP error status, since nothing has been sent yet).
         """
         last: Optional[ProviderError] = None
-        for target, retry_number in self._schedule(targets):
+        for index, target, retry_number in self._schedule(targets):
             if last is not None and retry_number > 0:
                 if not last.retryable:
                     continue
-                assert target.retry is not None
-                await anyio.sleep(_backoff(target.retry, retry_number - 1, last.retry_after))
-            attempt = Attempt(provider=target.provider, model=target.request.model)
+                await self._pause(target, retry_number, last, turn)
+            attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
-            assembler = ResponseAssembler(
-                options, provider=target.provider, model=target.request.model, request_id=turn.request_id
-            )
             committed = False
             timeout = target.request.timeout
             try:
+                assembler = ResponseAssembler(
+                    options, provider=target.provider, model=target.request.model, request_id=turn.request_id
+                )
                 client = self.client_for(target)
                 upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
                 async with aclosing(upstream) as events:
                     iterator = events.__aiter__()
                     while True:
                         wait, why = _deadline(timeout, first_token_timeout, idle_timeout, committed, started)
+                        waiting = time.perf_counter()
                         try:
                             with anyio.fail_after(wait) if wait is not None else _nullcontext():
                                 event = await iterator.__anext__()
@@ -343,12 +344,16 @@ class Engine:
                             break
                         except TimeoutError:
                             raise _Deadline(why) from None
+                        finally:
+                            turn.provider_wait += time.perf_counter() - waiting
                         chunks = assembler.feed(event)
                         if chunks:
                             if not committed:
                                 committed = True
                                 turn.first_chunk_at = time.perf_counter()
                                 turn.provider, turn.model = target.provider, target.request.model
+                            if turn.first_sentence_at is None and assembler.sentences:
+                                turn.first_sentence_at = time.perf_counter()
                             for chunk in chunks:
                                 turn.chunks += 1
                                 yield chunk
@@ -360,6 +365,9 @@ class Engine:
                 turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
                 turn.finish_reason = assembler.finish_reason
                 turn.sentences = assembler.sentences
+                turn.response = assembler.response
+                if turn.first_sentence_at is None and assembler.sentences:
+                    turn.first_sentence_at = time.perf_counter()
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 for chunk in final:
                     turn.chunks += 1

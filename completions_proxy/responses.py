@@ -83,7 +83,7 @@ class ChunkStreamResponse:
         *,
         keepalive: float = 0.0,
         late_headers: Optional[Callable[[], dict[str, str]]] = None,
-        on_finish: Optional[Callable[[str], None]] = None,
+        on_finish: Optional[Callable[[str, int, Optional[str]], None]] = None,
     ) -> None:
         self.chunks = chunks
         self.headers = headers
@@ -91,7 +91,10 @@ class ChunkStreamResponse:
         self.late_headers = late_headers
         self.on_finish = on_finish
         self.outcome = "ok"
+        self.status = 200
+        self.error_type: Optional[str] = None
         self._started = False
+        self._finished = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -103,12 +106,14 @@ class ChunkStreamResponse:
             with anyio.CancelScope(shield=True):
                 await self.chunks.aclose()
             if self.on_finish is not None:
-                self.on_finish(self.outcome)
+                self.on_finish(self.outcome, self.status, self.error_type)
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope) -> None:
         while True:
             message: Message = await receive()
             if message["type"] == "http.disconnect":
+                if self._finished:
+                    return  # the normal end of the exchange, not a client going away
                 self.outcome = "client_disconnected"
                 scope.cancel()
                 return
@@ -151,12 +156,13 @@ class ChunkStreamResponse:
                         return
                     await self._send_chunk(send, item)
         await self._start(send)
+        self._finished = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
         await self._start(send)
         if isinstance(chunk, ErrorChunk):
-            self.outcome = "error"
+            self.outcome, self.error_type = "error", chunk.error_type
         await send({"type": "http.response.body", "body": dumps(chunk_to_wire(chunk)) + b"\n", "more_body": True})
 
     async def _send_failure(self, send: Send, caught: BaseException) -> None:
@@ -165,9 +171,11 @@ class ChunkStreamResponse:
             if isinstance(caught, ProviderError)
             else ProviderError(f"internal error ({type(caught).__name__})", "internal_error")
         )
-        self.outcome = "error"
+        self.outcome, self.error_type = "error", exc.error_type
+        self._finished = True
         if not self._started:
             response = provider_error_response(exc, {**self.headers, **self._late()})
+            self.status = response.status_code
             await response({"type": "http"}, _no_receive, send)
             return
         line = dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"

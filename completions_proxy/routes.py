@@ -6,17 +6,20 @@ import re
 import uuid
 from typing import Any, Optional
 
+import anyio
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from completions_core.codec import normalize_request, response_to_wire, stream_options_from_wire
+from completions_core.codec import message_to_wire, normalize_request, response_to_wire, stream_options_from_wire
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import dumps, loads
 from completions_proxy.auth import authenticate
 from completions_proxy.engine import Turn, parse_credentials
 from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
 from completions_proxy.state import ProxyState
+from completions_proxy.telemetry import overhead_ms
 
 __all__ = ["routes"]
 
@@ -86,36 +89,48 @@ async def _parse_json(request: Request, state: ProxyState, headers: dict[str, st
 async def completions(request: Request) -> Response | ChunkStreamResponse:
     """``POST /v1/completions``: a JSON response, or NDJSON chunks when ``stream`` is true."""
     state = _state(request)
-    request_id = _request_id(request)
-    headers = {"X-Request-ID": request_id}
-    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
-        return _unauthorized(headers)
+    turn = Turn(request_id=_request_id(request))
+    headers = {"X-Request-ID": turn.request_id}
+    caller = authenticate(request.headers.get("authorization"), state.settings.proxy_tokens)
+    report = _Reporter(state, request, turn, caller)
+    if caller is None:
+        return report.done(_unauthorized(headers), "unauthorized", "authentication_error")
     try:
         data = await _parse_json(request, state, headers)
     except ClientDisconnect:
-        return Response(status_code=499)
+        return report.done(Response(status_code=499), "client_disconnected")
     if isinstance(data, Response):
-        return data
+        return report.done(data, "invalid_request", "invalid_request_error")
+    stream = False
     try:
         if not isinstance(data, dict):
             raise InvalidRequestError("the request body must be a JSON object")
         stream = data.pop("stream", False)
         if not isinstance(stream, bool):
             raise InvalidRequestError("expected true or false", "stream")
+        report.stream = stream
         raw_options = data.pop("stream_options", None)
         credentials = parse_credentials(data.pop("credentials", None))
         chat_request = normalize_request(data)
+        report.requested = (str(chat_request.provider), chat_request.model)
+        if state.settings.log_content:
+            report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
         options, _deprecated = stream_options_from_wire(raw_options)
         targets = state.engine.plan(chat_request, credentials)
     except InvalidRequestError as exc:
-        return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
-    turn = Turn(request_id=request_id)
+        response = error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
+        return report.done(response, "invalid_request", exc.error_type)
     if not stream:
         try:
-            response = await state.engine.complete(targets, turn)
+            answer = await state.engine.complete(targets, turn)
         except ProviderError as exc:
-            return provider_error_response(exc, {**headers, **_attempt_headers(turn)})
-        return json_response(response_to_wire(response), headers={**headers, **_attempt_headers(turn)})
+            failed = provider_error_response(exc, {**headers, **_turn_headers(turn)})
+            return report.done(failed, "error", exc.error_type)
+        except anyio.get_cancelled_exc_class():
+            report.done(None, "client_disconnected", status=499)
+            raise
+        ok = json_response(response_to_wire(answer), headers={**headers, **_turn_headers(turn)})
+        return report.done(ok, "ok")
     settings = state.settings
     chunks = state.engine.stream(
         targets,
@@ -124,9 +139,63 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         first_token_timeout=_header_seconds(request, "x-completions-first-token-timeout", settings.first_token_timeout),
         idle_timeout=_header_seconds(request, "x-completions-idle-timeout", settings.idle_timeout),
     )
+    state.metrics.inflight.inc()
+
+    def finished(outcome: str, status: int, error_type: Optional[str]) -> None:
+        state.metrics.inflight.dec()
+        report.done(None, outcome, error_type, status=status)
+
     return ChunkStreamResponse(
-        chunks, headers, keepalive=settings.keepalive_interval, late_headers=lambda: _attempt_headers(turn)
+        chunks,
+        headers,
+        keepalive=settings.keepalive_interval,
+        late_headers=lambda: _turn_headers(turn),
+        on_finish=finished,
     )
+
+
+class _Reporter:
+    """Collects what telemetry needs about one request and emits its record exactly once."""
+
+    def __init__(self, state: ProxyState, request: Request, turn: Turn, caller: Optional[str]) -> None:
+        self.state = state
+        self.turn = turn
+        self.caller = caller
+        self.stream = False
+        self.requested: tuple[Optional[str], Optional[str]] = (None, None)
+        self.messages: Optional[list[dict[str, Any]]] = None
+        self.trace = (request.headers.get("traceparent"), request.headers.get("tracestate"))
+        self._sent = False
+
+    def done(
+        self,
+        response: Optional[Response],
+        outcome: str,
+        error_type: Optional[str] = None,
+        *,
+        status: Optional[int] = None,
+    ) -> Response:
+        if not self._sent:
+            self._sent = True
+            content = None
+            if self.state.settings.log_content:
+                answer = self.turn.response
+                content = {
+                    "messages": self.messages,
+                    "answer": answer.message.content if answer is not None else None,
+                }
+            self.state.telemetry.record(
+                self.turn,
+                caller=self.caller,
+                stream=self.stream,
+                outcome=outcome,
+                status=status if status is not None else (response.status_code if response is not None else 200),
+                error_type=error_type,
+                requested=self.requested,
+                trace=self.trace,
+                content=content,
+            )
+        return response  # type: ignore[return-value]
 
 
 def _header_seconds(request: Request, name: str, default: Optional[float]) -> Optional[float]:
@@ -140,9 +209,20 @@ def _header_seconds(request: Request, name: str, default: Optional[float]) -> Op
     return value if 0 < value <= 3600 else default
 
 
-def _attempt_headers(turn: Turn) -> dict[str, str]:
-    """``X-Completions-Attempts``: every attempt so far, as compact JSON."""
-    return {"X-Completions-Attempts": dumps([a.as_dict() for a in turn.attempts]).decode()}
+def _turn_headers(turn: Turn) -> dict[str, str]:
+    """Every attempt so far (compact JSON) and the proxy's own overhead so far, in milliseconds."""
+    return {
+        "X-Completions-Attempts": dumps([a.as_dict() for a in turn.attempts]).decode(),
+        "X-Completions-Overhead-Ms": f"{overhead_ms(turn):.2f}",
+    }
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics``: Prometheus metrics (needs the proxy token, like every non-health route)."""
+    state = _state(request)
+    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+        return _unauthorized({})
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def warm(request: Request) -> Response:
@@ -205,6 +285,7 @@ routes = [
     Route("/v1/completions", completions, methods=["POST"]),
     Route("/v1/warm", warm, methods=["POST"]),
     Route("/v1/providers", providers, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
 ]

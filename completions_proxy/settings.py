@@ -43,6 +43,22 @@ def _seconds(env: Mapping[str, str], name: str, default: Optional[float]) -> Opt
     return value or None
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _read_tokens(env: Mapping[str, str]) -> tuple[Secret, ...]:
     tokens: list[str] = []
     raw = env.get("COMPLETIONS_PROXY_TOKENS") or env.get("COMPLETIONS_PROXY_TOKEN") or ""
@@ -76,6 +92,8 @@ class Settings:
     keepalive_interval: float = 10.0
     first_token_timeout: Optional[float] = None
     idle_timeout: Optional[float] = None
+    log_content: bool = False
+    log_format: str = "auto"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -99,6 +117,8 @@ class Settings:
             keepalive_interval=_seconds(env, "COMPLETIONS_KEEPALIVE_SECONDS", cls.keepalive_interval) or 0.0,
             first_token_timeout=_seconds(env, "COMPLETIONS_FIRST_TOKEN_TIMEOUT", None),
             idle_timeout=_seconds(env, "COMPLETIONS_IDLE_TIMEOUT", None),
+            log_content=_flag(env, "COMPLETIONS_LOG_CONTENT"),
+            log_format=_choice(env, "COMPLETIONS_LOG_FORMAT", ("auto", "json", "console")),
             env=env,
         )
 

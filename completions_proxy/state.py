@@ -11,6 +11,7 @@ from completions_core.plugins import ProviderRegistry
 from completions_proxy.clients import ClientCache
 from completions_proxy.engine import Engine
 from completions_proxy.settings import Settings
+from completions_proxy.telemetry import Metrics, Telemetry
 
 __all__ = ["ProxyState"]
 
@@ -23,14 +24,24 @@ class ProxyState:
     registry: ProviderRegistry
     clients: ClientCache
     engine: Engine
+    metrics: Metrics
+    telemetry: Telemetry
     draining: bool = False
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
-    def build(cls, settings: Settings, registry: ProviderRegistry) -> ProxyState:
-        """Wire the parts together."""
+    def build(cls, settings: Settings, registry: ProviderRegistry, hook: Any = None) -> ProxyState:
+        """Wire the parts together; ``hook`` is the plugin manager's hook relay (telemetry plugins)."""
         clients = ClientCache(settings.client_cache_size)
-        return cls(settings=settings, registry=registry, clients=clients, engine=Engine(settings, registry, clients))
+        metrics = Metrics(cache_size=clients.__len__)
+        return cls(
+            settings=settings,
+            registry=registry,
+            clients=clients,
+            engine=Engine(settings, registry, clients),
+            metrics=metrics,
+            telemetry=Telemetry(metrics, hook, log_content=settings.log_content),
+        )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run best-effort background work (warming), keeping a reference until it ends."""

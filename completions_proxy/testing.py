@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -52,18 +53,10 @@ async def running_proxy(
     """Serve the proxy for ``registry`` until the block exits; ``settings`` override Settings fields."""
     token = secrets.token_urlsafe(24)
     base = Settings.from_env({"COMPLETIONS_PROXY_TOKENS": token, **(env or {})})
-    config_settings = Settings(
-        proxy_tokens=(Secret(token),),
-        secrets_dir=settings.pop("secrets_dir", base.secrets_dir),
-        max_body_bytes=settings.pop("max_body_bytes", base.max_body_bytes),
-        client_cache_size=settings.pop("client_cache_size", base.client_cache_size),
-        keepalive_interval=settings.pop("keepalive_interval", base.keepalive_interval),
-        first_token_timeout=settings.pop("first_token_timeout", base.first_token_timeout),
-        idle_timeout=settings.pop("idle_timeout", base.idle_timeout),
-        env=base.env,
-    )
-    if settings:
-        raise TypeError(f"unknown settings: {', '.join(settings)}")
+    try:
+        config_settings = dataclasses.replace(base, proxy_tokens=(Secret(token),), **settings)
+    except TypeError as exc:
+        raise TypeError(f"unknown settings: {', '.join(settings)}") from exc
     app = create_app(config_settings, registry)
     port = _free_port()
     config = Config()

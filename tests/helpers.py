@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Hashable
 from typing import Any
 
 import anyio
+from completions_embedded import EmbeddedAdapter
 
 from completions_core.adapter import Completion, Credential, Finish, ProviderAdapter, StreamEvent, TextDelta
 from completions_core.plugins import ProviderRegistry
 from completions_core.types import AssistantMessage, ChatCompletionRequest
-from completions_embedded import EmbeddedAdapter
 
 
 class KeyedAdapter(ProviderAdapter):

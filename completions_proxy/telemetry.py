@@ -1,0 +1,186 @@
+"""Telemetry: one structured log event and a set of Prometheus metrics per request.
+
+Both are fed from one :class:`~completions_core.records.CompletionRecord`, which plugins also
+receive through the ``record_completion`` hook (the OpenTelemetry plugin builds spans from it).
+Nothing here ever sees a key; message content is recorded only when explicitly opted in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import time
+from typing import Any, Optional
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from completions_core.records import CompletionRecord
+from completions_core.usage import normalize_usage
+from completions_proxy.engine import Turn
+
+__all__ = ["Metrics", "Telemetry", "configure_logging"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+
+
+def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    """JSON lines in production, readable lines in a terminal ("json", "console" or "auto")."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
+    renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+class Metrics:
+    """The proxy's Prometheus metrics, in a registry of their own (one per app)."""
+
+    def __init__(self, cache_size: Any = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "completions_requests", "Finished requests", ["provider", "model", "outcome", "stream"], registry=r
+        )
+        self.first_token = Histogram(
+            "completions_time_to_first_token_seconds", "Time to the first chunk", ["provider"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.first_sentence = Histogram(
+            "completions_time_to_first_sentence_seconds", "Time to the first sentence", ["provider"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.duration = Histogram(
+            "completions_request_duration_seconds", "Whole request", ["provider", "stream"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead = Histogram(
+            "completions_proxy_overhead_seconds", "Time not spent waiting on the provider",
+            buckets=_OVERHEAD_BUCKETS, registry=r,
+        )
+        self.tokens = Counter("completions_tokens", "Tokens by kind", ["provider", "model", "kind"], registry=r)
+        self.retries = Counter("completions_retries", "Retried attempts", ["provider"], registry=r)
+        self.fallbacks = Counter("completions_fallbacks", "Moves to a fallback", ["provider"], registry=r)
+        self.attempt_errors = Counter(
+            "completions_attempt_errors", "Failed attempts", ["provider", "error_type"], registry=r
+        )
+        self.inflight = Gauge("completions_inflight_streams", "Streams being served", registry=r)
+        self.disconnects = Counter("completions_client_disconnects", "Clients that went away", registry=r)
+        self.clients = Gauge("completions_sdk_clients", "SDK clients in the cache", registry=r)
+        if cache_size is not None:
+            self.clients.set_function(cache_size)
+
+    def observe(self, record: CompletionRecord) -> None:
+        """Count one finished request."""
+        provider = record.provider or record.requested_provider or "none"
+        model = record.model or record.requested_model or "none"
+        self.requests.labels(provider, model, record.outcome, str(record.stream).lower()).inc()
+        self.duration.labels(provider, str(record.stream).lower()).observe(record.total_ms / 1000)
+        self.overhead.observe(max(record.overhead_ms, 0.0) / 1000)
+        if record.time_to_first_token_ms is not None:
+            self.first_token.labels(provider).observe(record.time_to_first_token_ms / 1000)
+        if record.time_to_first_sentence_ms is not None:
+            self.first_sentence.labels(provider).observe(record.time_to_first_sentence_ms / 1000)
+        for kind, count in record.normalized_usage.as_dict().items():
+            if count:
+                self.tokens.labels(provider, model, kind.removesuffix("_tokens")).inc(count)
+        for previous, attempt in itertools.pairwise(record.attempts):
+            counter = self.retries if previous.target == attempt.target else self.fallbacks
+            counter.labels(attempt.provider).inc()
+        for attempt in record.attempts:
+            if attempt.outcome == "error":
+                self.attempt_errors.labels(attempt.provider, attempt.error_type or "unknown").inc()
+        if record.client_disconnected:
+            self.disconnects.inc()
+
+
+class Telemetry:
+    """Turns a finished :class:`Turn` into a record, then logs, counts and hands it to plugins."""
+
+    def __init__(self, metrics: Metrics, hook: Any = None, *, log_content: bool = False) -> None:
+        self.metrics = metrics
+        self.hook = hook
+        self.log_content = log_content
+        self.logger = structlog.get_logger("completions_proxy")
+
+    def record(
+        self,
+        turn: Turn,
+        *,
+        caller: Optional[str],
+        stream: bool,
+        outcome: str,
+        status: int,
+        error_type: Optional[str] = None,
+        requested: tuple[Optional[str], Optional[str]] = (None, None),
+        trace: tuple[Optional[str], Optional[str]] = (None, None),
+        content: Optional[dict[str, Any]] = None,
+    ) -> CompletionRecord:
+        """Build the record of a finished request, and emit it."""
+        now = time.perf_counter()
+        started = turn.started_at
+
+        def since(moment: Optional[float]) -> Optional[float]:
+            return None if moment is None else (moment - started) * 1000
+
+        record = CompletionRecord(
+            request_id=turn.request_id,
+            caller=caller,
+            stream=stream,
+            started_at=time.time() - (now - started),
+            outcome=outcome,
+            error_type=error_type,
+            status=status,
+            requested_provider=requested[0],
+            requested_model=requested[1],
+            provider=turn.provider,
+            model=turn.model,
+            attempts=list(turn.attempts),
+            total_ms=(now - started) * 1000,
+            time_to_first_token_ms=since(turn.first_chunk_at),
+            time_to_first_sentence_ms=since(turn.first_sentence_at),
+            overhead_ms=overhead_ms(turn, now),
+            usage=turn.usage,
+            normalized_usage=normalize_usage(turn.usage_format, turn.usage),
+            finish_reason=turn.finish_reason,
+            chunks=turn.chunks,
+            sentences=turn.sentences,
+            client_disconnected=outcome == "client_disconnected",
+            traceparent=trace[0],
+            tracestate=trace[1],
+            content=content if self.log_content else None,
+        )
+        self.emit(record)
+        return record
+
+    def emit(self, record: CompletionRecord) -> None:
+        """Log, count, and call the ``record_completion`` hook; telemetry never fails a request."""
+        try:
+            data = record.as_dict()
+            data.pop("traceparent", None)
+            data.pop("tracestate", None)
+            self.logger.info("completion", **data)
+            self.metrics.observe(record)
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break serving
+            self.logger.warning("telemetry_failed", exception=type(exc).__name__)
+        if self.hook is not None:
+            try:
+                self.hook.record_completion(record=record)
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug must not break serving
+                self.logger.warning("telemetry_plugin_failed", exception=type(exc).__name__)
+
+
+def overhead_ms(turn: Turn, now: Optional[float] = None) -> float:
+    """Time the proxy spent on its own: elapsed minus provider waits and backoff pauses."""
+    now = time.perf_counter() if now is None else now
+    return max(0.0, ((now - turn.started_at) - turn.provider_wait - turn.backoff_wait) * 1000)
