@@ -30,6 +30,7 @@ ERROR_STATUS: dict[str, int] = {
     "provider_error": 502,
     "connection_error": 502,
     "overloaded_error": 503,
+    "unavailable_error": 503,
     "timeout_error": 504,
     "internal_error": 500,
 }

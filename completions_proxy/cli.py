@@ -15,6 +15,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="completions-proxy", description="Run the completions proxy on hypercorn.")
     parser.add_argument("--bind", default=os.environ.get("COMPLETIONS_BIND", "127.0.0.1:8080"), help="host:port")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("COMPLETIONS_WORKERS", "1")))
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=float(os.environ.get("COMPLETIONS_DRAIN_SECONDS", "25")),
+        help="on SIGTERM, how long open streams may finish before they end with an error record",
+    )
     parser.add_argument("--check-config", action="store_true", help="validate the configuration, print it, exit")
     return parser
 
@@ -43,16 +49,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
 
     from hypercorn.config import Config
-    from hypercorn.run import run
+
+    from completions_proxy.serve import serve
 
     config = Config()
-    config.application_path = "completions_proxy.app:create_app()"
     config.bind = [args.bind]
     config.workers = max(1, args.workers)
     config.keep_alive_timeout = 75  # longer than common load-balancer idle timeouts
-    config.graceful_timeout = 30
     config.accesslog = None
-    return run(config)
+    return serve(config, drain_seconds=args.drain_seconds)
 
 
 if __name__ == "__main__":

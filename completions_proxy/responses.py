@@ -84,6 +84,7 @@ class ChunkStreamResponse:
         keepalive: float = 0.0,
         late_headers: Optional[Callable[[], dict[str, str]]] = None,
         on_finish: Optional[Callable[[str, int, Optional[str]], None]] = None,
+        registry: Optional[set[ChunkStreamResponse]] = None,
     ) -> None:
         self.chunks = chunks
         self.headers = headers
@@ -95,14 +96,31 @@ class ChunkStreamResponse:
         self.error_type: Optional[str] = None
         self._started = False
         self._finished = False
+        self._stopped: Optional[ProviderError] = None
+        self._scope: Optional[anyio.CancelScope] = None
+        self.registry = registry
+
+    def stop(self, message: str, error_type: str = "unavailable_error") -> None:
+        """End this stream now with an ``error`` record (the proxy is shutting down)."""
+        self._stopped = ProviderError(message, error_type)
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.registry is not None:
+            self.registry.add(self)
         try:
             async with anyio.create_task_group() as tg:
+                self._scope = tg.cancel_scope
                 tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
-                await self._send_all(send)
+                if self._stopped is None:
+                    await self._send_all(send)
                 tg.cancel_scope.cancel()
+            if self._stopped is not None and not self._finished and self.outcome != "client_disconnected":
+                await self._send_failure(send, self._stopped)
         finally:
+            if self.registry is not None:
+                self.registry.discard(self)
             with anyio.CancelScope(shield=True):
                 await self.chunks.aclose()
             if self.on_finish is not None:

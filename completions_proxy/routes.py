@@ -151,6 +151,7 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         keepalive=settings.keepalive_interval,
         late_headers=lambda: _turn_headers(turn),
         on_finish=finished,
+        registry=state.streams,
     )
 
 

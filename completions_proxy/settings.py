@@ -95,6 +95,9 @@ class Settings:
     log_content: bool = False
     log_format: str = "auto"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _files: dict[Path, tuple[int, int, Optional[Secret]]] = field(
+        default_factory=dict, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Settings:
@@ -122,16 +125,29 @@ class Settings:
             env=env,
         )
 
+    def _read_secret_file(self, path: Path) -> Optional[Secret]:
+        """The file's content, re-read only when its size or modification time changes (rotation)."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        cached = self._files.get(path)
+        if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+            return cached[2]
+        try:
+            value = path.read_text().strip()
+        except OSError:
+            return None
+        secret = Secret(value) if value else None
+        self._files[path] = (stat.st_mtime_ns, stat.st_size, secret)
+        return secret
+
     def managed_key(self, provider: str, env_names: tuple[str, ...]) -> Optional[Secret]:
         """The platform's key for ``provider``: a mounted secret file first, then the environment."""
         if self.secrets_dir is not None:
-            path = self.secrets_dir / provider
-            try:
-                value = path.read_text().strip()
-            except OSError:
-                value = ""
-            if value:
-                return Secret(value)
+            key = self._read_secret_file(self.secrets_dir / provider)
+            if key is not None:
+                return key
         for name in env_names:
             value = self.env.get(name, "").strip()
             if value:

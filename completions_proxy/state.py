@@ -27,6 +27,7 @@ class ProxyState:
     metrics: Metrics
     telemetry: Telemetry
     draining: bool = False
+    streams: set[Any] = field(default_factory=set)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -48,6 +49,15 @@ class ProxyState:
         task = asyncio.get_running_loop().create_task(_quietly(coro))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def drain(self, seconds: float) -> None:
+        """Stop taking work, let open streams finish for ``seconds``, then end them with an error record."""
+        self.draining = True
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self.streams and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - shutdown only
+            await asyncio.sleep(0.05)
+        for stream in list(self.streams):
+            stream.stop("the proxy is shutting down before this answer finished; send the request again")
 
     async def aclose(self) -> None:
         """Stop background work and close every SDK client."""

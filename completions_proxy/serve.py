@@ -1,0 +1,84 @@
+"""Run the app on hypercorn with a graceful drain.
+
+On SIGTERM (or SIGINT) a worker marks itself draining (``/readyz`` answers 503), stops accepting
+connections, lets open streams finish for ``drain_seconds``, then ends the ones still open with
+an ``error`` record, so that no stream is ever cut without one. hypercorn's own
+``graceful_timeout`` is set a little longer than the drain, as a backstop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+from multiprocessing.synchronize import Event as EventType
+from typing import Any, Optional
+
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
+
+from completions_proxy.app import create_app
+from completions_proxy.state import ProxyState
+
+__all__ = ["serve"]
+
+
+async def _worker(config: Config, sockets: Optional[Sockets], shared: Optional[EventType], drain: float) -> None:
+    app = create_app()
+    state: ProxyState = app.state.proxy
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    drains: set[asyncio.Task[None]] = set()
+
+    async def trigger() -> None:
+        if shared is None:
+            await stop.wait()
+        else:
+            while not stop.is_set() and not shared.is_set():  # noqa: ASYNC110 - a process-shared event cannot be awaited
+                await asyncio.sleep(0.1)
+        # hypercorn stops accepting once this returns; the drain runs beside its graceful wait.
+        task = loop.create_task(state.drain(drain))
+        drains.add(task)
+
+    wrapped = wrap_app(app, config.wsgi_max_body_size, mode="asgi")  # type: ignore[arg-type]
+    await worker_serve(wrapped, config, sockets=sockets, shutdown_trigger=trigger)
+    for task in drains:
+        await task
+
+
+def _process(config: Config, sockets: Sockets, shared: EventType, drain: float) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    asyncio.run(_worker(config, sockets, shared, drain))
+
+
+def serve(config: Config, *, drain_seconds: float = 25.0) -> int:
+    """Serve until SIGTERM/SIGINT with ``config.workers`` worker processes; returns an exit status."""
+    config.graceful_timeout = drain_seconds + 5
+    if config.workers <= 1:
+        asyncio.run(_worker(config, None, None, drain_seconds))
+        return 0
+    sockets = config.create_sockets()
+    ctx = multiprocessing.get_context("spawn")
+    shared = ctx.Event()
+    processes = [
+        ctx.Process(target=_process, args=(config, sockets, shared, drain_seconds), daemon=False)
+        for _ in range(config.workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def shutdown(*_: Any) -> None:
+        shared.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    status = 0
+    for process in processes:
+        process.join()
+        status = status or (process.exitcode or 0)
+    for sock in sockets.secure_sockets + sockets.insecure_sockets:
+        sock.close()
+    return status
