@@ -1,0 +1,152 @@
+"""A fast loopback mock of the providers' streaming APIs, for benchmarks.
+
+OpenAI Chat Completions (``POST /v1/chat/completions``), Anthropic Messages (``POST /v1/messages``)
+and Gemini (``POST /v1beta/models/{model}:streamGenerateContent``) in their real SSE framing.
+Time to first token, inter-token delay and token count come from the command line, or per
+request from the ``x-mock-ttft-ms`` / ``x-mock-itl-ms`` / ``x-mock-tokens`` headers.
+
+    python bench/mock_upstream.py --port 9100 --ttft-ms 0 --itl-ms 0 --tokens 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+WORDS = ["Hello", "there", "this", "is", "a", "streamed", "answer", "from", "the", "mock"]
+
+
+def token(i: int) -> str:
+    """The i-th token: words, with a sentence end every tenth token."""
+    word = WORDS[i % len(WORDS)]
+    return f" {word}." if i % 10 == 9 else f" {word}"
+
+
+def _params(request: web.Request, defaults: dict[str, float]) -> tuple[float, float, int]:
+    h = request.headers
+    return (
+        float(h.get("x-mock-ttft-ms", defaults["ttft_ms"])) / 1000,
+        float(h.get("x-mock-itl-ms", defaults["itl_ms"])) / 1000,
+        int(h.get("x-mock-tokens", defaults["tokens"])),
+    )
+
+
+def _openai_chunk(created: int, delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
+    choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    body: dict[str, Any] = {
+        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created,
+        "model": "gpt-mock", "choices": choices,
+    }
+    if usage:
+        body["usage"] = usage
+    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def openai(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    ttft, itl, tokens = _params(request, request.app["defaults"])
+    if str(body.get("model", "")).endswith("-slow"):
+        itl = max(itl, 0.02)  # streams that stay open: the memory phase holds many at once
+    created = int(time.time())
+    if not body.get("stream"):
+        await asyncio.sleep(ttft + itl * tokens)
+        text = "".join(token(i) for i in range(tokens))
+        return web.json_response({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": created, "model": "gpt-mock",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": 10 + tokens},
+        })
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    await asyncio.sleep(ttft)
+    await response.write(_openai_chunk(created, {"role": "assistant", "content": ""}))
+    for i in range(tokens):
+        if i and itl:
+            await asyncio.sleep(itl)
+        await response.write(_openai_chunk(created, {"content": token(i)}))
+    await response.write(_openai_chunk(created, {}, "stop"))
+    usage = {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": 10 + tokens}
+    await response.write(_openai_chunk(created, {}, None, usage))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def anthropic(request: web.Request) -> web.StreamResponse:
+    await request.json()
+    ttft, itl, tokens = _params(request, request.app["defaults"])
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    await asyncio.sleep(ttft)
+    await response.write(_anthropic_event("message_start", {"type": "message_start", "message": {
+        "id": "msg_mock", "type": "message", "role": "assistant", "model": "claude-mock", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}))
+    await response.write(_anthropic_event("content_block_start", {
+        "type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+    for i in range(tokens):
+        if i and itl:
+            await asyncio.sleep(itl)
+        await response.write(_anthropic_event("content_block_delta", {
+            "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(i)}}))
+    await response.write(_anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    await response.write(_anthropic_event("message_delta", {
+        "type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": tokens}}))
+    await response.write(_anthropic_event("message_stop", {"type": "message_stop"}))
+    await response.write_eof()
+    return response
+
+
+async def gemini(request: web.Request) -> web.StreamResponse:
+    await request.json()
+    ttft, itl, tokens = _params(request, request.app["defaults"])
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    await asyncio.sleep(ttft)
+    for i in range(tokens):
+        if i and itl:
+            await asyncio.sleep(itl)
+        chunk: dict[str, Any] = {"candidates": [{"content": {"parts": [{"text": token(i)}], "role": "model"},
+                                                 "index": 0}],
+                                 "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": i + 1,
+                                                   "totalTokenCount": 11 + i},
+                                 "modelVersion": "gemini-mock"}
+        if i == tokens - 1:
+            chunk["candidates"][0]["finishReason"] = "STOP"
+        await response.write(b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n")
+    await response.write_eof()
+    return response
+
+
+def make_app(ttft_ms: float = 0, itl_ms: float = 0, tokens: int = 50) -> web.Application:
+    """The mock as an aiohttp application."""
+    app = web.Application()
+    app["defaults"] = {"ttft_ms": ttft_ms, "itl_ms": itl_ms, "tokens": tokens}
+    app.router.add_post("/v1/chat/completions", openai)
+    app.router.add_post("/v1/messages", anthropic)
+    app.router.add_post("/v1beta/models/{model}:streamGenerateContent", gemini)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--ttft-ms", type=float, default=0)
+    parser.add_argument("--itl-ms", type=float, default=0)
+    parser.add_argument("--tokens", type=int, default=50)
+    args = parser.parse_args()
+    web.run_app(make_app(args.ttft_ms, args.itl_ms, args.tokens), host="127.0.0.1", port=args.port,
+                print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
