@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Optional, cast
 
 from completions_core.errors import InvalidRequestError
+from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
@@ -65,7 +66,6 @@ __all__ = [
     "tool_to_wire",
 ]
 
-_PROVIDER_KWARGS_MAX_DEPTH = 32
 
 
 # --- small validators ------------------------------------------------------------------------
@@ -120,6 +120,11 @@ def _str(data: Mapping[str, Any], key: str, path: str, *, required: bool = False
         return None
     if not isinstance(value, str):
         raise InvalidRequestError(f"expected a string, got {_kind(value)}", _join(path, key))
+    if len(value) > DEFAULT_LIMITS.max_string_chars:
+        raise InvalidRequestError(
+            f"is {len(value)} characters long, over the limit of {DEFAULT_LIMITS.max_string_chars} (max_string_chars)",
+            _join(path, key),
+        )
     return value
 
 
@@ -252,6 +257,7 @@ def tool_call_from_wire(value: Any, path: str = "") -> ToolCall:
             raise InvalidRequestError("is not valid JSON", _join(fpath, "arguments")) from exc
     if not isinstance(arguments, Mapping):
         raise InvalidRequestError(f"expected an object, got {_kind(arguments)}", _join(fpath, "arguments"))
+    check_json(arguments, _join(fpath, "arguments"))
     return ToolCall(
         id=_str(data, "id", path, required=True) or "",
         type="function",
@@ -296,6 +302,8 @@ def tool_from_wire(value: Any, path: str = "") -> ToolDefinition:
     if strict is not None and not isinstance(strict, bool):
         raise InvalidRequestError(f"expected true or false, got {_kind(strict)}", _join(fpath, "strict"))
     parameters = _object(fdata, "parameters", fpath)
+    if parameters is not None:
+        check_json(parameters, _join(fpath, "parameters"))
     return ToolDefinition(
         type="function",
         function=FunctionDefinition(
@@ -378,6 +386,7 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
             raise InvalidRequestError(
                 f"expected a JSON object (the tool result), got {_kind(content)}", _join(path, "content")
             )
+        check_json(content, _join(path, "content"))
         return ToolResultMessage(
             tool_call_id=_str(data, "tool_call_id", path, required=True) or "",
             content=dict(content),
@@ -429,6 +438,8 @@ def _messages_from_wire(value: Any, path: str, *, required: bool) -> Optional[Co
         raise InvalidRequestError(f"expected a list of messages, got {_kind(value)}", path)
     if required and not value:
         raise InvalidRequestError("must contain at least one message", path)
+    if len(value) > DEFAULT_LIMITS.max_messages:
+        raise DEFAULT_LIMITS.too_many("messages", len(value), "max_messages", path)
     return [message_from_wire(m, f"{path}[{i}]") for i, m in enumerate(value)]
 
 
@@ -469,17 +480,6 @@ def _retry_to_wire(value: Optional[RetryConfiguration]) -> Optional[dict[str, An
     return None if value is None else dataclasses.asdict(value)
 
 
-def _check_depth(value: Any, path: str, depth: int = 0) -> None:
-    if depth > _PROVIDER_KWARGS_MAX_DEPTH:
-        raise InvalidRequestError(f"is nested deeper than {_PROVIDER_KWARGS_MAX_DEPTH} levels", path)
-    if isinstance(value, Mapping):
-        for v in value.values():
-            _check_depth(v, path, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _check_depth(v, path, depth + 1)
-
-
 _COMMON_FIELDS = (
     "provider", "model", "messages", "temperature", "tools", "tool_choice", "timeout", "max_tokens",
     "response_schema", "retry", "provider_kwargs",
@@ -502,6 +502,8 @@ def _provider(data: Mapping[str, Any], path: str, *, required: bool) -> Optional
 def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict[str, Any]:
     raw_tools = _list(data, "tools", path)
     tools = None
+    if raw_tools is not None and len(raw_tools) > DEFAULT_LIMITS.max_tools:
+        raise DEFAULT_LIMITS.too_many("tools", len(raw_tools), "max_tools", _join(path, "tools"))
     if raw_tools is not None:
         tools = [tool_from_wire(t, f"{_join(path, 'tools')}[{i}]") for i, t in enumerate(raw_tools)]
         names = [t.function.name for t in tools]
@@ -517,7 +519,7 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
             )
     provider_kwargs = _object(data, "provider_kwargs", path)
     if provider_kwargs is not None:
-        _check_depth(provider_kwargs, _join(path, "provider_kwargs"))
+        check_json(provider_kwargs, _join(path, "provider_kwargs"))
         for key, value in provider_kwargs.items():
             if not isinstance(value, Mapping):
                 raise InvalidRequestError(
@@ -525,7 +527,7 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
                 )
     response_schema = _object(data, "response_schema", path)
     if response_schema is not None:
-        _check_depth(response_schema, _join(path, "response_schema"))
+        check_json(response_schema, _join(path, "response_schema"))
     model = _str(data, "model", path, required=primary)
     if primary and not model:
         raise InvalidRequestError("must not be empty", _join(path, "model"))
@@ -559,6 +561,8 @@ def normalize_request(value: Any) -> ChatCompletionRequest:
     fields = _common_fields(data, "", primary=True)
     raw_fallbacks = _list(data, "fallbacks", "")
     fallbacks = None
+    if raw_fallbacks is not None and len(raw_fallbacks) > DEFAULT_LIMITS.max_fallbacks:
+        raise DEFAULT_LIMITS.too_many("fallbacks", len(raw_fallbacks), "max_fallbacks", "fallbacks")
     if raw_fallbacks is not None:
         fallbacks = []
         for i, raw in enumerate(raw_fallbacks):

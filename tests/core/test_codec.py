@@ -179,3 +179,42 @@ def test_every_documented_type_has_the_documented_defaults() -> None:
     assert CacheBreakpoint().ttl == "5m"
     assert CompletionsProvider.ANTHROPIC == "anthropic"
     assert [c.type for c in (ContentDeltaChunk("x"), ErrorChunk("e", "t"))] == ["content_delta", "error"]
+
+
+def _nested(depth: int) -> dict:  # type: ignore[type-arg]
+    node: dict = {}  # type: ignore[type-arg]
+    root = node
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+@pytest.mark.parametrize(
+    ("body", "limit"),
+    [
+        ({"messages": [{"role": "user", "content": "x"}] * 1001}, "max_messages"),
+        ({"tools": [{"type": "function", "function": {"name": f"t{i}", "description": "", "parameters": {}}} for i in range(129)]}, "max_tools"),
+        ({"fallbacks": [{"model": "x"}] * 9}, "max_fallbacks"),
+        ({"messages": [{"role": "user", "content": "x" * 1_000_001}]}, "max_string_chars"),
+        ({"response_schema": _nested(40)}, "max_depth"),
+        ({"provider_kwargs": {"openai": {"k": list(range(25_000))}}}, "max_json_nodes"),
+        ({"messages": [{"role": "tool", "tool_call_id": "1", "content": {"d": "y" * 1_000_001}}]}, "max_string_chars"),
+    ],
+)
+def test_each_exceeded_limit_is_a_400_that_names_the_limit(body: dict, limit: str) -> None:  # type: ignore[type-arg]
+    request = {"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x"}], **body}
+    with pytest.raises(InvalidRequestError) as info:
+        normalize_request(request)
+    assert limit in info.value.message
+    assert info.value.status_code == 400
+
+
+def test_hostile_nesting_does_not_exhaust_the_stack() -> None:
+    deep: dict = {}  # type: ignore[type-arg]
+    node = deep
+    for _ in range(100_000):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(InvalidRequestError, match="max_depth"):
+        normalize_request({"provider": "p", "model": "m", "messages": [{"role": "user", "content": "x"}], "response_schema": deep})

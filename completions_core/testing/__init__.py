@@ -1,0 +1,1 @@
+"""Test helpers for provider plugins: replay server, network guard, cassettes, the adapter contract."""

@@ -1,0 +1,796 @@
+"""A loopback HTTP server that plays the upstream provider for tests.
+
+The real provider SDK is pointed at :attr:`ReplayServer.url` through its base URL; nothing inside
+the SDK is mocked. The server answers each request with the next queued reply: a recorded
+interaction from a cassette, a synthesized JSON or SSE response, or a fault (a status with
+Retry-After, a reset connection, a hang, a malformed stream...)::
+
+    async with ReplayServer() as server:
+        server.enqueue_cassette(load_cassette(path))
+        server.enqueue(Fault.status(429, retry_after=2))
+        client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+        ...
+        server.assert_all_used()
+
+A request is matched on method + path (plus ``?alt=``, see
+:func:`~completions_core.testing.cassettes.match_path`), never on headers or host. A request that
+does not fit the next queued reply is answered with status 599 and recorded in
+:attr:`ReplayServer.mismatches`, so a test fails loudly instead of replaying the wrong thing.
+
+Streams go out with chunked transfer encoding in small pieces (13 bytes by default), so SSE events
+are split mid-line the way a real network splits them. Bodies are sent exactly as recorded: no
+content-encoding is ever added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import socket
+import struct
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeAlias
+
+from aiohttp import web
+
+from completions_core.testing.cassettes import (
+    Cassette,
+    Interaction,
+    RecordedResponse,
+    match_path,
+    split_sse_events,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MISMATCH_STATUS",
+    "Body",
+    "Fault",
+    "Hang",
+    "HeaderInput",
+    "Mismatch",
+    "PathOverride",
+    "ReceivedRequest",
+    "Releasable",
+    "ReplayServer",
+    "Reply",
+    "Reset",
+    "Stream",
+    "with_prefix",
+]
+
+#: Bytes per write for streamed bodies: small, so SSE events arrive split mid-line.
+DEFAULT_CHUNK_SIZE = 13
+#: Status of the answer to a request that matched nothing (outside the range providers use).
+MISMATCH_STATUS = 599
+
+HeaderInput: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]]
+PathOverride: TypeAlias = str | Callable[[Interaction], str] | None
+
+# The server computes these for the bytes it really sends; a recorded value would lie (a gzip
+# content-encoding over a body that was decoded while curating, a stale content-length).
+_DROPPED_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive", "date", "server"}
+)
+
+
+class Releasable(Protocol):
+    """Something a hang can wait on: ``asyncio.Event`` and ``anyio.Event`` both fit."""
+
+    def is_set(self) -> bool:
+        """Whether the hang is already released."""
+
+    def wait(self) -> Awaitable[object]:
+        """Wait until released."""
+
+
+def _clean_headers(headers: HeaderInput | None, content_type: str | None = None) -> tuple[tuple[str, str], ...]:
+    items = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+    cleaned = [(name.lower(), str(value)) for name, value in items]
+    cleaned = [(name, value) for name, value in cleaned if name not in _DROPPED_HEADERS]
+    if content_type is not None and not any(name == "content-type" for name, _ in cleaned):
+        cleaned.insert(0, ("content-type", content_type))
+    return tuple(cleaned)
+
+
+def _recorded_headers(response: RecordedResponse) -> tuple[tuple[str, str], ...]:
+    return _clean_headers([(name, value) for name, values in response.headers.items() for value in values])
+
+
+def _as_events(events: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(events, str):
+        return tuple(split_sse_events(events))
+    # A list item is one event; add the blank line that ends it when the caller left it out.
+    return tuple(
+        event if event.endswith(("\n\n", "\r\n\r\n", "\r\r")) else event.rstrip("\r\n") + "\n\n" for event in events
+    )
+
+
+def _json_bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    return json.dumps(payload).encode("utf-8")
+
+
+class Body:
+    """A complete response with a body, sent with a content-length (not chunked).
+
+    ``cut_after`` sends only that many body bytes, still announcing the full content-length, and
+    then closes the connection: the client sees a body truncated in transit.
+    """
+
+    def __init__(
+        self,
+        body: bytes | str = b"",
+        *,
+        status: int = 200,
+        headers: HeaderInput | None = None,
+        content_type: str | None = None,
+        reason: str | None = None,
+        cut_after: int | None = None,
+    ) -> None:
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.status = status
+        self.headers = _clean_headers(headers, content_type)
+        self.reason = reason
+        self.cut_after = cut_after
+
+    @classmethod
+    def from_json(cls, payload: Any, *, status: int = 200, headers: HeaderInput | None = None) -> Body:
+        """A JSON response; ``payload`` is serialized unless it is already ``str``/``bytes``."""
+        return cls(_json_bytes(payload), status=status, headers=headers, content_type="application/json")
+
+    @classmethod
+    def from_response(cls, response: RecordedResponse) -> Body:
+        """The recorded response as it was: status, reason, headers and body text."""
+        return cls(
+            response.body,
+            status=response.status,
+            headers=_recorded_headers(response),
+            reason=response.reason or None,
+        )
+
+    def __repr__(self) -> str:
+        return f"Body(status={self.status}, {len(self.body)} bytes)"
+
+
+class Stream:
+    """A streamed response (SSE by default) written in small pieces with chunked encoding.
+
+    ``events`` is raw SSE text (split at blank lines) or a list of events; a list item that does
+    not end with a blank line gets ``\\n\\n`` appended. The ``then_*`` methods return a copy that
+    misbehaves after some events.
+    """
+
+    def __init__(
+        self,
+        events: str | Sequence[str],
+        *,
+        status: int = 200,
+        headers: HeaderInput | None = None,
+        content_type: str = "text/event-stream",
+        reason: str | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.events: tuple[str, ...] = _as_events(events)
+        self.status = status
+        self.headers = _clean_headers(headers, content_type)
+        self.reason = reason
+        self.chunk_size = chunk_size
+        self.pause_after: int | None = None
+        self.release: Releasable | None = None
+        self.reset_after_events: int | None = None
+        self.reset_after_bytes: int | None = None
+
+    @classmethod
+    def from_response(cls, response: RecordedResponse, *, chunk_size: int | None = None) -> Stream:
+        """The recorded streamed response, events exactly as recorded."""
+        return cls(
+            response.body,
+            status=response.status,
+            headers=_recorded_headers(response),
+            reason=response.reason or None,
+            chunk_size=chunk_size,
+        )
+
+    def _copy(self) -> Stream:
+        clone = copy.copy(self)
+        clone.pause_after = clone.reset_after_events = clone.reset_after_bytes = None
+        clone.release = None
+        return clone
+
+    def then_hang(self, after_events: int = 0, *, release: Releasable | None = None) -> Stream:
+        """Send ``after_events`` events, then stall until the client disconnects.
+
+        If ``release`` is set first, the rest of the events follow and the stream ends normally.
+        ``after_events=0`` hangs right after the headers.
+        """
+        clone = self._copy()
+        clone.pause_after = after_events
+        clone.release = release
+        return clone
+
+    def then_reset(self, *, after_events: int | None = None, after_bytes: int | None = None) -> Stream:
+        """Send ``after_events`` events (or ``after_bytes`` body bytes), then reset the connection."""
+        if (after_events is None) == (after_bytes is None):
+            raise ValueError("give exactly one of after_events or after_bytes")
+        clone = self._copy()
+        clone.reset_after_events = after_events
+        clone.reset_after_bytes = after_bytes
+        return clone
+
+    def with_event(self, raw: str, *, at: int | None = None) -> Stream:
+        """A copy with ``raw`` inserted verbatim at position ``at`` (default: the end).
+
+        Nothing is added to ``raw``, so it can be a malformed or unterminated event.
+        """
+        clone = copy.copy(self)
+        events = list(self.events)
+        events.insert(len(events) if at is None else at, raw)
+        clone.events = tuple(events)
+        return clone
+
+    def __repr__(self) -> str:
+        return f"Stream(status={self.status}, {len(self.events)} events)"
+
+
+class Hang:
+    """No answer at all: the request stalls before any header is sent.
+
+    The hang ends when the client disconnects, or when ``release`` is set; then ``then`` is served
+    (or, without ``then``, the connection is closed with no response).
+    """
+
+    def __init__(self, *, release: Releasable | None = None, then: Reply | None = None) -> None:
+        self.release = release
+        self.then = then
+
+    def __repr__(self) -> str:
+        return f"Hang(then={self.then!r})"
+
+
+class Reset:
+    """The connection is reset (TCP RST) before any response header is sent."""
+
+    def __repr__(self) -> str:
+        return "Reset()"
+
+
+Reply: TypeAlias = Body | Stream | Hang | Reset
+
+
+def _error_payload(code: int) -> dict[str, Any]:
+    return {"error": {"code": code, "type": "injected_fault", "message": f"injected HTTP {code}"}}
+
+
+class Fault:
+    """Factories for a misbehaving upstream; each returns a reply for :meth:`ReplayServer.enqueue`.
+
+    Mid-stream faults are methods of :class:`Stream`: ``then_hang`` and ``then_reset``.
+    """
+
+    @staticmethod
+    def status(
+        code: int,
+        body: Any = None,
+        *,
+        retry_after: float | str | None = None,
+        retry_after_ms: int | None = None,
+        headers: HeaderInput | None = None,
+    ) -> Body:
+        """An HTTP error with a JSON body (a generic one when ``body`` is None).
+
+        ``retry_after`` is seconds (or a verbatim HTTP-date string) for ``Retry-After``;
+        ``retry_after_ms`` sets ``retry-after-ms``, which the OpenAI and Anthropic SDKs prefer.
+        """
+        extra = list(_clean_headers(headers))
+        if retry_after is not None:
+            value = retry_after
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            extra.append(("retry-after", str(value)))
+        if retry_after_ms is not None:
+            extra.append(("retry-after-ms", str(retry_after_ms)))
+        return Body.from_json(_error_payload(code) if body is None else body, status=code, headers=extra)
+
+    @staticmethod
+    def reset() -> Reset:
+        """Reset the connection before any response header."""
+        return Reset()
+
+    @staticmethod
+    def hang(*, release: Releasable | None = None, then: Reply | None = None) -> Hang:
+        """Stall before any header until the client disconnects (or ``release`` is set)."""
+        return Hang(release=release, then=then)
+
+    @staticmethod
+    def hang_after_headers(
+        *,
+        release: Releasable | None = None,
+        status: int = 200,
+        content_type: str = "text/event-stream",
+        headers: HeaderInput | None = None,
+    ) -> Stream:
+        """Send the headers of a stream, then stall before the first event."""
+        return Stream((), status=status, headers=headers, content_type=content_type).then_hang(0, release=release)
+
+    @staticmethod
+    def truncated_json(
+        payload: Any,
+        *,
+        keep: int | None = None,
+        status: int = 200,
+        drop_connection: bool = False,
+        headers: HeaderInput | None = None,
+    ) -> Body:
+        """A JSON body cut after ``keep`` bytes (default: half of it).
+
+        By default the HTTP message is complete and only the JSON is broken. With
+        ``drop_connection`` the full content-length is announced and the connection closes after
+        ``keep`` bytes, so the body is truncated in transit instead.
+        """
+        full = _json_bytes(payload)
+        cut = len(full) // 2 if keep is None else keep
+        if drop_connection:
+            return Body(
+                full,
+                status=status,
+                headers=headers,
+                content_type="application/json",
+                cut_after=cut,
+            )
+        return Body(full[:cut], status=status, headers=headers, content_type="application/json")
+
+    @staticmethod
+    def malformed_sse(
+        before: str | Sequence[str] = (),
+        *,
+        event: str = 'data: {"truncated": \n\n',
+        status: int = 200,
+        headers: HeaderInput | None = None,
+    ) -> Stream:
+        """A stream whose events ``before`` are followed by one malformed event (bad JSON)."""
+        return Stream(before, status=status, headers=headers).with_event(event)
+
+    @staticmethod
+    def wrong_content_type(
+        body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        *,
+        content_type: str = "text/html; charset=utf-8",
+        status: int = 200,
+    ) -> Body:
+        """A successful-looking response that is not what the SDK expects (an HTML page)."""
+        return Body(body, status=status, content_type=content_type)
+
+
+def with_prefix(prefix: str) -> Callable[[Interaction], str]:
+    """A path override that serves a recorded path under ``prefix``.
+
+    ``with_prefix("/compatible-mode")`` serves a recorded ``/v1/chat/completions`` on
+    ``/compatible-mode/v1/chat/completions`` (DashScope's OpenAI-compatible base URL).
+    """
+    clean = "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+    def rewrite(interaction: Interaction) -> str:
+        return clean + interaction.request.match_path
+
+    return rewrite
+
+
+@dataclass(eq=False)
+class ReceivedRequest:
+    """A request the server received, and what became of it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    #: False when the request did not fit the next queued reply (it got a 599).
+    matched: bool = True
+    #: True when the client went away before the reply was complete (a hang or stream it cut).
+    closed_early: bool = False
+    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _closed_by_server: bool = field(default=False, repr=False)
+
+    @property
+    def match_path(self) -> str:
+        """Path plus endpoint-selecting query, as used for matching."""
+        return match_path(self.path, self.query)
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or ``None`` for an empty body."""
+        return json.loads(self.body) if self.body.strip() else None
+
+    @property
+    def done(self) -> bool:
+        """Whether the server has finished with this request (answered, reset or abandoned)."""
+        return self._done.is_set()
+
+    async def wait_done(self) -> None:
+        """Wait until the server has finished with this request."""
+        await self._done.wait()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A request that did not fit the next queued reply, or arrived when none was queued."""
+
+    request: ReceivedRequest
+    #: ``"POST /v1/messages"`` for the reply that was next, or None when the queue was empty.
+    expected: str | None
+
+    def __str__(self) -> str:
+        got = f"{self.request.method} {self.request.match_path}"
+        if self.expected is None:
+            return f"unexpected request {got}: nothing queued"
+        return f"request {got} does not match the next queued reply {self.expected}"
+
+
+@dataclass(frozen=True)
+class _Planned:
+    reply: Reply
+    method: str | None
+    path: str | None
+    label: str
+
+    def expectation(self) -> str:
+        return f"{self.method or '*'} {self.path or '*'} ({self.label})"
+
+    def fits(self, request: ReceivedRequest) -> bool:
+        if self.method is not None and self.method != request.method:
+            return False
+        return self.path is None or self.path == request.match_path
+
+
+class ReplayServer:
+    """A loopback upstream serving queued replies in order; use as an async context manager."""
+
+    #: Seconds the ``wait_for_*`` helpers wait before failing with a message.
+    wait_limit: float = 10.0
+
+    def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE, host: str = "127.0.0.1") -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self.chunk_size = chunk_size
+        self.host = host
+        #: Every request received, in arrival order.
+        self.requests: list[ReceivedRequest] = []
+        #: Requests that did not fit the queue (each was answered with a 599).
+        self.mismatches: list[Mismatch] = []
+        self._queue: deque[_Planned] = deque()
+        self._runner: web.ServerRunner | None = None
+        self._port: int | None = None
+        self._stopping = False
+        self._stop = asyncio.Event()
+        self._changed = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Bind to an ephemeral port on the loopback interface and start serving."""
+        if self._runner is not None:
+            raise RuntimeError("ReplayServer is already started")
+        self._stopping = False
+        self._stop = asyncio.Event()
+        # handler_cancellation: a client disconnect cancels the handler, which is how a hang
+        # learns that the client went away (and records it) without polling.
+        server = web.Server(self._handle, handler_cancellation=True, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, 0)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Stop serving: release every hang, close every connection, wait for every handler."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._stopping = True
+        self._stop.set()
+        await runner.cleanup()
+        unfinished = [asyncio.ensure_future(r.wait_done()) for r in self.requests if not r.done]
+        if unfinished:
+            _, still = await asyncio.wait(unfinished, timeout=2.0)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._port is None:
+            raise RuntimeError("ReplayServer is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT`` (no trailing slash)."""
+        return f"http://{self.host}:{self.port}"
+
+    # -- queueing --------------------------------------------------------------------------
+
+    def enqueue(self, reply: Reply, *, method: str | None = None, path: str | None = None) -> None:
+        """Queue ``reply`` for the next request; ``method``/``path`` (None: any) must fit it."""
+        self._queue.append(_Planned(reply, method.upper() if method else None, path, label=repr(reply)))
+
+    def enqueue_interaction(
+        self,
+        interaction: Interaction,
+        *,
+        path: PathOverride = None,
+        chunk_size: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Queue one recorded interaction, expected on its recorded method and path.
+
+        ``path`` serves it on another path instead: a string (a full match path, so including
+        ``?alt=sse`` when the SDK sends it), or a callable given the interaction that returns one
+        (see :func:`with_prefix`).
+        """
+        response = interaction.response
+        reply: Reply = (
+            Stream.from_response(response, chunk_size=chunk_size)
+            if response.is_streaming
+            else Body.from_response(response)
+        )
+        if path is None:
+            expected = interaction.request.match_path
+        elif isinstance(path, str):
+            expected = path
+        else:
+            expected = path(interaction)
+        self._queue.append(
+            _Planned(
+                reply,
+                interaction.request.method,
+                expected,
+                label=label or f"interaction {interaction.index}",
+            )
+        )
+
+    def enqueue_cassette(
+        self,
+        cassette: Cassette,
+        *,
+        path: PathOverride = None,
+        only: Sequence[int] | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        """Queue a cassette's interactions (or those at indexes ``only``), in recorded order."""
+        name = cassette.path.name if cassette.path is not None else "cassette"
+        picked = cassette.interactions if only is None else [cassette[i] for i in only]
+        for interaction in picked:
+            self.enqueue_interaction(
+                interaction,
+                path=path,
+                chunk_size=chunk_size,
+                label=f"{name}[{interaction.index}]",
+            )
+
+    def enqueue_json(
+        self,
+        status: int,
+        body: Any,
+        headers: HeaderInput | None = None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Queue a synthesized JSON response (``body`` is serialized unless str/bytes)."""
+        self.enqueue(Body.from_json(body, status=status, headers=headers), method=method, path=path)
+
+    def enqueue_sse(
+        self,
+        events: str | Sequence[str],
+        *,
+        status: int = 200,
+        headers: HeaderInput | None = None,
+        chunk_size: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Queue a synthesized SSE stream (raw text, or a list of events)."""
+        stream = Stream(events, status=status, headers=headers, chunk_size=chunk_size)
+        self.enqueue(stream, method=method, path=path)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """How many queued replies have not been served yet."""
+        return len(self._queue)
+
+    @property
+    def disconnects(self) -> int:
+        """How many requests the client abandoned before their reply was complete."""
+        return sum(1 for request in self.requests if request.closed_early)
+
+    def assert_all_used(self) -> None:
+        """Fail unless every queued reply was served and no request mismatched."""
+        problems = [str(mismatch) for mismatch in self.mismatches]
+        problems += [f"never requested: {planned.expectation()}" for planned in self._queue]
+        if problems:
+            raise AssertionError("replay server: " + "; ".join(problems))
+
+    async def wait_for_requests(self, count: int = 1) -> ReceivedRequest:
+        """Wait until ``count`` requests have arrived; return the ``count``-th one."""
+        await self._wait_until(lambda: len(self.requests) >= count, f"{count} request(s)")
+        return self.requests[count - 1]
+
+    async def wait_for_disconnects(self, count: int = 1) -> None:
+        """Wait until the client has abandoned ``count`` requests mid-reply."""
+        await self._wait_until(lambda: self.disconnects >= count, f"{count} client disconnect(s)")
+
+    async def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
+        # wait_limit is a safety net so that a broken test fails with a message instead of
+        # hanging until the global test timeout; the wait itself is event-driven.
+        try:
+            async with asyncio.timeout(self.wait_limit):
+                while not ready():
+                    await self._changed.wait()
+        except TimeoutError:
+            raise TimeoutError(
+                f"replay server: still waiting for {what} after {self.wait_limit}s "
+                f"({len(self.requests)} request(s), {self.disconnects} disconnect(s))"
+            ) from None
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- serving ---------------------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        received = ReceivedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=headers,
+            # content.read(), not read(): no 1 MiB cap on what an SDK may upload (inline media).
+            body=await request.content.read(),
+        )
+        self.requests.append(received)
+        self._notify()
+        try:
+            return await self._serve(request, received, self._take(received))
+        except asyncio.CancelledError:
+            # A client disconnect cancels the handler; so does our own shutdown or reset.
+            if not self._stopping and not received._closed_by_server:
+                received.closed_early = True
+            raise
+        finally:
+            received._done.set()
+            self._notify()
+
+    def _take(self, received: ReceivedRequest) -> Reply:
+        planned = self._queue[0] if self._queue else None
+        if planned is not None and planned.fits(received):
+            self._queue.popleft()
+            return planned.reply
+        mismatch = Mismatch(received, planned.expectation() if planned else None)
+        received.matched = False
+        self.mismatches.append(mismatch)
+        return Body.from_json(
+            {"error": {"type": "replay_mismatch", "message": str(mismatch)}},
+            status=MISMATCH_STATUS,
+        )
+
+    async def _serve(self, request: web.BaseRequest, received: ReceivedRequest, reply: Reply) -> web.StreamResponse:
+        if isinstance(reply, Body):
+            return await self._send_body(request, received, reply)
+        if isinstance(reply, Stream):
+            return await self._send_stream(request, received, reply)
+        if isinstance(reply, Hang):
+            await self._wait_released(reply.release)
+            if reply.then is not None and not self._stopping:
+                return await self._serve(request, received, reply.then)
+        return self._reset(request, received)
+
+    def _reset(self, request: web.BaseRequest, received: ReceivedRequest) -> web.StreamResponse:
+        received._closed_by_server = True
+        transport = request.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0 turns close() into a TCP RST instead of an orderly FIN.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.close()
+        # aiohttp will try to send this placeholder on the closed transport and give up quietly.
+        return web.Response(status=500)
+
+    async def _send_body(self, request: web.BaseRequest, received: ReceivedRequest, body: Body) -> web.StreamResponse:
+        response = web.StreamResponse(status=body.status, reason=body.reason, headers=body.headers)
+        response.content_length = len(body.body)
+        try:
+            await response.prepare(request)
+            if body.cut_after is None:
+                await response.write(body.body)
+                await response.write_eof()
+            else:
+                await response.write(body.body[: body.cut_after])
+                received._closed_by_server = True
+                if request.transport is not None:
+                    request.transport.close()
+        except ConnectionError:
+            received.closed_early = not received._closed_by_server
+        return response
+
+    async def _send_stream(
+        self, request: web.BaseRequest, received: ReceivedRequest, stream: Stream
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=stream.status, reason=stream.reason, headers=stream.headers)
+        response.enable_chunked_encoding()
+        size = stream.chunk_size or self.chunk_size
+        events = [event.encode("utf-8") for event in stream.events]
+        try:
+            await response.prepare(request)
+            if stream.reset_after_bytes is not None:
+                await self._write(response, b"".join(events)[: stream.reset_after_bytes], size)
+                return self._reset_after_flush(request, received, response)
+            if stream.reset_after_events is not None:
+                await self._write(response, b"".join(events[: stream.reset_after_events]), size)
+                return self._reset_after_flush(request, received, response)
+            if stream.pause_after is not None:
+                await self._write(response, b"".join(events[: stream.pause_after]), size)
+                await self._wait_released(stream.release)
+                if self._stopping:
+                    return self._reset(request, received)
+                events = events[stream.pause_after :]
+            await self._write(response, b"".join(events), size)
+            await response.write_eof()
+        except ConnectionError:
+            received.closed_early = not received._closed_by_server
+        return response
+
+    def _reset_after_flush(
+        self, request: web.BaseRequest, received: ReceivedRequest, response: web.StreamResponse
+    ) -> web.StreamResponse:
+        self._reset(request, received)
+        return response
+
+    async def _write(self, response: web.StreamResponse, data: bytes, size: int) -> None:
+        for start in range(0, len(data), size):
+            await response.write(data[start : start + size])
+            # Yield so a client in this same event loop reads each piece on its own, the way
+            # pieces arrive over a real network, instead of one coalesced buffer.
+            await asyncio.sleep(0)
+
+    async def _wait_released(self, release: Releasable | None) -> None:
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stop.wait())]
+        if release is not None:
+            waiters.append(asyncio.ensure_future(release.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
