@@ -1,11 +1,27 @@
-"""Root conftest: every test in the repository (core, proxy, providers, plugins) runs loopback-only."""
+"""Root conftest: every test in the repository (core, proxy, providers, plugins) runs loopback-only,
+and no secret may show up in a log line or an error body anywhere in the suite."""
 
 from __future__ import annotations
 
 import pytest
 
-from completions_core.testing import netguard
+from completions_core.testing import leakcheck, netguard
 
 
 def pytest_configure(config: pytest.Config) -> None:
     netguard.enable_for_session(config)
+    leakcheck.install()
+    from completions_proxy.testing import ASGI_WRAPPERS
+
+    if leakcheck.wrap_asgi not in ASGI_WRAPPERS:
+        ASGI_WRAPPERS.append(leakcheck.wrap_asgi)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    found = leakcheck.leaks()
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = "\n".join(sorted(set(found))[:50])
+        if reporter is not None:
+            reporter.write_line(f"SECRET LEAK CHECK FAILED: {len(found)} leak(s)\n{lines}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -21,7 +21,10 @@ from completions_proxy.app import create_app
 from completions_proxy.settings import Settings
 from completions_proxy.state import ProxyState
 
-__all__ = ["RunningProxy", "running_proxy"]
+__all__ = ["ASGI_WRAPPERS", "RunningProxy", "running_proxy"]
+
+#: Wrappers applied to every app served by :func:`running_proxy` (the suite's leak check).
+ASGI_WRAPPERS: list[Callable[[Any], Any]] = []
 
 
 @dataclass
@@ -65,7 +68,10 @@ async def running_proxy(
     config.errorlog = None
     config.graceful_timeout = 2
     stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    served: Any = app
+    for wrap in ASGI_WRAPPERS:
+        served = wrap(served)
+    task = asyncio.get_running_loop().create_task(serve(served, config, shutdown_trigger=stop.wait))
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(500):
