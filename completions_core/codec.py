@@ -693,7 +693,17 @@ def chunk_to_wire(chunk: ChatCompletionChunk) -> dict[str, Any]:
 
 
 def chunk_from_wire(data: Mapping[str, Any]) -> Optional[ChatCompletionChunk]:
-    """Decode a chunk dict; an unknown ``type`` (from a newer proxy, or a keep-alive) gives None."""
+    """Decode a chunk dict; an unknown ``type`` (from a newer proxy, or a keep-alive) gives None.
+
+    A malformed record raises ``ValueError`` (never another exception type).
+    """
+    try:
+        return _chunk_from_wire(data)
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"malformed {data.get('type', 'chunk')!r} record: {exc}") from exc
+
+
+def _chunk_from_wire(data: Mapping[str, Any]) -> Optional[ChatCompletionChunk]:
     kind = data.get("type")
     if kind == "content_delta":
         return ContentDeltaChunk(delta=str(data.get("delta", "")))

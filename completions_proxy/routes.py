@@ -17,6 +17,7 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import dumps, loads
 from completions_proxy.auth import authenticate
 from completions_proxy.engine import Turn, parse_credentials
+from completions_proxy.openapi import OPENAPI
 from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
 from completions_proxy.state import ProxyState
 from completions_proxy.telemetry import overhead_ms
@@ -268,6 +269,14 @@ async def providers(request: Request) -> Response:
     return json_response({"providers": state.registry.names()})
 
 
+async def openapi(request: Request) -> Response:
+    """``GET /openapi.json``: the OpenAPI description of these routes."""
+    state = _state(request)
+    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+        return _unauthorized({})
+    return json_response(OPENAPI)
+
+
 async def healthz(request: Request) -> Response:
     """Liveness: the process is up and serving."""
     return json_response({"status": "ok"})
@@ -287,6 +296,7 @@ routes = [
     Route("/v1/warm", warm, methods=["POST"]),
     Route("/v1/providers", providers, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
 ]
