@@ -24,6 +24,7 @@ ERROR_STATUS: dict[str, int] = {
     "permission_error": 403,
     "not_found_error": 404,
     "unknown_provider_error": 404,
+    "request_timeout_error": 408,
     "request_too_large_error": 413,
     "rate_limit_error": 429,
     "invalid_response_error": 502,

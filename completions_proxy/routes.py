@@ -57,6 +57,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
+async def _read_body_in_time(request: Request, limit: int, seconds: float) -> bytes:
+    # A client that trickles its body (slowloris) must not hold a worker's connection forever.
+    with anyio.fail_after(seconds):
+        return await _read_body(request, limit)
+
+
 def _unauthorized(headers: dict[str, str]) -> Response:
     return error_response(
         "missing or invalid proxy token: send 'Authorization: Bearer <token>'",
@@ -68,7 +74,14 @@ def _unauthorized(headers: dict[str, str]) -> Response:
 
 async def _parse_json(request: Request, state: ProxyState, headers: dict[str, str]) -> Any | Response:
     try:
-        body = await _read_body(request, state.settings.max_body_bytes)
+        body = await _read_body_in_time(request, state.settings.max_body_bytes, state.settings.body_timeout)
+    except TimeoutError:
+        return error_response(
+            f"the request body did not arrive within {state.settings.body_timeout:g} s (COMPLETIONS_BODY_TIMEOUT)",
+            "request_timeout_error",
+            408,
+            headers=headers,
+        )
     except _BodyTooLarge:
         return error_response(
             f"request body is larger than the limit of {state.settings.max_body_bytes} bytes "

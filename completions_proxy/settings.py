@@ -90,6 +90,7 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     client_cache_size: int = 64
     keepalive_interval: float = 10.0
+    body_timeout: float = 30.0
     first_token_timeout: Optional[float] = None
     idle_timeout: Optional[float] = None
     log_content: bool = False
@@ -118,6 +119,7 @@ class Settings:
             max_body_bytes=_int(env, "COMPLETIONS_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
             client_cache_size=_int(env, "COMPLETIONS_CLIENT_CACHE_SIZE", cls.client_cache_size),
             keepalive_interval=_seconds(env, "COMPLETIONS_KEEPALIVE_SECONDS", cls.keepalive_interval) or 0.0,
+            body_timeout=_seconds(env, "COMPLETIONS_BODY_TIMEOUT", cls.body_timeout) or cls.body_timeout,
             first_token_timeout=_seconds(env, "COMPLETIONS_FIRST_TOKEN_TIMEOUT", None),
             idle_timeout=_seconds(env, "COMPLETIONS_IDLE_TIMEOUT", None),
             log_content=_flag(env, "COMPLETIONS_LOG_CONTENT"),
