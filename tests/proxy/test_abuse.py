@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import pytest
 import starlette
 
@@ -43,7 +44,7 @@ class FloodAdapter(ProviderAdapter):
             while True:
                 self.produced += 1
                 yield TextDelta("x" * 1024)
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
         finally:
             self.closed.set()
 
@@ -79,7 +80,7 @@ async def test_a_never_reading_consumer_stalls_only_its_own_stream_with_bounded_
     flood = FloodAdapter()
     async with running_proxy(registry(flood)) as proxy:
         body = json.dumps({**BODY, "provider": "flood", "stream": True}).encode()
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(proxy))
+        _reader, writer = await asyncio.open_connection("127.0.0.1", _port(proxy))
         writer.write(_raw_request(_port(proxy), proxy.token, body))
         await writer.drain()
         # Backpressure: production stops once the socket buffers are full. Watch it settle.
