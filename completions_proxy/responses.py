@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Optional
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -58,13 +58,6 @@ def provider_error_response(exc: ProviderError, headers: Optional[dict[str, str]
     )
 
 
-class _Failure:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 class ChunkStreamResponse:
     """Streams chunks as NDJSON, one JSON object per line.
 
@@ -98,6 +91,7 @@ class ChunkStreamResponse:
         self._finished = False
         self._stopped: Optional[ProviderError] = None
         self._scope: Optional[anyio.CancelScope] = None
+        self._last_send = 0.0
         self.registry = registry
 
     def stop(self, message: str, error_type: str = "unavailable_error") -> None:
@@ -136,46 +130,42 @@ class ChunkStreamResponse:
                 scope.cancel()
                 return
 
-    async def _pump(self, sink: MemoryObjectSendStream[ChatCompletionChunk | _Failure]) -> None:
-        async with sink:
-            try:
-                async for chunk in self.chunks:
-                    await sink.send(chunk)
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception as exc:  # noqa: BLE001 - handed to the sender, which reports it
-                await sink.send(_Failure(exc))
-
     async def _send_all(self, send: Send) -> None:
-        if self.keepalive <= 0:
+        # One lock serializes the chunk writer and the keep-alive timer (an ASGI send must not
+        # run twice at once); uncontended, an asyncio.Lock costs no scheduling round trip.
+        lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        self._last_send = loop.time()
+        failure: Optional[BaseException] = None
+        async with anyio.create_task_group() as tg:
+            if self.keepalive > 0:
+                tg.start_soon(self._keepalive, send, lock)
             try:
                 async for chunk in self.chunks:
-                    await self._send_chunk(send, chunk)
+                    async with lock:
+                        await self._send_chunk(send, chunk)
+                    self._last_send = loop.time()
             except Exception as exc:  # noqa: BLE001 - reported to the caller below
-                await self._send_failure(send, exc)
-                return
-        else:
-            sink, source = anyio.create_memory_object_stream[ChatCompletionChunk | _Failure](0)
-            async with anyio.create_task_group() as tg, source:
-                tg.start_soon(self._pump, sink)
-                while True:
-                    with anyio.move_on_after(self.keepalive) as waited:
-                        try:
-                            item = await source.receive()
-                        except anyio.EndOfStream:
-                            break
-                    if waited.cancelled_caught:
-                        await self._start(send)
-                        await send({"type": "http.response.body", "body": b"\n", "more_body": True})
-                        continue
-                    if isinstance(item, _Failure):
-                        tg.cancel_scope.cancel()
-                        await self._send_failure(send, item.error)
-                        return
-                    await self._send_chunk(send, item)
+                failure = exc
+            tg.cancel_scope.cancel()
+        if failure is not None:
+            await self._send_failure(send, failure)
+            return
         await self._start(send)
         self._finished = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _keepalive(self, send: Send, lock: asyncio.Lock) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = self._last_send + self.keepalive - loop.time()
+            if wait > 0:
+                await anyio.sleep(wait)
+                continue
+            async with lock:
+                await self._start(send)
+                await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+            self._last_send = loop.time()
 
     async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
         await self._start(send)
