@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
 from multiprocessing.synchronize import Event as EventType
+from collections.abc import Coroutine
 from typing import Any, Optional
 
 from hypercorn.asyncio.run import worker_serve
@@ -49,16 +51,31 @@ async def _worker(config: Config, sockets: Optional[Sockets], shared: Optional[E
         await task
 
 
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (COMPLETIONS_LOOP=asyncio forces the standard loop)."""
+    choice = os.environ.get("COMPLETIONS_LOOP", "auto")
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
+
+
 def _process(config: Config, sockets: Sockets, shared: EventType, drain: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    asyncio.run(_worker(config, sockets, shared, drain))
+    _run(_worker(config, sockets, shared, drain))
 
 
 def serve(config: Config, *, drain_seconds: float = 25.0) -> int:
     """Serve until SIGTERM/SIGINT with ``config.workers`` worker processes; returns an exit status."""
     config.graceful_timeout = drain_seconds + 5
     if config.workers <= 1:
-        asyncio.run(_worker(config, None, None, drain_seconds))
+        _run(_worker(config, None, None, drain_seconds))
         return 0
     sockets = config.create_sockets()
     ctx = multiprocessing.get_context("spawn")
