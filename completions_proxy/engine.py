@@ -275,6 +275,12 @@ class Engine:
                 last = exc
                 self._fail(attempt, exc, started)
                 continue
+            except InvalidRequestError as exc:
+                # Refused before anything was sent (an endpoint outside the allowlist, too many
+                # cache breakpoints): a 400 for this target; a fallback may still answer.
+                last = _refused(target, exc)
+                self._fail(attempt, last, started)
+                continue
             except anyio.get_cancelled_exc_class():
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
@@ -379,6 +385,8 @@ class Engine:
                 )
             except ProviderError as exc:
                 error = exc
+            except InvalidRequestError as exc:
+                error = _refused(target, exc)
             except anyio.get_cancelled_exc_class():
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
@@ -427,6 +435,10 @@ def _deadline(
     if not options:
         return None, ""
     return min(options)
+
+
+def _refused(target: Target, exc: InvalidRequestError) -> ProviderError:
+    return ProviderError(exc.message, exc.error_type, provider=target.provider, status_code=None, retryable=False)
 
 
 def _unexpected(target: Target, exc: Exception) -> ProviderError:

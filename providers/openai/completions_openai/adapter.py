@@ -1,0 +1,233 @@
+"""The OpenAI adapter: Chat Completions through ``openai.AsyncOpenAI``.
+
+"How to talk" lives here and in :mod:`.request` / :mod:`.response`; "who to talk to" is
+:meth:`OpenAIAdapter.client_config` + :meth:`OpenAIAdapter.create_client`. A variant provider
+that speaks the same API (Alibaba's DashScope compatible mode) subclasses this adapter and
+changes the endpoint and the few hooks marked as such, nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
+
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.errors import ProviderError
+from completions_core.schemas import Target
+from completions_core.secrets import Secret
+from completions_core.types import ChatCompletionRequest
+
+from .errors import map_error
+from .request import map_messages, map_response_format, map_tool_choice, map_tools
+from .response import StreamState, completion_from_response, events_from_chunk
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+__all__ = ["OpenAIAdapter", "OpenAIClientConfig"]
+
+
+@functools.cache
+def _no_redirect_client_class() -> type[Any]:
+    import asyncio
+
+    import openai
+
+    class NoRedirectClient(openai.DefaultAsyncHttpxClient):
+        """The SDK's default HTTP client, except that it never follows a redirect."""
+
+        # Like the SDK's own default client: one dropped without close() still closes its
+        # connections once it is garbage collected (the proxy's client cache closes them explicitly).
+        def __del__(self) -> None:
+            if self.is_closed:
+                return
+            try:
+                asyncio.get_running_loop().create_task(self.aclose())
+            except RuntimeError:
+                pass
+
+    return NoRedirectClient
+
+
+def _http_client() -> Any:
+    return _no_redirect_client_class()(follow_redirects=False)
+
+
+@dataclass(frozen=True)
+class OpenAIClientConfig:
+    """Who to talk to: the endpoint and the key (equal configs share one cached client)."""
+
+    base_url: str
+    api_key: Optional[Secret]
+
+
+class OpenAIAdapter(ProviderAdapter):
+    """OpenAI Chat Completions: text, tools, structured output, streaming with usage."""
+
+    name = "openai"
+    usage_format = "openai"
+    managed_key_env = ("OPENAI_API_KEY",)
+
+    #: The official endpoint, used unless the operator overrides it.
+    default_base_url: ClassVar[str] = "https://api.openai.com/v1"
+    #: Environment variable holding the operator's base URL override.
+    base_url_env: ClassVar[str] = "COMPLETIONS_OPENAI_BASE_URL"
+    #: The ``provider_kwargs`` entries this provider accepts (anything else is refused).
+    option_keys: ClassVar[frozenset[str]] = frozenset({"service_tier", "reasoning_effort"})
+    #: The output-limit field. OpenAI's API reference deprecates ``max_tokens`` in favour of
+    #: ``max_completion_tokens``, which every current model accepts and reasoning models require.
+    max_tokens_field: ClassVar[str] = "max_completion_tokens"
+
+    def __init__(self, base_url: Optional[str] = None) -> None:
+        """``base_url`` is operator configuration (tests, gateways), never taken from a request."""
+        self.base_url = base_url or os.environ.get(self.base_url_env) or self.default_base_url
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} provider={self.name!r} base_url={self.base_url!r}>"
+
+    # -- who to talk to ---------------------------------------------------------------------------
+
+    def endpoint(self, request: ChatCompletionRequest) -> str:
+        """The base URL this request goes to (hook: a variant may let the request pick a region)."""
+        return self.base_url
+
+    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
+        """The endpoint and key of the client this request needs."""
+        return OpenAIClientConfig(base_url=self.endpoint(request), api_key=credential.api_key)
+
+    def create_client(self, config: OpenAIClientConfig) -> AsyncOpenAI:
+        """An ``AsyncOpenAI`` with SDK retries off, redirects not followed, nothing taken from the environment."""
+        import openai
+
+        if config.api_key is None or not config.api_key:
+            # Without a key the SDK would fall back to OPENAI_API_KEY from the environment, a key
+            # meant for another provider or another tenant.
+            raise ProviderError(
+                f"no API key for {self.name}", "authentication_error", provider=self.name, retryable=False
+            )
+        client = openai.AsyncOpenAI(
+            api_key=config.api_key.reveal(),
+            base_url=config.base_url,
+            max_retries=0,
+            # A redirect would resend the conversation to a host nobody allowed.
+            http_client=_http_client(),
+        )
+        # The SDK reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment and sends them as
+        # headers: they belong to the operator's own OpenAI account, not to this client's key.
+        client.organization = None
+        client.project = None
+        return client
+
+    # -- how to talk ------------------------------------------------------------------------------
+
+    def schema_target(self, strict: bool) -> Target:
+        """The schema dialect for tool parameters (``strict``) and ``response_schema`` (hook)."""
+        return "openai_strict" if strict else "openai"
+
+    def options(self, request: ChatCompletionRequest) -> dict[str, Any]:
+        """This provider's ``provider_kwargs`` entry, with unknown keys refused."""
+        kwargs: Any = request.provider_kwargs or {}
+        raw = kwargs.get(self.name) if isinstance(kwargs, Mapping) else None
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self._refuse(f"provider_kwargs.{self.name} must be an object")
+        unknown = sorted(str(key) for key in raw if key not in self.option_keys)
+        if unknown:
+            self._refuse(
+                f"provider_kwargs.{self.name}: unknown option {unknown[0]!r}; "
+                f"{self.name} accepts {', '.join(sorted(self.option_keys))}"
+            )
+        return dict(raw)
+
+    def apply_options(
+        self, options: Mapping[str, Any], params: dict[str, Any], request: ChatCompletionRequest, *, stream: bool
+    ) -> None:
+        """Put the provider options into the request parameters (hook)."""
+        for key in ("service_tier", "reasoning_effort"):
+            value = options.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value:
+                self._refuse(f"provider_kwargs.{self.name}.{key} must be a string")
+            params[key] = value
+
+    def build_params(self, request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
+        """Everything passed to ``chat.completions.create`` for this request."""
+        options = self.options(request)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": map_messages(request.messages, self.name),
+        }
+        if request.tools:
+            params["tools"] = map_tools(request.tools, self.schema_target, self.name)
+            # tool_choice without tools is an error upstream, so it only goes with them.
+            if request.tool_choice is not None:
+                params["tool_choice"] = map_tool_choice(request.tool_choice)
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params[self.max_tokens_field] = request.max_tokens
+        if request.response_schema is not None:
+            params["response_format"] = map_response_format(
+                request.response_schema, self.schema_target(True), self.name
+            )
+        if stream:
+            params["stream"] = True
+            params["stream_options"] = {"include_usage": True}
+        if request.timeout is not None:
+            params["timeout"] = request.timeout
+        self.apply_options(options, params, request, stream=stream)
+        return params
+
+    async def complete(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> Completion:
+        """One non-streaming Chat Completions call."""
+        params = self.build_params(request, stream=False)
+        try:
+            response = await client.chat.completions.create(**params)
+        except Exception as exc:
+            mapped = self._mapped(exc, client)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return completion_from_response(response, self.name)
+
+    async def stream(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+        """A streaming call; every provider delta becomes an event as soon as it arrives."""
+        params = self.build_params(request, stream=True)
+        try:
+            upstream = await client.chat.completions.create(**params)
+        except Exception as exc:
+            mapped = self._mapped(exc, client)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        state = StreamState()
+        try:
+            # Leaving this block for any reason (end, error, the consumer closing us) closes the response.
+            async with upstream:
+                async for chunk in upstream:
+                    for event in events_from_chunk(chunk, state):
+                        yield event
+        except Exception as exc:
+            mapped = self._mapped(exc, client)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        if not state.finished:
+            raise ProviderError(
+                f"the {self.name} stream ended before the model finished (no finish reason)",
+                "invalid_response_error",
+                provider=self.name,
+            )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _refuse(self, message: str) -> NoReturn:
+        raise ProviderError(message, "invalid_request_error", provider=self.name, retryable=False)
+
+    def _mapped(self, exc: Exception, client: AsyncOpenAI) -> Optional[ProviderError]:
+        return map_error(exc, self.name, getattr(client, "api_key", None))

@@ -1,0 +1,166 @@
+"""Every failure of the openai SDK, mapped onto a :class:`ProviderError` in one place.
+
+The provider's own message is kept (it is what the caller needs to fix a bad request); the
+``error_type`` says what kind of failure it was and whether another attempt could help.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from completions_core.errors import ProviderError
+
+__all__ = ["map_error", "retry_after_seconds"]
+
+# HTTP status -> error_type for statuses with a fixed meaning.
+_STATUS_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "provider_error",
+    413: "request_too_large_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+
+# Error codes a provider sends inside a 429 that no retry can fix (billing, not load).
+_PERMANENT_429_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _body_field(body: object, key: str) -> Optional[str]:
+    if isinstance(body, Mapping):
+        value = body.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+def _status_type(status: int) -> str:
+    if status in _STATUS_TYPES:
+        return _STATUS_TYPES[status]
+    if status >= 500:
+        return "provider_error"
+    if status >= 400:
+        return "invalid_request_error"
+    # A 1xx/3xx reaching here means a redirect we do not follow or a broken upstream.
+    return "invalid_response_error"
+
+
+def _scrub(message: str, secret: Optional[str]) -> str:
+    if secret and len(secret) >= 8 and secret in message:
+        return message.replace(secret, "****")
+    return message
+
+
+def _from_status(exc: Any, provider: str) -> ProviderError:
+    status = int(exc.status_code)
+    body = exc.body
+    message = _body_field(body, "message") or f"{provider} answered HTTP {status}"
+    error_type = _status_type(status)
+    retryable: Optional[bool] = None
+    if error_type == "provider_error" and status == 409:
+        retryable = True  # a conflict on the provider's side (e.g. a concurrent request): worth another try
+    if error_type == "invalid_response_error":
+        retryable = False
+    if status == 429 and (exc.code in _PERMANENT_429_CODES or _body_field(body, "type") in _PERMANENT_429_CODES):
+        retryable = False
+    headers = exc.response.headers
+    should_retry = headers.get("x-should-retry")
+    if should_retry in ("true", "false"):
+        retryable = should_retry == "true"
+    return ProviderError(
+        message,
+        error_type,
+        provider=provider,
+        status_code=status,
+        retryable=retryable,
+        retry_after=retry_after_seconds(headers),
+    )
+
+
+def _from_stream_error(exc: Any, provider: str) -> ProviderError:
+    # An error the provider sent inside a 200 stream ({"error": {...}} as a data event).
+    code = _body_field(exc.body, "code") or _body_field(exc.body, "type") or ""
+    message = exc.message or f"{provider} failed mid-stream"
+    if "rate_limit" in code:
+        return ProviderError(message, "rate_limit_error", provider=provider)
+    if "overloaded" in code:
+        return ProviderError(message, "overloaded_error", provider=provider)
+    if "invalid_request" in code or "invalid_parameter" in code:
+        return ProviderError(message, "invalid_request_error", provider=provider)
+    return ProviderError(message, "provider_error", provider=provider)
+
+
+def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
+    """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
+
+    ``secret`` (the API key in use) is masked in the message should a provider ever echo it.
+    """
+    import httpx2
+    import openai
+
+    if isinstance(exc, ProviderError):
+        return exc
+    error: ProviderError
+    if isinstance(exc, openai.APIStatusError):
+        error = _from_status(exc, provider)
+    elif isinstance(exc, openai.APITimeoutError):
+        error = ProviderError(f"{provider} did not answer in time", "timeout_error", provider=provider)
+    elif isinstance(exc, openai.APIConnectionError):
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "connection failed"
+        error = ProviderError(f"could not reach {provider} ({cause})", "connection_error", provider=provider)
+    elif isinstance(exc, openai.APIResponseValidationError):
+        error = ProviderError(
+            f"{provider} sent a response that does not fit the API schema", "invalid_response_error", provider=provider
+        )
+    elif isinstance(exc, openai.APIError):
+        error = _from_stream_error(exc, provider)
+    elif isinstance(exc, json.JSONDecodeError):
+        error = ProviderError(
+            f"{provider} sent malformed JSON ({exc.msg} at character {exc.pos})",
+            "invalid_response_error",
+            provider=provider,
+        )
+    elif isinstance(exc, httpx2.TimeoutException):
+        error = ProviderError(f"{provider} did not answer in time", "timeout_error", provider=provider)
+    elif isinstance(exc, httpx2.TransportError):
+        error = ProviderError(
+            f"the connection to {provider} failed ({type(exc).__name__})", "connection_error", provider=provider
+        )
+    elif isinstance(exc, openai.OpenAIError):
+        error = ProviderError(f"{provider} client error: {exc}", "provider_error", provider=provider, retryable=False)
+    else:
+        return None
+    error.message = _scrub(error.message, secret)
+    error.args = (error.message,)
+    return error
