@@ -12,8 +12,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
-from multiprocessing.synchronize import Event as EventType
 from collections.abc import Coroutine
+from multiprocessing.synchronize import Event as EventType
 from typing import Any, Optional
 
 from hypercorn.asyncio.run import worker_serve
