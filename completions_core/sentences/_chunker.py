@@ -1,0 +1,146 @@
+"""The public streaming sentence chunker."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..types import StreamOptions
+from ._chars import NEWLINES
+from ._markdown import clean
+from ._rules import LANGUAGES, rules_for
+from ._scanner import COMPACT_AT, HOLD_CAP, Scanner
+
+__all__ = ["SentenceChunker"]
+
+
+class SentenceChunker:
+    """Cut a stream of text deltas into whole sentences, as soon as each one is certain.
+
+    ``feed(delta)`` returns the sentences that ``delta`` completed (often none); ``flush()``
+    returns the rest at the end of the stream and makes the chunker ready for a new stream.
+    Deltas may be of any size, down to one character; the sentences returned do not depend on
+    how the text was split. All of :class:`~completions_core.types.StreamOptions` applies
+    except ``chunk_by_sentence`` (the caller decides whether to use a chunker at all):
+
+    - ``punctuation_language``: abbreviation and number rules of one language (en, zh, ko, ja,
+      es, fr, it, de; a region such as "en-US" is accepted); None applies all of them at once.
+    - ``punctuation_marks``: replaces the set of sentence-ending marks.
+    - ``min_sentence_length``: a sentence shorter than this is joined to the next one.
+    - ``clean_sentences``: markdown is removed from each sentence before it is returned.
+
+    See docs/sentences.md for every rule.
+    """
+
+    def __init__(self, options: StreamOptions | None = None) -> None:
+        options = options if options is not None else StreamOptions()
+        self._language = _language(options.punctuation_language)
+        marks = options.punctuation_marks
+        # Marks are taken character by character ("..." is "."); spaces cannot be marks.
+        self._terminals = (
+            "".join(dict.fromkeys(c for c in "".join(marks) if not c.isspace())) if marks is not None else None
+        )
+        self._clean = options.clean_sentences
+        self._min_length = max(0, options.min_sentence_length)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._scanner = Scanner(rules_for(self._language), self._terminals)
+        self._fast: Callable[[str], re.Match[str] | None] | None = self._scanner.fast
+        self._limit = COMPACT_AT
+        self._idle = self._scanner.idle_tail
+        self._terminal_set = frozenset(self._scanner.terms)
+        self._pending = ""
+        self._pending_line_start = False
+        self._pending_code = False
+        self._first = True
+
+    def feed(self, delta: str) -> list[str]:
+        """Add ``delta`` to the stream; return the sentences it completed, in order."""
+        fast = self._fast
+        scanner = self._scanner
+        if fast is not None:
+            match = fast(delta)
+            if match is None:
+                # Fast path: no decision pending and nothing in the delta that could end a sentence.
+                scanner.buf += delta
+                if len(scanner.buf) < self._limit:
+                    return []
+                # Past the hold cap of an open quote, or a long run to move aside: scan it now.
+            elif not delta[match.end() :].lstrip(self._idle).strip() and delta[match.start()] in self._terminal_set:
+                # The delta ends on a terminal mark (and closers): any decision on it needs the
+                # next character, so the scan waits for the next delta.
+                scanner.buf += delta
+                self._fast = None
+                return []
+            else:
+                scanner.buf += delta
+        else:
+            scanner.buf += delta
+        scanner.scan()
+        scanner.trim()
+        if scanner.waiting:
+            self._fast = None
+        else:
+            self._fast = scanner.fast_fence if scanner.in_fence else scanner.fast
+            self._limit = min(COMPACT_AT, scanner.held[0] + HOLD_CAP + 1) if scanner.held else COMPACT_AT
+        return self._drain(final=False) if scanner.out else []
+
+    def flush(self) -> list[str]:
+        """End the stream: return every sentence still held back, even a short last one."""
+        scanner = self._scanner
+        scanner.final = True
+        scanner.scan()
+        rest = scanner.rest()
+        if rest:
+            scanner.out.append((rest, scanner.in_fence))
+        sentences = self._drain(final=True)
+        self._reset()
+        return sentences
+
+    def _drain(self, final: bool) -> list[str]:
+        sentences: list[str] = []
+        segments = self._scanner.out
+        at_line_start = False
+        for raw, code in segments:
+            if self._pending:
+                raw = self._pending + raw
+                at_line_start = self._pending_line_start
+                code = code and self._pending_code
+            elif self._clean:
+                at_line_start = self._first or _starts_line(raw)
+            self._first = False
+            text = clean(raw, at_line_start, code) if self._clean else raw.strip()
+            if not text:
+                self._pending = ""
+                continue
+            if len(text) < self._min_length:
+                # Too short to speak on its own ("1.", "Hi."): it leads the next sentence.
+                self._pending = raw
+                self._pending_line_start = at_line_start
+                self._pending_code = code
+                continue
+            self._pending = ""
+            sentences.append(text)
+        segments.clear()
+        if final and self._pending:
+            pending = self._pending
+            text = clean(pending, self._pending_line_start, self._pending_code) if self._clean else pending.strip()
+            if text:
+                sentences.append(text)
+            self._pending = ""
+        return sentences
+
+
+def _starts_line(raw: str) -> bool:
+    head = raw[: len(raw) - len(raw.lstrip())]
+    return any(c in NEWLINES for c in head)
+
+
+def _language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-", 1)[0]
+    if code not in LANGUAGES:
+        raise ValueError(f"unknown punctuation_language {value!r}; expected one of {', '.join(LANGUAGES)}")
+    return code

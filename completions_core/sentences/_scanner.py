@@ -1,0 +1,360 @@
+"""The incremental boundary scanner behind :class:`~completions_core.sentences.SentenceChunker`.
+
+The scanner keeps the text that has not been emitted yet (``buf``) and a scan position. Only
+candidate characters (terminal marks, newlines, a few list triggers) are looked at, found by one
+precompiled regex. At each candidate a decision is taken from a bounded window of text around
+it; when that window reaches past the text received so far, the decision is postponed
+(:class:`~._text.Need`) and taken again, from the same place, when more text arrives. A
+decision never depends on where the deltas were split, so the output does not either, and every
+character is scanned a bounded number of times: the work is linear in the length of the stream.
+
+Quotes and brackets are tracked lazily (only up to the candidate being decided). A boundary
+inside an open quote is *held*: it is dropped if the quote closes (the quotation stays one
+sentence) and made real if the quote is still open ``HOLD_CAP`` characters later, at a line
+break, or at the end of the stream.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._chars import AMBIGUOUS_QUOTES, CLOSERS, EOF, MATCHING_OPENERS, NEWLINES, OPENERS, QUOTE_RE
+from ._rules import Rules
+from ._terminals import TerminalRules
+from ._text import (
+    BOUND,
+    BULLETS,
+    ENUM_RE,
+    FENCE,
+    HARD,
+    MD_CLOSERS,
+    NO_MARKER,
+    RUN_CAP,
+    SKIP,
+    SPACES,
+    Decision,
+    Marker,
+    Need,
+    enum_value,
+)
+
+__all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
+
+# How far past a held boundary an unclosed quote or bracket may still keep the text together.
+HOLD_CAP = 400
+# A long run without any boundary is moved out of the working buffer past this size.
+COMPACT_AT = 16384
+_LOOKBEHIND = 256
+_TRIM_AT = 512
+
+_SOFT_END_CHARS = ",;-–—(“‘/&+=«„"
+_BLOCK_START_RE = re.compile(r"[-*+•]\s|\d{1,3}[.)]\s|#|>|\||```|~~~")
+
+
+class Scanner(TerminalRules):
+    """Finds sentence boundaries in a growing text; see the module docstring."""
+
+    def __init__(self, rules: Rules, terminals: str | None) -> None:
+        super().__init__(rules, terminals)
+        marks = "".join(sorted(set(self.terms) | set(NEWLINES) | {")"} | set(BULLETS)))
+        # Everything that can start a decision; multi-character candidates (fences, a dash
+        # before a closing quote) are alternatives after the character class.
+        self.cand = re.compile(f"[{re.escape(marks)}]|```|~~~|(?:--|—)[\"'”’»]")
+        self.fence_cand = re.compile(f"[{re.escape(NEWLINES)}]|```|~~~")
+        # The feed fast path only looks for single characters: a fence or a dash before a quote
+        # is found by the next full scan, which starts from the last scanned position.
+        self.fast = re.compile(f"[{re.escape(marks)}]").search
+        self.fast_fence = re.compile(f"[{re.escape(NEWLINES)}]").search
+        self.idle_tail = self.terms + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES
+        self.settled: list[str] = []
+        self.pos = 0
+        self.waiting = False
+        self.held: list[int] = []
+        self.stack: list[str] = []
+        self.stack_pos = 0
+        self.in_fence = False
+        self.stream_start = True
+        # Segments cut so far: (raw text with its leading whitespace, inside a code fence).
+        self.out: list[tuple[str, bool]] = []
+
+    def scan(self) -> None:
+        """Decide every candidate that can be decided with the text received so far."""
+        while True:
+            buf = self.buf
+            n = len(buf)
+            cand = self.fence_cand if self.in_fence else self.cand
+            if self.held:
+                limit = self.held[0] + HOLD_CAP
+                m = cand.search(buf, self.pos, limit)
+                if m is None:
+                    if n > limit or self.final:
+                        self._update_stack(min(limit, n))
+                        if self.held:
+                            self._give_up()
+                        else:
+                            self.pos = max(self.pos, min(limit, n))
+                        continue
+                    self.pos = max(self.pos, n - 2)
+                    break
+            else:
+                m = cand.search(buf, self.pos)
+                if m is None:
+                    self.pos = max(self.pos, n - 2)
+                    break
+            i = m.start()
+            if (
+                not self.final
+                and n - i <= 8
+                and buf[i] in self.terms
+                and not buf[i + 1 :].lstrip(self.idle_tail).strip()
+            ):
+                # Every decision on a terminal mark needs the first character after it (and its
+                # spaces): do not even start one before that character has arrived.
+                self.pos = i
+                self.waiting = True
+                return
+            try:
+                kind, at, resume = self._decide(i, m.group())
+            except Need:
+                self.pos = i
+                self.waiting = True
+                return
+            if kind == BOUND:
+                self._update_stack(at)
+                if self.stack:
+                    if not self.held or self.held[-1] < at:
+                        self.held.append(at)
+                else:
+                    self._cut(at)
+            elif kind >= HARD:
+                if self.held:
+                    self._give_up()
+                    continue
+                self._cut(at)
+                if kind == FENCE:
+                    self.in_fence = not self.in_fence
+            self.pos = max(resume, self.start)
+        if self.final and self.held:
+            self._update_stack(len(self.buf))
+            if self.held:
+                self._give_up()
+                self.scan()
+                return
+        self.waiting = False
+
+    def trim(self) -> None:
+        """Drop emitted text from the buffer and move a long undecided prefix aside."""
+        # Emitted text is dropped in batches: each drop costs a copy of the buffer.
+        if self.start > _TRIM_AT or (self.start and self.start == len(self.buf)):
+            self._shift(self.start)
+        if len(self.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(self.buf) // 2:
+            # Settle the sentence's facts that look at its start before the start moves away.
+            self._content_start()
+            try:
+                self._current_marker()
+            except Need:
+                pass  # the sentence starts within the last characters: it stays in the buffer
+            cut = self.pos - _LOOKBEHIND
+            self.settled.append(self.buf[self.start : cut])
+            self._shift(cut, settled=True)
+
+    def rest(self) -> str:
+        """The text not cut into a segment yet."""
+        return "".join(self.settled) + self.buf[self.start :]
+
+    def _shift(self, k: int, settled: bool = False) -> None:
+        self.buf = self.buf[k:]
+        self.pos = max(0, self.pos - k)
+        self.stack_pos = max(0, self.stack_pos - k)
+        self._cs_from = max(0, self._cs_from - k)
+        self.held = [h - k for h in self.held]
+        marker = self._marker
+        if marker is not None and marker is not NO_MARKER:
+            self._marker = Marker(marker.bullet, marker.kind, marker.value, marker.delim, marker.end - k)
+        if settled:
+            self.start = 0
+            if self._cs >= k:
+                self._cs -= k
+            elif self._cs >= 0:
+                self._cs = -2  # the sentence starts in the settled text
+        else:
+            self.start -= k
+            if self._cs >= 0:
+                self._cs -= k
+        if k:
+            self.stream_start = False
+
+    def _cut(self, at: int) -> None:
+        text = self.buf[self.start : at]
+        if self.settled:
+            text = "".join(self.settled) + text
+            self.settled.clear()
+        self.out.append((text, self.in_fence))
+        self.start = at
+        self.stack.clear()
+        self.stack_pos = at
+        self.held.clear()
+        self._cs = -1
+        self._cs_from = at
+        self._marker = None
+
+    def _give_up(self) -> None:
+        # An unclosed quote or bracket: its first held boundary becomes real, and the rest of
+        # the text is scanned again as if the quote were not there.
+        at = self.held[0]
+        self._cut(at)
+        self.pos = at
+
+    def _update_stack(self, j: int) -> None:
+        """Track open quotes and brackets up to index ``j``."""
+        if j <= self.stack_pos:
+            return
+        buf = self.buf
+        stack = self.stack
+        for m in QUOTE_RE.finditer(buf, self.stack_pos, j):
+            q = m.start()
+            kind = self._quote_kind(q)
+            c = buf[q]
+            if kind == "o":
+                if len(stack) < 8:
+                    stack.append(c)
+            elif kind == "c" and stack:
+                openers = MATCHING_OPENERS[c]
+                for k in range(len(stack) - 1, -1, -1):
+                    if stack[k] in openers:
+                        del stack[k:]
+                        break
+                if not stack and self.held:
+                    # The quote closed: what looked like boundaries inside it were not.
+                    self.held.clear()
+        self.stack_pos = j
+
+    def _quote_kind(self, q: int) -> str:
+        buf = self.buf
+        c = buf[q]
+        if c in OPENERS:
+            return "o"
+        if c in CLOSERS:
+            return "c"
+        prev = self._before(q)
+        nxt = buf[q + 1] if q + 1 < len(buf) else " "
+        if prev.isalnum() and nxt.isalnum() and c in "'’":
+            return ""  # an apostrophe
+        open_before = prev.isspace() or prev in OPENERS or prev in "-–—/" or prev in AMBIGUOUS_QUOTES
+        word_after = nxt.isalnum() or nxt in OPENERS or nxt in AMBIGUOUS_QUOTES or nxt in "¿¡$€£#*_"
+        if c == "’":
+            return "" if open_before else "c"
+        if open_before and word_after:
+            if c == "”":
+                return ""
+            if c == "'" and not nxt.isupper() and prev.isspace():
+                # 'round, 'em, 'nineties, 3 's: an elision, unless a quotation is introduced
+                # ("she said, 'after all...").
+                before = buf[q - 2] if q - 2 >= self.start else "\n"
+                if not (before in ",:;—–-(" or before in NEWLINES):
+                    return ""
+            return "o"
+        return "c"
+
+    def _decide(self, i: int, token: str) -> Decision:
+        c = token[0]
+        if c in self.terms and len(token) == 1:
+            return self._terminal(i)
+        if c in "`~":
+            return self._fence(i, len(token))
+        if len(token) > 1:
+            return self._dash_quote(i)
+        if c in NEWLINES:
+            return self._newline(i)
+        if c == ")" and c not in self.terms:
+            return self._paren_item(i)
+        if c in BULLETS and c not in self.terms:
+            return self._bullet_item(i)
+        return self._terminal(i)
+
+    def _fence(self, i: int, width: int) -> Decision:
+        buf = self.buf
+        k = i
+        while k > 0 and buf[k - 1] in " \t":
+            k -= 1
+        at_line_start = (k == 0 and self.stream_start) or (k > 0 and buf[k - 1] in NEWLINES)
+        if not at_line_start or i - k > 3:
+            return SKIP, i, i + width
+        return FENCE, k, i + width
+
+    def _newline(self, i: int) -> Decision:
+        buf = self.buf
+        if self.in_fence:
+            return HARD, i, i + 1
+        cs = self._content_start()
+        if cs >= i:
+            return SKIP, i, i + 1
+        # A soft wrap: the line ends where a sentence cannot (a comma, "the", "und") and the next
+        # line simply continues it. Anything else is a line break that ends the sentence.
+        k = i
+        while k > max(cs, 0) and buf[k - 1] in SPACES:
+            k -= 1
+        last = buf[k - 1]
+        line = k
+        while line > max(cs, 0) and buf[line - 1] not in NEWLINES:
+            line -= 1
+        if buf[line] in "#|":
+            return HARD, i, i + 1  # a heading or a table row is a line of its own
+        comma = last in _SOFT_END_CHARS
+        if not comma:
+            if not last.isalpha():
+                return HARD, i, i + 1
+            _, word = self._word_before(k)
+            if word.lower() not in self.rules.function_words:
+                return HARD, i, i + 1
+        t = i + 1
+        if buf[i] == "\r" and self._at(t) == "\n":
+            t += 1
+        while self._at(t) in SPACES and t - i < RUN_CAP:
+            t += 1
+        first = self._at(t)
+        if first == EOF or first in NEWLINES:
+            return HARD, i, i + 1
+        if first in "-*+•#>|`~" or first.isdigit():
+            probe = buf[t : t + 4]
+            if len(probe) < 4 and not self.final:
+                self._at(t + 4)
+            if _BLOCK_START_RE.match(probe):
+                return HARD, i, i + 1
+        if comma and not (first.islower() or first.isdigit()):
+            return HARD, i, i + 1
+        return SKIP, i, i + 1
+
+    def _paren_item(self, i: int) -> Decision:
+        buf = self.buf
+        if i > 1 and buf[i - 1] == "1" and buf[i - 2].isspace() and i - 1 > self._content_start():
+            # "... by 1) taking this, and 2) judging that": a numbered list opens mid-sentence.
+            if self._at(i + 1).isspace() and self._at(i + 2).isalpha():
+                return HARD, i - 1, i - 1
+        marker = self._current_marker()
+        if marker.kind not in ("n", "a", "A"):
+            return SKIP, i, i + 1
+        k = i
+        while k > self.start and i - k < 3 and buf[k - 1].isalnum():
+            k -= 1
+        value = buf[k:i]
+        if not value or not ENUM_RE.fullmatch(value):
+            return SKIP, i, i + 1
+        if self._before(k) == "(":
+            delim, cut = "()", k - 1
+        else:
+            delim, cut = ")", k
+        if cut <= marker.end or not self._before(cut).isspace():
+            return SKIP, i, i + 1
+        if not self._at(i + 1).isspace():
+            return SKIP, i, i + 1
+        if delim == marker.delim and enum_value(value) == (marker.kind, marker.value + 1):
+            return HARD, cut, cut
+        return SKIP, i, i + 1
+
+    def _bullet_item(self, i: int) -> Decision:
+        marker = self._current_marker()
+        c = self.buf[i]
+        if marker.bullet == c and i > marker.end and self.buf[i - 1].isspace():
+            return HARD, i, i
+        return SKIP, i, i + 1

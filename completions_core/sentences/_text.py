@@ -1,0 +1,218 @@
+"""The scanner's view of the text: the buffer, lookahead that waits for more text, words.
+
+Every read past the text received so far goes through :meth:`TextWindow._at`, which raises
+:class:`Need` while the stream is open and returns :data:`~._chars.EOF` once it is flushed. That
+single rule is what makes every decision independent of how the text was split into deltas.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ._chars import DEFAULT_TERMINALS, EOF
+from ._rules import Rules
+
+__all__ = [
+    "BOUND",
+    "BULLETS",
+    "ENUM_RE",
+    "Decision",
+    "FENCE",
+    "HARD",
+    "MD_CLOSERS",
+    "NO_MARKER",
+    "RUN_CAP",
+    "SKIP",
+    "SPACES",
+    "WORD_CAP",
+    "Marker",
+    "Need",
+    "TextWindow",
+    "enum_value",
+    "is_emoji",
+    "is_hangul",
+    "wordish",
+]
+
+# What a decision says about a candidate, with the cut position and where scanning resumes:
+# not a boundary; a sentence boundary (held while a quote is open); a line-structure cut that
+# no quote holds back; a code-fence line.
+SKIP, BOUND, HARD, FENCE = 0, 1, 2, 3
+Decision = tuple[int, int, int]
+
+WORD_CAP = 64
+# Runs of marks, closers or spaces are looked at up to this length: a decision that is retried
+# on every delta must not rescan an unbounded run each time.
+RUN_CAP = 32
+MD_CLOSERS = "*_~`"
+SPACES = " \t\u00a0\u202f"
+BULLETS = "•⁃"
+
+ENUM_RE = re.compile(r"\d{1,3}|[A-Za-z]")
+_MARKER_RE = re.compile(
+    r"(?P<bullet>[•⁃·▪◦‣\-*+](?=[\s\d(A-Za-z]))?[ \t]*"
+    r"(?:\((?P<pv>\d{1,3}|[A-Za-z])\)|(?P<v>\d{1,3}|[A-Za-z])(?P<d>\.\)|\.|\)))?"
+)
+
+
+class Need(Exception):
+    """The decision needs text that has not arrived yet."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    """The list marker a sentence starts with ("• 9.", "a)", "(2)", "- ")."""
+
+    bullet: str
+    kind: str  # "n" number, "a" lowercase letter, "A" uppercase letter, "" none
+    value: int
+    delim: str
+    end: int
+
+
+NO_MARKER = Marker("", "", 0, "", 0)
+
+
+class TextWindow:
+    """The unemitted text and the per-sentence facts that decisions read."""
+
+    def __init__(self, rules: Rules, terminals: str | None) -> None:
+        self.rules = rules
+        self.terms = terminals if terminals is not None else DEFAULT_TERMINALS
+        self.buf = ""
+        self.start = 0
+        self.final = False
+        self._cs = -1
+        self._cs_from = 0
+        self._marker: Marker | None = None
+
+    def _at(self, k: int) -> str:
+        """The character at ``k``; EOF past the end of a flushed stream, else :class:`Need`."""
+        try:
+            return self.buf[k]
+        except IndexError:
+            if self.final:
+                return EOF
+            raise Need from None
+
+    def _before(self, i: int) -> str:
+        """The character before ``i``; the start of the sentence counts as a space, so that a
+        decision reads the same whether the previous sentence is still in the buffer or not."""
+        return self.buf[i - 1] if i > self.start else " "
+
+    def _word_before(self, i: int) -> tuple[int, str]:
+        """Start and text of the token that ends at ``i`` (back to the previous space)."""
+        buf = self.buf
+        lo = max(self.start, i - WORD_CAP)
+        k = i
+        while k > lo and not buf[k - 1].isspace():
+            k -= 1
+        return k, buf[k:i]
+
+    def _previous_word(self, k: int) -> str:
+        """The token before the one that contains index ``k`` ("" at the sentence start)."""
+        token_start, _ = self._word_before(k)
+        if token_start <= self.start:
+            return ""
+        return self._word_before(token_start - 1)[1]
+
+    def _word_after(self, t: int) -> str:
+        """The word starting at ``t`` (letters and apostrophes); needs the character after it."""
+        k = t
+        while True:
+            c = self._at(k)
+            if c.isalpha() or (c in "'’" and k > t):
+                k += 1
+                if k - t > WORD_CAP:
+                    break
+                continue
+            break
+        return self.buf[t:k]
+
+    def _is_starter(self, t: int) -> bool:
+        """Whether the word at ``t`` typically opens a sentence ("The", "I'm", "Dort")."""
+        word = self._word_after(t).lower()
+        starters = self.rules.starters
+        if word in starters:
+            return True
+        for apostrophe in "'’":
+            if apostrophe in word:
+                return word.split(apostrophe, 1)[0] in starters
+        return False
+
+    def _first_token(self, k: int) -> bool:
+        """Whether the token starting at ``k`` opens the sentence (after an optional bullet)."""
+        cs = self._content_start()
+        if cs < 0:
+            return False
+        if k <= cs:
+            return True
+        between = self.buf[cs:k].strip()
+        return len(between) == 1 and between in "•⁃·▪◦‣-*+"
+
+    def _content_start(self) -> int:
+        """Index of the current sentence's first non-space character (len(buf) if none yet)."""
+        if self._cs >= 0:
+            return self._cs
+        if self._cs == -2:
+            return -1  # moved out with settled text: before anything in the buffer
+        buf = self.buf
+        k = max(self.start, self._cs_from)
+        n = len(buf)
+        while k < n and buf[k].isspace():
+            k += 1
+        if k < n:
+            self._cs = k
+        else:
+            self._cs_from = k  # whitespace so far: resume here next time
+        return k
+
+    def _current_marker(self) -> Marker:
+        """The list marker the current sentence starts with, NO_MARKER if none (cached)."""
+        if self._marker is not None:
+            return self._marker
+        cs = self._content_start()
+        if 0 <= cs and len(self.buf) - cs < 8 and not self.final:
+            raise Need  # the marker may not have arrived whole yet
+        m = _MARKER_RE.match(self.buf, cs) if cs >= 0 else None
+        marker = NO_MARKER
+        if m is not None and m.end() < len(self.buf):
+            bullet = m.group("bullet") or ""
+            value = m.group("pv") or m.group("v") or ""
+            delim = "()" if m.group("pv") else (m.group("d") or "")
+            if value and self.buf[m.end()].isspace():
+                marker = Marker(bullet, *enum_value(value), delim, m.end())
+            elif bullet and not value and self.buf[cs + 1].isspace():
+                marker = Marker(bullet, "", 0, "", cs + 1)
+        self._marker = marker
+        return marker
+
+
+def wordish(c: str) -> bool:
+    """A letter of a cased script or a digit: what follows an apostrophe inside a word."""
+    return c.isdigit() or c.isupper() or c.islower()
+
+
+def is_hangul(c: str) -> bool:
+    """A Hangul syllable or jamo."""
+    return "\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" or "\u3130" <= c <= "\u318f"
+
+
+def is_emoji(c: str) -> bool:
+    """A pictograph or one of the joiners and selectors that build emoji sequences."""
+    if c == EOF or len(c) != 1:
+        return False
+    if c in "\u200d\ufe0f\u20e3":
+        return True
+    return ord(c) >= 0x2190 and unicodedata.category(c) in ("So", "Sk")
+
+
+def enum_value(value: str) -> tuple[str, int]:
+    """Kind and ordinal of a list enumerator: "3" is ("n", 3), "b" is ("a", 2)."""
+    if not value:
+        return "", 0
+    if value.isdigit():
+        return "n", int(value)
+    return ("a" if value.islower() else "A"), ord(value.lower()) - ord("a") + 1
