@@ -80,6 +80,9 @@ class AdapterContract:
     model: ClassVar[str] = "test-model"
     #: Serve recorded paths elsewhere (DashScope prefix, Vertex rawPredict), or None.
     path_override: ClassVar[PathOverride] = None
+    #: How many events of ``stream_cassette`` to send before the mid-stream hang: enough to
+    #: include the first text (Anthropic opens with message_start, content_block_start and ping).
+    hang_after_events: ClassVar[int] = 2
 
     text_cassette: ClassVar[str]
     expected_text: ClassVar[str]
@@ -137,7 +140,17 @@ class AdapterContract:
         return ChatCompletionRequest(**fields)
 
     def client(self, adapter: ProviderAdapter, request: ChatCompletionRequest) -> Any:
-        return adapter.create_client(adapter.client_config(request, self.credential()))
+        """A client for ``request``; closed when the test ends (pooled sockets must not leak)."""
+        made = adapter.create_client(adapter.client_config(request, self.credential()))
+        self._made_clients.append((adapter, made))
+        return made
+
+    @pytest.fixture(autouse=True)
+    async def _close_made_clients(self) -> AsyncIterator[None]:
+        self._made_clients: list[tuple[ProviderAdapter, Any]] = []
+        yield
+        for adapter, made in self._made_clients:
+            await adapter.close_client(made)
 
     @pytest.fixture
     def anyio_backend(self) -> str:
@@ -284,7 +297,8 @@ class AdapterContract:
     @pytest.mark.anyio
     async def test_closing_the_stream_midway_closes_the_upstream_response(self, server: ReplayServer) -> None:
         interaction = self.cassette(self.stream_cassette)[0]
-        server.enqueue(Stream.from_response(interaction.response).then_hang(after_events=2), path=self.stream_path())
+        hanging = Stream.from_response(interaction.response).then_hang(after_events=self.hang_after_events)
+        server.enqueue(hanging, path=self.stream_path())
         adapter = self.make_adapter(server.url)
         request = self.request(provider=adapter.name)
         stream = adapter.stream(self.client(adapter, request), request)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Optional
 
-import pytest
 from completions_alibaba import AlibabaAdapter
 
 from completions_core.adapter import ProviderAdapter
 from completions_core.testing.contract import AdapterContract
 from completions_core.testing.replay import with_prefix
-from completions_core.types import ChatCompletionRequest
 
 
 class TestAlibabaContract(AdapterContract):
@@ -53,17 +50,3 @@ class TestAlibabaContract(AdapterContract):
             "error": {"message": message, "type": kind, "param": None, "code": None},
             "request_id": "00000000-0000-0000-0000-000000000000",
         }
-
-    # The contract builds SDK clients and drops them; a real client holds pooled sockets, so
-    # close each one when its test ends instead of leaving them to the garbage collector.
-    @pytest.fixture(autouse=True)
-    async def _close_clients(self) -> AsyncIterator[None]:
-        self._clients: list[Any] = []
-        yield
-        for client in self._clients:
-            await client.close()
-
-    def client(self, adapter: ProviderAdapter, request: ChatCompletionRequest) -> Any:
-        client = super().client(adapter, request)
-        self._clients.append(client)
-        return client

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from completions_openai import OpenAIAdapter
 
 from completions_core.adapter import ProviderAdapter
 from completions_core.testing.contract import AdapterContract
-from completions_core.types import ChatCompletionRequest
 
 
 class TestOpenAIContract(AdapterContract):
@@ -43,17 +40,3 @@ class TestOpenAIContract(AdapterContract):
         # OpenAI's documented error object.
         kind = "rate_limit_exceeded" if status == 429 else "server_error"
         return {"error": {"message": message, "type": kind, "param": None, "code": None}}
-
-    # The contract builds SDK clients and drops them; a real client holds pooled sockets, so
-    # close each one when its test ends instead of leaving them to the garbage collector.
-    @pytest.fixture(autouse=True)
-    async def _close_clients(self) -> AsyncIterator[None]:
-        self._clients: list[Any] = []
-        yield
-        for client in self._clients:
-            await client.close()
-
-    def client(self, adapter: ProviderAdapter, request: ChatCompletionRequest) -> Any:
-        client = super().client(adapter, request)
-        self._clients.append(client)
-        return client

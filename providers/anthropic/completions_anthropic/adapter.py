@@ -1,0 +1,181 @@
+"""The Anthropic adapter: the Messages API through ``anthropic.AsyncAnthropic``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NoReturn, Optional
+
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.errors import ProviderError
+from completions_core.secrets import Secret, fingerprint
+from completions_core.types import ChatCompletionRequest
+
+from .errors import map_error
+from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
+from .response import StreamTranslator, completion_from_message
+
+__all__ = [
+    "ANTHROPIC_BASE_URL",
+    "AnthropicAdapter",
+    "AnthropicClientConfig",
+    "CLIENT_TIMEOUT",
+    "NATIVE_STRUCTURED_OUTPUT_MODELS",
+]
+
+#: The official endpoint, used unless the operator sets ``COMPLETIONS_ANTHROPIC_BASE_URL``.
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+#: (total, connect) seconds for calls without ``request.timeout``. It must differ from the SDK's
+#: default ``Timeout(600, connect=5)``: with the default, the SDK refuses non-streaming calls
+#: whose ``max_tokens`` might take longer than ten minutes, before sending anything.
+CLIENT_TIMEOUT = (600.0, 10.0)
+#: Model families with Anthropic's native structured output (``output_config.format``), generally
+#: available on the Claude API; every other model gets the forced-tool fallback.
+NATIVE_STRUCTURED_OUTPUT_MODELS: tuple[str, ...] = (
+    "claude-haiku-4-5",
+    "claude-sonnet-4-5",
+    "claude-sonnet-4-6",
+    "claude-opus-4-5",
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+)
+
+
+@dataclass(frozen=True)
+class AnthropicClientConfig:
+    """Who to talk to: the endpoint and the key (masked in every repr)."""
+
+    base_url: str
+    api_key: Secret
+
+    def __repr__(self) -> str:
+        return f"AnthropicClientConfig(base_url={self.base_url!r}, key={fingerprint(self.api_key)})"
+
+
+def _timeout(seconds: Optional[float]) -> Any:
+    import httpx2
+
+    if seconds is None:
+        return httpx2.Timeout(CLIENT_TIMEOUT[0], connect=CLIENT_TIMEOUT[1])
+    return httpx2.Timeout(seconds)
+
+
+class AnthropicAdapter(ProviderAdapter):
+    """Claude through Anthropic's Messages API (see the plugin README for the mapping)."""
+
+    name: ClassVar[str] = "anthropic"
+    usage_format: ClassVar[str] = "anthropic"
+    managed_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    #: Keys accepted under ``provider_kwargs[<name>]``.
+    options: ClassVar[frozenset[str]] = frozenset({"thinking"})
+    #: Model families that use native structured output instead of the forced tool.
+    native_structured_output_models: tuple[str, ...] = NATIVE_STRUCTURED_OUTPUT_MODELS
+
+    def __init__(self, base_url: Optional[str] = None, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+        """Operator settings: the endpoint (else ``COMPLETIONS_ANTHROPIC_BASE_URL``, else Anthropic's)
+        and the ``max_tokens`` sent when a request sets none."""
+        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip(
+            "/"
+        )
+        self.default_max_tokens = default_max_tokens
+
+    # -- who to talk to ----------------------------------------------------------------------
+
+    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+        """The endpoint plus the key: equal keys share one warm client."""
+        if credential.api_key is None:
+            raise ProviderError("no Anthropic API key was resolved", "authentication_error", provider=self.name)
+        return AnthropicClientConfig(self.base_url, credential.api_key)
+
+    def create_client(self, config: Any) -> Any:
+        """An ``AsyncAnthropic`` with SDK retries off and an explicit timeout."""
+        import anthropic
+
+        assert isinstance(config, AnthropicClientConfig)
+        return anthropic.AsyncAnthropic(
+            api_key=config.api_key.reveal(),
+            base_url=config.base_url,
+            max_retries=0,
+            timeout=_timeout(None),
+        )
+
+    # -- hooks a variant (Vertex) overrides -----------------------------------------------------
+
+    def supports_native_structured_output(self, model: str) -> bool:
+        """Whether ``model`` takes ``output_config.format`` (else the forced tool is used)."""
+        family = model_family(model)
+        return any(family == name or family.startswith(name + "-") for name in self.native_structured_output_models)
+
+    def extra_body(self, plan: Plan) -> dict[str, Any]:
+        """Fields sent through ``extra_body`` (temperature; Vertex adds its API version)."""
+        return dict(plan.extra_body)
+
+    async def messages_api(self, client: Any) -> Any:
+        """The SDK's ``messages`` resource for ``client`` (Vertex refreshes its token first)."""
+        return client.messages
+
+    def map_error(self, exc: BaseException) -> Optional[ProviderError]:
+        """The ProviderError for an SDK failure, or None when ``exc`` is not one."""
+        return map_error(exc, self.name)
+
+    # -- how to talk ------------------------------------------------------------------------------
+
+    def plan(self, request: ChatCompletionRequest) -> Plan:
+        """Map ``request`` onto Messages API parameters (raises before anything is sent)."""
+        return build_plan(
+            request,
+            provider=self.name,
+            allowed_options=self.options,
+            native_structured_output=self.supports_native_structured_output(request.model),
+            default_max_tokens=self.default_max_tokens,
+        )
+
+    def _call_options(self, plan: Plan, request: ChatCompletionRequest) -> dict[str, Any]:
+        options: dict[str, Any] = {"timeout": _timeout(request.timeout)}
+        extra = self.extra_body(plan)
+        if extra:
+            options["extra_body"] = extra
+        return options
+
+    def _raise(self, exc: Exception) -> NoReturn:
+        error = self.map_error(exc)
+        if error is None:
+            raise exc
+        # Not chained: the SDK error holds the request, and its headers hold the key.
+        raise error from None
+
+    async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
+        """One ``messages.create`` call, mapped back to a Completion."""
+        plan = self.plan(request)
+        try:
+            messages = await self.messages_api(client)
+            message = await messages.create(**plan.params, **self._call_options(plan, request))
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
+            self._raise(exc)
+        return completion_from_message(message, plan, self.name)
+
+    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+        """``messages.create(stream=True)``, raw events translated one by one as they arrive."""
+        plan = self.plan(request)
+        translator = StreamTranslator(plan, self.name)
+        upstream: Any = None
+        try:
+            try:
+                messages = await self.messages_api(client)
+                upstream = await messages.create(**plan.params, stream=True, **self._call_options(plan, request))
+                async for event in upstream:
+                    for item in translator.feed(event):
+                        yield item
+            except ProviderError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
+                self._raise(exc)
+            for item in translator.finish():
+                yield item
+        finally:
+            if upstream is not None:
+                # Closing the SDK stream closes the HTTP response, also when our caller stops early.
+                await upstream.close()

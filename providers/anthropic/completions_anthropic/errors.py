@@ -1,0 +1,142 @@
+"""The one place where anthropic SDK (and transport) errors become ProviderErrors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from completions_core.errors import ProviderError
+
+__all__ = ["map_error", "retry_after_seconds"]
+
+# HTTP status -> our error_type. Anthropic documents 413 request_too_large and 529 overloaded.
+_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "permission_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+# Anthropic's ``error.type`` -> our error_type (used when the HTTP status says nothing, e.g. an
+# ``event: error`` inside a 200 stream).
+_BY_BODY_TYPE = {
+    "invalid_request_error": "invalid_request_error",
+    "authentication_error": "authentication_error",
+    "billing_error": "permission_error",
+    "permission_error": "permission_error",
+    "not_found_error": "not_found_error",
+    "request_too_large": "request_too_large_error",
+    "rate_limit_error": "rate_limit_error",
+    "api_error": "provider_error",
+    "overloaded_error": "overloaded_error",
+    "timeout_error": "timeout_error",
+}
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), if sent."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _body_error(body: Any) -> tuple[Optional[str], Optional[str]]:
+    """(error.type, error.message) from an Anthropic or Google-style (Vertex) error body."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None, body.strip()[:500] or None
+    if isinstance(body, list) and body:
+        body = body[0]  # Vertex sometimes wraps the error in a list
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return None, None
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    message = error.get("message") if isinstance(error.get("message"), str) else None
+    return kind, message
+
+
+def _status_error(exc: Any, provider: str) -> ProviderError:
+    status = int(exc.status_code)
+    kind, message = _body_error(exc.body)
+    headers = exc.response.headers
+    in_stream = status < 400  # an ``event: error`` inside a stream that started with 200
+    if in_stream:
+        error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
+    elif status in _BY_STATUS:
+        error_type = _BY_STATUS[status]
+    elif status >= 500:
+        error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
+    else:
+        error_type = "invalid_request_error"
+    retryable: Optional[bool] = None
+    should_retry = headers.get("x-should-retry")
+    if not in_stream and should_retry in ("true", "false"):
+        retryable = should_retry == "true"
+    # The provider's own words, verbatim: a bad request or an oversized one is the caller's to fix.
+    text = message or f"{provider} answered HTTP {status}" + (f" ({kind})" if kind else "")
+    return ProviderError(
+        text,
+        error_type,
+        provider=provider,
+        status_code=None if in_stream else status,
+        retryable=retryable,
+        retry_after=None if in_stream else retry_after_seconds(headers),
+    )
+
+
+def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
+    """The ProviderError for an exception raised by the anthropic SDK or its transport.
+
+    Returns None for anything else (a bug of ours must not pass for a provider failure).
+    Messages never contain request headers (the API key travels in one).
+    """
+    import anthropic
+    import httpx2
+
+    if isinstance(exc, anthropic.APIStatusError):
+        return _status_error(exc, provider)
+    if isinstance(exc, anthropic.APITimeoutError) or isinstance(exc, httpx2.TimeoutException):
+        return ProviderError(f"{provider} did not answer in time", "timeout_error", provider=provider)
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "connection failed"
+        return ProviderError(f"could not reach {provider} ({cause})", "connection_error", provider=provider)
+    if isinstance(exc, httpx2.TransportError):
+        # Raised while reading a stream body: the SDK does not wrap errors after the headers.
+        return ProviderError(
+            f"the connection to {provider} broke ({type(exc).__name__})", "connection_error", provider=provider
+        )
+    if isinstance(exc, anthropic.APIResponseValidationError | json.JSONDecodeError):
+        return ProviderError(
+            f"{provider} sent a response that could not be read ({type(exc).__name__})",
+            "invalid_response_error",
+            provider=provider,
+        )
+    return None

@@ -1,0 +1,243 @@
+"""How Anthropic's answers become a Completion or a stream of normalized events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from completions_core.adapter import (
+    Completion,
+    Finish,
+    MessageExtras,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from completions_core.errors import ProviderError
+from completions_core.types import AssistantMessage, FunctionCall, ToolCall
+
+from .mapping import Plan
+
+__all__ = ["FINISH_REASONS", "StreamTranslator", "completion_from_message", "finish_reason"]
+
+#: Anthropic ``stop_reason`` -> normalized finish reason. ``pause_turn`` (a server tool paused a
+#: long turn) is reported as "stop" with the native reason kept: this adapter offers no server
+#: tools, so the turn is as finished as it will get.
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason(stop_reason: Optional[str], has_tool_calls: bool) -> str:
+    """The normalized finish reason (answer-tool calls count as "stop")."""
+    reason = FINISH_REASONS.get(stop_reason or "", "stop")
+    if reason == "tool_calls" and not has_tool_calls:
+        return "stop"
+    return reason
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
+def _answer_text(value: Any, wrapped: bool, provider: str) -> str:
+    if wrapped:
+        if not isinstance(value, dict) or "value" not in value:
+            raise ProviderError(
+                f"{provider} called the answer tool without a value", "invalid_response_error", provider=provider
+            )
+        value = value["value"]
+    return json.dumps(value, ensure_ascii=False)
+
+
+def completion_from_message(message: Any, plan: Plan, provider: str) -> Completion:
+    """A non-streaming Completion from an SDK ``Message``."""
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    thinking: list[dict[str, Any]] = []
+    answer: Optional[str] = None
+    for block in message.content:
+        kind = block.type
+        if kind == "text":
+            texts.append(block.text)
+        elif kind == "thinking":
+            thinking.append({"type": "thinking", "thinking": block.thinking, "signature": block.signature})
+        elif kind == "redacted_thinking":
+            thinking.append({"type": "redacted_thinking", "data": block.data})
+        elif kind == "tool_use":
+            if plan.answer_tool is not None and block.name == plan.answer_tool:
+                answer = _answer_text(block.input, plan.answer_wrapped, provider)
+                continue
+            arguments = block.input if isinstance(block.input, dict) else {}
+            calls.append(
+                ToolCall(
+                    id=block.id,
+                    type="function",
+                    function=FunctionCall(name=block.name, arguments=dict(arguments)),
+                    index=len(calls),
+                )
+            )
+        # Server-tool blocks and anything newer carry nothing this API can return.
+    content = answer if answer is not None else ("".join(texts) or None)
+    return Completion(
+        message=AssistantMessage(
+            content=content,
+            tool_calls=calls or None,
+            provider_state={provider: {"thinking": thinking}} if thinking else None,
+        ),
+        finish_reason=finish_reason(message.stop_reason, bool(calls)),
+        usage=_dump(message.usage),
+        native_finish_reason=message.stop_reason,
+    )
+
+
+@dataclass
+class _Block:
+    kind: str
+    tool_position: Optional[int] = None
+    is_answer: bool = False
+    parts: list[str] = field(default_factory=list)
+    signature: str = ""
+    data: str = ""
+    initial_input: Any = None
+
+
+class StreamTranslator:
+    """Turns raw Messages API stream events into normalized events, one event at a time.
+
+    Text, thinking and tool-argument fragments are passed on as they arrive (never buffered),
+    except the arguments of a *wrapped* structured answer, which can only be unwrapped whole.
+    """
+
+    def __init__(self, plan: Plan, provider: str) -> None:
+        self.plan = plan
+        self.provider = provider
+        self.usage: dict[str, Any] = {}
+        self.stop_reason: Optional[str] = None
+        self.stopped = False
+        self._blocks: dict[int, _Block] = {}
+        self._tool_calls = 0
+        self._thinking: list[dict[str, Any]] = []
+
+    def feed(self, event: Any) -> list[StreamEvent]:
+        """The normalized events for one raw SDK event (often one, sometimes none)."""
+        kind = event.type
+        if kind == "content_block_delta":
+            return self._delta(event.index, event.delta)
+        if kind == "content_block_start":
+            return self._start(event.index, event.content_block)
+        if kind == "content_block_stop":
+            return self._stop(event.index)
+        if kind == "message_start":
+            self.usage = _dump(event.message.usage)
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            if event.usage is not None:
+                # message_delta carries the final counts; fields it leaves out keep the
+                # message_start values (older API versions send only output_tokens here).
+                self.usage.update(_dump(event.usage))
+        elif kind == "message_stop":
+            self.stopped = True
+        return []
+
+    def _start(self, index: int, block: Any) -> list[StreamEvent]:
+        kind = block.type
+        if kind == "text":
+            self._blocks[index] = _Block("text")
+            return [TextDelta(block.text)] if block.text else []
+        if kind == "thinking":
+            self._blocks[index] = _Block("thinking", signature=block.signature or "")
+            if block.thinking:
+                self._blocks[index].parts.append(block.thinking)
+                return [ReasoningDelta(block.thinking)]
+            return []
+        if kind == "redacted_thinking":
+            self._blocks[index] = _Block("redacted_thinking", data=block.data)
+            return []
+        if kind == "tool_use":
+            initial = block.input if isinstance(block.input, dict) and block.input else None
+            if self.plan.answer_tool is not None and block.name == self.plan.answer_tool:
+                self._blocks[index] = _Block("tool_use", is_answer=True, initial_input=initial)
+                return []
+            position = self._tool_calls
+            self._tool_calls += 1
+            self._blocks[index] = _Block("tool_use", tool_position=position, initial_input=initial)
+            return [ToolCallDelta(index=position, id=block.id, name=block.name)]
+        return []
+
+    def _delta(self, index: int, delta: Any) -> list[StreamEvent]:
+        block = self._blocks.get(index)
+        kind = delta.type
+        if kind == "text_delta":
+            return [TextDelta(delta.text)] if delta.text else []
+        if block is None:
+            return []
+        if kind == "input_json_delta":
+            fragment = delta.partial_json
+            if not fragment:
+                return []
+            block.parts.append(fragment)
+            if block.is_answer:
+                # An object answer streams as the JSON text itself; a wrapped one waits for its end.
+                return [] if self.plan.answer_wrapped else [TextDelta(fragment)]
+            assert block.tool_position is not None
+            return [ToolCallDelta(index=block.tool_position, arguments=fragment)]
+        if kind == "thinking_delta":
+            if not delta.thinking:
+                return []
+            block.parts.append(delta.thinking)
+            return [ReasoningDelta(delta.thinking)]
+        if kind == "signature_delta":
+            block.signature += delta.signature
+        return []
+
+    def _stop(self, index: int) -> list[StreamEvent]:
+        block = self._blocks.get(index)
+        if block is None:
+            return []
+        if block.kind == "thinking":
+            self._thinking.append({"type": "thinking", "thinking": "".join(block.parts), "signature": block.signature})
+        elif block.kind == "redacted_thinking":
+            self._thinking.append({"type": "redacted_thinking", "data": block.data})
+        elif block.kind == "tool_use":
+            return self._tool_stop(block)
+        return []
+
+    def _tool_stop(self, block: _Block) -> list[StreamEvent]:
+        if block.parts and not (block.is_answer and self.plan.answer_wrapped):
+            return []
+        # No argument fragments came (the input arrived whole in content_block_start), or the
+        # answer is wrapped and can only now be unwrapped.
+        text = "".join(block.parts)
+        value = json.loads(text) if text.strip() else (block.initial_input or {})
+        if block.is_answer:
+            return [TextDelta(_answer_text(value, self.plan.answer_wrapped, self.provider))]
+        if block.initial_input is None:
+            return []
+        assert block.tool_position is not None
+        return [ToolCallDelta(index=block.tool_position, arguments=json.dumps(value, ensure_ascii=False))]
+
+    def finish(self) -> list[StreamEvent]:
+        """The closing events: signed thinking blocks, finish reason, merged usage."""
+        if not self.stopped:
+            raise ProviderError(
+                f"the {self.provider} stream ended before message_stop",
+                "invalid_response_error",
+                provider=self.provider,
+            )
+        events: list[StreamEvent] = []
+        if self._thinking:
+            events.append(MessageExtras(provider_state={self.provider: {"thinking": self._thinking}}))
+        events.append(Finish(finish_reason(self.stop_reason, self._tool_calls > 0), self.stop_reason))
+        events.append(UsageEvent(dict(self.usage)))
+        return events

@@ -1,0 +1,127 @@
+"""Google Gemini (Gemini Developer API, google-genai) as a completions proxy provider.
+
+Registers :class:`GoogleAdapter` as provider ``"google"``. The managed key comes from
+``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``); the endpoint from ``COMPLETIONS_GOOGLE_BASE_URL``
+(operator configuration), else Google's. ``provider_kwargs={"google": {"thinking_config": {...}}}``
+is passed to Gemini as ``ThinkingConfig``. See README.md for every mapping choice.
+
+Importing this module is cheap: google-genai and httpx2 are imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Hashable
+from typing import Any, Optional
+
+import anyio
+
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.errors import ProviderError
+from completions_core.hookspecs import hookimpl
+from completions_core.types import ChatCompletionRequest
+
+from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
+from .errors import PROVIDER, map_error
+from .request import build_call
+from .response import StreamReader, completion_from
+
+__all__ = ["BASE_URL_ENV", "GoogleAdapter", "GoogleClient", "register_providers"]
+
+#: Environment variable an operator sets to send Gemini traffic elsewhere (a gateway, a test server).
+BASE_URL_ENV = "COMPLETIONS_GOOGLE_BASE_URL"
+# Seconds a stream's cleanup may take before it is abandoned.
+_CLOSE_TIMEOUT = 5.0
+
+
+class GoogleAdapter(ProviderAdapter):
+    """Gemini through ``google.genai``'s async client (``client.aio.models``)."""
+
+    name = "google"
+    usage_format = "google"
+    managed_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+    def __init__(self, base_url: Optional[str] = None) -> None:
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+
+    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+        """One client per key (the endpoint is operator configuration, fixed per adapter)."""
+        if credential.api_key is None or not credential.api_key:
+            raise ProviderError("no Gemini API key", "authentication_error", provider=PROVIDER, retryable=False)
+        return ClientConfig(base_url=self.base_url, api_key=credential.api_key)
+
+    def create_client(self, config: Any) -> GoogleClient:
+        """A google-genai client on its own httpx2 pool, SDK retries off."""
+        if not isinstance(config, ClientConfig):
+            raise TypeError(f"expected a ClientConfig from client_config(), got {type(config).__name__}")
+        return build_client(config)
+
+    async def close_client(self, client: Any) -> None:
+        """Close the SDK client (async and sync sides) and its connection pool."""
+        await client.aclose()
+
+    async def complete(self, client: GoogleClient, request: ChatCompletionRequest) -> Completion:
+        """``generate_content``: the whole answer at once."""
+        call = build_call(request)
+        try:
+            response = await client.genai.aio.models.generate_content(
+                model=call.model, contents=call.contents, config=call.config
+            )
+        except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
+            raise _mapped(exc, client) from None
+        return completion_from(response)
+
+    async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+        """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
+        call = build_call(request)
+        reader = StreamReader()
+        tracker = ResponseTracker()
+        try:
+            chunks = await client.genai.aio.models.generate_content_stream(
+                model=call.model, contents=call.contents, config=call.config
+            )
+        except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
+            raise _mapped(exc, client) from None
+        try:
+            iterator = aiter(chunks)
+            while True:
+                try:
+                    # The request is sent on the first step (and a continuation on a later one).
+                    with tracker.watching():
+                        chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
+                    raise _mapped(exc, client) from None
+                for event in reader.feed(chunk):
+                    yield event
+        finally:
+            # Shielded (and bounded): a cancelled caller must still release the connection.
+            # Closing an httpx2 response whose body was not read to the end drops the connection,
+            # so the upstream sees the client go away now, not whenever a cycle collection runs.
+            with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+                await _close(tracker)
+                await _close(chunks)
+        for event in reader.finish():
+            yield event
+
+
+def _mapped(exc: Exception, client: GoogleClient) -> Exception:
+    mapped = map_error(exc, client.api_key)
+    return mapped if mapped is not None else exc
+
+
+async def _close(chunks: Any) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is None:
+        return
+    try:
+        await close()
+    except Exception:  # noqa: BLE001 - the stream is being abandoned; its close must not mask why
+        pass
+
+
+@hookimpl
+def register_providers(register: Any) -> None:
+    """Register the Gemini provider."""
+    register(GoogleAdapter())

@@ -1,0 +1,154 @@
+"""Who to talk to: an authenticated google-genai client for one key and one endpoint.
+
+Transport: google-genai's async client uses aiohttp whenever aiohttp is importable (it always is
+here: the core depends on it) and httpx2 otherwise. This adapter hands it its own
+``httpx2.AsyncClient``, which forces httpx2, deliberately:
+
+- google-genai 3.4's aiohttp path subclasses ``aiohttp.ClientSession``, which aiohttp 3.14
+  answers with a DeprecationWarning on the first request (fatal under ``-W error``);
+- aiohttp gets ``ClientTimeout(total=timeout)``, a limit on the whole response, so a long stream
+  would be cut at ``request.timeout`` even while tokens keep arriving; httpx2 applies the timeout
+  to each connect/read, which matches the proxy's "nothing for N seconds" rule for streams;
+- httpx2 parses the JSON error body Gemini labels ``text/event-stream`` on streaming requests
+  (aiohttp leaves it as raw text, see the wire README, gotcha 2);
+- the connection pool is ours, so closing the client closes it for sure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from completions_core.secrets import Secret
+
+if TYPE_CHECKING:
+    import httpx2
+    from google import genai
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "ClientConfig",
+    "GoogleClient",
+    "ResponseTracker",
+    "build_client",
+]
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+# google-genai 3.x defaults the Gemini Developer API to v1; thought signatures, function-call ids,
+# responseJsonSchema and every recording are v1beta.
+API_VERSION = "v1beta"
+# Seconds, when the request sets no timeout (the OpenAI and Anthropic SDKs' default too).
+DEFAULT_TIMEOUT = 600.0
+_CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a client is built from; equal configs share one cached client."""
+
+    base_url: str
+    api_key: Secret
+
+
+# The responses of the stream being stepped in this task (see ResponseTracker).
+_TRACKED: ContextVar[Optional[list[Any]]] = ContextVar("completions_google_responses", default=None)
+
+
+async def _track_response(response: Any) -> None:
+    """httpx2 response hook: remember the response for the stream being stepped, if any."""
+    bucket = _TRACKED.get()
+    if bucket is not None:
+        bucket.append(response)
+
+
+class ResponseTracker:
+    """Holds the HTTP responses a stream opened, so that closing the stream closes them.
+
+    google-genai streams through four nested async generators, and the innermost one (which
+    closes the httpx2 response in its ``finally``) sits in a reference cycle with its
+    ``HttpResponse``: closing the outer generator leaves it to the cycle collector, so the
+    upstream connection would stay open for an unknown time after the client went away.
+    """
+
+    def __init__(self) -> None:
+        self.responses: list[Any] = []
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Record every response received inside this block (one step of the stream)."""
+        token = _TRACKED.set(self.responses)
+        try:
+            yield
+        finally:
+            _TRACKED.reset(token)
+
+    async def aclose(self) -> None:
+        """Close every recorded response (a no-op for one already closed)."""
+        responses, self.responses = self.responses, []
+        for response in responses:
+            await response.aclose()
+
+
+class GoogleClient:
+    """A ``google.genai.Client`` plus the httpx2 pool it runs on, closed together."""
+
+    def __init__(self, genai_client: genai.Client, http: httpx2.AsyncClient, api_key: Secret) -> None:
+        self.genai = genai_client
+        self.http = http
+        #: Kept only to scrub it out of error messages.
+        self.api_key = api_key
+        self.closed = False
+
+    async def aclose(self) -> None:
+        """Close the async and sync sides of the SDK client and the connection pool."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.genai.aio.aclose()
+        finally:
+            try:
+                # google-genai builds a sync httpx2 client as well, even when only aio is used.
+                self.genai.close()
+            finally:
+                await self.http.aclose()
+
+    def __repr__(self) -> str:
+        return f"<GoogleClient closed={self.closed}>"
+
+
+def build_client(config: ClientConfig) -> GoogleClient:
+    """A client for ``config``: API version pinned, SDK retries off, no environment consulted."""
+    import httpx2
+    from google import genai
+    from google.genai import types
+    from google.genai.client import DebugConfig
+
+    http = httpx2.AsyncClient(
+        timeout=httpx2.Timeout(DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT),
+        event_hooks={"response": [_track_response]},
+    )
+    options = types.HttpOptions(
+        base_url=config.base_url,
+        api_version=API_VERSION,
+        timeout=int(DEFAULT_TIMEOUT * 1000),
+        # attempts=1 also stops the one implicit retry google-genai makes on connection errors;
+        # retries and fallbacks belong to the proxy.
+        retry_options=types.HttpRetryOptions(attempts=1),
+        httpx_async_client=http,
+    )
+    kwargs: dict[str, Any] = {
+        "api_key": config.api_key.reveal(),
+        # Explicit, so GOOGLE_GENAI_USE_VERTEXAI / ..._USE_ENTERPRISE in the environment cannot
+        # switch this client to Vertex, and GOOGLE_GENAI_CLIENT_MODE cannot make it a replay client.
+        "vertexai": False,
+        "debug_config": DebugConfig(client_mode=None, replays_directory=None, replay_id=None),
+        "http_options": options,
+    }
+    # An httpx2 pool holds no connection until its first request: nothing to close if this fails.
+    return GoogleClient(genai.Client(**kwargs), http, config.api_key)
