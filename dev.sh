@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One entry point for people and CI: ./dev.sh demo | test | lint
-# Creates .venv on first use and installs the project, every plugin and the test tools into it.
+# One entry point for people and CI: ./dev.sh demo | test | lint | bench
+# Creates .venv on first use, installs every third-party dependency from the hashed lock
+# (requirements/dev.lock, --require-hashes), then the project's own packages without deps.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -8,15 +9,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.installed
-inputs=$(cat setup.cfg providers/*/setup.cfg plugins/*/setup.cfg constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
+inputs=$(cat setup.cfg providers/*/setup.cfg plugins/*/setup.cfg requirements/dev.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  args=(-e ".[proxy,test,lint]")
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
+  local_packages=(-e .)
   for d in plugins/*/ providers/*/; do
-    [ -f "$d/setup.cfg" ] && args+=(-e "$d")
+    [ -f "$d/setup.cfg" ] && local_packages+=(-e "$d")
   done
-  if [ -f constraints.txt ]; then args+=(-c constraints.txt); fi
-  .venv/bin/python -m pip install -q "${args[@]}"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation "${local_packages[@]}"
+  .venv/bin/python -m pip check
   echo "$inputs" > "$stamp"
 fi
 cmd=${1:-test}
@@ -25,5 +26,6 @@ case "$cmd" in
   demo) exec .venv/bin/completions-demo "$@" ;;
   test) exec .venv/bin/python -m pytest "$@" ;;
   lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
-  *) echo "usage: ./dev.sh demo|test|lint" >&2; exit 2 ;;
+  bench) exec .venv/bin/python bench/run.py "$@" ;;
+  *) echo "usage: ./dev.sh demo|test|lint|bench" >&2; exit 2 ;;
 esac

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Regenerate the hashed locks (needs the package index). Review the diff before committing.
+set -euo pipefail
+cd "$(dirname "$0")"
+tools=$(mktemp -d)
+python3 -m venv "$tools"
+"$tools/bin/pip" install -q pip-tools
+"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+  --output-file runtime.lock runtime.in
+"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+  --output-file dev.lock dev.in
+rm -rf "$tools"
