@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -20,10 +21,17 @@ from completions_core.errors import ProviderError
 from completions_core.types import AssistantMessage, FunctionCall, ToolCall
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.chat import ChatCompletion
     from openai.types.completion_usage import CompletionUsage
 
-__all__ = ["StreamState", "completion_from_response", "events_from_chunk", "normalize_finish", "parse_arguments"]
+__all__ = [
+    "StreamState",
+    "completion_from_response",
+    "events_from_chunk",
+    "normalize_finish",
+    "parse_arguments",
+    "stream_error",
+]
 
 _FINISH_REASONS = {
     "stop": "stop",
@@ -137,39 +145,76 @@ class StreamState:
     refused: bool = False
 
 
-def events_from_chunk(chunk: ChatCompletionChunk, state: StreamState) -> list[StreamEvent]:
-    """The events one stream chunk carries, in order: reasoning, text, tool-call fragments, finish, usage."""
+def events_from_chunk(chunk: Mapping[str, Any], state: StreamState, provider: str = "openai") -> list[StreamEvent]:
+    """The events one stream chunk (its parsed JSON) carries: reasoning, text, tool-call fragments, finish, usage.
+
+    The adapter reads the SSE lines itself and hands the parsed JSON here: building the SDK's
+    pydantic chunk objects cost more than everything else on the proxy's per-chunk path
+    (bench/README.md).
+    """
+    try:
+        return _events(chunk, state, provider)
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise ProviderError(
+            f"{provider} sent a stream chunk that does not fit the API ({type(exc).__name__})",
+            "invalid_response_error",
+            provider=provider,
+        ) from None
+
+
+def _events(chunk: Mapping[str, Any], state: StreamState, provider: str) -> list[StreamEvent]:
+    error = chunk.get("error")
+    if error:
+        raise stream_error(error, provider)
     events: list[StreamEvent] = []
-    for choice in chunk.choices or []:
-        if choice.index != 0:
+    for choice in chunk.get("choices") or ():
+        if choice.get("index", 0) != 0:
             continue  # we never ask for n > 1
-        delta = choice.delta
-        if delta is not None:
-            reasoning = _extra_text(delta, "reasoning_content")
-            if reasoning:
+        delta = choice.get("delta")
+        if delta:
+            reasoning = delta.get("reasoning_content")
+            if reasoning and isinstance(reasoning, str):
                 events.append(ReasoningDelta(reasoning))
-            if delta.content:
-                events.append(TextDelta(delta.content))
-            if delta.refusal:
+            content = delta.get("content")
+            if content:
+                events.append(TextDelta(content))
+            refusal = delta.get("refusal")
+            if refusal:
                 state.refused = True
-                events.append(TextDelta(delta.refusal))
-            for position, call in enumerate(delta.tool_calls or []):
-                fn = call.function
+                events.append(TextDelta(refusal))
+            for position, call in enumerate(delta.get("tool_calls") or ()):
+                fn = call.get("function") or {}
+                index = call.get("index")
                 events.append(
                     ToolCallDelta(
-                        index=call.index if call.index is not None else position,
-                        id=call.id or None,
-                        name=(fn.name if fn is not None else None) or None,
-                        arguments=(fn.arguments if fn is not None else None) or "",
+                        index=index if isinstance(index, int) else position,
+                        id=call.get("id") or None,
+                        name=fn.get("name") or None,
+                        arguments=fn.get("arguments") or "",
                     )
                 )
-        if choice.finish_reason:
+        native = choice.get("finish_reason")
+        if native:
             state.finished = True
-            reason = normalize_finish(choice.finish_reason)
+            reason = normalize_finish(native)
             if state.refused and reason == "stop":
                 reason = "content_filter"
-            events.append(Finish(reason, choice.finish_reason))
-    usage = _usage(chunk.usage)
-    if usage is not None:
-        events.append(UsageEvent(usage))
+            events.append(Finish(reason, native))
+    usage = chunk.get("usage")
+    if usage:
+        events.append(UsageEvent({k: v for k, v in usage.items() if v is not None}))
     return events
+
+
+def stream_error(error: Any, provider: str) -> ProviderError:
+    """An error the provider sent inside a 200 stream (``{"error": {...}}`` as a data event)."""
+    body = error if isinstance(error, Mapping) else {}
+    code = str(body.get("code") or body.get("type") or "")
+    message = str(body.get("message") or f"{provider} failed mid-stream")
+    if "rate_limit" in code:
+        return ProviderError(message, "rate_limit_error", provider=provider)
+    if "overloaded" in code:
+        return ProviderError(message, "overloaded_error", provider=provider)
+    if "invalid_request" in code or "invalid_parameter" in code:
+        return ProviderError(message, "invalid_request_error", provider=provider)
+    return ProviderError(message, "provider_error", provider=provider)
