@@ -9,6 +9,7 @@ from typing import Any, ClassVar, NoReturn, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
+from completions_core.jsonutil import loads
 from completions_core.secrets import Secret, fingerprint
 from completions_core.types import ChatCompletionRequest
 
@@ -158,24 +159,26 @@ class AnthropicAdapter(ProviderAdapter):
         return completion_from_message(message, plan, self.name)
 
     async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
-        """``messages.create(stream=True)``, raw events translated one by one as they arrive."""
+        """``messages.create(stream=True)``; the raw SSE events are parsed with orjson and translated one by one.
+
+        The SDK builds and sends the request and raises its typed errors for a failed status;
+        reading the events raw skips its per-event pydantic models (bench/README.md).
+        """
         plan = self.plan(request)
         translator = StreamTranslator(plan, self.name)
-        upstream: Any = None
         try:
-            try:
-                messages = await self.messages_api(client)
-                upstream = await messages.create(**plan.params, stream=True, **self._call_options(plan, request))
-                async for event in upstream:
-                    for item in translator.feed(event):
-                        yield item
-            except ProviderError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
-                self._raise(exc)
-            for item in translator.finish():
-                yield item
-        finally:
-            if upstream is not None:
-                # Closing the SDK stream closes the HTTP response, also when our caller stops early.
-                await upstream.close()
+            messages = await self.messages_api(client)
+            options = self._call_options(plan, request)
+            call = messages.with_streaming_response.create(**plan.params, stream=True, **options)
+            # Leaving this block for any reason (end, error, our caller stopping) closes the response.
+            async with call as raw:
+                async for line in raw.iter_lines():
+                    if line.startswith("data:"):
+                        for item in translator.feed(loads(line[5:])):
+                            yield item
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
+            self._raise(exc)
+        for item in translator.finish():
+            yield item

@@ -112,6 +112,13 @@ def _status_error(exc: Any, provider: str) -> ProviderError:
     )
 
 
+def stream_error(event: Mapping[str, Any], provider: str) -> ProviderError:
+    """The ProviderError for an ``event: error`` inside a stream that started with 200."""
+    kind, message = _body_error(event)
+    error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
+    return ProviderError(message or f"{provider} failed mid-stream ({kind or 'error'})", error_type, provider=provider)
+
+
 def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
     """The ProviderError for an exception raised by the anthropic SDK or its transport.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -19,6 +20,7 @@ from completions_core.adapter import (
 from completions_core.errors import ProviderError
 from completions_core.types import AssistantMessage, FunctionCall, ToolCall
 
+from .errors import stream_error
 from .mapping import Plan
 
 __all__ = ["FINISH_REASONS", "StreamTranslator", "completion_from_message", "finish_reason"]
@@ -43,6 +45,11 @@ def finish_reason(stop_reason: Optional[str], has_tool_calls: bool) -> str:
     if reason == "tool_calls" and not has_tool_calls:
         return "stop"
     return reason
+
+
+def _clean(usage: Any) -> dict[str, Any]:
+    """Raw usage without the nulls (as the SDK's exclude_none dump gave it)."""
+    return {k: v for k, v in usage.items() if v is not None} if isinstance(usage, Mapping) else {}
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -129,61 +136,81 @@ class StreamTranslator:
         self._tool_calls = 0
         self._thinking: list[dict[str, Any]] = []
 
-    def feed(self, event: Any) -> list[StreamEvent]:
-        """The normalized events for one raw SDK event (often one, sometimes none)."""
-        kind = event.type
+    def feed(self, event: Mapping[str, Any]) -> list[StreamEvent]:
+        """The normalized events for one raw stream event (its parsed JSON): often one, sometimes none.
+
+        The adapter parses the SSE lines itself: the SDK's pydantic event objects cost more than
+        the rest of the per-chunk path (bench/README.md).
+        """
+        try:
+            return self._feed(event)
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise ProviderError(
+                f"{self.provider} sent a stream event that does not fit the API ({type(exc).__name__})",
+                "invalid_response_error",
+                provider=self.provider,
+            ) from None
+
+    def _feed(self, event: Mapping[str, Any]) -> list[StreamEvent]:
+        kind = event["type"]
         if kind == "content_block_delta":
-            return self._delta(event.index, event.delta)
+            return self._delta(event["index"], event["delta"])
         if kind == "content_block_start":
-            return self._start(event.index, event.content_block)
+            return self._start(event["index"], event["content_block"])
         if kind == "content_block_stop":
-            return self._stop(event.index)
+            return self._stop(event["index"])
         if kind == "message_start":
-            self.usage = _dump(event.message.usage)
+            self.usage = _clean(event["message"].get("usage"))
         elif kind == "message_delta":
-            self.stop_reason = event.delta.stop_reason or self.stop_reason
-            if event.usage is not None:
+            self.stop_reason = event["delta"].get("stop_reason") or self.stop_reason
+            if event.get("usage"):
                 # message_delta carries the final counts; fields it leaves out keep the
                 # message_start values (older API versions send only output_tokens here).
-                self.usage.update(_dump(event.usage))
+                self.usage.update(_clean(event["usage"]))
         elif kind == "message_stop":
             self.stopped = True
+        elif kind == "error":
+            raise stream_error(event, self.provider)
         return []
 
-    def _start(self, index: int, block: Any) -> list[StreamEvent]:
-        kind = block.type
+    def _start(self, index: int, block: Mapping[str, Any]) -> list[StreamEvent]:
+        kind = block["type"]
         if kind == "text":
             self._blocks[index] = _Block("text")
-            return [TextDelta(block.text)] if block.text else []
+            text = block.get("text")
+            return [TextDelta(text)] if text else []
         if kind == "thinking":
-            self._blocks[index] = _Block("thinking", signature=block.signature or "")
-            if block.thinking:
-                self._blocks[index].parts.append(block.thinking)
-                return [ReasoningDelta(block.thinking)]
+            self._blocks[index] = _Block("thinking", signature=block.get("signature") or "")
+            thinking = block.get("thinking")
+            if thinking:
+                self._blocks[index].parts.append(thinking)
+                return [ReasoningDelta(thinking)]
             return []
         if kind == "redacted_thinking":
-            self._blocks[index] = _Block("redacted_thinking", data=block.data)
+            self._blocks[index] = _Block("redacted_thinking", data=block.get("data") or "")
             return []
         if kind == "tool_use":
-            initial = block.input if isinstance(block.input, dict) and block.input else None
-            if self.plan.answer_tool is not None and block.name == self.plan.answer_tool:
+            raw_input = block.get("input")
+            initial = raw_input if isinstance(raw_input, dict) and raw_input else None
+            if self.plan.answer_tool is not None and block.get("name") == self.plan.answer_tool:
                 self._blocks[index] = _Block("tool_use", is_answer=True, initial_input=initial)
                 return []
             position = self._tool_calls
             self._tool_calls += 1
             self._blocks[index] = _Block("tool_use", tool_position=position, initial_input=initial)
-            return [ToolCallDelta(index=position, id=block.id, name=block.name)]
+            return [ToolCallDelta(index=position, id=block.get("id"), name=block.get("name"))]
         return []
 
-    def _delta(self, index: int, delta: Any) -> list[StreamEvent]:
+    def _delta(self, index: int, delta: Mapping[str, Any]) -> list[StreamEvent]:
         block = self._blocks.get(index)
-        kind = delta.type
+        kind = delta["type"]
         if kind == "text_delta":
-            return [TextDelta(delta.text)] if delta.text else []
+            text = delta.get("text")
+            return [TextDelta(text)] if text else []
         if block is None:
             return []
         if kind == "input_json_delta":
-            fragment = delta.partial_json
+            fragment = delta.get("partial_json")
             if not fragment:
                 return []
             block.parts.append(fragment)
@@ -193,12 +220,13 @@ class StreamTranslator:
             assert block.tool_position is not None
             return [ToolCallDelta(index=block.tool_position, arguments=fragment)]
         if kind == "thinking_delta":
-            if not delta.thinking:
+            thinking = delta.get("thinking")
+            if not thinking:
                 return []
-            block.parts.append(delta.thinking)
-            return [ReasoningDelta(delta.thinking)]
+            block.parts.append(thinking)
+            return [ReasoningDelta(thinking)]
         if kind == "signature_delta":
-            block.signature += delta.signature
+            block.signature += delta.get("signature") or ""
         return []
 
     def _stop(self, index: int) -> list[StreamEvent]:
