@@ -39,6 +39,7 @@ from completions_core.types import (
     ToolCall,
 )
 from completions_proxy.clients import ClientCache
+from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
 
 __all__ = ["Attempt", "CredentialSpec", "Engine", "Target", "Turn", "parse_credentials"]
@@ -315,95 +316,151 @@ class Engine:
         *,
         first_token_timeout: Optional[float] = None,
         idle_timeout: Optional[float] = None,
+        hedge_after: Optional[float] = None,
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Yield the turn's chunks; fail over only until the first chunk has been yielded.
 
         If every attempt fails before the first chunk, the last error is raised (the route
-        then answers with an HTTP error status, since nothing has been sent yet).
+        then answers with an HTTP error status, since nothing has been sent yet). With
+        ``hedge_after``, a first attempt that has produced nothing after that many seconds is
+        raced against the next fallback, and whichever produces the first chunk carries the turn.
         """
+        deadlines = (first_token_timeout, idle_timeout)
         last: Optional[ProviderError] = None
+        hedged: set[int] = set()
         for index, target, retry_number in self._schedule(targets):
+            if retry_number == 0 and index in hedged:
+                continue  # already run as the hedge of the target before it
             if last is not None and retry_number > 0:
                 if not last.retryable:
                     continue
                 await self._pause(target, retry_number, last, turn)
-            attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
-            turn.attempts.append(attempt)
-            started = time.perf_counter()
+            if hedge_after and retry_number == 0 and index + 1 < len(targets):
+                hedged.add(index + 1)
+                race = Race(self, options, turn, deadlines)
+                try:
+                    async for chunk in race.run((index, target), (index + 1, targets[index + 1]), hedge_after):
+                        yield chunk
+                    return
+                except ProviderError as exc:
+                    last = exc
+                    continue
+            live = self.attempt(target, index, options, turn, deadlines)
             committed = False
-            timeout = target.request.timeout
             try:
-                assembler = ResponseAssembler(
-                    options, provider=target.provider, model=target.request.model, request_id=turn.request_id
-                )
-                client = self.client_for(target)
-                upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
-                async with aclosing(upstream) as events:
-                    iterator = events.__aiter__()
-                    while True:
-                        wait, why = _deadline(timeout, first_token_timeout, idle_timeout, committed, started)
-                        waiting = time.perf_counter()
-                        try:
-                            with anyio.fail_after(wait) if wait is not None else _nullcontext():
-                                event = await iterator.__anext__()
-                        except StopAsyncIteration:
-                            break
-                        except TimeoutError:
-                            raise _Deadline(why) from None
-                        finally:
-                            turn.provider_wait += time.perf_counter() - waiting
-                        chunks = assembler.feed(event)
-                        if chunks:
-                            if not committed:
-                                committed = True
-                                turn.first_chunk_at = time.perf_counter()
-                                turn.provider, turn.model = target.provider, target.request.model
-                            if turn.first_sentence_at is None and assembler.sentences:
-                                turn.first_sentence_at = time.perf_counter()
-                            for chunk in chunks:
-                                turn.chunks += 1
-                                yield chunk
-                    final = assembler.finish()
-                if not committed:
-                    turn.first_chunk_at = time.perf_counter()
-                    turn.provider, turn.model = target.provider, target.request.model
-                    committed = True
-                turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
-                turn.finish_reason = assembler.finish_reason
-                turn.sentences = assembler.sentences
-                turn.response = assembler.response
-                if turn.first_sentence_at is None and assembler.sentences:
-                    turn.first_sentence_at = time.perf_counter()
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-                for chunk in final:
-                    turn.chunks += 1
-                    yield chunk
+                async with aclosing(live.chunks()) as chunks:
+                    async for chunk in chunks:
+                        if not committed:
+                            committed = True
+                            live.commit()
+                        yield chunk
                 return
-            except _Deadline as deadline:
-                error = ProviderError(
-                    f"{target.provider} {deadline.why}", "timeout_error", provider=target.provider
-                )
             except ProviderError as exc:
-                error = exc
-            except InvalidRequestError as exc:
-                error = _refused(target, exc)
-            except anyio.get_cancelled_exc_class():
-                attempt.outcome = "cancelled"
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-                raise
-            except GeneratorExit:
-                attempt.outcome = "cancelled"
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-                raise
-            except Exception as exc:  # noqa: BLE001 - reported, never silent
-                error = _unexpected(target, exc)
-            self._fail(attempt, error, started)
-            if committed:
-                yield ErrorChunk(error=error.message, error_type=error.error_type)
-                return
-            last = error
+                if committed:
+                    yield ErrorChunk(error=exc.message, error_type=exc.error_type)
+                    return
+                last = exc
         assert last is not None
         raise last
+
+    def attempt(
+        self,
+        target: Target,
+        index: int,
+        options: StreamOptions,
+        turn: Turn,
+        deadlines: tuple[Optional[float], Optional[float]],
+    ) -> LiveAttempt:
+        """A streaming attempt against ``target`` (recorded in ``turn``), not started yet."""
+        return LiveAttempt(self, target, index, options, turn, deadlines)
+
+
+class LiveAttempt:
+    """One streaming call to a provider: events in, chunks out, every failure a ProviderError.
+
+    Its :meth:`chunks` generator runs the whole call (open, read, close) in the task that
+    iterates it, so SDK transports never see their cancel scopes cross tasks.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        target: Target,
+        index: int,
+        options: StreamOptions,
+        turn: Turn,
+        deadlines: tuple[Optional[float], Optional[float]],
+    ) -> None:
+        self.engine = engine
+        self.target = target
+        self.options = options
+        self.turn = turn
+        self.first_token_timeout, self.idle_timeout = deadlines
+        self.record = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
+        turn.attempts.append(self.record)
+        self.started = time.perf_counter()
+        self.produced = False
+
+    def commit(self) -> None:
+        """This attempt's first chunk reached the client: it carries the turn."""
+        turn = self.turn
+        turn.first_chunk_at = time.perf_counter()
+        turn.provider, turn.model = self.target.provider, self.target.request.model
+
+    async def chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """The attempt's chunks; raises ProviderError (recorded) on failure."""
+        target, turn = self.target, self.turn
+        try:
+            assembler = ResponseAssembler(
+                self.options, provider=target.provider, model=target.request.model, request_id=turn.request_id
+            )
+            client = self.engine.client_for(target)
+            upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
+            async with aclosing(upstream) as events:
+                iterator = events.__aiter__()
+                timeout = target.request.timeout
+                while True:
+                    wait, why = _deadline(
+                        timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
+                    )
+                    waiting = time.perf_counter()
+                    try:
+                        with anyio.fail_after(wait) if wait is not None else _nullcontext():
+                            event = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise _Deadline(why) from None
+                    finally:
+                        turn.provider_wait += time.perf_counter() - waiting
+                    produced = assembler.feed(event)
+                    if produced:
+                        self.produced = True
+                        if turn.first_sentence_at is None and assembler.sentences:
+                            turn.first_sentence_at = time.perf_counter()
+                        for chunk in produced:
+                            turn.chunks += 1
+                            yield chunk
+                final = assembler.finish()
+            turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
+            turn.finish_reason = assembler.finish_reason
+            turn.sentences = assembler.sentences
+            turn.response = assembler.response
+            if turn.first_sentence_at is None and assembler.sentences:
+                turn.first_sentence_at = time.perf_counter()
+            self.record.latency_ms = (time.perf_counter() - self.started) * 1000
+            self.produced = True
+            for chunk in final:
+                turn.chunks += 1
+                yield chunk
+        except (anyio.get_cancelled_exc_class(), GeneratorExit):
+            self.record.outcome = "cancelled"
+            self.record.latency_ms = (time.perf_counter() - self.started) * 1000
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded ProviderError
+            error = _as_provider_error(target, exc)
+            Engine._fail(self.record, error, self.started)
+            raise error from None
 
 
 class _Deadline(Exception):
@@ -435,6 +492,16 @@ def _deadline(
     if not options:
         return None, ""
     return min(options)
+
+
+def _as_provider_error(target: Target, exc: Exception) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, _Deadline):
+        return ProviderError(f"{target.provider} {exc.why}", "timeout_error", provider=target.provider)
+    if isinstance(exc, InvalidRequestError):
+        return _refused(target, exc)
+    return _unexpected(target, exc)
 
 
 def _refused(target: Target, exc: InvalidRequestError) -> ProviderError:

@@ -152,6 +152,7 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         turn,
         first_token_timeout=_header_seconds(request, "x-completions-first-token-timeout", settings.first_token_timeout),
         idle_timeout=_header_seconds(request, "x-completions-idle-timeout", settings.idle_timeout),
+        hedge_after=_header_seconds(request, "x-completions-hedge-after", settings.hedge_after),
     )
     state.metrics.inflight.inc()
 

@@ -93,6 +93,7 @@ class Settings:
     body_timeout: float = 30.0
     first_token_timeout: Optional[float] = None
     idle_timeout: Optional[float] = None
+    hedge_after: Optional[float] = None
     log_content: bool = False
     log_format: str = "auto"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -122,6 +123,7 @@ class Settings:
             body_timeout=_seconds(env, "COMPLETIONS_BODY_TIMEOUT", cls.body_timeout) or cls.body_timeout,
             first_token_timeout=_seconds(env, "COMPLETIONS_FIRST_TOKEN_TIMEOUT", None),
             idle_timeout=_seconds(env, "COMPLETIONS_IDLE_TIMEOUT", None),
+            hedge_after=_seconds(env, "COMPLETIONS_HEDGE_AFTER", None),
             log_content=_flag(env, "COMPLETIONS_LOG_CONTENT"),
             log_format=_choice(env, "COMPLETIONS_LOG_FORMAT", ("auto", "json", "console")),
             env=env,

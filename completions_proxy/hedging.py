@@ -1,0 +1,126 @@
+"""Hedging: race a stalled first attempt against the next fallback.
+
+When the first attempt of a target has produced no chunk after ``hedge_after`` seconds, the
+next fallback starts beside it; whichever produces the first chunk carries the turn and the
+other is cancelled at once (its cost is logged: it may have been billed for the prompt). Each
+attempt runs whole in a task of its own and hands its chunks over a channel, so an SDK's
+transport never sees its cancel scopes cross tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Optional, Union
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
+
+from completions_core.errors import ProviderError
+from completions_core.types import ChatCompletionChunk, ErrorChunk, StreamOptions
+
+if TYPE_CHECKING:
+    from completions_proxy.engine import Engine, LiveAttempt, Target, Turn
+
+__all__ = ["Race"]
+
+logger = structlog.get_logger("completions_proxy.hedging")
+
+_Item = tuple[int, Union[ChatCompletionChunk, ProviderError, None]]  # (lane, chunk | failure | end)
+
+
+class Race:
+    """Runs one target's first attempt, and the next target's beside it once it stalls."""
+
+    def __init__(
+        self, engine: Engine, options: StreamOptions, turn: Turn, deadlines: tuple[Optional[float], Optional[float]]
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.turn = turn
+        self.deadlines = deadlines
+        self.lanes: list[tuple[LiveAttempt, anyio.CancelScope]] = []
+
+    async def _lane(self, lane: int, live: LiveAttempt, scope: anyio.CancelScope,
+                    sink: MemoryObjectSendStream[_Item]) -> None:
+        with scope:
+            try:
+                async with aclosing(live.chunks()) as chunks:
+                    async for chunk in chunks:
+                        await sink.send((lane, chunk))
+                await sink.send((lane, None))
+            except ProviderError as exc:
+                await sink.send((lane, exc))
+
+    def _start(self, tg: TaskGroup, pair: tuple[int, Target], sink: MemoryObjectSendStream[_Item]) -> None:
+        index, target = pair
+        live = self.engine.attempt(target, index, self.options, self.turn, self.deadlines)
+        scope = anyio.CancelScope()
+        self.lanes.append((live, scope))
+        tg.start_soon(self._lane, len(self.lanes) - 1, live, scope, sink)
+
+    async def run(
+        self, first: tuple[int, Target], second: tuple[int, Target], hedge_after: float
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """Yield the winning attempt's chunks; raise the last ProviderError if both fail first."""
+        sink, source = anyio.create_memory_object_stream[_Item](16)
+        winner: Optional[int] = None
+        failed: dict[int, ProviderError] = {}
+        lost: Optional[ProviderError] = None
+        async with anyio.create_task_group() as tg, source:
+            self._start(tg, first, sink)
+            try:
+                while True:
+                    item: Optional[_Item] = None
+                    if len(self.lanes) == 1 and winner is None:
+                        elapsed = time.perf_counter() - self.lanes[0][0].started
+                        with anyio.move_on_after(max(0.0, hedge_after - elapsed)):
+                            item = await source.receive()
+                        if item is None:
+                            self._start(tg, second, sink)  # the first attempt stalls: hedge
+                            continue
+                    else:
+                        item = await source.receive()
+                    lane, payload = item
+                    if winner is not None and lane != winner:
+                        continue  # the loser's leftovers
+                    if isinstance(payload, ProviderError):
+                        if winner is not None:
+                            yield ErrorChunk(error=payload.message, error_type=payload.error_type)
+                            return
+                        failed[lane] = payload
+                        if len(self.lanes) == 1:
+                            self._start(tg, second, sink)  # failed before the hedge: the fallback starts now
+                        elif len(failed) == 2:
+                            lost = payload  # raised outside the task group, which would wrap it
+                            break
+                        continue
+                    if payload is None:
+                        return  # the winner's stream is complete
+                    if winner is None:
+                        winner = lane
+                        self._cancel_losers(winner)
+                        self.lanes[winner][0].commit()
+                    yield payload
+            finally:
+                for _, scope in self.lanes:
+                    scope.cancel()
+                await sink.aclose()
+        if lost is not None:
+            raise lost
+
+    def _cancel_losers(self, winner: int) -> None:
+        for lane, (live, scope) in enumerate(self.lanes):
+            if lane != winner and live.record.outcome != "error":
+                scope.cancel()
+                live.record.outcome = "hedge_lost"
+                logger.info(
+                    "hedge_lost",
+                    request_id=self.turn.request_id,
+                    provider=live.target.provider,
+                    model=live.target.request.model,
+                    elapsed_ms=round((time.perf_counter() - live.started) * 1000, 1),
+                )

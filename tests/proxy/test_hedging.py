@@ -1,0 +1,113 @@
+"""Hedging: a stalled first attempt is raced against the next fallback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from completions_core.adapter import Finish, ProviderAdapter, StreamEvent, TextDelta
+from completions_core.errors import ProviderError
+from completions_core.plugins import ProviderRegistry
+from completions_core.types import ChatCompletionRequest
+from completions_proxy.testing import RunningProxy, running_proxy
+
+pytestmark = pytest.mark.anyio
+
+
+class Scripted(ProviderAdapter):
+    """Waits ``delay`` seconds, then streams ``text`` (or fails); records whether it was closed."""
+
+    requires_key = False
+
+    def __init__(self, name: str, delay: float, text: str = "", fail: bool = False) -> None:
+        self.name = name  # type: ignore[misc]
+        self.delay, self.text, self.fail = delay, text, fail
+        self.closed = anyio.Event()
+        self.calls = 0
+
+    def create_client(self, config: Any) -> Any:
+        return object()
+
+    async def close_client(self, client: Any) -> None:
+        return None
+
+    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+        self.calls += 1
+        try:
+            await anyio.sleep(self.delay)
+            if self.fail:
+                raise ProviderError(f"{self.name} failed", "provider_error", provider=self.name)
+            for word in self.text.split(" "):
+                yield TextDelta(word + " ")
+            yield Finish("stop")
+        finally:
+            self.closed.set()
+
+
+def _registry(*adapters: ProviderAdapter) -> ProviderRegistry:
+    registry = ProviderRegistry()
+    for adapter in adapters:
+        registry.register(adapter)
+    return registry
+
+
+async def _stream(proxy: RunningProxy, hedge: str = "0.1") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    body = {"provider": "slow", "model": "a", "stream": True, "messages": [{"role": "user", "content": "x"}],
+            "fallbacks": [{"provider": "fast", "model": "b"}]}
+    async with aiohttp.ClientSession() as session, session.post(
+        proxy.url + "/v1/completions", json=body,
+        headers={"Authorization": f"Bearer {proxy.token}", "X-Completions-Hedge-After": hedge},
+    ) as resp:
+        lines = [json.loads(line) for line in (await resp.text()).splitlines() if line.strip()]
+        if resp.status != 200:
+            return lines, json.loads(resp.headers["X-Completions-Attempts"])
+        return lines, json.loads(resp.headers["X-Completions-Attempts"])
+
+
+async def test_a_stalled_first_attempt_loses_to_the_hedge_and_is_cancelled() -> None:
+    slow, fast = Scripted("slow", 30, "too late"), Scripted("fast", 0, "quick answer")
+    async with running_proxy(_registry(slow, fast)) as proxy:
+        lines, attempts = await _stream(proxy)
+        with anyio.fail_after(5):
+            await slow.closed.wait()
+    assert lines[-1]["response"]["provider"] == "fast"
+    assert lines[-1]["response"]["message"]["content"] == "quick answer "
+    assert "too late" not in json.dumps(lines)
+    assert [(a["provider"], a["outcome"]) for a in attempts] == [("slow", "hedge_lost"), ("fast", "ok")]
+
+
+async def test_a_quick_first_attempt_starts_no_hedge() -> None:
+    first, fallback = Scripted("slow", 0, "first wins"), Scripted("fast", 0, "never")
+    async with running_proxy(_registry(first, fallback)) as proxy:
+        lines, attempts = await _stream(proxy, hedge="5")
+    assert lines[-1]["response"]["provider"] == "slow"
+    assert fallback.calls == 0 and len(attempts) == 1
+
+
+async def test_when_the_hedge_fails_the_first_attempt_still_answers() -> None:
+    first, hedge = Scripted("slow", 0.4, "patience pays"), Scripted("fast", 0, fail=True)
+    async with running_proxy(_registry(first, hedge)) as proxy:
+        lines, attempts = await _stream(proxy)
+    assert lines[-1]["response"]["provider"] == "slow"
+    assert [(a["provider"], a["outcome"]) for a in attempts] == [("slow", "ok"), ("fast", "error")]
+
+
+async def test_a_first_attempt_failing_before_the_hedge_starts_the_fallback_at_once() -> None:
+    first, fallback = Scripted("slow", 0, fail=True), Scripted("fast", 0, "fallback")
+    async with running_proxy(_registry(first, fallback)) as proxy:
+        lines, attempts = await _stream(proxy, hedge="5")
+    assert lines[-1]["response"]["provider"] == "fast"
+    assert [(a["provider"], a["outcome"]) for a in attempts] == [("slow", "error"), ("fast", "ok")]
+    assert fallback.calls == 1
+
+
+async def test_both_failing_is_an_http_error() -> None:
+    async with running_proxy(_registry(Scripted("slow", 0.3, fail=True), Scripted("fast", 0, fail=True))) as proxy:
+        lines, attempts = await _stream(proxy)
+    assert lines[0]["error"]["type"] == "provider_error"
+    assert sorted(a["provider"] for a in attempts) == ["fast", "slow"]
