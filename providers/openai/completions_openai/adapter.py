@@ -32,12 +32,17 @@ __all__ = ["OpenAIAdapter", "OpenAIClientConfig"]
 
 
 @functools.cache
-def _no_redirect_client_class() -> type[Any]:
+def _no_redirect_client_class(transport: str) -> type[Any]:
     import asyncio
 
     import openai
 
-    class NoRedirectClient(openai.DefaultAsyncHttpxClient):
+    # aiohttp (the SDK's own aiohttp transport) by default: its pool does not probe every idle
+    # connection with a select() on each request the way httpx2's does, and its HTTP parser is
+    # C; measured in bench/README.md. COMPLETIONS_OPENAI_TRANSPORT=httpx2 restores the default.
+    base = openai.DefaultAioHttpClient if transport == "aiohttp" else openai.DefaultAsyncHttpxClient
+
+    class NoRedirectClient(base):  # type: ignore[valid-type,misc]
         """The SDK's default HTTP client, except that it never follows a redirect."""
 
         # Like the SDK's own default client: one dropped without close() still closes its
@@ -54,7 +59,8 @@ def _no_redirect_client_class() -> type[Any]:
 
 
 def _http_client() -> Any:
-    return _no_redirect_client_class()(follow_redirects=False)
+    transport = os.environ.get("COMPLETIONS_OPENAI_TRANSPORT", "aiohttp")
+    return _no_redirect_client_class("httpx2" if transport == "httpx2" else "aiohttp")(follow_redirects=False)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,22 @@ def _from_stream_error(exc: Any, provider: str) -> ProviderError:
     return ProviderError(message, "provider_error", provider=provider)
 
 
+def _broken_connection(exc: BaseException) -> Optional[str]:
+    """The name of a refused/reset/closed-connection error in ``exc``'s cause chain, if any."""
+    import aiohttp
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, ConnectionError)) and not (
+            isinstance(seen, TimeoutError)
+        ):
+            return type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
@@ -132,7 +148,12 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
     if isinstance(exc, ProviderError):
         return exc
     error: ProviderError
-    if isinstance(exc, openai.APIStatusError):
+    broken = _broken_connection(exc)
+    if broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
+        # The aiohttp transport reports a refused or reset connection as a connect *timeout*;
+        # the cause chain tells the truth.
+        error = ProviderError(f"could not reach {provider} ({broken})", "connection_error", provider=provider)
+    elif isinstance(exc, openai.APIStatusError):
         error = _from_status(exc, provider)
     elif isinstance(exc, openai.APITimeoutError):
         error = ProviderError(f"{provider} did not answer in time", "timeout_error", provider=provider)

@@ -114,3 +114,15 @@ def test_importing_the_plugin_does_not_import_the_sdk() -> None:
     code = "import sys, completions_openai; print('openai' in sys.modules, 'httpx2' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx2"])
+def test_the_transport_can_be_chosen_and_never_follows_redirects(transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import openai
+    from completions_openai.adapter import _http_client
+
+    monkeypatch.setenv("COMPLETIONS_OPENAI_TRANSPORT", transport)
+    client = _http_client()
+    expected = openai.DefaultAioHttpClient if transport == "aiohttp" else openai.DefaultAsyncHttpxClient
+    assert isinstance(client, expected)
+    assert client.follow_redirects is False
