@@ -11,6 +11,7 @@ from typing import Optional
 
 __all__ = [
     "ERROR_STATUS",
+    "broken_connection",
     "InvalidRequestError",
     "ProviderError",
     "RETRYABLE_ERROR_TYPES",
@@ -96,3 +97,22 @@ class ProviderError(Exception):
             f"ProviderError({self.message!r}, error_type={self.error_type!r}, provider={self.provider!r}, "
             f"status_code={self.status_code!r}, retryable={self.retryable!r})"
         )
+
+
+def broken_connection(exc: BaseException) -> Optional[str]:
+    """The type name of a refused, reset or closed connection in ``exc``'s cause chain, if any.
+
+    SDK transports (the aiohttp ones in particular) may report such a failure as a connect
+    *timeout*; adapters use this to report it as the ``connection_error`` it is.
+    """
+    import aiohttp
+
+    seen: Optional[BaseException] = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        broken = isinstance(seen, (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, ConnectionError))
+        if broken and not isinstance(seen, TimeoutError):
+            return type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return None

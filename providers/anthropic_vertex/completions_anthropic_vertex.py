@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Optional
 
 import anyio
 from completions_anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter, Plan
-from completions_anthropic.adapter import CLIENT_TIMEOUT
+from completions_anthropic.adapter import CLIENT_TIMEOUT, http_client
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
@@ -398,6 +398,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             base_url=config.base_url,
             max_retries=0,
             timeout=httpx2.Timeout(CLIENT_TIMEOUT[0], connect=CLIENT_TIMEOUT[1]),
+            http_client=http_client(),
         )
         return VertexClient(sdk, credentials)
 

@@ -62,6 +62,19 @@ def _timeout(seconds: Optional[float]) -> Any:
     return httpx2.Timeout(seconds)
 
 
+def http_client() -> Any:
+    """The SDK's aiohttp transport (COMPLETIONS_ANTHROPIC_TRANSPORT=httpx2 for httpx2), redirects never followed.
+
+    aiohttp's pool does not probe every idle connection on each request as httpx2's does
+    (measured for the OpenAI plugin in bench/README.md).
+    """
+    import anthropic
+
+    if os.environ.get("COMPLETIONS_ANTHROPIC_TRANSPORT", "aiohttp") == "httpx2":
+        return anthropic.DefaultAsyncHttpxClient(follow_redirects=False, timeout=_timeout(None))
+    return anthropic.DefaultAioHttpClient(follow_redirects=False, timeout=_timeout(None))
+
+
 class AnthropicAdapter(ProviderAdapter):
     """Claude through Anthropic's Messages API (see the plugin README for the mapping)."""
 
@@ -99,6 +112,7 @@ class AnthropicAdapter(ProviderAdapter):
             base_url=config.base_url,
             max_retries=0,
             timeout=_timeout(None),
+            http_client=http_client(),
         )
 
     # -- hooks a variant (Vertex) overrides -----------------------------------------------------

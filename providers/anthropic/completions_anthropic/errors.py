@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError
+from completions_core.errors import ProviderError, broken_connection
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -128,6 +128,10 @@ def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
     import anthropic
     import httpx2
 
+    broken = broken_connection(exc)
+    if broken is not None and isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
+        # The aiohttp transport reports a refused or reset connection as a connect timeout.
+        return ProviderError(f"could not reach {provider} ({broken})", "connection_error", provider=provider)
     if isinstance(exc, anthropic.APIStatusError):
         return _status_error(exc, provider)
     if isinstance(exc, anthropic.APITimeoutError) or isinstance(exc, httpx2.TimeoutException):

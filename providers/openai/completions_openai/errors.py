@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError
+from completions_core.errors import ProviderError, broken_connection
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -121,22 +121,6 @@ def _from_stream_error(exc: Any, provider: str) -> ProviderError:
     return ProviderError(message, "provider_error", provider=provider)
 
 
-def _broken_connection(exc: BaseException) -> Optional[str]:
-    """The name of a refused/reset/closed-connection error in ``exc``'s cause chain, if any."""
-    import aiohttp
-
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return None
-        if isinstance(seen, (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, ConnectionError)) and not (
-            isinstance(seen, TimeoutError)
-        ):
-            return type(seen).__name__
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
@@ -148,7 +132,7 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
     if isinstance(exc, ProviderError):
         return exc
     error: ProviderError
-    broken = _broken_connection(exc)
+    broken = broken_connection(exc)
     if broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
         # The aiohttp transport reports a refused or reset connection as a connect *timeout*;
         # the cause chain tells the truth.
