@@ -6,7 +6,7 @@ tools=$(mktemp -d)
 python3 -m venv "$tools"
 "$tools/bin/pip" install -q pip-tools
 "$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-  --output-file runtime.lock runtime.in
+  --output-file proxy.lock proxy.in
 "$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
   --output-file dev.lock dev.in
 rm -rf "$tools"

@@ -36,8 +36,8 @@ def _locked(name: str) -> set[str]:
 
 
 def test_every_runtime_dependency_is_in_the_runtime_lock() -> None:
-    missing = _declared()["runtime"] - _locked("runtime.lock")
-    assert not missing, f"add {sorted(missing)} to requirements/runtime.in and run requirements/lock.sh"
+    missing = _declared()["runtime"] - _locked("proxy.lock")
+    assert not missing, f"add {sorted(missing)} to requirements/proxy.in and run requirements/lock.sh"
 
 
 def test_every_test_and_lint_dependency_is_in_the_dev_lock() -> None:
@@ -47,7 +47,7 @@ def test_every_test_and_lint_dependency_is_in_the_dev_lock() -> None:
 
 
 def test_every_locked_line_has_a_hash() -> None:
-    for name in ("runtime.lock", "dev.lock"):
+    for name in ("proxy.lock", "dev.lock"):
         text = (ROOT / "requirements" / name).read_text()
         pins = re.findall(r"^([A-Za-z0-9][^\s]*)==[^\s]+(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M)
         names = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
