@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Optional
+from typing import Optional
 
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
-from completions_core.plugins import ProviderRegistry, get_plugin_manager, get_providers
+from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
 from completions_proxy.routes import routes
-from completions_proxy.settings import Settings
+from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.state import ProxyState
 from completions_proxy.telemetry import configure_logging
 
-__all__ = ["create_app"]
+__all__ = ["app", "create_app"]
 
 
 def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderRegistry] = None) -> Starlette:
@@ -46,14 +47,34 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     return app
 
 
-_built: list[Starlette] = []
+class _LazyApp:
+    """``completions_proxy.app:app``: the app, built from the environment on its first event.
+
+    hypercorn looks the attribute up with ``eval`` in the module's namespace, so it must be a
+    real object; building on first use means importing this module needs no configuration, and a
+    configuration mistake stops the server at start-up (lifespan) with the error's message.
+    """
+
+    def __init__(self) -> None:
+        self._app: Optional[Starlette] = None
+
+    def build(self) -> Starlette:
+        """The real app (built once)."""
+        if self._app is None:
+            self._app = create_app()
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            built = self.build()
+        except (ConfigError, PluginError) as exc:
+            if scope["type"] != "lifespan":
+                raise
+            # Refuse to start: hypercorn stops with this message instead of serving 500s.
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": f"configuration error: {exc}"})
+            return
+        await built(scope, receive, send)
 
 
-def __getattr__(name: str) -> Any:
-    # ``completions_proxy.app:app`` is built on first access, so importing the module for its
-    # factory does not need a configured environment.
-    if name == "app":
-        if not _built:
-            _built.append(create_app())
-        return _built[0]
-    raise AttributeError(name)
+app = _LazyApp()
