@@ -12,6 +12,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from typing import Any, Optional
@@ -43,14 +44,14 @@ def _free_port() -> int:
         return port
 
 
-def _start_proxy(port: int, token: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, COMPLETIONS_PROXY_TOKENS=token)
+def _start_proxy(port: int, token: str, log: Any) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, COMPLETIONS_PROXY_TOKENS=token, COMPLETIONS_LOG_FORMAT="json")
     command = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "completions_proxy.app:app"]
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, stderr=log, stdout=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the proxy exited with status {process.returncode}")
+            raise SystemExit(f"the proxy exited with status {process.returncode}; see its log: {log.name}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
                 if resp.status == 200:
@@ -68,6 +69,7 @@ async def _conversation(url: str, token: str, provider: str, model: str) -> None
         FinishReasonChunk,
         SystemMessage,
         ToolCallChunk,
+        ToolResultMessage,
         UsageChunk,
         UserMessage,
         close,
@@ -89,12 +91,15 @@ async def _conversation(url: str, token: str, provider: str, model: str) -> None
             },
         }
     ]
-    turns = ["Hello! What can you do for a caller on the phone?", "Please check get_weather for Paris."]
+    turns = ["Hello, what can you do for a caller on the phone?", "Please check get_weather for Paris."]
     print(f"provider: {provider} ({model}) via the proxy at {url}\n")
     try:
-        for text in turns:
-            history.append(UserMessage(text))
-            print(f"user> {text}")
+        pending = list(turns)
+        while pending:
+            text = pending.pop(0)
+            if text:
+                history.append(UserMessage(text))
+                print(f"user> {text}")
             stream = await generate_chat_completion_stream(
                 {"provider": provider, "model": model, "messages": history, "tools": tools},
                 stream_options={"chunk_by_sentence": True, "punctuation_language": "en"},
@@ -114,6 +119,12 @@ async def _conversation(url: str, token: str, provider: str, model: str) -> None
                 elif isinstance(chunk, FinalResponseChunk):
                     history.append(chunk.response.message)
                     print(f"  [{elapsed:6.0f} ms] answered by {chunk.response.provider}/{chunk.response.model}\n")
+                    for call in chunk.response.message.tool_calls or []:
+                        # Run the "tool" here and send its result back: the model answers next turn.
+                        result = {"city": call.function.arguments.get("city"), "forecast": "sunny", "temp_c": 21}
+                        history.append(ToolResultMessage(tool_call_id=call.id, name=call.function.name, content=result))
+                        print(f"tool> {call.function.name} -> {result}")
+                        pending.insert(0, "")
     finally:
         await close()
 
@@ -123,9 +134,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     provider, model = _pick_provider()
     token = secrets.token_urlsafe(24)
     port = _free_port()
-    process = _start_proxy(port, token)
+    log = tempfile.NamedTemporaryFile(prefix="completions-proxy-", suffix=".log", delete=False)
+    process = _start_proxy(port, token, log)
     try:
         asyncio.run(_conversation(f"http://127.0.0.1:{port}", token, provider, model))
+        print(f"(the proxy's log, one JSON event per request: {log.name})")
     finally:
         process.terminate()
         try:
