@@ -149,12 +149,20 @@ def _schema_name(schema: dict[str, Any]) -> str:
 
 
 def map_response_format(schema: dict[str, Any], target: Target, provider: str) -> dict[str, Any]:
-    """``response_schema`` as a strict ``json_schema`` response format."""
+    """``response_schema`` as a ``json_schema`` response format: strict when the schema allows it.
+
+    Strict mode cannot express some schemas (a map with arbitrary keys, a value of any type); the
+    caller asked for structured output, not for strict mode, so those go out non-strict (OpenAI
+    then follows the schema on a best-effort basis) instead of being refused.
+    """
+    strict = True
+    try:
+        sanitized = sanitize_schema(schema, target)
+    except SchemaError as exc:
+        if target != "openai_strict":
+            raise _invalid(provider, f"response_schema: {exc}") from None
+        sanitized, strict = _sanitize(schema, "openai", provider, "response_schema"), False
     return {
         "type": "json_schema",
-        "json_schema": {
-            "name": _schema_name(schema),
-            "schema": _sanitize(schema, target, provider, "response_schema"),
-            "strict": True,
-        },
+        "json_schema": {"name": _schema_name(schema), "schema": sanitized, "strict": strict},
     }

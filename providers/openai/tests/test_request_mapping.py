@@ -346,3 +346,14 @@ async def test_a_stream_asks_for_usage_in_the_last_chunk(
     body = server.requests[-1].json()
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
+
+
+def test_a_response_schema_strict_mode_cannot_express_goes_out_non_strict() -> None:
+    from completions_openai.request import map_response_format
+
+    schema = {"type": "object", "properties": {"scores": {"type": "object", "additionalProperties": {"type": "integer"}}}}
+    strict_ok = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    assert map_response_format(strict_ok, "openai_strict", "openai")["json_schema"]["strict"] is True
+    fallback = map_response_format(schema, "openai_strict", "openai")["json_schema"]
+    assert fallback["strict"] is False
+    assert fallback["schema"]["properties"]["scores"]["additionalProperties"] == {"type": "integer"}
