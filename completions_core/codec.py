@@ -480,6 +480,9 @@ def _retry_to_wire(value: Optional[RetryConfiguration]) -> Optional[dict[str, An
     return None if value is None else dataclasses.asdict(value)
 
 
+#: Bounds of ``timeout``: below 10 ms no provider can answer; above an hour nobody is waiting.
+MIN_TIMEOUT, MAX_TIMEOUT = 0.01, 3600.0
+
 _COMMON_FIELDS = (
     "provider", "model", "messages", "temperature", "tools", "tool_choice", "timeout", "max_tokens",
     "response_schema", "retry", "provider_kwargs",
@@ -532,8 +535,10 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
     if primary and not model:
         raise InvalidRequestError("must not be empty", _join(path, "model"))
     timeout = _number(data, "timeout", path)
-    if timeout is not None and timeout <= 0:
-        raise InvalidRequestError(f"must be > 0 seconds, got {timeout:g}", _join(path, "timeout"))
+    if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+        raise InvalidRequestError(
+            f"must be between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds, got {timeout:g}", _join(path, "timeout")
+        )
     return {
         "provider": _provider(data, path, required=primary),
         "model": model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any, Optional
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from completions_core.codec import message_to_wire, normalize_request, response_to_wire, stream_options_from_wire
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.jsonutil import dumps, loads
+from completions_core.jsonutil import loads
 from completions_proxy.auth import authenticate
 from completions_proxy.engine import Turn, parse_credentials
 from completions_proxy.openapi import OPENAPI
@@ -227,8 +228,10 @@ def _header_seconds(request: Request, name: str, default: Optional[float]) -> Op
 
 def _turn_headers(turn: Turn) -> dict[str, str]:
     """Every attempt so far (compact JSON) and the proxy's own overhead so far, in milliseconds."""
+    # ensure_ascii: a model name may hold any character, a header only Latin-1 ones.
+    attempts = json.dumps([a.as_dict() for a in turn.attempts], separators=(",", ":"), ensure_ascii=True)
     return {
-        "X-Completions-Attempts": dumps([a.as_dict() for a in turn.attempts]).decode(),
+        "X-Completions-Attempts": attempts,
         "X-Completions-Overhead-Ms": f"{overhead_ms(turn):.2f}",
     }
 

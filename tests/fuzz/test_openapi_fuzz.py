@@ -68,3 +68,19 @@ def test_no_input_makes_the_server_fail(case: schemathesis.Case, server: str) ->
     if response.status_code >= 400 and str(content_type[0]).startswith("application/json"):
         error = response.json()["error"]
         assert error["message"] and error["type"]
+
+
+@schema.include(operation_id="completions").parametrize()
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_to_a_real_provider_makes_the_server_fail(case: schemathesis.Case, server: str) -> None:
+    """The same, with every generated request aimed at the embedded provider, so that the
+    engine, the adapter, the assembler and the sentence chunker all see the hostile input."""
+    if isinstance(case.body, dict):
+        case.body["provider"] = "embedded"
+        # No fallbacks to other providers, and no provider_kwargs: they could script the embedded
+        # provider to fail on purpose, and a provider failure is a documented 502/503/504.
+        case.body.pop("fallbacks", None)
+        case.body.pop("provider_kwargs", None)
+    response = case.call(base_url=server, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20)
+    case.validate_response(response, checks=[not_a_server_error])
+    assert "Traceback" not in response.text

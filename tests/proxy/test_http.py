@@ -129,3 +129,11 @@ async def test_error_bodies_never_contain_the_customer_key(proxy: RunningProxy) 
     bad = dict(BODY, provider="keyed", credentials={"keyed": {"api_key": key}}, temperature="hot")
     status, body, _ = await _post(proxy, bad)
     assert status == 400 and key not in json.dumps(body)
+
+
+async def test_a_model_name_with_any_characters_still_gives_valid_headers(proxy: RunningProxy) -> None:
+    for stream in (False, True):
+        status, _, headers = await _post(proxy, dict(BODY, model="x\u0099\U0010fc2c\u00c6 模型", stream=stream))
+        assert status == 200
+        attempts = {k.lower(): v for k, v in headers.items()}["x-completions-attempts"]
+        assert json.loads(attempts)[0]["model"] == "x\u0099\U0010fc2c\u00c6 模型"
