@@ -75,13 +75,20 @@ class EmbeddedClient:
 
 
 def example_for_schema(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0) -> Any:
-    """A deterministic value that satisfies a (reasonable) JSON Schema."""
+    """A deterministic value that satisfies a (reasonable) JSON Schema; None for a schema it cannot read."""
+    try:
+        return _example(schema, defs, depth)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError):
+        return None
+
+
+def _example(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0) -> Any:
     if not isinstance(schema, dict) or depth > 12:
         return None
     defs = {**(defs or {}), **schema.get("$defs", {}), **schema.get("definitions", {})}
     if "$ref" in schema:
         target = str(schema["$ref"]).rsplit("/", 1)[-1]
-        return example_for_schema(defs.get(target, {}), defs, depth + 1)
+        return _example(defs.get(target, {}), defs, depth + 1)
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
@@ -89,11 +96,11 @@ def example_for_schema(schema: Any, defs: Optional[dict[str, Any]] = None, depth
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
             options = [s for s in schema[key] if not (isinstance(s, dict) and s.get("type") == "null")]
-            return example_for_schema((options or schema[key])[0], defs, depth + 1)
+            return _example((options or schema[key])[0], defs, depth + 1)
     if schema.get("allOf"):
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            value = example_for_schema(part, defs, depth + 1)
+            value = _example(part, defs, depth + 1)
             if isinstance(value, dict):
                 merged.update(value)
         return merged
@@ -102,10 +109,10 @@ def example_for_schema(schema: Any, defs: Optional[dict[str, Any]] = None, depth
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or (kind is None and "properties" in schema):
         props = schema.get("properties", {})
-        return {name: example_for_schema(sub, defs, depth + 1) for name, sub in props.items()}
+        return {name: _example(sub, defs, depth + 1) for name, sub in props.items()}
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
-        return [example_for_schema(schema.get("items", {"type": "string"}), defs, depth + 1) for _ in range(count)]
+        return [_example(schema.get("items", {"type": "string"}), defs, depth + 1) for _ in range(count)]
     if kind == "string":
         text = "example"
         min_len = int(schema.get("minLength", 0))
@@ -141,7 +148,7 @@ def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str
         calls = [(str(c["name"]), dict(c.get("arguments") or {})) for c in script.get("tool_calls") or []]
         return str(script.get("text") or ""), calls, script.get("finish_reason")
     if request.response_schema is not None:
-        return json.dumps(example_for_schema(request.response_schema)), [], script.get("finish_reason")
+        return json.dumps(_example(request.response_schema)), [], script.get("finish_reason")
     last = request.messages[-1] if request.messages else None
     if request.tools and isinstance(last, UserMessage) and request.tool_choice != "none":
         wanted = None
@@ -154,7 +161,7 @@ def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str
             wanted = request.tools[0]
         if wanted is not None:
             fn = wanted.function  # type: ignore[union-attr]
-            return "", [(fn.name, example_for_schema(fn.parameters) or {})], script.get("finish_reason")
+            return "", [(fn.name, _example(fn.parameters) or {})], script.get("finish_reason")
     if isinstance(last, ToolResultMessage):
         return (
             f"The {last.name or 'tool'} tool returned {json.dumps(last.content, sort_keys=True)}. "
