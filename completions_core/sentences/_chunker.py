@@ -13,6 +13,11 @@ from ._scanner import COMPACT_AT, HOLD_CAP, Scanner
 
 __all__ = ["SentenceChunker"]
 
+# Spaces other than line breaks, then a line break: matches where the leading whitespace of a
+# segment holds a line break (without copying the segment as lstrip() would).
+_NEVER = re.compile("(?!)").search
+_LINE_BREAK_FIRST = re.compile(f"[^\\S{NEWLINES}]*[{NEWLINES}]").match
+
 
 class SentenceChunker:
     """Cut a stream of text deltas into whole sentences, as soon as each one is certain.
@@ -48,6 +53,7 @@ class SentenceChunker:
         self._scanner = Scanner(rules_for(self._language), self._terminals)
         self._fast: Callable[[str], re.Match[str] | None] | None = self._scanner.fast
         self._limit = COMPACT_AT
+        self._postponed = False
         self._idle = self._scanner.idle_tail
         self._terminal_set = frozenset(self._scanner.terms)
         self._pending = ""
@@ -61,29 +67,39 @@ class SentenceChunker:
         scanner = self._scanner
         if fast is not None:
             match = fast(delta)
+            scanner.buf += delta
             if match is None:
-                # Fast path: no decision pending and nothing in the delta that could end a sentence.
-                scanner.buf += delta
+                # Fast path: no decision pending and nothing in the delta that could end a
+                # sentence (or, for a postponed decision, nothing that could let it go further).
                 if len(scanner.buf) < self._limit:
                     return []
                 # Past the hold cap of an open quote, or a long run to move aside: scan it now.
-            elif not delta[match.end() :].lstrip(self._idle).strip() and delta[match.start()] in self._terminal_set:
+            elif (
+                not self._postponed
+                and not delta[match.end() :].lstrip(self._idle).strip()
+                and delta[match.start()] in self._terminal_set
+            ):
                 # The delta ends on a terminal mark (and closers): any decision on it needs the
                 # next character, so the scan waits for the next delta.
-                scanner.buf += delta
                 self._fast = None
                 return []
-            else:
-                scanner.buf += delta
         else:
             scanner.buf += delta
         scanner.scan()
         scanner.trim()
         if scanner.waiting:
-            self._fast = None
+            if scanner.wait_until < 0:
+                self._fast = None
+            else:
+                # A decision asked for more text: the deltas that cannot change its outcome are
+                # only appended (Need says which), like the deltas with no candidate at all.
+                self._fast = scanner.wake or _NEVER
+                self._limit = min(COMPACT_AT, scanner.wait_until + 1)
+                self._postponed = True
         else:
             self._fast = scanner.fast_fence if scanner.in_fence else scanner.fast
             self._limit = min(COMPACT_AT, scanner.held[0] + HOLD_CAP + 1) if scanner.held else COMPACT_AT
+            self._postponed = False
         return self._drain(final=False) if scanner.out else []
 
     def flush(self) -> list[str]:
@@ -133,8 +149,8 @@ class SentenceChunker:
 
 
 def _starts_line(raw: str) -> bool:
-    head = raw[: len(raw) - len(raw.lstrip())]
-    return any(c in NEWLINES for c in head)
+    """Whether the leading whitespace of ``raw`` holds a line break."""
+    return _LINE_BREAK_FIRST(raw) is not None
 
 
 def _language(value: str | None) -> str | None:

@@ -16,6 +16,7 @@ from ._text import (
     SPACES,
     WORD_CAP,
     Decision,
+    Need,
     enum_value,
     is_emoji,
     is_hangul,
@@ -28,7 +29,11 @@ __all__ = ["TerminalRules"]
 _NOT_STARTERS = ",;:%)]}）」』》、，"
 # An opening quote or emphasis marker after a sentence's end opens the next sentence.
 _SENTENCE_OPENERS = "\"'“‘„«「『*_"
+_SPACES_OR_GUILLEMETS = SPACES + "»›"
 _TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+# What can end the scan for a closing bracket, and the scan to the end of a token.
+_PAREN_WAKE = re.compile(f"[(){re.escape(NEWLINES)}]").search
+_SPACE_WAKE = re.compile(r"\s").search
 
 
 class TerminalRules(WordRules):
@@ -104,6 +109,8 @@ class TerminalRules(WordRules):
         if c == EOF:
             return BOUND, j, j
         if c.isspace():
+            if c == " " and j + 1 < len(buf) and buf[j + 1] not in _SPACES_OR_GUILLEMETS:
+                return self._after_space(i, j, kind, False)  # no closers: what _closers would say
             end, quote = self._closers(j)
             if end > j:  # « Bonjour ! »
                 return self._after_closers(i, end, kind, quote)
@@ -242,6 +249,8 @@ class TerminalRules(WordRules):
     def _list_continuation(self, i: int) -> Decision | None:
         """Cut before the next enumerator of an inline list: "1. The first 2. The second"."""
         buf = self.buf
+        if i - 1 > self.start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+            return None  # a word ("end."), not an enumerator: the common case, decided at once
         k = i
         while k > self.start and i - k < 3 and buf[k - 1].isalnum():
             k -= 1
@@ -313,8 +322,12 @@ class TerminalRules(WordRules):
         buf = self.buf
         k, _ = self._word_before(i)
         e = j
-        while not self._at(e).isspace() and self._at(e) != EOF and e - k < 2 * WORD_CAP:
-            e += 1
+        try:
+            while not self._at(e).isspace() and self._at(e) != EOF and e - k < 2 * WORD_CAP:
+                e += 1
+        except Need:
+            # The token ends at a space or at the cap: nothing else lets this loop go further.
+            raise Need(k + 2 * WORD_CAP, _SPACE_WAKE) from None
         token = buf[k:e]
         if "@" in token or "://" in token or token.lower().startswith("www."):
             return SKIP, i, j
@@ -347,6 +360,8 @@ class TerminalRules(WordRules):
         buf = self.buf
         m = b
         newlines = 0
+        if buf[b] == " " and b + 1 < len(buf) and not buf[b + 1].isspace():
+            m = b + 1  # one space, then the next word: the loop below in one step
         while True:
             c = self._at(m)
             if c == EOF:
@@ -409,18 +424,28 @@ class TerminalRules(WordRules):
     def _paren_after_quote(self, i: int, b: int, m: int) -> Decision:
         # '..."house!' (Which was very likely true.)' keeps the remark with the quotation;
         # '"...think!" (Dinah was the cat.) "I hope' makes it a sentence of its own.
+        buf = self.buf
+        cap = m + 201  # whatever the character there is, the scan stops at it
         depth = 0
         r = m
         while True:
-            c = self._at(r)
-            if c == EOF or c in NEWLINES or r - m > 200:
-                return BOUND, b, b
+            found = _PAREN_WAKE(buf, r, cap)
+            if found is None:
+                if len(buf) > cap or self.final:
+                    return BOUND, b, b  # the cap, or the end of the text
+                # Until a bracket or a line break arrives, or the text passes the cap, this scan
+                # would only run into the end of the text again.
+                raise Need(cap, _PAREN_WAKE)
+            r = found.start()
+            c = buf[r]
             if c == "(":
                 depth += 1
             elif c == ")":
                 depth -= 1
                 if depth == 0:
                     break
+            else:
+                return BOUND, b, b  # a line break
             r += 1
         t = r + 1
         while self._at(t) in SPACES and t - r < RUN_CAP:

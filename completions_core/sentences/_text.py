@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._chars import DEFAULT_TERMINALS, EOF
@@ -29,6 +30,7 @@ __all__ = [
     "WORD_CAP",
     "Marker",
     "Need",
+    "WakeSearch",
     "TextWindow",
     "enum_value",
     "is_emoji",
@@ -41,6 +43,8 @@ __all__ = [
 # no quote holds back; a code-fence line.
 SKIP, BOUND, HARD, FENCE = 0, 1, 2, 3
 Decision = tuple[int, int, int]
+# Finds, in newly arrived text, a character that may let a postponed decision go further.
+WakeSearch = Callable[[str], "re.Match[str] | None"]
 
 WORD_CAP = 64
 # Runs of marks, closers or spaces are looked at up to this length: a decision that is retried
@@ -50,6 +54,7 @@ MD_CLOSERS = "*_~`"
 SPACES = " \t\u00a0\u202f"
 BULLETS = "•⁃"
 
+_OTHER_SPACE = re.compile(r"[^\S ]").search
 ENUM_RE = re.compile(r"\d{1,3}|[A-Za-z]")
 _MARKER_RE = re.compile(
     r"(?P<bullet>[•⁃·▪◦‣\-*+](?=[\s\d(A-Za-z]))?[ \t]*"
@@ -58,7 +63,19 @@ _MARKER_RE = re.compile(
 
 
 class Need(Exception):
-    """The decision needs text that has not arrived yet."""
+    """The decision needs text that has not arrived yet.
+
+    It also says when trying the decision again can help: not before the text is longer than
+    ``until`` characters (the index that was read), unless a character that ``wake`` finds
+    arrives first (a long scan for a closing bracket, say, cannot end before one of the
+    characters that end it arrives). Until then every retry would read the same characters,
+    take the same path and ask for more text again, so the chunker skips them.
+    """
+
+    def __init__(self, until: int, wake: WakeSearch | None = None) -> None:
+        super().__init__(until)
+        self.until = until
+        self.wake = wake
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,7 @@ class TextWindow:
         except IndexError:
             if self.final:
                 return EOF
-            raise Need from None
+            raise Need(k) from None
 
     def _before(self, i: int) -> str:
         """The character before ``i``; the start of the sentence counts as a space, so that a
@@ -106,9 +123,12 @@ class TextWindow:
         """Start and text of the token that ends at ``i`` (back to the previous space)."""
         buf = self.buf
         lo = max(self.start, i - WORD_CAP)
-        k = i
-        while k > lo and not buf[k - 1].isspace():
-            k -= 1
+        # After the last plain space, unless another kind of space (a line break, a tab) follows it.
+        k = max(lo, buf.rfind(" ", lo, i) + 1)
+        if _OTHER_SPACE(buf, k, i) is not None:
+            k = i
+            while k > lo and not buf[k - 1].isspace():
+                k -= 1
         return k, buf[k:i]
 
     def _previous_word(self, k: int) -> str:
@@ -175,7 +195,7 @@ class TextWindow:
             return self._marker
         cs = self._content_start()
         if 0 <= cs and len(self.buf) - cs < 8 and not self.final:
-            raise Need  # the marker may not have arrived whole yet
+            raise Need(cs + 7)  # the marker may not have arrived whole yet
         m = _MARKER_RE.match(self.buf, cs) if cs >= 0 else None
         marker = NO_MARKER
         if m is not None and m.end() < len(self.buf):
@@ -202,8 +222,8 @@ def is_hangul(c: str) -> bool:
 
 def is_emoji(c: str) -> bool:
     """A pictograph or one of the joiners and selectors that build emoji sequences."""
-    if c == EOF or len(c) != 1:
-        return False
+    if c < "\u200d" or c == EOF or len(c) != 1:
+        return False  # the first test is the fast answer for Latin text
     if c in "\u200d\ufe0f\u20e3":
         return True
     return ord(c) >= 0x2190 and unicodedata.category(c) in ("So", "Sk")

@@ -26,7 +26,7 @@ class WordRules(TextWindow):
         k, raw = self._word_before(i)
         word = raw.lstrip(_PAIR_STRIP)
         k += len(raw) - len(word)
-        if self.rules.elision:
+        if self.rules.elision and ("'" in word or "’" in word):
             for apostrophe in "'’":
                 pre, sep, post = word.rpartition(apostrophe)
                 if sep and post and pre.lower() in _ELIDED:

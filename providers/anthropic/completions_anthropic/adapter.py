@@ -115,6 +115,13 @@ class AnthropicAdapter(ProviderAdapter):
             http_client=http_client(),
         )
 
+    async def warm(self, client: Any) -> None:
+        """Open the connection (TCP and TLS) ahead of the first request: a one-model listing."""
+        try:
+            await client.with_options(timeout=5.0).models.list(limit=1)
+        except Exception:  # noqa: BLE001 - warming is best effort; the real call reports
+            pass
+
     # -- hooks a variant (Vertex) overrides -----------------------------------------------------
 
     def supports_native_structured_output(self, model: str) -> bool:

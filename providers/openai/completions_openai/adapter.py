@@ -128,6 +128,13 @@ class OpenAIAdapter(ProviderAdapter):
         client.project = None
         return client
 
+    async def warm(self, client: AsyncOpenAI) -> None:
+        """Open the connection (TCP and TLS) ahead of the first request: one cheap model listing."""
+        try:
+            await client.with_options(timeout=5.0).models.list()
+        except Exception:  # noqa: BLE001 - warming is best effort; the real call reports
+            pass
+
     # -- how to talk ------------------------------------------------------------------------------
 
     def schema_target(self, strict: bool) -> Target:

@@ -126,3 +126,19 @@ def test_the_transport_can_be_chosen_and_never_follows_redirects(transport: str,
     expected = openai.DefaultAioHttpClient if transport == "aiohttp" else openai.DefaultAsyncHttpxClient
     assert isinstance(client, expected)
     assert client.follow_redirects is False
+
+
+@pytest.mark.anyio
+async def test_warm_opens_the_connection_with_one_model_listing_and_never_fails() -> None:
+    async with ReplayServer() as server:
+        server.enqueue_json(200, {"object": "list", "data": []}, path="/v1/models")
+        server.enqueue_json(500, {"error": {"message": "down", "type": "server_error"}}, path="/v1/models")
+        adapter = OpenAIAdapter(base_url=server.url + "/v1")
+        client = adapter.create_client(OpenAIClientConfig(base_url=server.url + "/v1", api_key=Secret("sk-test-warm-0001")))
+        try:
+            await adapter.warm(client)
+            await adapter.warm(client)  # a failing warm-up is silent
+        finally:
+            await adapter.close_client(client)
+        assert [r.path for r in server.requests] == ["/v1/models", "/v1/models"]
+        assert server.requests[0].headers["authorization"] == "Bearer sk-test-warm-0001"

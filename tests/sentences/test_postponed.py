@@ -1,0 +1,51 @@
+"""A decision that asked for more text is not tried again until the new text can change it."""
+
+from __future__ import annotations
+
+from completions_core.sentences import SentenceChunker
+from completions_core.types import StreamOptions
+
+
+def _feed_counting(text: str) -> tuple[list[str], int]:
+    """Feed ``text`` one character at a time; the sentences and the number of decisions taken."""
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    scanner = chunker._scanner
+    calls: list[int] = []
+    decide = scanner._decide
+
+    def counting(i: int, token: str) -> tuple[int, int, int]:
+        calls.append(i)
+        return decide(i, token)
+
+    scanner._decide = counting  # type: ignore[method-assign]
+    sentences: list[str] = []
+    for char in text:
+        sentences += chunker.feed(char)
+    return sentences + chunker.flush(), len(calls)
+
+
+def test_a_remark_in_brackets_after_a_quotation_is_decided_once_it_closes() -> None:
+    remark = "which was " + "very " * 30 + "likely true."
+    text = f"'I shall fall off the top of the house!' ({remark}) she thought. Then she fell."
+    sentences, decisions = _feed_counting(text)
+    assert sentences == [f"'I shall fall off the top of the house!' ({remark}) she thought.", "Then she fell."]
+    # Not one retry per character of the remark: the wait is for the closing bracket.
+    assert decisions < 20
+
+
+def test_a_run_together_token_is_decided_once_it_ends() -> None:
+    token = "www.Example" + "x" * 60 + ".com"
+    sentences, decisions = _feed_counting(f"I visited the {token} last year. Next one.")
+    assert sentences == [f"I visited the {token} last year.", "Next one."]
+    assert decisions < 20
+
+
+def test_postponed_decisions_give_the_same_sentences_as_the_whole_text() -> None:
+    text = (
+        "'Stop!' (He did not stop, of course.) \"Why?\" (No answer (none at all).) "
+        "See www.Example.Com/Path. 1.) First 2.) Second. Hello world.Today is Tuesday."
+    )
+    whole = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    expected = whole.feed(text) + whole.flush()
+    sentences, _ = _feed_counting(text)
+    assert sentences == expected
