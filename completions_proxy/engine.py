@@ -15,13 +15,13 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Optional, cast
+from typing import Any, Optional
 
 import anyio
 import structlog
 
-from completions_core.adapter import Credential, ProviderAdapter, StreamEvent
-from completions_core.assembly import ResponseAssembler, response_from_completion
+from completions_core.adapter import Credential, ProviderAdapter
+from completions_core.assembly import response_from_completion
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
@@ -36,8 +36,8 @@ from completions_core.types import (
     FallbackRequest,
     RetryConfiguration,
     StreamOptions,
-    ToolCall,
 )
+from completions_proxy.attempts import LiveAttempt, nullcontext, record_failure, refused, unexpected
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
@@ -259,7 +259,7 @@ class Engine:
             started = time.perf_counter()
             try:
                 client = self.client_for(target)
-                with anyio.fail_after(target.request.timeout) if target.request.timeout else _nullcontext():
+                with anyio.fail_after(target.request.timeout) if target.request.timeout else nullcontext():
                     try:
                         completion = await target.adapter.complete(client, target.request)
                     finally:
@@ -270,25 +270,25 @@ class Engine:
                     "timeout_error",
                     provider=target.provider,
                 )
-                self._fail(attempt, last, started)
+                record_failure(attempt, last, started)
                 continue
             except ProviderError as exc:
                 last = exc
-                self._fail(attempt, exc, started)
+                record_failure(attempt, exc, started)
                 continue
             except InvalidRequestError as exc:
                 # Refused before anything was sent (an endpoint outside the allowlist, too many
                 # cache breakpoints): a 400 for this target; a fallback may still answer.
-                last = _refused(target, exc)
-                self._fail(attempt, last, started)
+                last = refused(target, exc)
+                record_failure(attempt, last, started)
                 continue
             except anyio.get_cancelled_exc_class():
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
             except Exception as exc:  # noqa: BLE001 - reported, never silent
-                last = _unexpected(target, exc)
-                self._fail(attempt, last, started)
+                last = unexpected(target, exc)
+                record_failure(attempt, last, started)
                 continue
             attempt.latency_ms = (time.perf_counter() - started) * 1000
             turn.provider, turn.model = target.provider, target.request.model
@@ -300,13 +300,6 @@ class Engine:
             return turn.response
         assert last is not None
         raise last
-
-    @staticmethod
-    def _fail(attempt: Attempt, exc: ProviderError, started: float) -> None:
-        attempt.outcome = "error"
-        attempt.error_type = exc.error_type
-        attempt.status = exc.status_code
-        attempt.latency_ms = (time.perf_counter() - started) * 1000
 
     async def stream(
         self,
@@ -373,160 +366,3 @@ class Engine:
     ) -> LiveAttempt:
         """A streaming attempt against ``target`` (recorded in ``turn``), not started yet."""
         return LiveAttempt(self, target, index, options, turn, deadlines)
-
-
-class LiveAttempt:
-    """One streaming call to a provider: events in, chunks out, every failure a ProviderError.
-
-    Its :meth:`chunks` generator runs the whole call (open, read, close) in the task that
-    iterates it, so SDK transports never see their cancel scopes cross tasks.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        target: Target,
-        index: int,
-        options: StreamOptions,
-        turn: Turn,
-        deadlines: tuple[Optional[float], Optional[float]],
-    ) -> None:
-        self.engine = engine
-        self.target = target
-        self.options = options
-        self.turn = turn
-        self.first_token_timeout, self.idle_timeout = deadlines
-        self.record = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
-        turn.attempts.append(self.record)
-        self.started = time.perf_counter()
-        self.produced = False
-
-    def commit(self) -> None:
-        """This attempt's first chunk reached the client: it carries the turn."""
-        turn = self.turn
-        turn.first_chunk_at = time.perf_counter()
-        turn.provider, turn.model = self.target.provider, self.target.request.model
-
-    async def chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
-        """The attempt's chunks; raises ProviderError (recorded) on failure."""
-        target, turn = self.target, self.turn
-        try:
-            assembler = ResponseAssembler(
-                self.options, provider=target.provider, model=target.request.model, request_id=turn.request_id
-            )
-            client = self.engine.client_for(target)
-            upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
-            async with aclosing(upstream) as events:
-                iterator = events.__aiter__()
-                timeout = target.request.timeout
-                while True:
-                    wait, why = _deadline(
-                        timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
-                    )
-                    waiting = time.perf_counter()
-                    try:
-                        with anyio.fail_after(wait) if wait is not None else _nullcontext():
-                            event = await iterator.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        raise _Deadline(why) from None
-                    finally:
-                        turn.provider_wait += time.perf_counter() - waiting
-                    produced = assembler.feed(event)
-                    if produced:
-                        self.produced = True
-                        if turn.first_sentence_at is None and assembler.sentences:
-                            turn.first_sentence_at = time.perf_counter()
-                        for chunk in produced:
-                            turn.chunks += 1
-                            yield chunk
-                final = assembler.finish()
-            turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
-            turn.finish_reason = assembler.finish_reason
-            turn.sentences = assembler.sentences
-            turn.response = assembler.response
-            if turn.first_sentence_at is None and assembler.sentences:
-                turn.first_sentence_at = time.perf_counter()
-            self.record.latency_ms = (time.perf_counter() - self.started) * 1000
-            self.produced = True
-            for chunk in final:
-                turn.chunks += 1
-                yield chunk
-        except (anyio.get_cancelled_exc_class(), GeneratorExit):
-            self.record.outcome = "cancelled"
-            self.record.latency_ms = (time.perf_counter() - self.started) * 1000
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded ProviderError
-            error = _as_provider_error(target, exc)
-            Engine._fail(self.record, error, self.started)
-            raise error from None
-
-
-class _Deadline(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-def _deadline(
-    timeout: Optional[float],
-    first_token: Optional[float],
-    idle: Optional[float],
-    committed: bool,
-    started: float,
-) -> tuple[Optional[float], str]:
-    """How long the next event may take, and what to say when it does not come.
-
-    ``timeout`` (the request's) bounds every wait; before the first chunk the time-to-first-token
-    deadline counts from the attempt's start, after it the idle deadline counts per event.
-    """
-    options: list[tuple[float, str]] = []
-    if timeout:
-        options.append((timeout, f"sent nothing for {timeout:g} s (timeout)"))
-    if not committed and first_token:
-        left = first_token - (time.perf_counter() - started)
-        options.append((max(left, 0.0), f"sent no first token within {first_token:g} s (first-token deadline)"))
-    if committed and idle:
-        options.append((idle, f"sent nothing for {idle:g} s mid-stream (idle deadline)"))
-    if not options:
-        return None, ""
-    return min(options)
-
-
-def _as_provider_error(target: Target, exc: Exception) -> ProviderError:
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, _Deadline):
-        return ProviderError(f"{target.provider} {exc.why}", "timeout_error", provider=target.provider)
-    if isinstance(exc, InvalidRequestError):
-        return _refused(target, exc)
-    return _unexpected(target, exc)
-
-
-def _refused(target: Target, exc: InvalidRequestError) -> ProviderError:
-    return ProviderError(exc.message, exc.error_type, provider=target.provider, status_code=None, retryable=False)
-
-
-def _unexpected(target: Target, exc: Exception) -> ProviderError:
-    # Only the exception's type: its text may quote a request header or a key.
-    logger.error("adapter_failed", provider=target.provider, exception=type(exc).__name__)
-    return ProviderError(
-        f"the {target.provider} adapter failed unexpectedly ({type(exc).__name__})",
-        "internal_error",
-        provider=target.provider,
-        retryable=False,
-    )
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def tool_calls_of(response: ChatCompletionResponse) -> list[ToolCall]:
-    """The response's tool calls (empty list when none)."""
-    return list(response.message.tool_calls or [])

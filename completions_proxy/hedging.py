@@ -23,7 +23,8 @@ from completions_core.errors import ProviderError
 from completions_core.types import ChatCompletionChunk, ErrorChunk, StreamOptions
 
 if TYPE_CHECKING:
-    from completions_proxy.engine import Engine, LiveAttempt, Target, Turn
+    from completions_proxy.attempts import LiveAttempt
+    from completions_proxy.engine import Engine, Target, Turn
 
 __all__ = ["Race"]
 

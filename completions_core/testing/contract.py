@@ -9,7 +9,6 @@ every ``test_*`` method here for that provider. The real SDK talks to a
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -23,6 +22,7 @@ from completions_core.errors import ProviderError
 from completions_core.secrets import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import Fault, PathOverride, ReplayServer, Stream
+from completions_core.testing.replies import refusing_port
 from completions_core.types import (
     AssistantMessage,
     ChatCompletionRequest,
@@ -62,13 +62,6 @@ async def collect(adapter: ProviderAdapter, client: Any, request: ChatCompletion
         await stream.aclose()  # type: ignore[attr-defined]
     assembler.finish()
     return assembler
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 class AdapterContract:
@@ -279,10 +272,11 @@ class AdapterContract:
 
     @pytest.mark.anyio
     async def test_connection_refused_is_a_retryable_connection_error(self) -> None:
-        adapter = self.make_adapter(f"http://127.0.0.1:{_closed_port()}")
-        request = self.request(provider=adapter.name, timeout=5)
-        with pytest.raises(ProviderError) as info:
-            await adapter.complete(self.client(adapter, request), request)
+        with refusing_port() as port:
+            adapter = self.make_adapter(f"http://127.0.0.1:{port}")
+            request = self.request(provider=adapter.name, timeout=5)
+            with pytest.raises(ProviderError) as info:
+                await adapter.complete(self.client(adapter, request), request)
         assert info.value.error_type == "connection_error" and info.value.retryable
 
     @pytest.mark.anyio

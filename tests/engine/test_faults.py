@@ -8,7 +8,6 @@ which provider answered and how many attempts the engine made.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from completions_openai import OpenAIAdapter
 from completions_core.plugins import ProviderRegistry
 from completions_core.testing.cassettes import load_cassette
 from completions_core.testing.replay import Fault, ReplayServer, Reply, Stream
+from completions_core.testing.replies import refusing_port
 from completions_proxy.testing import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.anyio
@@ -31,13 +31,6 @@ TEXT = load_cassette(CASSETTES / "chat_text.yaml")[0].response
 STREAM = load_cassette(CASSETTES / "chat_stream_text.yaml")[0].response
 STREAM_EVENTS = STREAM.sse_events()
 ERROR_BODY = {"error": {"message": "upstream trouble", "type": "server_error", "param": None, "code": None}}
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass(frozen=True)
@@ -104,14 +97,15 @@ def _body(stream: bool, fallback: bool) -> dict[str, Any]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_fault(case: Case, stream: bool, fallback: bool, upstream: ReplayServer) -> None:
     reply = case.fault(stream)
-    base = upstream.url if reply is not None else f"http://127.0.0.1:{_closed_port()}"
-    if reply is not None:
-        upstream.enqueue(reply)
-    registry = ProviderRegistry()
-    registry.register(OpenAIAdapter(base_url=base + "/v1"))
-    registry.register(EmbeddedAdapter())
-    async with running_proxy(registry) as proxy:
-        status, records, attempts = await _run(proxy, _body(stream, fallback))
+    with refusing_port() as closed:
+        base = upstream.url if reply is not None else f"http://127.0.0.1:{closed}"
+        if reply is not None:
+            upstream.enqueue(reply)
+        registry = ProviderRegistry()
+        registry.register(OpenAIAdapter(base_url=base + "/v1"))
+        registry.register(EmbeddedAdapter())
+        async with running_proxy(registry) as proxy:
+            status, records, attempts = await _run(proxy, _body(stream, fallback))
     mid_stream = stream and case.mid_stream
     if mid_stream:
         # Content reached the client: the turn stays with OpenAI and ends with an error record.

@@ -1,0 +1,199 @@
+"""One call to a provider: the streaming attempt, its deadlines, and how failures are recorded.
+
+The engine (:mod:`completions_proxy.engine`) decides which target to try and when; an attempt
+runs one call and turns every failure into a recorded :class:`ProviderError`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Optional, cast
+
+import anyio
+import structlog
+
+from completions_core.adapter import StreamEvent
+from completions_core.assembly import ResponseAssembler
+from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.records import AttemptRecord
+from completions_core.types import ChatCompletionChunk, StreamOptions
+
+if TYPE_CHECKING:
+    from completions_proxy.engine import Engine, Target, Turn
+
+__all__ = [
+    "DeadlineExceeded",
+    "LiveAttempt",
+    "as_provider_error",
+    "deadline",
+    "nullcontext",
+    "record_failure",
+    "refused",
+    "unexpected",
+]
+
+logger = structlog.get_logger("completions_proxy.engine")
+
+
+def record_failure(attempt: AttemptRecord, exc: ProviderError, started: float) -> None:
+    """Mark ``attempt`` failed with ``exc``."""
+    attempt.outcome = "error"
+    attempt.error_type = exc.error_type
+    attempt.status = exc.status_code
+    attempt.latency_ms = (time.perf_counter() - started) * 1000
+
+
+class LiveAttempt:
+    """One streaming call to a provider: events in, chunks out, every failure a ProviderError.
+
+    Its :meth:`chunks` generator runs the whole call (open, read, close) in the task that
+    iterates it, so SDK transports never see their cancel scopes cross tasks.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        target: Target,
+        index: int,
+        options: StreamOptions,
+        turn: Turn,
+        deadlines: tuple[Optional[float], Optional[float]],
+    ) -> None:
+        self.engine = engine
+        self.target = target
+        self.options = options
+        self.turn = turn
+        self.first_token_timeout, self.idle_timeout = deadlines
+        self.record = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
+        turn.attempts.append(self.record)
+        self.started = time.perf_counter()
+        self.produced = False
+
+    def commit(self) -> None:
+        """This attempt's first chunk reached the client: it carries the turn."""
+        turn = self.turn
+        turn.first_chunk_at = time.perf_counter()
+        turn.provider, turn.model = self.target.provider, self.target.request.model
+
+    async def chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """The attempt's chunks; raises ProviderError (recorded) on failure."""
+        target, turn = self.target, self.turn
+        try:
+            assembler = ResponseAssembler(
+                self.options, provider=target.provider, model=target.request.model, request_id=turn.request_id
+            )
+            client = self.engine.client_for(target)
+            upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
+            async with aclosing(upstream) as events:
+                iterator = events.__aiter__()
+                timeout = target.request.timeout
+                while True:
+                    wait, why = deadline(
+                        timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
+                    )
+                    waiting = time.perf_counter()
+                    try:
+                        with anyio.fail_after(wait) if wait is not None else nullcontext():
+                            event = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise DeadlineExceeded(why) from None
+                    finally:
+                        turn.provider_wait += time.perf_counter() - waiting
+                    produced = assembler.feed(event)
+                    if produced:
+                        self.produced = True
+                        if turn.first_sentence_at is None and assembler.sentences:
+                            turn.first_sentence_at = time.perf_counter()
+                        for chunk in produced:
+                            turn.chunks += 1
+                            yield chunk
+                final = assembler.finish()
+            turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
+            turn.finish_reason = assembler.finish_reason
+            turn.sentences = assembler.sentences
+            turn.response = assembler.response
+            if turn.first_sentence_at is None and assembler.sentences:
+                turn.first_sentence_at = time.perf_counter()
+            self.record.latency_ms = (time.perf_counter() - self.started) * 1000
+            self.produced = True
+            for chunk in final:
+                turn.chunks += 1
+                yield chunk
+        except (anyio.get_cancelled_exc_class(), GeneratorExit):
+            self.record.outcome = "cancelled"
+            self.record.latency_ms = (time.perf_counter() - self.started) * 1000
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded ProviderError
+            error = as_provider_error(target, exc)
+            record_failure(self.record, error, self.started)
+            raise error from None
+
+
+class DeadlineExceeded(Exception):
+    """A provider missed one of the attempt's deadlines (``why`` says which)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def deadline(
+    timeout: Optional[float],
+    first_token: Optional[float],
+    idle: Optional[float],
+    committed: bool,
+    started: float,
+) -> tuple[Optional[float], str]:
+    """How long the next event may take, and what to say when it does not come.
+
+    ``timeout`` (the request's) bounds every wait; before the first chunk the time-to-first-token
+    deadline counts from the attempt's start, after it the idle deadline counts per event.
+    """
+    options: list[tuple[float, str]] = []
+    if timeout:
+        options.append((timeout, f"sent nothing for {timeout:g} s (timeout)"))
+    if not committed and first_token:
+        left = first_token - (time.perf_counter() - started)
+        options.append((max(left, 0.0), f"sent no first token within {first_token:g} s (first-token deadline)"))
+    if committed and idle:
+        options.append((idle, f"sent nothing for {idle:g} s mid-stream (idle deadline)"))
+    if not options:
+        return None, ""
+    return min(options)
+
+
+def as_provider_error(target: Target, exc: Exception) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, DeadlineExceeded):
+        return ProviderError(f"{target.provider} {exc.why}", "timeout_error", provider=target.provider)
+    if isinstance(exc, InvalidRequestError):
+        return refused(target, exc)
+    return unexpected(target, exc)
+
+
+def refused(target: Target, exc: InvalidRequestError) -> ProviderError:
+    return ProviderError(exc.message, exc.error_type, provider=target.provider, status_code=None, retryable=False)
+
+
+def unexpected(target: Target, exc: Exception) -> ProviderError:
+    # Only the exception's type: its text may quote a request header or a key.
+    logger.error("adapter_failed", provider=target.provider, exception=type(exc).__name__)
+    return ProviderError(
+        f"the {target.provider} adapter failed unexpectedly ({type(exc).__name__})",
+        "internal_error",
+        provider=target.provider,
+        retryable=False,
+    )
+
+
+class nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
