@@ -39,7 +39,13 @@ from completions_core.types import (
     UsageChunk,
 )
 
-__all__ = ["ResponseAssembler", "ToolCallAssembler", "new_tool_call_id", "response_from_completion"]
+__all__ = [
+    "ResponseAssembler",
+    "ToolCallAssembler",
+    "new_tool_call_id",
+    "parse_tool_arguments",
+    "response_from_completion",
+]
 
 
 def new_tool_call_id() -> str:
@@ -98,24 +104,7 @@ class ToolCallAssembler:
                     provider=self._provider,
                     retryable=False,
                 )
-            text = "".join(pending.parts).strip()
-            try:
-                arguments: Any = loads(text) if text else {}
-            except ValueError:
-                raise ProviderError(
-                    f"the model returned invalid JSON arguments for tool {pending.name!r}: {_preview(text)}",
-                    "invalid_response_error",
-                    provider=self._provider,
-                    retryable=False,
-                ) from None
-            if not isinstance(arguments, dict):
-                raise ProviderError(
-                    f"the model returned arguments for tool {pending.name!r} that are not a JSON object: "
-                    f"{_preview(text)}",
-                    "invalid_response_error",
-                    provider=self._provider,
-                    retryable=False,
-                )
+            arguments = parse_tool_arguments("".join(pending.parts), pending.name, self._provider)
             calls.append(
                 (
                     index,
@@ -139,6 +128,33 @@ class ToolCallAssembler:
 
 def _preview(text: str, limit: int = 120) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def parse_tool_arguments(text: Optional[str], tool: str, provider: str) -> dict[str, Any]:
+    """A tool call's arguments as a dict; anything but a JSON object is an ``invalid_response_error``.
+
+    Empty text is ``{}`` (some models send "" for a function without parameters).
+    """
+    text = (text or "").strip()
+    if not text:
+        return {}
+    try:
+        value = loads(text)
+    except ValueError:
+        raise ProviderError(
+            f"the model returned invalid JSON arguments for tool {tool!r}: {_preview(text)}",
+            "invalid_response_error",
+            provider=provider,
+            retryable=False,
+        ) from None
+    if not isinstance(value, dict):
+        raise ProviderError(
+            f"the model returned arguments for tool {tool!r} that are not a JSON object: {_preview(text)}",
+            "invalid_response_error",
+            provider=provider,
+            retryable=False,
+        )
+    return value
 
 
 def _default_finish(tool_calls: list[ToolCall]) -> str:

@@ -7,11 +7,15 @@ types are stable strings that callers can match on.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Optional
 
 __all__ = [
     "ERROR_STATUS",
     "broken_connection",
+    "retry_after_seconds",
     "InvalidRequestError",
     "ProviderError",
     "RETRYABLE_ERROR_TYPES",
@@ -116,3 +120,24 @@ def broken_connection(exc: BaseException) -> Optional[str]:
             return type(seen).__name__
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), if sent."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

@@ -89,10 +89,15 @@ class LiveAttempt:
             async with aclosing(upstream) as events:
                 iterator = events.__aiter__()
                 timeout = target.request.timeout
+                # Most requests set no deadline at all: then nothing is computed per event.
+                bounded = bool(timeout or self.first_token_timeout or self.idle_timeout)
+                wait: Optional[float] = None
+                why = ""
                 while True:
-                    wait, why = deadline(
-                        timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
-                    )
+                    if bounded:
+                        wait, why = deadline(
+                            timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
+                        )
                     waiting = time.perf_counter()
                     try:
                         with anyio.fail_after(wait) if wait is not None else nullcontext():

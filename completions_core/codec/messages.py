@@ -210,7 +210,8 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
     else:
         data = _as_mapping(value, path, "a message")
         raw_role = data.get("role")
-        if raw_role not in _MESSAGE_FIELDS:
+        # isinstance first: a list or an object as the role must be a 400, not a TypeError.
+        if not isinstance(raw_role, str) or raw_role not in _MESSAGE_FIELDS:
             raise InvalidRequestError(
                 f"unknown role {raw_role!r}; expected one of user, assistant, system, tool", _join(path, "role")
             )

@@ -114,6 +114,7 @@ def test_dict_messages_and_dataclasses_mix_in_one_request() -> None:
         ({"provider": "openai", "model": "m", "messages": []}, "messages", "at least one"),
         ({"provider": "openai", "model": "m", "messages": [{"role": "bot", "content": "x"}]}, "messages[0].role", "unknown role"),
         ({"provider": "openai", "model": "m", "messages": [{"role": "user", "content": 3}]}, "messages[0].content", "expected a string"),
+        ({"provider": "openai", "model": "m", "messages": [{"role": ["user"], "content": "x"}]}, "messages[0].role", "unknown role"),
         ({"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x", "colour": 1}]}, "messages[0].colour", "unknown field"),
         ({"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x"}], "temprature": 1}, "temprature", "unknown field"),
         ({"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, "temperature", "finite number"),

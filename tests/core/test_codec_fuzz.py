@@ -21,7 +21,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=25,
 )
-roles = st.sampled_from(["user", "assistant", "system", "tool", "bot", None])
+roles = st.sampled_from(["user", "assistant", "system", "tool", "bot", None]) | json_values
 message = st.fixed_dictionaries(
     {"role": roles},
     optional={

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError, broken_connection
+from completions_core.errors import ProviderError, broken_connection, retry_after_seconds
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -42,28 +40,6 @@ _BY_BODY_TYPE = {
     "overloaded_error": "overloaded_error",
     "timeout_error": "timeout_error",
 }
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), if sent."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _body_error(body: Any) -> tuple[Optional[str], Optional[str]]:

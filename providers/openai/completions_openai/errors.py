@@ -7,11 +7,10 @@ The provider's own message is kept (it is what the caller needs to fix a bad req
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError, broken_connection
+from completions_core.errors import ProviderError, broken_connection, retry_after_seconds
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -32,29 +31,6 @@ _STATUS_TYPES: dict[int, str] = {
 
 # Error codes a provider sends inside a 429 that no retry can fix (billing, not load).
 _PERMANENT_429_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 def _body_field(body: object, key: str) -> Optional[str]:
@@ -110,16 +86,11 @@ def _from_status(exc: Any, provider: str) -> ProviderError:
 
 def _from_stream_error(exc: Any, provider: str) -> ProviderError:
     # An error the provider sent inside a 200 stream ({"error": {...}} as a data event).
-    code = _body_field(exc.body, "code") or _body_field(exc.body, "type") or ""
-    message = exc.message or f"{provider} failed mid-stream"
-    if "rate_limit" in code:
-        return ProviderError(message, "rate_limit_error", provider=provider)
-    if "overloaded" in code:
-        return ProviderError(message, "overloaded_error", provider=provider)
-    if "invalid_request" in code or "invalid_parameter" in code:
-        return ProviderError(message, "invalid_request_error", provider=provider)
-    return ProviderError(message, "provider_error", provider=provider)
+    from .response import stream_error
 
+    body = dict(exc.body) if isinstance(exc.body, Mapping) else {}
+    body["message"] = exc.message or body.get("message")
+    return stream_error(body, provider)
 
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.

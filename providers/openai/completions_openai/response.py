@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
@@ -16,7 +15,7 @@ from completions_core.adapter import (
     ToolCallDelta,
     UsageEvent,
 )
-from completions_core.assembly import new_tool_call_id
+from completions_core.assembly import new_tool_call_id, parse_tool_arguments
 from completions_core.errors import ProviderError
 from completions_core.types import AssistantMessage, FunctionCall, ToolCall
 
@@ -48,32 +47,8 @@ def normalize_finish(native: str) -> str:
     return _FINISH_REASONS.get(native, native)
 
 
-def _preview(text: str, limit: int = 120) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
-def parse_arguments(text: Optional[str], tool: str, provider: str) -> dict[str, Any]:
-    """A tool call's arguments as a dict; anything but a JSON object is an ``invalid_response_error``."""
-    text = (text or "").strip()
-    if not text:
-        return {}  # some models send "" for a function without parameters
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ProviderError(
-            f"the model returned invalid JSON arguments for tool {tool!r}: {_preview(text)}",
-            "invalid_response_error",
-            provider=provider,
-            retryable=False,
-        ) from None
-    if not isinstance(value, dict):
-        raise ProviderError(
-            f"the model returned arguments for tool {tool!r} that are not a JSON object: {_preview(text)}",
-            "invalid_response_error",
-            provider=provider,
-            retryable=False,
-        )
-    return value
+#: Kept under its old name for callers of this plugin; the parsing itself lives in core.
+parse_arguments = parse_tool_arguments
 
 
 def _usage(usage: Optional[CompletionUsage]) -> Optional[dict[str, Any]]:
