@@ -1,31 +1,53 @@
 #!/usr/bin/env bash
-# One entry point for people and CI: ./dev.sh demo | test | lint | bench
-# Creates .venv on first use, installs every third-party dependency from the hashed lock
-# (requirements/dev.lock, --require-hashes), then the project's own packages without deps.
+# One entry point for people and CI: ./dev.sh demo | test | test-all | lint | bench
+# Creates .venv on first use with the interpreter's own pip, upgrades that pip to the hashed pin
+# in requirements/pip.lock (the pip Python 3.11 ships with, 23.x, refuses dev.lock in
+# --require-hashes mode), installs every third-party dependency from the hashed lock, then the
+# project's own packages without deps. One line per step; pip's output goes to .venv/install.log.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+VENV=${VENV:-.venv}
+log="$VENV/install.log"
+
+step() { printf '%s\n' "-- $*" >&2; }
+run_logged() {
+  if ! "$@" >>"$log" 2>&1; then
+    echo "dev.sh: '$*' failed; the full output is in $log" >&2
+    tail -n 15 "$log" >&2
+    exit 1
+  fi
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  step "creating $VENV with $("$PY" --version 2>&1)"
+  "$PY" -m venv "$VENV"
 fi
-stamp=.venv/.installed
-inputs=$(cat setup.cfg providers/*/setup.cfg plugins/*/setup.cfg requirements/dev.lock | sha256sum | cut -c1-16)
+stamp=$VENV/.installed
+inputs=$(cat setup.cfg providers/*/setup.cfg plugins/*/setup.cfg requirements/pip.lock requirements/dev.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
+  : >"$log"
+  pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+  step "pinning pip ($(grep -o '^pip==[^ ]*' requirements/pip.lock), by hash; log: $log)"
+  run_logged "${pip[@]}" install --require-hashes -r requirements/pip.lock
+  step "installing third-party dependencies from requirements/dev.lock (hashed)"
+  run_logged "${pip[@]}" install --require-hashes -r requirements/dev.lock
   local_packages=(-e .)
   for d in plugins/*/ providers/*/; do
     [ -f "$d/setup.cfg" ] && local_packages+=(-e "$d")
   done
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation "${local_packages[@]}"
-  .venv/bin/python -m pip check
+  step "installing the project's own packages ($(( ${#local_packages[@]} / 2 )) editable, no dependencies)"
+  run_logged "${pip[@]}" install --no-deps --no-build-isolation "${local_packages[@]}"
+  step "checking the installed set"
+  run_logged "${pip[@]}" check
   echo "$inputs" > "$stamp"
 fi
 cmd=${1:-test}
 shift || true
 case "$cmd" in
-  demo) exec .venv/bin/completions-demo "$@" ;;
-  test) exec .venv/bin/python -m pytest "$@" ;;
-  lint) .venv/bin/ruff check . && exec .venv/bin/mypy ;;
-  bench) exec .venv/bin/python bench/run.py "$@" ;;
+  demo) exec "$VENV/bin/completions-demo" "$@" ;;
+  test) exec "$VENV/bin/python" -m pytest "$@" ;;
+  lint) "$VENV/bin/ruff" check . && exec "$VENV/bin/mypy" ;;
+  bench) exec "$VENV/bin/python" bench/run.py "$@" ;;
   *) echo "usage: ./dev.sh demo|test|lint|bench" >&2; exit 2 ;;
 esac

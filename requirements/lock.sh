@@ -5,8 +5,8 @@ cd "$(dirname "$0")"
 tools=$(mktemp -d)
 python3 -m venv "$tools"
 "$tools/bin/pip" install -q pip-tools
-"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
   --output-file proxy.lock proxy.in
-"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
   --output-file dev.lock dev.in
 rm -rf "$tools"
