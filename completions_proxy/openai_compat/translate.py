@@ -450,9 +450,9 @@ def translate_request(
     if not isinstance(data, Mapping):
         raise InvalidRequestError("the request body must be a JSON object")
     for key in data:
+        if data[key] is None or (key == "logprobs" and data[key] is False):
+            continue  # an SDK may send an unset field as null
         if key in _UNSUPPORTED:
-            if data[key] is None or (key == "logprobs" and data[key] is False):
-                continue
             raise UnsupportedParameter(f"{key!r} is not supported by this proxy; remove it", str(key))
         if key not in _OPENAI_FIELDS and key not in _EXTENSIONS:
             raise UnsupportedParameter(f"unknown field {key!r}", str(key))
