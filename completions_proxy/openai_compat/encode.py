@@ -37,6 +37,7 @@ __all__ = ["SSEStreamResponse", "completion_to_openai", "openai_usage"]
 
 SSE = "text/event-stream"
 _DONE = b"data: [DONE]\n\n"
+_CONTENT_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 def openai_usage(usage_format: str, usage: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
@@ -104,6 +105,7 @@ class SSEStreamResponse(ChunkStreamResponse):
         self.requested = requested
         self.include_usage = include_usage
         self._prefix = b""
+        self._content = b""
         self._role_sent = False
         self._tool_calls = 0
         self._sentences = 0
@@ -118,6 +120,7 @@ class SSEStreamResponse(ChunkStreamResponse):
                 "model": _model(self.turn, self.requested),
             }
             self._prefix = b"data: " + dumps(head)[:-1] + b","
+            self._content = self._prefix + b'"choices":[{"index":0,"delta":{"content":'
         return self._prefix
 
     def _delta(self, delta: dict[str, Any], extra: bytes = b"") -> bytes:
@@ -132,6 +135,9 @@ class SSEStreamResponse(ChunkStreamResponse):
     def encode(self, chunk: ChatCompletionChunk) -> bytes:
         """One native chunk as zero, one or two SSE events."""
         if isinstance(chunk, ContentDeltaChunk):
+            if self._role_sent:
+                # The hot path (one event per token): only the text is encoded.
+                return self._content + dumps(chunk.delta) + _CONTENT_TAIL
             return self._delta({"content": chunk.delta})
         if isinstance(chunk, ContentSentenceChunk):
             # Sentences arrive without the space between them; the content keeps one.
