@@ -91,7 +91,9 @@ def provider_failure_response(exc: ProviderError, headers: dict[str, str]) -> Re
     out = dict(headers)
     if exc.retry_after is not None and exc.error_type == "rate_limit_error":
         out["Retry-After"] = str(max(1, round(exc.retry_after)))
-    body = error_body(exc.message, exc.error_type, exc.http_status)
+    # A provider's 404 on a chat request is its model that does not exist.
+    code = "model_not_found" if exc.error_type == "not_found_error" else None
+    body = error_body(exc.message, exc.error_type, exc.http_status, code=code)
     if exc.provider:
         body["error"]["provider"] = exc.provider
     if exc.status_code is not None:

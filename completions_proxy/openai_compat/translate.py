@@ -16,7 +16,8 @@ from typing import Any, Optional
 
 from completions_core.codec import normalize_request, stream_options_from_wire
 from completions_core.errors import InvalidRequestError
-from completions_core.limits import DEFAULT_LIMITS
+from completions_core.jsonutil import loads
+from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.secrets import Secret
 from completions_core.types import ChatCompletionRequest, StreamOptions
 from completions_proxy.engine import CredentialSpec
@@ -234,8 +235,9 @@ def _tool_result(content: Optional[str]) -> Any:
     text = content or ""
     if text.lstrip().startswith("{"):
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            parsed = loads(text)  # orjson: a hostile nesting depth is a ValueError, not a RecursionError
+            check_json(parsed, "content")
+        except (ValueError, InvalidRequestError):
             parsed = None
         if isinstance(parsed, dict):
             return parsed

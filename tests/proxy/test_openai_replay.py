@@ -124,3 +124,16 @@ async def test_a_recorded_invalid_key_is_an_authentication_error_in_the_sdk(
     assert caught.value.status_code == 401
     assert caught.value.body["provider"] == "openai"  # type: ignore[index]
     assert "invalid-key-12345" not in caught.value.message
+
+
+async def test_a_recorded_404_for_the_model_is_model_not_found(
+    server: ReplayServer, client: tuple[openai.AsyncOpenAI, RunningProxy]
+) -> None:
+    sdk, _ = client
+    server.enqueue_cassette(_cassette("openai", "chat_error_404_model_not_found.yaml"))
+    with pytest.raises(openai.NotFoundError) as caught:
+        await sdk.chat.completions.create(
+            model="openai/this-model-does-not-exist", messages=[{"role": "user", "content": "Say this is a test"}]
+        )
+    assert caught.value.code == "model_not_found"
+    assert caught.value.body["provider_status"] == 404  # type: ignore[index]

@@ -78,6 +78,16 @@ def test_messages_map_one_to_one_with_tool_names_found_from_the_calls() -> None:
     assert isinstance(second, ToolResultMessage) and (second.name, second.content) == ("now", {"result": "noon"})
 
 
+def test_a_tool_result_too_deep_or_not_json_stays_text() -> None:
+    for text in ('{"a":' * 5000 + "1" + "}" * 5000, '{"a": ' * 40 + "1" + "}" * 40, "{not json"):
+        messages = [
+            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": text},
+        ]
+        result = _translate(messages=[{"role": "user", "content": "hi"}, *messages]).request.messages[2]
+        assert isinstance(result, ToolResultMessage) and result.content == {"result": text}
+
+
 def test_cache_breakpoints_in_both_spellings() -> None:
     request = _translate(
         messages=[
