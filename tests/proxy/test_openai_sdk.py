@@ -361,3 +361,21 @@ async def test_errors_before_the_engine_are_openai_shaped(proxy: RunningProxy) -
             body = await resp.json()
         assert resp.status == 400
         assert body["error"]["param"] == "messages"
+
+
+async def test_keepalives_are_sse_comments_the_sdk_skips() -> None:
+    from openai._streaming import SSEDecoder
+
+    hanging = HangingAdapter()
+    async with running_proxy(registry(hanging), keepalive_interval=0.05) as proxy:
+        raw = b""
+        async with aiohttp.ClientSession() as session:
+            body = {"model": "hanging/h", "messages": _user("hi"), "stream": True}
+            headers = {"Authorization": f"Bearer {proxy.token}"}
+            async with session.post(proxy.url + "/v1/chat/completions", json=body, headers=headers) as resp:
+                assert resp.headers["content-type"] == "text/event-stream"
+                with anyio.fail_after(10):
+                    while raw.count(b": keep-alive\n\n") < 2:
+                        raw += await resp.content.readany()
+    events = list(SSEDecoder().iter_bytes(iter([raw])))
+    assert [json.loads(e.data)["choices"][0]["delta"]["content"] for e in events] == ["Hello. "]
