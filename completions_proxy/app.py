@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
+from completions_proxy.openai_compat import openai_routes, parse_model_map
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.state import ProxyState
@@ -32,6 +33,7 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     settings = settings if settings is not None else Settings.from_env()
     registry = registry if registry is not None else get_providers()
     configure_logging(settings.log_format)
+    openai_model_map = parse_model_map(settings.env)
     state = ProxyState.build(settings, registry, get_plugin_manager().hook)
 
     @asynccontextmanager
@@ -42,8 +44,9 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
             state.draining = True
             await state.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=[*routes, *openai_routes], lifespan=lifespan)
     app.state.proxy = state
+    app.state.openai_model_map = openai_model_map
     return app
 
 

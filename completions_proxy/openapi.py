@@ -147,6 +147,60 @@ _ERRORS = {
 }
 _JSON_OK = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
 
+_CACHE_CONTROL = {"type": "object", "properties": {"type": {"const": "ephemeral"}, "ttl": {"enum": ["5m", "1h"]}}}
+_TEXT_PARTS = {"type": "array", "items": {"type": "object", "required": ["type", "text"], "properties": {
+    "type": {"const": "text"}, "text": {"type": "string"}, "cache_control": _CACHE_CONTROL}}}
+_OPENAI_TOOL_CALL = {"type": "object", "required": ["id", "type", "function"], "properties": {
+    "id": {"type": "string"}, "type": {"const": "function"},
+    "function": {"type": "object", "required": ["name", "arguments"],
+                 "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}}}}}
+_NAMED_FUNCTION = {"type": "object", "properties": {
+    "type": {"const": "function"}, "function": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+_OPENAI_MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {"anyOf": [{"type": "string"}, _TEXT_PARTS, {"type": "null"}]},
+        "name": {"type": "string"},
+        "tool_call_id": {"type": "string"},
+        "tool_calls": {"type": "array", "items": _OPENAI_TOOL_CALL},
+        "cache_breakpoint": _CACHE,
+    },
+}
+_OPENAI_REQUEST = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "description": "OpenAI Chat Completions (docs/openai-compatible.md); fields not listed are a 400",
+    "properties": {
+        "model": {"type": "string", "minLength": 1, "description": "provider/model, or a name from "
+                  "COMPLETIONS_OPENAI_MODEL_MAP"},
+        "messages": {"type": "array", "items": _OPENAI_MESSAGE, "minItems": 1, "maxItems": 1000},
+        "tools": _COMMON["tools"],
+        "tool_choice": {"anyOf": [{"enum": ["auto", "none", "required"]}, _NAMED_FUNCTION]},
+        "response_format": {"type": "object", "properties": {"type": {"enum": ["text", "json_object", "json_schema"]},
+                                                             "json_schema": {"type": "object"}}},
+        "temperature": {"type": "number", "minimum": 0},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "max_completion_tokens": {"type": "integer", "minimum": 1},
+        "stream": {"type": "boolean"},
+        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+        "n": {"const": 1},
+        "user": {"type": "string"},
+        "timeout": _COMMON["timeout"],
+        "retry": _RETRY,
+        "provider_kwargs": _COMMON["provider_kwargs"],
+        "fallbacks": {"type": "array", "maxItems": 8, "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        "sentences": {"anyOf": [{"type": "boolean"}, {"type": "object"}]},
+    },
+}
+_OPENAI_ERRORS = {
+    code: {"description": value["description"], "content": {"application/json": {"schema": {
+        "type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["message", "type", "param", "code"]}}}}}}
+    for code, value in _ERRORS.items()
+}
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "completions proxy", "version": "1", "description": "See docs/protocol.md."},
@@ -175,6 +229,20 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"202": _JSON_OK, **_ERRORS},
             }
         },
+        "/v1/chat/completions": {
+            "post": {
+                "operationId": "chat_completions",
+                "description": "OpenAI-compatible (docs/openai-compatible.md); errors in the OpenAI shape",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _OPENAI_REQUEST}}},
+                "responses": {
+                    "200": {"description": "a chat.completion object, or server-sent chat.completion.chunk events",
+                            "content": {"application/json": {"schema": {"type": "object"}},
+                                        "text/event-stream": {"schema": {"type": "string"}}}},
+                    **_OPENAI_ERRORS,
+                },
+            }
+        },
+        "/v1/models": {"get": {"operationId": "models", "responses": {"200": _JSON_OK, **_OPENAI_ERRORS}}},
         "/v1/providers": {"get": {"operationId": "providers", "responses": {"200": _JSON_OK, **_ERRORS}}},
         "/metrics": {"get": {"operationId": "metrics", "responses": {
             "200": {"description": "Prometheus text", "content": {"text/plain": {"schema": {"type": "string"}}}},

@@ -69,6 +69,26 @@ class ChunkStreamResponse:
     at once (the engine closes the provider stream).
     """
 
+    #: The body's media type, and the bytes of a keep-alive, sent while nothing else is.
+    media_type = NDJSON
+    keepalive_body = b"\n"
+
+    def encode(self, chunk: ChatCompletionChunk) -> bytes:
+        """The bytes one chunk is sent as (empty: nothing to send)."""
+        return dumps(chunk_to_wire(chunk)) + b"\n"
+
+    def encode_failure(self, exc: ProviderError) -> bytes:
+        """The last bytes of a stream that fails after its first chunk."""
+        return dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"
+
+    def encode_end(self) -> bytes:
+        """The last bytes of a stream that succeeded (the final chunk says so: none)."""
+        return b""
+
+    def failure_response(self, exc: ProviderError, headers: dict[str, str]) -> Response:
+        """The plain HTTP error when every attempt failed before the first chunk."""
+        return provider_error_response(exc, headers)
+
     def __init__(
         self,
         chunks: AsyncGenerator[ChatCompletionChunk, None],
@@ -153,7 +173,7 @@ class ChunkStreamResponse:
             return
         await self._start(send)
         self._finished = True
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": self.encode_end(), "more_body": False})
 
     async def _keepalive(self, send: Send, lock: asyncio.Lock) -> None:
         loop = asyncio.get_running_loop()
@@ -164,14 +184,16 @@ class ChunkStreamResponse:
                 continue
             async with lock:
                 await self._start(send)
-                await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                await send({"type": "http.response.body", "body": self.keepalive_body, "more_body": True})
             self._last_send = loop.time()
 
     async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
         await self._start(send)
         if isinstance(chunk, ErrorChunk):
             self.outcome, self.error_type = "error", chunk.error_type
-        await send({"type": "http.response.body", "body": dumps(chunk_to_wire(chunk)) + b"\n", "more_body": True})
+        body = self.encode(chunk)
+        if body:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def _send_failure(self, send: Send, caught: BaseException) -> None:
         exc = (
@@ -182,12 +204,11 @@ class ChunkStreamResponse:
         self.outcome, self.error_type = "error", exc.error_type
         self._finished = True
         if not self._started:
-            response = provider_error_response(exc, {**self.headers, **self._late()})
+            response = self.failure_response(exc, {**self.headers, **self._late()})
             self.status = response.status_code
             await response({"type": "http"}, _no_receive, send)
             return
-        line = dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"
-        await send({"type": "http.response.body", "body": line, "more_body": True})
+        await send({"type": "http.response.body", "body": self.encode_failure(exc), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _late(self) -> dict[str, str]:
@@ -197,7 +218,7 @@ class ChunkStreamResponse:
         if self._started:
             return
         self._started = True
-        headers = [(b"content-type", NDJSON.encode()), (b"cache-control", b"no-store")]
+        headers = [(b"content-type", self.media_type.encode()), (b"cache-control", b"no-store")]
         merged = {**self.headers, **self._late()}
         headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in merged.items())
         await send({"type": "http.response.start", "status": 200, "headers": headers})

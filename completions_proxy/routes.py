@@ -73,32 +73,38 @@ def _unauthorized(headers: dict[str, str]) -> Response:
     )
 
 
-async def _parse_json(request: Request, state: ProxyState, headers: dict[str, str]) -> Any | Response:
+async def read_json(request: Request, state: ProxyState) -> Any:
+    """The request's JSON body, within the body size and time limits (also used by the OpenAI routes).
+
+    Raises :class:`InvalidRequestError` (408, 413 or 400) when the body is late, too large,
+    empty or not JSON.
+    """
     try:
         body = await _read_body_in_time(request, state.settings.max_body_bytes, state.settings.body_timeout)
     except TimeoutError:
-        return error_response(
+        raise InvalidRequestError(
             f"the request body did not arrive within {state.settings.body_timeout:g} s (COMPLETIONS_BODY_TIMEOUT)",
-            "request_timeout_error",
-            408,
-            headers=headers,
-        )
+            error_type="request_timeout_error",
+        ) from None
     except _BodyTooLarge:
-        return error_response(
+        raise InvalidRequestError(
             f"request body is larger than the limit of {state.settings.max_body_bytes} bytes "
             "(COMPLETIONS_MAX_BODY_BYTES)",
-            "request_too_large_error",
-            413,
-            headers=headers,
-        )
+            error_type="request_too_large_error",
+        ) from None
     if not body:
-        return error_response(
-            "request body is empty; send a JSON object", "invalid_request_error", 400, headers=headers
-        )
+        raise InvalidRequestError("request body is empty; send a JSON object")
     try:
         return loads(body)
     except ValueError as exc:
-        return error_response(f"request body is not valid JSON: {exc}", "invalid_request_error", 400, headers=headers)
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+
+
+async def _parse_json(request: Request, state: ProxyState, headers: dict[str, str]) -> Any | Response:
+    try:
+        return await read_json(request, state)
+    except InvalidRequestError as exc:
+        return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
 
 
 async def completions(request: Request) -> Response | ChunkStreamResponse:
