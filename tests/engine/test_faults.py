@@ -86,6 +86,9 @@ def _body(stream: bool, fallback: bool) -> dict[str, Any]:
         "messages": [{"role": "user", "content": "Say this is a test"}],
         "credentials": {"openai": {"api_key": "sk-test-fault-matrix-0001"}},
         "provider_kwargs": {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}},
+        # One fault, one failed attempt: this matrix is about how each fault is seen and where the
+        # turn goes next; retries of the same faults are the matrix below.
+        "retry": {"enabled": False},
     }
     if fallback:
         body["fallbacks"] = [{"provider": "embedded", "model": "emb"}]

@@ -56,9 +56,13 @@ def _registry(*adapters: ProviderAdapter) -> ProviderRegistry:
     return registry
 
 
-async def _stream(proxy: RunningProxy, hedge: str = "0.1") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    body = {"provider": "slow", "model": "a", "stream": True, "messages": [{"role": "user", "content": "x"}],
-            "fallbacks": [{"provider": "fast", "model": "b"}]}
+async def _stream(
+    proxy: RunningProxy, hedge: str = "0.1", retry: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    body: dict[str, Any] = {"provider": "slow", "model": "a", "stream": True,
+                            "messages": [{"role": "user", "content": "x"}], "fallbacks": [{"provider": "fast", "model": "b"}]}
+    if retry is not None:
+        body["retry"] = retry
     async with aiohttp.ClientSession() as session, session.post(
         proxy.url + "/v1/completions", json=body,
         headers={"Authorization": f"Bearer {proxy.token}", "X-Completions-Hedge-After": hedge},
@@ -108,6 +112,6 @@ async def test_a_first_attempt_failing_before_the_hedge_starts_the_fallback_at_o
 
 async def test_both_failing_is_an_http_error() -> None:
     async with running_proxy(_registry(Scripted("slow", 0.3, fail=True), Scripted("fast", 0, fail=True))) as proxy:
-        lines, attempts = await _stream(proxy)
+        lines, attempts = await _stream(proxy, retry={"enabled": False})
     assert lines[0]["error"]["type"] == "provider_error"
     assert sorted(a["provider"] for a in attempts) == ["fast", "slow"]
