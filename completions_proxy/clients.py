@@ -108,6 +108,11 @@ class ClientCache:
         cached = sum(1 for pool in self._pools.values() for entry in pool.values() if entry.users)
         return cached + len(self._leased)
 
+    async def closed(self) -> None:
+        """Wait until every client already due to be closed is closed."""
+        if self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
+
     async def aclose(self) -> None:
         """Close every client (at shutdown)."""
         entries = [entry for pool in self._pools.values() for entry in pool.values()]
@@ -120,5 +125,4 @@ class ClientCache:
                 await entry.adapter.close_client(entry.client)
             except Exception:  # noqa: BLE001 - reported, never silent
                 pass
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self.closed()
