@@ -100,6 +100,17 @@ async def test_without_retry_the_documented_defaults_apply(stream: bool) -> None
     assert waits.delays == [1.0, 2.0, 4.0]  # retry_delay 1.0, backoff_multiplier 2.0
 
 
+async def test_the_client_sends_no_retry_when_the_user_set_none_and_gets_the_defaults(client_reset: None) -> None:
+    from primfunctions.completions import configure, configure_provider, generate_chat_completion
+
+    async with running_proxy(_registry()) as proxy:
+        waits = _injected(proxy)
+        configure(proxy.url, proxy.token)
+        configure_provider("embedded", voicerun_managed=True)
+        response = await generate_chat_completion(_embedded(provider_kwargs=_failing(times=2)))
+    assert response.provider == "embedded" and waits.delays == [1.0, 2.0]
+
+
 async def test_retries_disabled_make_one_attempt() -> None:
     async with running_proxy(_registry()) as proxy:
         waits = _injected(proxy)
