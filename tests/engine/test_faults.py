@@ -80,9 +80,13 @@ async def _run(proxy: RunningProxy, body: dict[str, Any]) -> tuple[int, list[dic
         return resp.status, [json.loads(text)], attempts
 
 
-def _body(stream: bool, fallback: bool) -> dict[str, Any]:
+#: The request's timeout: short where a hang must hit it, generous where nothing should.
+HANG_TIMEOUT, TIMEOUT = 0.3, 5.0
+
+
+def _body(stream: bool, fallback: bool, timeout: float = TIMEOUT) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "provider": "openai", "model": "gpt-4o-mini", "stream": stream, "timeout": 1.0,
+        "provider": "openai", "model": "gpt-4o-mini", "stream": stream, "timeout": timeout,
         "messages": [{"role": "user", "content": "Say this is a test"}],
         "credentials": {"openai": {"api_key": "sk-test-fault-matrix-0001"}},
         "provider_kwargs": {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}},
@@ -108,7 +112,8 @@ async def test_fault(case: Case, stream: bool, fallback: bool, upstream: ReplayS
         registry.register(OpenAIAdapter(base_url=base + "/v1"))
         registry.register(EmbeddedAdapter())
         async with running_proxy(registry) as proxy:
-            status, records, attempts = await _run(proxy, _body(stream, fallback))
+            timeout = HANG_TIMEOUT if "hang" in case.name else TIMEOUT
+            status, records, attempts = await _run(proxy, _body(stream, fallback, timeout))
     mid_stream = stream and case.mid_stream
     if mid_stream:
         # Content reached the client: the turn stays with OpenAI and ends with an error record.

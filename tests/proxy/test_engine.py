@@ -171,7 +171,7 @@ async def test_keepalive_lines_are_sent_while_waiting_and_ignored_by_the_client(
         async with aiohttp.ClientSession() as session:
             async with session.post(
                 running.url + "/v1/completions",
-                json=_body(stream=True, provider_kwargs={"embedded": {"first_token_delay": 0.4, "token_delay": 0}}),
+                json=_body(stream=True, provider_kwargs={"embedded": {"first_token_delay": 0.2, "token_delay": 0}}),
                 headers={"Authorization": f"Bearer {running.token}"},
             ) as resp:
                 raw = await resp.text()
@@ -180,7 +180,7 @@ async def test_keepalive_lines_are_sent_while_waiting_and_ignored_by_the_client(
         configure_provider("embedded", voicerun_managed=True)
         stream = await generate_chat_completion_stream(
             {"provider": "embedded", "model": "m", "messages": [{"role": "user", "content": "x"}],
-             "provider_kwargs": {"embedded": {"first_token_delay": 0.4, "token_delay": 0}}}  # type: ignore[typeddict-unknown-key]
+             "provider_kwargs": {"embedded": {"first_token_delay": 0.2, "token_delay": 0}}}  # type: ignore[typeddict-unknown-key]
         )
         kinds = [chunk.type async for chunk in stream]
         assert kinds[-1] == "response"
