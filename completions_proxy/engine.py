@@ -438,7 +438,9 @@ class Engine:
             index, target = step.index, step.target
             if step.retry:
                 await self._before_retry(step, schedule, turn)
-            if hedge_after and step.retry == 0 and index + 1 < len(targets):
+            # A race makes two attempts: only when the cap leaves room for both.
+            room = self.settings.max_attempts - len(turn.attempts)
+            if hedge_after and step.retry == 0 and index + 1 < len(targets) and room >= 2:
                 schedule.hedged.add(index + 1)
                 race = Race(self, options, turn, deadlines)
                 try:
