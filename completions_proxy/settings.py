@@ -100,6 +100,12 @@ class Settings:
     _files: dict[Path, tuple[int, int, Optional[Secret]]] = field(
         default_factory=dict, repr=False, compare=False, hash=False
     )
+    #: At most this many upstream attempts per request: primary, retries and fallbacks together.
+    max_attempts: int = 8
+    #: No retry waits less than this (seconds), whatever ``retry_delay`` says.
+    retry_min_delay: float = 0.05
+    #: Per attempt, the deadline of a non-streaming call that sets no ``timeout`` (None: none).
+    complete_timeout: Optional[float] = 120.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Settings:
@@ -127,6 +133,9 @@ class Settings:
             log_content=_flag(env, "COMPLETIONS_LOG_CONTENT"),
             log_format=_choice(env, "COMPLETIONS_LOG_FORMAT", ("auto", "json", "console")),
             env=env,
+            max_attempts=_int(env, "COMPLETIONS_MAX_ATTEMPTS", cls.max_attempts),
+            retry_min_delay=_seconds(env, "COMPLETIONS_RETRY_MIN_DELAY", cls.retry_min_delay) or 0.0,
+            complete_timeout=_seconds(env, "COMPLETIONS_COMPLETE_TIMEOUT", cls.complete_timeout),
         )
 
     def _read_secret_file(self, path: Path) -> Optional[Secret]:
@@ -157,3 +166,12 @@ class Settings:
             if value:
                 return Secret(value)
         return None
+
+    def forget_key(self, provider: str) -> None:
+        """Re-read ``provider``'s mounted key file on next use, even if it looks unchanged.
+
+        The engine calls this before retrying an authentication error: a key rotated in place
+        (same size, same modification time) is picked up at once.
+        """
+        if self.secrets_dir is not None:
+            self._files.pop(self.secrets_dir / provider, None)

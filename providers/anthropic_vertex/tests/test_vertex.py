@@ -511,3 +511,39 @@ async def test_a_token_endpoint_outage_fails_the_attempt_at_once_without_google_
     assert (info.value.error_type, info.value.retryable) == (expected, True)
     assert info.value.message == f"Google's token endpoint answered HTTP {status}"
     assert paths(server) == ["/token"]  # one request: the engine, not google-auth, retries
+
+
+async def test_through_the_proxy_a_401_mints_a_new_token_before_its_one_retry(
+    server: ReplayServer, cassette: Callable[[str], Cassette], service_account: dict[str, Any], tmp_path: Path
+) -> None:
+    """The engine drops the cached client on an auth error, so the retry's client mints a new token."""
+    import aiohttp
+
+    from completions_core.plugins import ProviderRegistry
+    from completions_proxy.testing import running_proxy
+
+    (tmp_path / "anthropic_vertex").write_text(json.dumps(service_account))
+    server.enqueue_json(200, token_reply("ya29.revoked-token"), path="/token")
+    unauthorized = {"type": "error", "error": {"type": "authentication_error", "message": "invalid token"}}
+    server.enqueue(Fault.status(401, unauthorized), path=vertex_path(MODEL, stream=False))
+    server.enqueue_json(200, token_reply("ya29.fresh-token"), path="/token")
+    serve_text(server, cassette)
+    registry = ProviderRegistry()
+    registry.register(AnthropicVertexAdapter(
+        base_url=server.url + "/v1", project_id=PROJECT, region=REGION, token_uri=server.url + "/token"
+    ))
+    body = {"provider": "anthropic_vertex", "model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
+            "credentials": {"anthropic_vertex": {"voicerun_managed": True}}}
+    async with running_proxy(registry, env={"COMPLETIONS_SECRETS_DIR": str(tmp_path)}) as proxy, \
+            aiohttp.ClientSession() as session, session.post(
+                proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}"}
+            ) as resp:
+        answer = await resp.json()
+        attempts = json.loads(resp.headers["X-Completions-Attempts"])
+    assert resp.status == 200 and answer["provider"] == "anthropic_vertex"
+    assert [(a["outcome"], a["error_type"]) for a in attempts] == [("error", "authentication_error"), ("ok", None)]
+    assert paths(server) == ["/token", vertex_path(MODEL, False), "/token", vertex_path(MODEL, False)]
+    sent = [r.headers["authorization"] for r in server.requests if r.path != "/token"]
+    assert sent == ["Bearer ya29.revoked-token", "Bearer ya29.fresh-token"]
+    assert "ya29." not in json.dumps(answer)
+    server.assert_all_used()
