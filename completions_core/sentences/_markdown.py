@@ -35,8 +35,13 @@ _INLINE_TAGS = frozenset(
     "a abbr b bdi bdo cite code del dfn em i ins kbd mark q s samp small span strong sub sup time u var".split()
 )
 # A run of * or _ at the edge of a word; "_" inside a word (snake_case) and a lone "*" between
-# spaces or digits (2 * 3, 5*3) are text.
-_EMPHASIS = re.compile(r"(?<![\w*_])[*_]{1,3}(?=[^\s*_])|(?<=[^\s*_])[*_]{1,3}(?![\w*_])|~~")
+# spaces or digits (2 * 3, 5*3) are text. Scripts written without spaces (CJK, kana, Hangul)
+# do not count as word characters here: "打开**设置**。", "**Wi-Fi**를".
+_CASELESS = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = f"[^\\W{_CASELESS}]"
+_EMPHASIS = re.compile(
+    f"(?<!{_WORD})(?<![*_])[*_]{{1,3}}(?=[^\\s*_])|(?<=[^\\s*_])[*_]{{1,3}}(?!{_WORD})(?![*_])|~~"
+)
 _SPACE = re.compile(r"\s+")
 # A sentence in which none of these matches has no markdown in it (the common case): emphasis,
 # code and escape characters, line breaks, links, footnotes, tags, autolinks, entities.
