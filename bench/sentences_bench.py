@@ -206,7 +206,8 @@ def replies_section(repeats: int, pysbd_repeats: int, quick: bool) -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     seconds, count = best_of(repeats, chunker_run(deltas, options))
     per_delta = seconds / len(deltas) * 1e6
-    print(f"| SentenceChunker (defaults) | {count} | {seconds * 1e3:.2f} | {per_delta:.2f} | {megabytes / seconds:.2f} |")
+    rate = megabytes / seconds
+    print(f"| SentenceChunker (defaults) | {count} | {seconds * 1e3:.2f} | {per_delta:.2f} | {rate:.2f} |")
     run = pysbd_run(deltas)
     if run is None:
         print("\npysbd is not installed: skipping the comparison (pip install pysbd)\n")

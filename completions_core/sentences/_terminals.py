@@ -392,6 +392,8 @@ class TerminalRules(WordRules):
             if newlines == 1 and category in ("title", "never"):
                 return SKIP, i, b
             return BOUND, b, b
+        if category == "number" and kind == "period" and self._list_number(k):
+            return SKIP, i, b  # "1. The first", "1. ¿Tienes", "2. 😊 Ábrela", "1. 打开设置"
         c = buf[m]
         if c in self.terms:
             if c == "." and self._at(m + 1) == ".":
