@@ -131,6 +131,7 @@ class Scanner(TerminalRules):
                 and n - i <= 8
                 and buf[i] in self.terms
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
+                and not (buf[i + 1 : i + 2] == "\n" and buf[i] in ".!?")
             ):
                 # Every decision on a terminal mark needs the first character after it (and its
                 # spaces): do not even start one before that character has arrived.

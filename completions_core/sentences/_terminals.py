@@ -55,6 +55,16 @@ class TerminalRules(WordRules):
 
     def _terminal(self, i: int) -> Decision:
         buf = self.buf
+        if i + 1 < len(buf) and buf[i + 1] == "\n" and buf[i] in ".!?":
+            # A mark at the end of a line ends the sentence, whatever follows the line break,
+            # unless a title or a never-final abbreviation stands before a single line break
+            # ("Dr.\nSmith"): decided at once, as the general path below would decide it.
+            if buf[i] != ".":
+                return BOUND, i + 1, i + 1
+            if i - 1 > self.start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+                category, _, _ = self._classify(i, "period")
+                if category not in ("title", "never"):
+                    return BOUND, i + 1, i + 1
         if i + 2 < len(buf) and buf[i] in ".!?":
             # The common cases, decided without the general machinery (which would decide the
             # same): "plain word. Next", "3.14", "e.g", "Dr. Smith".
