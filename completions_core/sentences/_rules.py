@@ -210,7 +210,7 @@ _EXCLAIM_NAMES = _words("yahoo jeopardy")
 # What may follow a time ("9 a.m. Eastern", "6 p.m. PT", "10 a.m. Monday") in the same sentence.
 TIME_FOLLOWERS = _words(
     """eastern central mountain pacific atlantic alaska hawaii et ct mt pt est edt cst cdt mst mdt
-    pst pdt akst akdt hst gmt utc bst cet cest eet eest wet west ist jst kst aest aedt sgt hkt
+    pst pdt akst akdt hst gmt utc bst cet cest eet eest jst kst aest aedt sgt hkt
     mez mesz oez local monday tuesday wednesday thursday friday saturday sunday mon tue tues wed
     thu thur thurs fri sat sun january february march april may june july august september
     october november december jan feb mar apr jun jul aug sep sept oct nov dec montag dienstag
