@@ -18,8 +18,13 @@ _ORDINAL_RE = re.compile(r"\d{1,2}\.-?")
 _MULTI_PERIOD_RE = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
 # A list number glued to the text before it in a script without spaces: "如下：1", "手順：2".
 _GLUED_NUMBER_RE = re.compile(r"\d{1,3}")
-# "St." and "Dr." after a capitalised word are a street and a drive, not Saint and Doctor.
+# "St." and "Dr." after a street name are a street and a drive, not Saint and Doctor: "on Main
+# St.", "221 Baker St.", "near Sunset Dr.". The name is one to three capitalised words after a
+# house number or one of these words; "Mount St. Helens", "FC St. Pauli", "Kirche St. Marien",
+# "Frau Dr. Schmidt" keep the title.
 _STREET_TITLES = frozenset({"st", "dr"})
+_STREET_BEFORE = frozenset("on at onto off along down up near via from to into across past of".split())
+_HOUSE_NUMBER_RE = re.compile(r"\d{1,6}[A-Za-z]?(?:-\d{1,6}[A-Za-z]?)?,?")
 
 
 class WordRules(TextWindow):
@@ -55,8 +60,8 @@ class WordRules(TextWindow):
                 category = "never"  # "ad es.", "p. ej.": listed as pairs
         if not category and self.rules.street_suffix and len(lw) > 3 and lw.endswith("str"):
             category = "street"  # "Gartenstr.", "Karl-Marx-Str."
-        if category == "title" and lw in _STREET_TITLES and self._after_capitalised_word(k):
-            category = "street"  # "Main St.", "Sunset Dr."
+        if category == "title" and lw in _STREET_TITLES and self._after_street_name(k):
+            category = "street"  # "on Main St.", "221 Baker St."
         if not category and _MULTI_PERIOD_RE.fullmatch(word):
             category = "time" if lw in _TIMES else "multi"
         if category in ("general", "multi") and self._previous_word(k).endswith(","):
@@ -71,12 +76,23 @@ class WordRules(TextWindow):
                 return "number", word[glued.start() :], k + glued.start()  # "如下：1. 打开"
         return "plain", word, k
 
-    def _after_capitalised_word(self, k: int) -> bool:
-        """Whether the token before ``k`` is a capitalised word that does not open the sentence."""
-        if k - 1 <= self.start or self.buf[k - 1] != " ":
+    def _after_street_name(self, k: int) -> bool:
+        """Whether the token at ``k`` follows a street name: capitalised words after a house
+        number or a word such as "on", "at", "near" ("on Main St.", "221 Baker St.")."""
+        end = k
+        for _ in range(3):
+            if end - 1 <= self.start or self.buf[end - 1] != " ":
+                return False
+            start, before = self._word_before(end - 1)
+            if end != k and (before.lower() in _STREET_BEFORE or _HOUSE_NUMBER_RE.fullmatch(before)):
+                return True
+            if not (before.isalpha() and before[0].isupper() and not before.isupper()):
+                return False
+            end = start
+        if end - 1 <= self.start or self.buf[end - 1] != " ":
             return False
-        start, before = self._word_before(k - 1)
-        return before.isalpha() and before[0].isupper() and not self._first_token(start)
+        before = self._word_before(end - 1)[1]
+        return before.lower() in _STREET_BEFORE or bool(_HOUSE_NUMBER_RE.fullmatch(before))
 
     def _list_number(self, k: int) -> bool:
         """Whether the number at ``k`` is a list marker: it opens the sentence ("1. The first

@@ -122,8 +122,14 @@ def test_english_streets_take_suite_numbers_and_quadrants() -> None:
     check("en", "It is at 1600 Pennsylvania Ave. NW in Washington.", ["It is at 1600 Pennsylvania Ave. NW in Washington."])
     check("en", "The entrance is on Main St. Then take the lift.", ["The entrance is on Main St.", "Then take the lift."])
     check("en", "Turn onto Sunset Blvd. Now look left.", ["Turn onto Sunset Blvd.", "Now look left."])
-    # "St." before a name is still Saint.
+    check("en", "It is on North Main St. Then turn left.", ["It is on North Main St.", "Then turn left."])
+    check("en", "We live near Sunset Dr. It is quiet.", ["We live near Sunset Dr.", "It is quiet."])
+    # "St." and "Dr." anywhere else are Saint and Doctor, also after a capitalised word.
     check("en", "Visit St. Mary's church. Ask at St. Paul's too.", ["Visit St. Mary's church.", "Ask at St. Paul's too."])
+    check("en", "We hiked Mount St. Helens last year.", ["We hiked Mount St. Helens last year."])
+    check("en", "Fans of FC St. Pauli cheered loudly.", ["Fans of FC St. Pauli cheered loudly."])
+    check("de", "Die Kirche St. Marien ist alt.", ["Die Kirche St. Marien ist alt."])
+    check("de", "Der Termin bei Frau Dr. Schmidt ist morgen.", ["Der Termin bei Frau Dr. Schmidt ist morgen."])
 
 
 # --- 3. A single letter after a number is a unit ------------------------------------------------
