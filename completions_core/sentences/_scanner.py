@@ -51,7 +51,7 @@ _LOOKBEHIND = 256
 _TRIM_AT = 512
 
 _SOFT_END_CHARS = ",;-–—(“‘/&+=«„"
-_SPACE_RUN = re.compile(r"\s*").match
+_NON_SPACE = re.compile(r"\S").search
 _BLOCK_START_RE = re.compile(r"[-*+•]\s|\d{1,3}[.)]\s|#|>|\||```|~~~")
 
 
@@ -176,7 +176,8 @@ class Scanner(TerminalRules):
             if cut and not self.in_fence and not buf[at : self.pos].strip():
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
-                self.pos = _SPACE_RUN(buf, self.pos).end()
+                first = _NON_SPACE(buf, self.pos)
+                self.pos = first.start() if first is not None else len(buf)
         if self.final and self.held:
             self._update_stack(len(self.buf))
             if self.held:
