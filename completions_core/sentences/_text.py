@@ -138,19 +138,6 @@ class TextWindow:
             return ""
         return self._word_before(token_start - 1)[1]
 
-    def _word_after(self, t: int) -> str:
-        """The word starting at ``t`` (letters and apostrophes); needs the character after it."""
-        k = t
-        while True:
-            c = self._at(k)
-            if c.isalpha() or (c in "'’" and k > t):
-                k += 1
-                if k - t > WORD_CAP:
-                    break
-                continue
-            break
-        return self.buf[t:k]
-
     def _is_starter(self, t: int) -> bool:
         """Whether the word at ``t`` typically opens a sentence ("The", "I'm", "Dort")."""
         return self._next_word_in(t, self.rules.starters, self.rules.starter_prefixes)
