@@ -97,7 +97,8 @@ async def test_a_recorded_429_falls_back_to_anthropic_with_its_usage_in_openai_s
         messages=[{"role": "user", "content": "Two names for a pet pelican, be brief"}],
         stream=True,
         stream_options={"include_usage": True},
-        extra_body={"fallbacks": ["anthropic/claude-sonnet-4-5"]},
+        # Retries off: this test is about the fallback (retries are tested in tests/engine).
+        extra_body={"fallbacks": ["anthropic/claude-sonnet-4-5"], "retry": {"enabled": False}},
     )
     chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -114,7 +115,9 @@ async def test_a_recorded_invalid_key_is_an_authentication_error_in_the_sdk(
     server: ReplayServer, client: tuple[openai.AsyncOpenAI, RunningProxy]
 ) -> None:
     sdk, _ = client
-    server.enqueue_cassette(_cassette("openai", "chat_error_401_invalid_api_key.yaml"))
+    # A wrong customer key is refused twice: once as sent, once on the refreshed retry.
+    for _ in range(2):
+        server.enqueue_cassette(_cassette("openai", "chat_error_401_invalid_api_key.yaml"))
     with pytest.raises(openai.AuthenticationError) as caught:
         await sdk.chat.completions.create(
             model="openai/gpt-4o-mini",
