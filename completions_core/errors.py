@@ -21,7 +21,9 @@ __all__ = [
     "RETRYABLE_ERROR_TYPES",
 ]
 
-# error_type -> HTTP status the proxy answers with when the whole request fails with it.
+# error_type -> HTTP status the proxy answers with when the whole request fails with it. Every
+# error type the proxy can return is here (a test derives them from the code and checks this
+# table and the one in docs/protocol.md).
 ERROR_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
     "provider_not_configured_error": 400,
@@ -29,6 +31,7 @@ ERROR_STATUS: dict[str, int] = {
     "permission_error": 403,
     "not_found_error": 404,
     "unknown_provider_error": 404,
+    "method_not_allowed_error": 405,
     "request_timeout_error": 408,
     "request_too_large_error": 413,
     "rate_limit_error": 429,
@@ -37,6 +40,7 @@ ERROR_STATUS: dict[str, int] = {
     "connection_error": 502,
     "overloaded_error": 503,
     "unavailable_error": 503,
+    "managed_key_unavailable_error": 503,
     "timeout_error": 504,
     "internal_error": 500,
 }
