@@ -134,7 +134,7 @@ async def test_a_client_that_disconnects_mid_body_is_one_quiet_line(proxy: Runni
     port = int(proxy.url.rsplit(":", 1)[1])
     with structlog.testing.capture_logs() as events:
         for path in ("/v1/warm", "/v1/completions"):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(
                 f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {proxy.token}\r\n"
                 "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"provider\": ".encode()

@@ -196,13 +196,13 @@ class _Probe:
                         await resp.read()
                         if resp.status != 200:
                             self.failures.append(f"status {resp.status}")
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     self.failures.append(type(exc).__name__)
                 self.slowest = max(self.slowest, time.perf_counter() - started)
                 self.answers += 1
                 try:
                     await asyncio.wait_for(stop.wait(), 0.005)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
 
