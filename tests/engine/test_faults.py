@@ -85,9 +85,10 @@ def _body(stream: bool, fallback: bool) -> dict[str, Any]:
         "provider": "openai", "model": "gpt-4o-mini", "stream": stream, "timeout": 1.0,
         "messages": [{"role": "user", "content": "Say this is a test"}],
         "credentials": {"openai": {"api_key": "sk-test-fault-matrix-0001"}},
-        "provider_kwargs": {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}},
     }
     if fallback:
+        # provider_kwargs keys must be installed providers: the embedded one is only there as a fallback.
+        body["provider_kwargs"] = {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}}
         body["fallbacks"] = [{"provider": "embedded", "model": "emb"}]
     return body
 
