@@ -35,8 +35,15 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 
+#: Third-party loggers that write request headers (the proxy token, customer keys) at DEBUG:
+#: held at WARNING whatever the root level, so no log level shows a secret.
+QUIET_LOGGERS = ("hpack", "h2", "httpcore", "httpcore2", "httpx", "urllib3", "google_genai", "anthropic", "openai")
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     """JSON lines in production, readable lines in a terminal ("json", "console" or "auto")."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any

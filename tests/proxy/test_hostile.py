@@ -271,3 +271,50 @@ async def test_a_hostile_caller_gets_named_limits_and_cannot_freeze_flood_or_rea
     for secret in secrets:
         assert not [t for t in seen if secret in t], "a secret came back in a response"
         assert not [line for line in logs if secret in line], "a secret was logged"
+
+
+async def _h2_request(port: int, token: str, body: bytes) -> int:
+    """One HTTP/2 request with prior knowledge (h2c), the way hpack would see the token."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    stream_id = connection.get_next_available_stream_id()
+    connection.send_headers(stream_id, [
+        (":method", "POST"), (":path", "/v1/completions"), (":scheme", "http"), (":authority", "127.0.0.1"),
+        ("authorization", f"Bearer {token}"), ("content-type", "application/json"),
+        ("content-length", str(len(body))),
+    ])
+    connection.send_data(stream_id, body, end_stream=True)
+    writer.write(connection.data_to_send())
+    await writer.drain()
+    status = 0
+    try:
+        while True:
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            if not data:
+                break
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = int(dict(event.headers)[b":status"])
+                if isinstance(event, h2.events.StreamEnded):
+                    return status
+            writer.write(connection.data_to_send())
+            await writer.drain()
+    finally:
+        writer.close()
+    return status
+
+
+async def test_no_log_level_shows_the_token_of_an_http2_request() -> None:
+    customer = "sk-h2-customer-" + "q" * 30
+    body = json.dumps(_with(provider="keyed", credentials={"keyed": {"api_key": customer}})).encode()
+    async with running_proxy(registry(KeyedAdapter())) as proxy:
+        with _all_logs_at_debug() as logs:
+            port = int(proxy.url.rsplit(":", 1)[1])
+            assert await _h2_request(port, proxy.token, body) == 200
+    assert logs, "the log capture saw nothing"
+    assert not [line for line in logs if proxy.token in line or customer in line], "a secret was logged at DEBUG"
