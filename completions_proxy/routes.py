@@ -388,7 +388,8 @@ async def readyz(request: Request) -> Response:
     state: Optional[ProxyState] = getattr(request.app.state, "proxy", None)
     if state is None or state.draining or len(state.registry) == 0:
         reason = "draining" if state is not None and state.draining else "no provider plugin loaded"
-        return json_response({"status": "unavailable", "reason": reason}, 503)
+        error = {"message": f"not ready: {reason}", "type": "unavailable_error"}
+        return json_response({"status": "unavailable", "reason": reason, "error": error}, 503)
     return json_response({"status": "ready", "providers": state.registry.names()})
 
 

@@ -193,3 +193,27 @@ def test_every_error_type_in_the_code_has_a_status_and_a_row_in_the_protocol_tab
         for error_type in re.findall(r"`(\w+_error)`", types):
             documented[error_type] = int(status)
     assert documented == ERROR_STATUS
+
+
+class _Broken(KeyedAdapter):
+    """A provider whose client cannot be built: a bug, as far as the proxy can tell."""
+
+    name = "broken"
+    requires_key = False
+
+    def client_config(self, request: Any, credential: Any) -> Any:
+        raise RuntimeError("secret detail that must not reach the caller")
+
+
+async def test_a_bug_is_a_500_in_the_envelope_naming_only_the_exception_type() -> None:
+    async with running_proxy(registry(_Broken())) as proxy:
+        status, body, _ = await _send(proxy, "POST", "/v1/warm", {"provider": "broken"})
+    assert status == 500 and _is_envelope(body, "internal_error")
+    assert body["error"]["message"] == "internal error (RuntimeError)"
+
+
+async def test_not_ready_is_a_503_that_also_carries_the_envelope() -> None:
+    async with running_proxy(registry()) as proxy:
+        proxy.state.draining = True
+        status, body, _ = await _send(proxy, "GET", "/readyz", token=False)
+    assert status == 503 and body["status"] == "unavailable" and _is_envelope(body, "unavailable_error")
