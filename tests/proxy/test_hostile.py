@@ -121,6 +121,16 @@ def _at_the_limit() -> list[tuple[str, dict[str, Any]]]:
         ("longest content", _with(messages=[{"role": "system", "content": "s"}, {"role": "user", "content": biggest}])),
         ("longest tool description", _with(tools=[tool], tool_choice="none")),
         ("longest vr_id", _with(messages=[{"role": "user", "content": "hi", "vr_id": "v" * 64}])),
+        ("longest user name", _with(messages=[{"role": "user", "content": "hi", "name": biggest}])),
+        ("longest tool call and result", _with(messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "tool_calls": [{"id": "i" * 1000, "function": {"name": "lookup", "arguments": {
+                "q": "a" * 300_000}}}]},
+            {"role": "tool", "tool_call_id": "i" * 1000, "name": "lookup", "content": "r" * 500_000},
+        ])),
+        ("longest tool_choice", _with(tools=[{**tool, "function": {**tool["function"], "description": "d",
+                                                                    "name": "n" * 500_000}}],
+                                      tool_choice="n" * 500_000)),
         ("most messages", _with(messages=[{"role": "user", "content": "hi"}] * L.max_messages)),
         ("longest customer key", _with(provider="keyed", credentials={"keyed": {"api_key": "k" * L.max_key_chars}})),
         ("stream options at the limit", _with(stream=True, stream_options={
