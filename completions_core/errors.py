@@ -7,6 +7,7 @@ types are stable strings that callers can match on.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -126,19 +127,24 @@ def broken_connection(exc: BaseException) -> Optional[str]:
     return None
 
 
+def _finite(seconds: float) -> Optional[float]:
+    # "inf" and "nan" parse as floats; an upstream must not make a turn wait for ever.
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), if sent."""
     millis = headers.get("retry-after-ms")
     if millis:
         try:
-            return max(0.0, float(millis) / 1000)
+            return _finite(float(millis) / 1000)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _finite(float(value))
     except ValueError:
         pass
     try:

@@ -67,7 +67,8 @@ def provider_error_response(exc: ProviderError, headers: Optional[dict[str, str]
     """The HTTP answer when every attempt failed with ``exc`` before anything was sent."""
     out = dict(headers or {})
     if exc.retry_after is not None and exc.error_type == "rate_limit_error":
-        out["Retry-After"] = str(max(1, round(exc.retry_after)))
+        # Bounded: a provider's absurd Retry-After must not become an absurd header.
+        out["Retry-After"] = str(max(1, round(min(exc.retry_after, 3600.0))))
     return error_response(
         exc.message,
         exc.error_type,

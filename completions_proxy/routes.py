@@ -148,7 +148,7 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         report.stream = stream
         raw_options = data.pop("stream_options", None)
         credentials = parse_credentials(data.pop("credentials", None))
-        chat_request = normalize_request(data)
+        chat_request = normalize_request(data, wire=True)
         report.requested = (str(chat_request.provider), chat_request.model)
         _check_provider_kwargs(chat_request, state)
         if state.settings.log_content:

@@ -137,15 +137,17 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
     }
 
 
-def normalize_request(value: Any) -> ChatCompletionRequest:
+def normalize_request(value: Any, *, wire: bool = False) -> ChatCompletionRequest:
     """Validate a request given as a dataclass or a dict, and return it with every part a dataclass.
 
     The result has ``messages`` as message dataclasses, ``tools`` as ``ToolDefinition``s,
     ``retry`` as ``RetryConfiguration`` and ``fallbacks`` as ``FallbackRequest``s, so that code
-    downstream never has to handle both forms.
+    downstream never has to handle both forms. ``wire``: the value is the body of a proxy
+    request, whose ``stream``, ``stream_options`` and ``credentials`` were taken out before (an
+    unknown field's message then lists them too).
     """
     data = _as_mapping(value, "", "a request")
-    _check_keys(data, _REQUEST_FIELDS, "", "a request", listed=WIRE_ONLY_FIELDS)
+    _check_keys(data, _REQUEST_FIELDS, "", "a request", listed=WIRE_ONLY_FIELDS if wire else frozenset())
     fields = _common_fields(data, "", primary=True)
     raw_fallbacks = _list(data, "fallbacks", "", limit="max_fallbacks")
     fallbacks = None

@@ -118,10 +118,14 @@ def test_stream_options_are_bounded() -> None:
 
 
 def test_an_unknown_top_level_field_lists_every_allowed_field() -> None:
-    error = _refused(_request(temprature=0.2))
-    allowed = error.message.split("allowed fields: ", 1)[1]
+    with pytest.raises(InvalidRequestError) as caught:
+        normalize_request(_request(temprature=0.2), wire=True)
+    allowed = caught.value.message.split("allowed fields: ", 1)[1].split(", ")
     for name in ("stream", "stream_options", "credentials", "fallbacks", "retry", "provider_kwargs", "max_tokens"):
-        assert name in allowed.split(", "), name
+        assert name in allowed, name
+    # The client's request object has no stream or credentials fields: it does not list them.
+    client_side = _refused(_request(temprature=0.2)).message.split("allowed fields: ", 1)[1].split(", ")
+    assert "fallbacks" in client_side and "credentials" not in client_side
 
 
 def test_an_unknown_field_of_any_size_is_named_briefly() -> None:
@@ -135,3 +139,11 @@ def test_security_md_lists_every_limit_with_its_default() -> None:
     for name, value in L.as_dict().items():
         assert name in rows, f"SECURITY.md does not list {name}"
         assert float(rows[name]) == float(value), f"SECURITY.md gives {name} = {rows[name]}, the code {value}"
+
+
+def test_an_absurd_retry_after_from_an_upstream_is_ignored() -> None:
+    from completions_core.errors import retry_after_seconds
+
+    assert retry_after_seconds({"retry-after": "inf"}) is None
+    assert retry_after_seconds({"retry-after-ms": "1e400"}) is None
+    assert retry_after_seconds({"retry-after": "2"}) == 2.0
