@@ -84,7 +84,9 @@ def parse_credentials(value: Any) -> dict[str, CredentialSpec]:
             raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
         unknown = set(spec) - {"voicerun_managed", "api_key"}
         if unknown:
-            raise InvalidRequestError(f"unknown field {sorted(unknown)[0][:64]!r}", path)
+            raise InvalidRequestError(
+                f"unknown field {sorted(unknown)[0][:64]!r}; allowed fields: api_key, voicerun_managed", path
+            )
         managed = spec.get("voicerun_managed") is True
         key = spec.get("api_key")
         if key is not None and (not isinstance(key, str) or not key.strip()):

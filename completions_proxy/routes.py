@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from typing import Any, Optional
@@ -154,6 +155,12 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         if state.settings.log_content:
             report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
         options, _deprecated = stream_options_from_wire(raw_options)
+        settings = state.settings
+        first_token_timeout = _header_seconds(
+            request, "X-Completions-First-Token-Timeout", settings.first_token_timeout
+        )
+        idle_timeout = _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout)
+        hedge_after = _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after)
         targets = state.engine.plan(chat_request, credentials)
     except InvalidRequestError as exc:
         response = error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
@@ -169,14 +176,13 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
             raise
         ok = json_response(response_to_wire(answer), headers={**headers, **_turn_headers(turn)})
         return report.done(ok, "ok")
-    settings = state.settings
     chunks = state.engine.stream(
         targets,
         options,
         turn,
-        first_token_timeout=_header_seconds(request, "x-completions-first-token-timeout", settings.first_token_timeout),
-        idle_timeout=_header_seconds(request, "x-completions-idle-timeout", settings.idle_timeout),
-        hedge_after=_header_seconds(request, "x-completions-hedge-after", settings.hedge_after),
+        first_token_timeout=first_token_timeout,
+        idle_timeout=idle_timeout,
+        hedge_after=hedge_after,
     )
     state.metrics.inflight.inc()
 
@@ -261,14 +267,20 @@ def _check_provider_kwargs(request: ChatCompletionRequest, state: ProxyState) ->
 
 
 def _header_seconds(request: Request, name: str, default: Optional[float]) -> Optional[float]:
+    """A per-request deadline header in seconds; a value that is not one is a 400 naming the bounds."""
     raw = request.headers.get(name)
     if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
-        return default
-    return value if 0 < value <= 3600 else default
+        value = math.nan
+    low, high = DEFAULT_LIMITS.min_timeout, DEFAULT_LIMITS.max_timeout
+    if not low <= value <= high:
+        raise InvalidRequestError(
+            f"header {name}: must be a number of seconds between {low:g} (min_timeout) and {high:g} (max_timeout)"
+        )
+    return value
 
 
 #: The longest model name an attempt shows in ``X-Completions-Attempts`` (cut with ``...``).

@@ -217,3 +217,20 @@ async def test_not_ready_is_a_503_that_also_carries_the_envelope() -> None:
         proxy.state.draining = True
         status, body, _ = await _send(proxy, "GET", "/readyz", token=False)
     assert status == 503 and body["status"] == "unavailable" and _is_envelope(body, "unavailable_error")
+
+
+async def test_a_deadline_header_out_of_bounds_is_a_400_naming_it(proxy: RunningProxy) -> None:
+    async with aiohttp.ClientSession() as session:
+        for name, value in (("X-Completions-First-Token-Timeout", "1e300"), ("X-Completions-Idle-Timeout", "nan"),
+                            ("X-Completions-Hedge-After", "-1"), ("X-Completions-Hedge-After", "soon")):
+            headers = {"Authorization": f"Bearer {proxy.token}", name: value}
+            async with session.post(proxy.url + "/v1/completions", json=dict(BODY, stream=True),
+                                    headers=headers) as resp:
+                body = await resp.json()
+                assert resp.status == 400 and name in body["error"]["message"], (name, value, body)
+                assert "(max_timeout)" in body["error"]["message"]
+            headers[name] = "3600"
+            async with session.post(proxy.url + "/v1/completions", json=dict(BODY, stream=True),
+                                    headers=headers) as resp:
+                assert resp.status == 200
+                await resp.read()
