@@ -26,6 +26,7 @@ import structlog
 from completions_core.adapter import Credential, ProviderAdapter
 from completions_core.assembly import response_from_completion
 from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
 from completions_core.secrets import Secret
@@ -66,27 +67,55 @@ class CredentialSpec:
 
 
 def parse_credentials(value: Any) -> dict[str, CredentialSpec]:
-    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``."""
+    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``.
+
+    A key travels in an HTTP header to the provider, so it must be printable Latin-1 without
+    CR, LF or NUL, and at most ``max_key_chars`` long; a message never repeats the key.
+    """
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidRequestError("expected an object mapping provider names to credentials", "credentials")
+    if len(value) > DEFAULT_LIMITS.max_credentials:
+        raise DEFAULT_LIMITS.too_many("providers", len(value), "max_credentials", "credentials")
     out: dict[str, CredentialSpec] = {}
     for name, spec in value.items():
+        if not isinstance(name, str) or not name.strip() or len(name) > DEFAULT_LIMITS.max_provider_chars:
+            raise InvalidRequestError(
+                f"each key is a provider name of 1 to {DEFAULT_LIMITS.max_provider_chars} characters "
+                "(max_provider_chars)",
+                "credentials",
+            )
         path = f"credentials.{name}"
         if not isinstance(spec, Mapping):
             raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
         unknown = set(spec) - {"voicerun_managed", "api_key"}
         if unknown:
-            raise InvalidRequestError(f"unknown field {sorted(unknown)[0]!r}", path)
+            raise InvalidRequestError(
+                f"unknown field {sorted(unknown)[0][:64]!r}; allowed fields: api_key, voicerun_managed", path
+            )
         managed = spec.get("voicerun_managed") is True
         key = spec.get("api_key")
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise InvalidRequestError("api_key must be a non-empty string", path)
         if managed == bool(key):
             raise InvalidRequestError("exactly one of voicerun_managed or api_key must be set", path)
-        out[str(name).strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
+        if key is not None:
+            _check_key(key, f"{path}.api_key")
+        out[name.strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
     return out
+
+
+def _check_key(key: str, path: str) -> None:
+    if len(key) > DEFAULT_LIMITS.max_key_chars:
+        raise InvalidRequestError(
+            f"is {len(key)} characters long, over the limit of {DEFAULT_LIMITS.max_key_chars} (max_key_chars)", path
+        )
+    # Never name the offending character's neighbours: they are part of the key.
+    if any(ch in key for ch in "\r\n\0"):
+        raise InvalidRequestError("must not contain CR, LF or NUL characters (check how the key was read)", path)
+    if any(ord(ch) > 0xFF or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key.strip()):
+        raise InvalidRequestError("must hold only printable Latin-1 characters (it is sent in an HTTP header)", path)
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from completions_core.limits import DEFAULT_LIMITS as _L
+
 __all__ = ["OPENAPI"]
 
 _CACHE = {"type": "object", "properties": {"ttl": {"enum": ["5m", "1h"]}}, "additionalProperties": False}
@@ -81,20 +83,21 @@ _TOOL = {
 }
 _RETRY = {
     "type": "object",
-    "properties": {"enabled": {"type": "boolean"}, "max_retries": {"type": "integer", "minimum": 0},
-                   "retry_delay": {"type": "number", "minimum": 0},
-                   "backoff_multiplier": {"type": "number", "minimum": 1}},
+    "properties": {"enabled": {"type": "boolean"},
+                   "max_retries": {"type": "integer", "minimum": 0, "maximum": _L.max_retries},
+                   "retry_delay": {"type": "number", "minimum": 0, "maximum": _L.max_retry_delay},
+                   "backoff_multiplier": {"type": "number", "minimum": 1, "maximum": _L.max_backoff_multiplier}},
     "additionalProperties": False,
 }
 _COMMON: dict[str, Any] = {
-    "provider": {"type": "string", "minLength": 1},
-    "model": {"type": "string", "minLength": 1},
-    "messages": {"type": "array", "items": _MESSAGE},
-    "temperature": {"type": "number", "minimum": 0},
-    "tools": {"type": "array", "items": _TOOL, "maxItems": 128},
+    "provider": {"type": "string", "minLength": 1, "maxLength": _L.max_provider_chars},
+    "model": {"type": "string", "minLength": 1, "maxLength": _L.max_model_chars},
+    "messages": {"type": "array", "items": _MESSAGE, "maxItems": _L.max_messages},
+    "temperature": {"type": "number", "minimum": 0, "maximum": _L.max_temperature},
+    "tools": {"type": "array", "items": _TOOL, "maxItems": _L.max_tools},
     "tool_choice": {"type": "string"},
-    "timeout": {"type": "number", "exclusiveMinimum": 0},
-    "max_tokens": {"type": "integer", "minimum": 1},
+    "timeout": {"type": "number", "minimum": _L.min_timeout, "maximum": _L.max_timeout},
+    "max_tokens": {"type": "integer", "minimum": 1, "maximum": _L.max_output_tokens},
     "response_schema": {"type": "object"},
     "retry": _RETRY,
     "provider_kwargs": {"type": "object", "additionalProperties": {"type": "object"}},
@@ -115,15 +118,18 @@ _REQUEST = {
     "required": ["provider", "model", "messages"],
     "properties": {
         **_COMMON,
-        "messages": {"type": "array", "items": _MESSAGE, "minItems": 1, "maxItems": 1000},
-        "fallbacks": {"type": "array", "maxItems": 8,
+        "messages": {"type": "array", "items": _MESSAGE, "minItems": 1, "maxItems": _L.max_messages},
+        "fallbacks": {"type": "array", "maxItems": _L.max_fallbacks,
                       "items": {"type": "object", "properties": _COMMON, "additionalProperties": False}},
         "stream": {"type": "boolean"},
         "stream_options": {
             "type": "object",
             "properties": {"chunk_by_sentence": {"type": "boolean"}, "clean_sentences": {"type": "boolean"},
-                           "min_sentence_length": {"type": "integer", "minimum": 0},
-                           "punctuation_marks": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                           "min_sentence_length": {"type": "integer", "minimum": 0,
+                                                   "maximum": _L.max_min_sentence_length},
+                           "punctuation_marks": {"type": "array", "maxItems": _L.max_punctuation_marks,
+                                                 "items": {"type": "string", "minLength": 1,
+                                                           "maxLength": _L.max_punctuation_mark_chars}},
                            "punctuation_language": {"enum": ["en", "zh", "ko", "ja", "es", "fr", "it", "de"]},
                            "stream_sentences": {"type": "boolean", "deprecated": True}},
             "additionalProperties": False,
@@ -142,7 +148,8 @@ _ERROR = {
 _ERRORS = {
     str(code): {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     for code, text in [(400, "invalid request"), (401, "missing or invalid proxy token"), (403, "permission"),
-                       (404, "unknown provider or model"), (413, "body too large"), (429, "rate limited"),
+                       (404, "unknown provider or model"), (405, "method not allowed"), (408, "body too slow"),
+                       (413, "body too large"), (429, "rate limited"), (500, "internal error"),
                        (502, "provider failure"), (503, "overloaded or unavailable"), (504, "timeout")]
 }
 _JSON_OK = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -225,7 +232,8 @@ OPENAPI: dict[str, Any] = {
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["provider"],
                     "properties": {"provider": {"type": "string"}, "model": {"type": "string"},
-                                   "credentials": _CREDENTIALS}}}}},
+                                   "credentials": _CREDENTIALS},
+                    "additionalProperties": False}}}},
                 "responses": {"202": _JSON_OK, **_ERRORS},
             }
         },

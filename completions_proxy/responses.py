@@ -13,16 +13,36 @@ from starlette.types import Message, Receive, Scope, Send
 from completions_core.codec import chunk_to_wire
 from completions_core.errors import ERROR_STATUS, ProviderError
 from completions_core.jsonutil import dumps
+from completions_core.limits import DEFAULT_LIMITS
 from completions_core.types import ChatCompletionChunk, ErrorChunk
 
-__all__ = ["ChunkStreamResponse", "error_response", "json_response"]
+__all__ = ["ChunkStreamResponse", "bound_header", "bounded_headers", "error_response", "json_response"]
 
 NDJSON = "application/x-ndjson"
+
+#: Appended to a header value cut at ``max_header_bytes``.
+TRUNCATED = "...[truncated]"
+_UNSAFE = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
+
+
+def bound_header(value: str, limit: int = DEFAULT_LIMITS.max_header_bytes) -> str:
+    """A header value that is safe to send: Latin-1, no CR/LF/NUL, at most ``limit`` bytes (cut with a marker)."""
+    value = value.translate(_UNSAFE).encode("latin-1", "replace").decode("latin-1")
+    if len(value) <= limit:
+        return value
+    return value[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def bounded_headers(headers: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
+    """Every value passed through :func:`bound_header` (the proxy's names are fixed, short strings)."""
+    if headers is None:
+        return None
+    return {name: bound_header(value) for name, value in headers.items()}
 
 
 def json_response(data: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
     """A JSON response encoded with the fast codec."""
-    return Response(dumps(data), status_code=status, headers=headers, media_type="application/json")
+    return Response(dumps(data), status_code=status, headers=bounded_headers(headers), media_type="application/json")
 
 
 def error_response(
@@ -47,7 +67,8 @@ def provider_error_response(exc: ProviderError, headers: Optional[dict[str, str]
     """The HTTP answer when every attempt failed with ``exc`` before anything was sent."""
     out = dict(headers or {})
     if exc.retry_after is not None and exc.error_type == "rate_limit_error":
-        out["Retry-After"] = str(max(1, round(exc.retry_after)))
+        # Bounded: a provider's absurd Retry-After must not become an absurd header.
+        out["Retry-After"] = str(max(1, round(min(exc.retry_after, 3600.0))))
     return error_response(
         exc.message,
         exc.error_type,
@@ -220,7 +241,7 @@ class ChunkStreamResponse:
         self._started = True
         headers = [(b"content-type", self.media_type.encode()), (b"cache-control", b"no-store")]
         merged = {**self.headers, **self._late()}
-        headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in merged.items())
+        headers.extend((k.lower().encode("latin-1"), bound_header(v).encode("latin-1")) for k, v in merged.items())
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 

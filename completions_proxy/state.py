@@ -11,7 +11,7 @@ from completions_core.plugins import ProviderRegistry
 from completions_proxy.clients import ClientCache
 from completions_proxy.engine import Engine
 from completions_proxy.settings import Settings
-from completions_proxy.telemetry import Metrics, Telemetry
+from completions_proxy.telemetry import Labels, Metrics, Telemetry
 
 __all__ = ["ProxyState"]
 
@@ -34,7 +34,8 @@ class ProxyState:
     def build(cls, settings: Settings, registry: ProviderRegistry, hook: Any = None) -> ProxyState:
         """Wire the parts together; ``hook`` is the plugin manager's hook relay (telemetry plugins)."""
         clients = ClientCache(settings.client_cache_size)
-        metrics = Metrics(cache_size=clients.__len__)
+        labels = Labels(registry.names(), settings.metrics_models, settings.metrics_max_models)
+        metrics = Metrics(cache_size=clients.__len__, labels=labels)
         return cls(
             settings=settings,
             registry=registry,

@@ -89,12 +89,13 @@ def _body(stream: bool, fallback: bool, timeout: float = TIMEOUT) -> dict[str, A
         "provider": "openai", "model": "gpt-4o-mini", "stream": stream, "timeout": timeout,
         "messages": [{"role": "user", "content": "Say this is a test"}],
         "credentials": {"openai": {"api_key": "sk-test-fault-matrix-0001"}},
-        "provider_kwargs": {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}},
         # One fault, one failed attempt: this matrix is about how each fault is seen and where the
         # turn goes next; retries of the same faults are the matrix below.
         "retry": {"enabled": False},
     }
     if fallback:
+        # provider_kwargs keys must be installed providers: the embedded one is only there as a fallback.
+        body["provider_kwargs"] = {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}}
         body["fallbacks"] = [{"provider": "embedded", "model": "emb"}]
     return body
 
