@@ -420,6 +420,16 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         """Vertex reads the API version from the body."""
         return {**plan.extra_body, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
 
+    def client_secrets(self, client: Any) -> list[Optional[str]]:
+        """The access token in use (minted or the caller's) and the service account's private key id."""
+        found: list[Optional[str]] = []
+        if isinstance(client, VertexClient):
+            found.append(getattr(client.sdk, "access_token", None))
+            credentials = client.credentials
+            if credentials is not None:
+                found += [getattr(credentials, "token", None), getattr(credentials, "_private_key_id", None)]
+        return [value if isinstance(value, str) else None for value in found]
+
     def map_error(self, exc: BaseException) -> Optional[ProviderError]:
         """Token failures (google-auth) first, then everything the Anthropic adapter maps."""
         from google.auth import exceptions as google_errors

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, NoReturn, Optional
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
 from completions_core.jsonutil import loads
-from completions_core.secrets import Secret, fingerprint
+from completions_core.secrets import Secret, fingerprint, scrub_error
 from completions_core.types import ChatCompletionRequest
 
 from .errors import map_error
@@ -141,6 +141,11 @@ class AnthropicAdapter(ProviderAdapter):
         """The ProviderError for an SDK failure, or None when ``exc`` is not one."""
         return map_error(exc, self.name)
 
+    def client_secrets(self, client: Any) -> list[Optional[str]]:
+        """The credentials ``client`` sends: masked in every error text (Vertex adds its token)."""
+        key = getattr(client, "api_key", None)
+        return [key if isinstance(key, str) else None]
+
     # -- how to talk ------------------------------------------------------------------------------
 
     def plan(self, request: ChatCompletionRequest) -> Plan:
@@ -160,12 +165,36 @@ class AnthropicAdapter(ProviderAdapter):
             options["extra_body"] = extra
         return options
 
-    def _raise(self, exc: Exception) -> NoReturn:
-        error = self.map_error(exc)
+    def _raise(self, exc: Exception, client: Any) -> NoReturn:
+        error = exc if isinstance(exc, ProviderError) else self.map_error(exc)
         if error is None:
             raise exc
+        # Upstream text may repeat the request's headers: no credential leaves the adapter.
+        scrub_error(error, self.client_secrets(client))
+        if error is exc:
+            raise error
         # Not chained: the SDK error holds the request, and its headers hold the key.
         raise error from None
+
+    def _read(self, message: Any, plan: Plan) -> Completion:
+        """The Completion for a non-streaming answer; anything unreadable is ``invalid_response_error``."""
+        import anthropic
+
+        if not isinstance(message, anthropic.types.Message):
+            # The SDK hands back raw text for a 200 that is not JSON (an HTML error page).
+            kind = "text" if isinstance(message, str) else type(message).__name__
+            raise ProviderError(
+                f"{self.name} answered with {kind} instead of a message", "invalid_response_error", provider=self.name
+            )
+        try:
+            return completion_from_message(message, plan, self.name)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # JSON of the wrong shape: the SDK builds its models without validating them.
+            raise ProviderError(
+                f"{self.name} sent a message that could not be read ({type(exc).__name__})",
+                "invalid_response_error",
+                provider=self.name,
+            ) from None
 
     async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
         """One ``messages.create`` call, mapped back to a Completion."""
@@ -173,11 +202,9 @@ class AnthropicAdapter(ProviderAdapter):
         try:
             messages = await self.messages_api(client)
             message = await messages.create(**plan.params, **self._call_options(plan, request))
-        except ProviderError:
-            raise
+            return self._read(message, plan)
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
-            self._raise(exc)
-        return completion_from_message(message, plan, self.name)
+            self._raise(exc, client)
 
     async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """``messages.create(stream=True)``; the raw SSE events are parsed with orjson and translated one by one.
@@ -197,9 +224,7 @@ class AnthropicAdapter(ProviderAdapter):
                     if line.startswith("data:"):
                         for item in translator.feed(loads(line[5:])):
                             yield item
-        except ProviderError:
-            raise
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
-            self._raise(exc)
+            self._raise(exc, client)
         for item in translator.finish():
             yield item

@@ -22,7 +22,7 @@ from completions_core.hookspecs import hookimpl
 from completions_core.types import ChatCompletionRequest
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
-from .errors import PROVIDER, map_error
+from .errors import PROVIDER, map_error, unreadable
 from .request import build_call
 from .response import StreamReader, completion_from
 
@@ -69,7 +69,13 @@ class GoogleAdapter(ProviderAdapter):
             )
         except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
             raise _mapped(exc, client) from None
-        return completion_from(response)
+        try:
+            return completion_from(response)
+        except ProviderError as exc:
+            raise _mapped(exc, client) from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # JSON that is not a GenerateContentResponse (google-genai does not validate it).
+            raise unreadable(exc) from None
 
     async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
@@ -93,7 +99,11 @@ class GoogleAdapter(ProviderAdapter):
                     break
                 except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
                     raise _mapped(exc, client) from None
-                for event in reader.feed(chunk):
+                try:
+                    events = list(reader.feed(chunk))
+                except ProviderError as exc:
+                    raise _mapped(exc, client) from None
+                for event in events:
                     yield event
         finally:
             # Shielded (and bounded): a cancelled caller must still release the connection.

@@ -206,8 +206,19 @@ class OpenAIAdapter(ProviderAdapter):
             mapped = self._mapped(exc, client)
             if mapped is None:
                 raise
-            raise mapped from exc
-        return completion_from_response(response, self.name)
+            # Not chained: the SDK error holds the raw body, which may repeat the key.
+            raise mapped from None
+        try:
+            return completion_from_response(response, self.name)
+        except ProviderError as exc:
+            raise self._mapped(exc, client) or exc from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # Valid JSON of the wrong shape (the SDK builds its models without validation).
+            raise ProviderError(
+                f"{self.name} sent a response that could not be read ({type(exc).__name__})",
+                "invalid_response_error",
+                provider=self.name,
+            ) from None
 
     async def stream(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """A streaming call; every provider delta becomes an event as soon as it arrives.
@@ -249,7 +260,7 @@ class OpenAIAdapter(ProviderAdapter):
             mapped = self._mapped(exc, client)
             if mapped is None:
                 raise
-            raise mapped from exc
+            raise mapped from None
         if not state.finished:
             raise ProviderError(
                 f"the {self.name} stream ended before the model finished (no finish reason)",
