@@ -275,6 +275,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         "GOOGLE_APPLICATION_CREDENTIALS",
     )
     options: ClassVar[frozenset[str]] = frozenset({"thinking", "project_id", "region", "service_account_credentials"})
+    # The SDK puts the model into the URL path (.../models/{model}:rawPredict): nothing that could
+    # end or change a path segment (no / : ? # % or whitespace).
+    model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+    model_rule: ClassVar[str] = (
+        "a Vertex model id such as claude-haiku-4-5@20251001: 1-128 letters, digits and . _ - @"
+    )
 
     def __init__(
         self,
@@ -335,6 +341,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """Project, region, endpoint and credentials; refuse anything that could redirect the call."""
+        self.check_model(request.model)
         kwargs: Mapping[str, Any] = request.provider_kwargs or {}
         options = kwargs.get(self.name) or {}
         if not isinstance(options, Mapping):

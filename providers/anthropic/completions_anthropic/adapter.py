@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
-from completions_core.errors import ProviderError
+from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.secrets import Secret, fingerprint, scrub_error
 from completions_core.types import ChatCompletionRequest
@@ -85,6 +86,9 @@ class AnthropicAdapter(ProviderAdapter):
     options: ClassVar[frozenset[str]] = frozenset({"thinking"})
     #: Model families that use native structured output instead of the forced tool.
     native_structured_output_models: tuple[str, ...] = NATIVE_STRUCTURED_OUTPUT_MODELS
+    #: The model names this provider accepts, and the rule a refused name is told.
+    model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+    model_rule: ClassVar[str] = "1-128 letters, digits and . _ - : @ starting with a letter or digit"
 
     def __init__(self, base_url: Optional[str] = None, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         """Operator settings: the endpoint (else ``COMPLETIONS_ANTHROPIC_BASE_URL``, else Anthropic's)
@@ -96,8 +100,14 @@ class AnthropicAdapter(ProviderAdapter):
 
     # -- who to talk to ----------------------------------------------------------------------
 
+    def check_model(self, model: str) -> None:
+        """Refuse a model name outside :attr:`model_pattern` (a 400 naming the rule, the name not echoed)."""
+        if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
+            raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
+
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
-        """The endpoint plus the key: equal keys share one warm client."""
+        """The endpoint plus the key: equal keys share one warm client (the model name checked first)."""
+        self.check_model(request.model)
         if credential.api_key is None:
             raise ProviderError("no Anthropic API key was resolved", "authentication_error", provider=self.name)
         return AnthropicClientConfig(self.base_url, credential.api_key)

@@ -23,7 +23,7 @@ from completions_core.types import ChatCompletionRequest
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
 from .errors import PROVIDER, map_error, unreadable
-from .request import build_call
+from .request import MODEL_PATTERN, MODEL_RULE, build_call, check_model
 from .response import StreamReader, completion_from
 
 __all__ = ["BASE_URL_ENV", "GoogleAdapter", "GoogleClient", "register_providers"]
@@ -40,12 +40,17 @@ class GoogleAdapter(ProviderAdapter):
     name = "google"
     usage_format = "google"
     managed_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    #: google-genai puts the model into the URL path (``models/{model}:generateContent``) and
+    #: passes ``models/...`` and ``tunedModels/...`` through as they are: only a bare model id.
+    model_pattern = MODEL_PATTERN
+    model_rule = MODEL_RULE
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """One client per key (the endpoint is operator configuration, fixed per adapter)."""
+        check_model(request.model)
         if credential.api_key is None or not credential.api_key:
             raise ProviderError("no Gemini API key", "authentication_error", provider=PROVIDER, retryable=False)
         return ClientConfig(base_url=self.base_url, api_key=credential.api_key)

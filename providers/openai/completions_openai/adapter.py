@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
-from completions_core.errors import ProviderError
+from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.schemas import Target
 from completions_core.secrets import Secret
@@ -87,6 +88,10 @@ class OpenAIAdapter(ProviderAdapter):
     #: The output-limit field. OpenAI's API reference deprecates ``max_tokens`` in favour of
     #: ``max_completion_tokens``, which every current model accepts and reasoning models require.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    #: The model names this provider accepts (the model travels in the JSON body, not in a URL,
+    #: but a gateway may route on it: no ".."), and the rule a refused name is told.
+    model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+    model_rule: ClassVar[str] = "1-128 letters, digits and . _ - : / starting with a letter or digit, no '..'"
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         """``base_url`` is operator configuration (tests, gateways), never taken from a request."""
@@ -101,8 +106,14 @@ class OpenAIAdapter(ProviderAdapter):
         """The base URL this request goes to (hook: a variant may let the request pick a region)."""
         return self.base_url
 
+    def check_model(self, model: str) -> None:
+        """Refuse a model name outside :attr:`model_pattern` (a 400 naming the rule, the name not echoed)."""
+        if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
+            raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
+
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
-        """The endpoint and key of the client this request needs."""
+        """The endpoint and key of the client this request needs (the model name checked first)."""
+        self.check_model(request.model)
         return OpenAIClientConfig(base_url=self.endpoint(request), api_key=credential.api_key)
 
     def create_client(self, config: OpenAIClientConfig) -> AsyncOpenAI:
