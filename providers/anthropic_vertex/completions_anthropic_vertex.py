@@ -18,6 +18,9 @@ Credentials, in order of preference:
 A caller never picks a destination: the region must be a Vertex AI region (or ``global``, ``us``,
 ``eu``), the project id must have Google Cloud's project-id syntax, the Vertex host follows from
 the region, and a service account's ``token_uri`` is replaced by the operator's token endpoint.
+The managed service account only serves the operator's allowed projects
+(``COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS``); a caller's own service account serves its own
+``project_id`` unless the caller names another.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -291,6 +294,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         token_uri: Optional[str] = None,
         native_structured_output: Optional[bool] = None,
         default_max_tokens: Optional[int] = None,
+        allowed_projects: Optional[Iterable[str]] = None,
     ) -> None:
         """Operator settings; each falls back to an environment variable.
 
@@ -299,7 +303,10 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         / ``..._REGION``, default ``global``) apply when the request names none; ``token_uri``
         (``COMPLETIONS_VERTEX_TOKEN_URI``) is where service-account tokens are minted;
         ``native_structured_output`` (``COMPLETIONS_ANTHROPIC_VERTEX_NATIVE_STRUCTURED_OUTPUT``)
-        turns on Vertex's native structured output for the models that have it.
+        turns on Vertex's native structured output for the models that have it;
+        ``allowed_projects`` (``COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS``, comma-separated) are
+        the projects a request on the managed service account may name (default: the operator's
+        ``project_id`` and the service account's own ``project_id``).
         """
         # AnthropicAdapter.__init__ only resolves Anthropic's own endpoint, which Vertex never uses.
         env = os.environ
@@ -309,6 +316,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         self.project_id = project_id or env.get("COMPLETIONS_ANTHROPIC_VERTEX_PROJECT_ID") or None
         self.region = region or env.get("COMPLETIONS_ANTHROPIC_VERTEX_REGION") or "global"
         self.token_uri = token_uri or env.get("COMPLETIONS_VERTEX_TOKEN_URI") or GOOGLE_TOKEN_URI
+        if allowed_projects is None:
+            raw = env.get("COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS", "")
+            allowed_projects = [item.strip() for item in raw.split(",") if item.strip()]
+        #: Projects the managed service account may be used for (empty: the operator's default
+        #: project and the service account's own).
+        self.allowed_projects: frozenset[str] = frozenset(allowed_projects)
         if native_structured_output is None:
             flag = env.get("COMPLETIONS_ANTHROPIC_VERTEX_NATIVE_STRUCTURED_OUTPUT", "")
             native_structured_output = flag.strip().lower() in _TRUE
@@ -318,6 +331,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         self._managed_file = _ManagedFile()
 
     # -- who to talk to ----------------------------------------------------------------------
+
+    def managed_projects(self, own_project: Optional[str]) -> frozenset[str]:
+        """The projects a managed-credential request may go to."""
+        if self.allowed_projects:
+            return self.allowed_projects
+        return frozenset(p for p in (self.project_id, own_project) if isinstance(p, str) and p)
 
     def _credential(
         self, options: Mapping[str, Any], credential: Credential
@@ -352,9 +371,13 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             raise _invalid(
                 f"{region!r} is not a Vertex AI region (e.g. us-east5, europe-west1, global)", f"{_KWARGS}.region"
             )
-        project = options.get("project_id") or self.project_id
-        if project is None and service_account is not None:
-            project = json.loads(service_account.reveal()).get("project_id")
+        own_project = json.loads(service_account.reveal()).get("project_id") if service_account else None
+        managed = credential.source == "managed" and "service_account_credentials" not in options
+        if managed:
+            project = options.get("project_id") or self.project_id or own_project
+        else:
+            # A caller's own service account bills its own project unless the caller names another.
+            project = options.get("project_id") or own_project or self.project_id
         if project is None:
             raise _invalid(
                 "is required: name the Google Cloud project (or use a service account that has one)",
@@ -364,6 +387,15 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             raise _invalid(
                 f"{project!r} is not a Google Cloud project id (6-30 lower-case letters, digits and hyphens)",
                 f"{_KWARGS}.project_id",
+            )
+        if managed and project not in self.managed_projects(own_project):
+            # The platform's service account may only be spent on the operator's projects.
+            raise InvalidRequestError(
+                "is not a project the managed Vertex service account may be used for; leave it out, ask the "
+                "operator, or register your own with "
+                'configure_provider("anthropic_vertex", api_key=<service-account JSON>)',
+                f"{_KWARGS}.project_id",
+                error_type="permission_error",
             )
         return VertexClientConfig(
             project_id=project,
