@@ -53,6 +53,17 @@ class GoogleAdapter(ProviderAdapter):
         check_model(request.model)
         if credential.api_key is None or not credential.api_key:
             raise ProviderError("no Gemini API key", "authentication_error", provider=PROVIDER, retryable=False)
+        raw = credential.api_key.reveal()
+        if not raw.isascii() or not raw.isprintable():
+            # It could not travel in the x-goog-api-key header: the transport would fail with the
+            # raw key in its error (CR/LF, NUL) or not encode it at all (non-ASCII). Never echoed.
+            raise ProviderError(
+                "the Gemini API key holds a control or non-ASCII character (CR, LF, NUL, é...), which no HTTP "
+                "header can carry; register the key again as Google shows it",
+                "authentication_error",
+                provider=PROVIDER,
+                retryable=False,
+            )
         return ClientConfig(base_url=self.base_url, api_key=credential.api_key)
 
     def create_client(self, config: Any) -> GoogleClient:
