@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Optional
 
 import anyio
 from completions_anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter, Plan
-from completions_anthropic.adapter import CLIENT_TIMEOUT, http_client
+from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http_client, prepare
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
@@ -90,6 +90,13 @@ VERTEX_NATIVE_STRUCTURED_OUTPUT_MODELS: tuple[str, ...] = ("claude-opus-4-7", "c
 # a letter and not ending with a hyphen. (Legacy domain-scoped ids are not accepted.)
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _KWARGS = "provider_kwargs.anthropic_vertex"
+# What a first request on a service account imports (prepare() does it at start-up).
+_GOOGLE_AUTH_MODULES = (
+    "google.auth.exceptions",
+    "google.auth.transport.requests",
+    "google.oauth2.service_account",
+    "anthropic.lib.vertex",
+)
 _SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 # An OAuth2 error code ("invalid_grant") at the start of google-auth's RefreshError text.
@@ -440,6 +447,17 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             http_client=http_client(),
         )
         return VertexClient(sdk, credentials)
+
+    def prepare(self) -> None:
+        """Import the SDK and google-auth, build (and close) one client with a placeholder token, off the loop."""
+        config = VertexClientConfig(
+            project_id="prepare-only",
+            region=self.region,
+            base_url=self.base_url or vertex_base_url(self.region),
+            token_uri=self.token_uri,
+            access_token=Secret("prepare-only-placeholder"),
+        )
+        prepare(self, PREPARED_MODULES + _GOOGLE_AUTH_MODULES, config)
 
     async def warm(self, client: Any) -> None:
         """Mint the access token ahead of the first request (best effort)."""

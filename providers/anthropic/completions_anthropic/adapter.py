@@ -19,6 +19,7 @@ from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
 from .response import StreamTranslator, completion_from_message
 
 __all__ = [
+    "PREPARED_MODULES",
     "ANTHROPIC_BASE_URL",
     "AnthropicAdapter",
     "AnthropicClientConfig",
@@ -61,6 +62,41 @@ def _timeout(seconds: Optional[float]) -> Any:
     if seconds is None:
         return httpx2.Timeout(CLIENT_TIMEOUT[0], connect=CLIENT_TIMEOUT[1])
     return httpx2.Timeout(seconds)
+
+
+#: What :meth:`AnthropicAdapter.prepare` imports: everything a first request would import otherwise.
+PREPARED_MODULES: tuple[str, ...] = (
+    "httpx2",
+    "anthropic",
+    "anthropic.types",
+    "anthropic.resources.messages",
+    "anthropic.resources.models",
+)
+# Imported by the SDK on its first request when OpenTelemetry is installed (trace propagation).
+_OPTIONAL_MODULES = ("opentelemetry.propagate",)
+
+
+def prepare(adapter: ProviderAdapter, modules: tuple[str, ...], config: Any) -> None:
+    """Import ``modules``, then build one client for ``config`` and close it in a loop of this thread.
+
+    An adapter's :meth:`~ProviderAdapter.prepare`, run at start-up in a worker thread: what the SDK
+    imports or computes on first use happens here instead of on the proxy's event loop. Nothing is sent.
+    """
+    import asyncio
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+    for name in _OPTIONAL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+    async def build_and_close() -> None:
+        await adapter.close_client(adapter.create_client(config))
+
+    asyncio.run(build_and_close())
 
 
 def http_client() -> Any:
@@ -124,6 +160,10 @@ class AnthropicAdapter(ProviderAdapter):
             timeout=_timeout(None),
             http_client=http_client(),
         )
+
+    def prepare(self) -> None:
+        """Import the SDK and build (and close) one client with a placeholder key, off the event loop."""
+        prepare(self, PREPARED_MODULES, AnthropicClientConfig(self.base_url, Secret("prepare-only-placeholder")))
 
     async def warm(self, client: Any) -> None:
         """Open the connection (TCP and TLS) ahead of the first request: a one-model listing."""

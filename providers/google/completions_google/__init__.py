@@ -5,7 +5,8 @@ Registers :class:`GoogleAdapter` as provider ``"google"``. The managed key comes
 (operator configuration), else Google's. ``provider_kwargs={"google": {"thinking_config": {...}}}``
 is passed to Gemini as ``ThinkingConfig``. See README.md for every mapping choice.
 
-Importing this module is cheap: google-genai and httpx2 are imported on first use.
+Importing this module is cheap: google-genai and httpx2 are imported by :meth:`GoogleAdapter.prepare`
+(the proxy calls it at start-up, off the event loop), else on first use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import anyio
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
 from completions_core.hookspecs import hookimpl
+from completions_core.secrets import Secret
 from completions_core.types import ChatCompletionRequest
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
@@ -30,6 +32,14 @@ __all__ = ["BASE_URL_ENV", "GoogleAdapter", "GoogleClient", "register_providers"
 
 #: Environment variable an operator sets to send Gemini traffic elsewhere (a gateway, a test server).
 BASE_URL_ENV = "COMPLETIONS_GOOGLE_BASE_URL"
+#: What :meth:`GoogleAdapter.prepare` imports: everything a first request would import otherwise.
+PREPARED_MODULES: tuple[str, ...] = (
+    "httpx2",
+    "google.genai",
+    "google.genai.types",
+    "google.genai.errors",
+    "google.genai.models",
+)
 # Seconds a stream's cleanup may take before it is abandoned.
 _CLOSE_TIMEOUT = 5.0
 
@@ -71,6 +81,23 @@ class GoogleAdapter(ProviderAdapter):
         if not isinstance(config, ClientConfig):
             raise TypeError(f"expected a ClientConfig from client_config(), got {type(config).__name__}")
         return build_client(config)
+
+    def prepare(self) -> None:
+        """Import google-genai and httpx2, build (and close) one client with a placeholder key, off the loop.
+
+        Run at start-up in a worker thread, so the proxy's event loop never waits on these imports.
+        """
+        import asyncio
+        import importlib
+
+        for name in PREPARED_MODULES:
+            importlib.import_module(name)
+
+        async def build_and_close() -> None:
+            config = ClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
+            await self.close_client(self.create_client(config))
+
+        asyncio.run(build_and_close())
 
     async def close_client(self, client: Any) -> None:
         """Close the SDK client (async and sync sides) and its connection pool."""

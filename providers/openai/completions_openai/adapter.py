@@ -29,7 +29,44 @@ from .response import StreamState, completion_from_response, events_from_chunk
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-__all__ = ["OpenAIAdapter", "OpenAIClientConfig"]
+__all__ = ["PREPARED_MODULES", "OpenAIAdapter", "OpenAIClientConfig", "import_modules", "prepare_client"]
+
+#: What :meth:`OpenAIAdapter.prepare` imports: everything a first request would import otherwise.
+PREPARED_MODULES: tuple[str, ...] = (
+    "httpx2",
+    "openai",
+    "openai.types.chat",
+    "openai.types.chat.chat_completion",
+    "openai.types.chat.chat_completion_chunk",
+    "openai.resources.chat.chat",
+    "openai.resources.chat.completions.completions",
+    "openai.resources.chat.completions.messages",
+    "openai.resources.models",
+    "openai.lib.streaming.chat",
+    "jiter",
+)
+
+
+def import_modules(names: tuple[str, ...]) -> None:
+    """Import each of ``names`` (an adapter's :meth:`~ProviderAdapter.prepare`)."""
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)
+
+
+def prepare_client(adapter: ProviderAdapter, config: Any) -> None:
+    """Build one client for ``config`` and close it, in an event loop of this (worker) thread.
+
+    What the SDK and its transport import or compute when a client is first built happens here,
+    at start-up, instead of on the proxy's event loop at the first request. Nothing is sent.
+    """
+    import asyncio
+
+    async def build_and_close() -> None:
+        await adapter.close_client(adapter.create_client(config))
+
+    asyncio.run(build_and_close())
 
 
 @functools.cache
@@ -138,6 +175,13 @@ class OpenAIAdapter(ProviderAdapter):
         client.organization = None
         client.project = None
         return client
+
+    def prepare(self) -> None:
+        """Import the SDK, its transport and the models a first answer needs; build and close one
+        client (with a placeholder key, no connection) in a throwaway loop. At start-up, off the loop."""
+        import_modules(PREPARED_MODULES)
+        config = OpenAIClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
+        prepare_client(self, config)
 
     async def warm(self, client: AsyncOpenAI) -> None:
         """Open the connection (TCP and TLS) ahead of the first request: one cheap model listing."""
