@@ -120,6 +120,9 @@ async def test_the_key_never_appears_in_an_error_message(server, adapter, client
 @pytest.mark.anyio
 async def test_the_key_never_appears_in_any_log(server, adapter, client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # Every logger at DEBUG, also those the proxy holds at WARNING (an earlier test may have built one).
+    for name in ("httpx2", "httpcore2", "google_genai", "hpack", "h2"):
+        caplog.set_level(logging.DEBUG, logger=name)
     server.enqueue_cassette(load("generate_text.yaml"), path=GENERATE)
     server.enqueue_cassette(load("stream_text.yaml"), path=STREAM)
     server.enqueue_cassette(load("error_400_api_key_invalid.yaml"), path=GENERATE)
