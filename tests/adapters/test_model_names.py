@@ -105,3 +105,27 @@ async def test_gemini_build_call_refuses_a_bad_model_on_its_own(model: str) -> N
     async with ReplayServer() as server:
         with pytest.raises(InvalidRequestError):
             build_call(Case("google", server).request(model=model))
+
+
+@pytest.mark.parametrize("model", ["m1#frag", "../x", "tunedModels/x", "cachedContents/abc", "m?alt=json"])
+async def test_through_the_proxy_a_bad_gemini_model_is_a_400_and_nothing_is_sent(model: str) -> None:
+    import aiohttp
+
+    from completions_core.plugins import ProviderRegistry
+    from completions_proxy.testing import running_proxy
+
+    async with ReplayServer() as server:
+        case = Case("google", server)
+        registry = ProviderRegistry()
+        registry.register(case.adapter())
+        body = {"provider": "google", "model": model, "stream": False, "messages": [{"role": "user", "content": "hi"}],
+                "credentials": {"google": {"api_key": "cust-gemini-key-0123456789"}}}  # fmt: skip
+        async with running_proxy(registry) as proxy, aiohttp.ClientSession() as session:
+            async with session.post(
+                proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}"}
+            ) as response:
+                status, payload = response.status, await response.json()
+        assert server.requests == []
+    assert status == 400
+    assert payload["error"]["type"] == "invalid_request_error"
+    assert "Gemini model id" in payload["error"]["message"]
