@@ -57,3 +57,35 @@ async def test_the_good_body_of_the_matrix_is_a_real_answer(provider: str) -> No
         completion = await run(case, False)
         server.assert_all_used()
     assert completion.message.content == "Hello there."  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fault", ["html", "malformed_json", "truncated_json"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_through_the_proxy_an_undecodable_answer_is_retried(provider: str, fault: str) -> None:
+    # The cases (Anthropic HTML, Gemini malformed/truncated JSON) used to end as a 500
+    # internal_error with no retry; the retry now gets the good answer.
+    import aiohttp
+
+    from completions_core.plugins import ProviderRegistry
+    from completions_proxy.testing import running_proxy
+
+    async with ReplayServer() as server:
+        case = Case(provider, server)
+        registry = ProviderRegistry()
+        registry.register(case.adapter())
+        case.enqueue(FAULTS[fault](case), False)
+        server.enqueue(Body(json.dumps(case.good_body()), content_type="application/json"),
+                       method="POST", path=case.path(False))  # fmt: skip
+        credentials = {provider: {"api_key": case.credential().api_key.reveal()}}  # type: ignore[union-attr]
+        body = {"provider": provider, "model": case.model, "stream": False, "credentials": credentials,
+                "messages": [{"role": "user", "content": "hi"}], "retry": {"max_retries": 1}}  # fmt: skip
+        async with running_proxy(registry) as proxy, aiohttp.ClientSession() as session:
+            async with session.post(
+                proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}"}
+            ) as response:
+                status, text = response.status, await response.text()
+                attempts = json.loads(response.headers["X-Completions-Attempts"])
+        server.assert_all_used()
+    assert status == 200, text
+    assert "Hello there." in text
+    assert [a.get("error_type") for a in attempts][:1] == ["invalid_response_error"] and len(attempts) == 2
