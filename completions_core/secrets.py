@@ -128,10 +128,14 @@ def scrub(text: str, secrets: Iterable[Union[str, Secret, None]] = ()) -> str:
     credential-bearing name (``Authorization:``, ``x-api-key:``, ``x-goog-api-key:``, ``key=``,
     ``"access_token":``...), after ``Bearer``, and anything shaped like a key or token
     (``sk-...``, ``sk-ant-...``, ``AIza...``, ``ya29....``, JWTs, PEM private keys, long hex or
-    base64 runs). Text longer than 4000 characters is cut, after scrubbing.
+    base64 runs). Text longer than 4000 characters is cut to its first 4000 (only its first 8000
+are looked at: the work is bounded whatever an upstream sends).
     """
     if not text:
         return text
+    # Bounded work whatever an upstream sends: only the start is scrubbed, and kept.
+    overlong = len(text) > _MAX_TEXT
+    text = text[: 2 * _MAX_TEXT]
     known: list[tuple[int, set[str]]] = []
     for secret in secrets:
         raw = secret.reveal() if isinstance(secret, Secret) else secret
@@ -147,7 +151,7 @@ def scrub(text: str, secrets: Iterable[Union[str, Secret, None]] = ()) -> str:
     text = _SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _SHAPED.sub(MASK, text)
     text = _LONG.sub(lambda m: MASK if _random_looking(m.group(0)) else m.group(0), text)
-    if len(text) > _MAX_TEXT:
+    if overlong or len(text) > _MAX_TEXT:
         text = text[:_MAX_TEXT] + "…"
     return text
 

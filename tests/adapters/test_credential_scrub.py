@@ -164,3 +164,10 @@ def test_scrub_error_rewrites_message_and_args() -> None:
     error = ProviderError(f"no: {KEY}", "authentication_error", provider="x")
     assert scrub_error(error, [KEY]) is error
     assert KEY not in error.message and KEY not in str(error) and KEY not in repr(error)
+
+
+def test_a_huge_upstream_text_is_cut_and_still_scrubbed() -> None:
+    text = f"Authorization: Bearer {KEY} " + "<p>error page</p>" * 200_000 + KEY
+    out = scrub(text, [Secret(KEY)])
+    assert len(out) <= 4001 and out.endswith("…")
+    assert_no_piece(KEY, [out])
