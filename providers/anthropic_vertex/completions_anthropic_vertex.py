@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Optional
 
 import anyio
 from completions_anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter, Plan
-from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http_client, prepare
+from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http_client, prepare, rehearse
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
@@ -458,6 +458,21 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             access_token=Secret("prepare-only-placeholder"),
         )
         prepare(self, PREPARED_MODULES + _GOOGLE_AUTH_MODULES, config)
+        rehearse(self, self.rehearsal_client)
+
+    def rehearsal_client(self, http: Any) -> VertexClient:
+        """A Vertex client on ``http`` (a mock transport) for :meth:`prepare`'s rehearsal."""
+        import anthropic
+
+        sdk = anthropic.AsyncAnthropicVertex(
+            region=self.region,
+            project_id="prepare-only",
+            access_token="prepare-only-placeholder",
+            base_url="http://prepare.invalid/v1",
+            max_retries=0,
+            http_client=http,
+        )
+        return VertexClient(sdk)
 
     async def warm(self, client: Any) -> None:
         """Mint the access token ahead of the first request (best effort)."""

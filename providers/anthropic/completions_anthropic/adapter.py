@@ -99,6 +99,52 @@ def prepare(adapter: ProviderAdapter, modules: tuple[str, ...], config: Any) -> 
     asyncio.run(build_and_close())
 
 
+# prepare()'s rehearsal: one answer and one stream, served by a mock transport (nothing is sent).
+_REHEARSAL_MESSAGE = {
+    "id": "msg_prepare", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+    "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}  # fmt: skip
+_REHEARSAL_EVENTS = (
+    ("message_start", {"type": "message_start", "message": {**_REHEARSAL_MESSAGE, "content": [], "stop_reason": None}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ok"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 1}}),
+    ("message_stop", {"type": "message_stop"}),
+)  # fmt: skip
+
+
+def rehearse(adapter: Any, make_client: Any) -> None:
+    """Run one non-streaming and one streaming request through ``adapter`` and the real SDK, on a
+    client ``make_client(http)`` whose transport is a mock: the SDK's first-use work (request
+    building, response models, type checks) happens at start-up. Nothing is sent."""
+    import asyncio
+    import json
+
+    import httpx2
+
+    def answer(request: Any) -> Any:
+        if json.loads(request.content).get("stream"):
+            text = "".join(f"event: {kind}\ndata: {json.dumps(data)}\n\n" for kind, data in _REHEARSAL_EVENTS)
+            return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=_REHEARSAL_MESSAGE)
+
+    async def run() -> None:
+        client = make_client(httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
+        hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+        request = ChatCompletionRequest(provider=adapter.name, model="claude-haiku-4-5", messages=hello)
+        try:
+            await adapter.complete(client, request)
+            async for _ in adapter.stream(client, request):
+                pass
+        finally:
+            await adapter.close_client(client)
+
+    asyncio.run(run())
+
+
 def http_client() -> Any:
     """The SDK's aiohttp transport (COMPLETIONS_ANTHROPIC_TRANSPORT=httpx2 for httpx2), redirects never followed.
 
@@ -162,8 +208,18 @@ class AnthropicAdapter(ProviderAdapter):
         )
 
     def prepare(self) -> None:
-        """Import the SDK and build (and close) one client with a placeholder key, off the event loop."""
+        """Import the SDK, build (and close) one client with a placeholder key, and rehearse one
+        request and one stream on a mock transport; at start-up, off the event loop."""
         prepare(self, PREPARED_MODULES, AnthropicClientConfig(self.base_url, Secret("prepare-only-placeholder")))
+        rehearse(self, self.rehearsal_client)
+
+    def rehearsal_client(self, http: Any) -> Any:
+        """A client on ``http`` (a mock transport) for :meth:`prepare`'s rehearsal."""
+        import anthropic
+
+        return anthropic.AsyncAnthropic(
+            api_key="prepare-only-placeholder", base_url="http://prepare.invalid", max_retries=0, http_client=http
+        )
 
     async def warm(self, client: Any) -> None:
         """Open the connection (TCP and TLS) ahead of the first request: a one-model listing."""

@@ -83,7 +83,8 @@ class GoogleAdapter(ProviderAdapter):
         return build_client(config)
 
     def prepare(self) -> None:
-        """Import google-genai and httpx2, build (and close) one client with a placeholder key, off the loop.
+        """Import google-genai and httpx2, build (and close) one client with a placeholder key, and
+        rehearse one request and one stream on a mock transport; off the loop.
 
         Run at start-up in a worker thread, so the proxy's event loop never waits on these imports.
         """
@@ -93,11 +94,34 @@ class GoogleAdapter(ProviderAdapter):
         for name in PREPARED_MODULES:
             importlib.import_module(name)
 
-        async def build_and_close() -> None:
+        import json
+
+        import httpx2
+
+        candidate = {"content": {"parts": [{"text": "ok"}], "role": "model"}, "finishReason": "STOP"}
+        body = {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 2}}
+
+        def answer(request: Any) -> Any:
+            # One request and one stream through the real SDK on a mock transport: nothing is sent.
+            if request.url.path.endswith(":streamGenerateContent"):
+                text = f"data: {json.dumps(body)}\r\n\r\n"
+                return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream"})
+            return httpx2.Response(200, json=body)
+
+        async def rehearse() -> None:
             config = ClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
             await self.close_client(self.create_client(config))
+            client = build_client(config, httpx2.MockTransport(answer))
+            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+            request = ChatCompletionRequest(provider=self.name, model="gemini-2.5-flash", messages=hello)
+            try:
+                await self.complete(client, request)
+                async for _ in self.stream(client, request):
+                    pass
+            finally:
+                await self.close_client(client)
 
-        asyncio.run(build_and_close())
+        asyncio.run(rehearse())
 
     async def close_client(self, client: Any) -> None:
         """Close the SDK client (async and sync sides) and its connection pool."""

@@ -182,6 +182,47 @@ class OpenAIAdapter(ProviderAdapter):
         import_modules(PREPARED_MODULES)
         config = OpenAIClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
         prepare_client(self, config)
+        self._rehearse()
+
+    def _rehearse(self) -> None:
+        """One request and one stream through the real SDK on a mock transport (nothing is sent):
+        its first-use work (request building, response models, type checks) happens here."""
+        import asyncio
+        import json
+
+        import httpx2
+        import openai
+
+        message = {"role": "assistant", "content": "ok"}
+        answer_body = {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                       "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": message, "finish_reason": "stop"}]}  # fmt: skip
+
+        def answer(request: Any) -> Any:
+            if json.loads(request.content).get("stream"):
+                text = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
+                return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream"})
+            return httpx2.Response(200, json=answer_body)
+
+        async def run() -> None:
+            http = httpx2.AsyncClient(transport=httpx2.MockTransport(answer))
+            client = openai.AsyncOpenAI(
+                api_key="prepare-only-placeholder",
+                base_url="http://prepare.invalid/v1",
+                max_retries=0,
+                http_client=http,
+            )
+            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+            request = ChatCompletionRequest(provider=self.name, model="m", messages=hello)
+            try:
+                await self.complete(client, request)
+                async for _ in self.stream(client, request):
+                    pass
+            finally:
+                await client.close()
+
+        asyncio.run(run())
 
     async def warm(self, client: AsyncOpenAI) -> None:
         """Open the connection (TCP and TLS) ahead of the first request: one cheap model listing."""
