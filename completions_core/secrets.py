@@ -129,7 +129,7 @@ def scrub(text: str, secrets: Iterable[Union[str, Secret, None]] = ()) -> str:
     ``"access_token":``...), after ``Bearer``, and anything shaped like a key or token
     (``sk-...``, ``sk-ant-...``, ``AIza...``, ``ya29....``, JWTs, PEM private keys, long hex or
     base64 runs). Text longer than 4000 characters is cut to its first 4000 (only its first 8000
-are looked at: the work is bounded whatever an upstream sends).
+    are looked at: the work is bounded whatever an upstream sends).
     """
     if not text:
         return text
@@ -141,6 +141,9 @@ are looked at: the work is bounded whatever an upstream sends).
         raw = secret.reveal() if isinstance(secret, Secret) else secret
         if not raw:
             continue
+        if len(raw) >= _MIN_KNOWN:
+            # The whole secret first, in any case, also when it is made of short runs ("a.b.c").
+            text = re.sub(re.escape(raw), MASK, text, flags=re.IGNORECASE)
         for piece in _RUN.findall(raw):
             # A key may hold characters no header allows (CR, LF, NUL): each run of it is a secret.
             if len(piece) >= _MIN_KNOWN:

@@ -171,3 +171,8 @@ def test_a_huge_upstream_text_is_cut_and_still_scrubbed() -> None:
     out = scrub(text, [Secret(KEY)])
     assert len(out) <= 4001 and out.endswith("…")
     assert_no_piece(KEY, [out])
+
+
+def test_a_key_made_of_short_runs_is_masked_whole() -> None:
+    key = "ab1.cd2.ef3.gh4"
+    assert scrub(f"token was {key.upper()} here", [key]) == f"token was {MASK} here"
