@@ -77,6 +77,8 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
+            # Provider SDKs are imported (and a first client built) before readiness turns true.
+            await state.prepare()
             yield
         finally:
             state.draining = True

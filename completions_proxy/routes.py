@@ -402,10 +402,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: plugins loaded, at least one provider, not draining."""
+    """Readiness: plugins loaded and prepared, at least one provider, not draining."""
     state: Optional[ProxyState] = getattr(request.app.state, "proxy", None)
-    if state is None or state.draining or len(state.registry) == 0:
+    if state is None or state.draining or not state.prepared or len(state.registry) == 0:
         reason = "draining" if state is not None and state.draining else "no provider plugin loaded"
+        if state is not None and not state.draining and not state.prepared:
+            reason = "starting: provider SDKs are being loaded"
         error = {"message": f"not ready: {reason}", "type": "unavailable_error"}
         return json_response({"status": "unavailable", "reason": reason, "error": error}, 503)
     return json_response({"status": "ready", "providers": state.registry.names()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from completions_proxy.settings import Settings
 from completions_proxy.telemetry import Labels, Metrics, Telemetry
 
 __all__ = ["ProxyState"]
+
+_log = logging.getLogger("completions_proxy.state")
 
 
 @dataclass
@@ -27,6 +30,8 @@ class ProxyState:
     metrics: Metrics
     telemetry: Telemetry
     draining: bool = False
+    #: False until every adapter's ``prepare()`` has run (readiness waits for it).
+    prepared: bool = False
     streams: set[Any] = field(default_factory=set)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -44,6 +49,19 @@ class ProxyState:
             metrics=metrics,
             telemetry=Telemetry(metrics, hook, log_content=settings.log_content),
         )
+
+    async def prepare(self) -> None:
+        """Run every adapter's ``prepare()`` (SDK imports, a first client) in worker threads, then mark ready.
+
+        Off the event loop, so start-up work never blocks it; a failing adapter is logged by name and
+        exception type and still serves (it imports at first use).
+        """
+        for adapter in self.registry:
+            try:
+                await asyncio.to_thread(adapter.prepare)
+            except Exception as exc:  # noqa: BLE001 - one plugin's failure must not stop the proxy
+                _log.warning("provider %s could not prepare at start-up (%s)", adapter.name, type(exc).__name__)
+        self.prepared = True
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run best-effort background work (warming), keeping a reference until it ends."""

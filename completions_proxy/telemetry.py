@@ -25,7 +25,7 @@ from completions_core.records import CompletionRecord
 from completions_core.usage import normalize_usage
 from completions_proxy.engine import Turn
 
-__all__ = ["Labels", "Metrics", "Telemetry", "configure_logging"]
+__all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
 
 #: The label value of every name outside the bounded set.
 OTHER = "other"
@@ -35,13 +35,19 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 
-#: Third-party loggers that write request headers (the proxy token, customer keys) at DEBUG:
-#: held at WARNING whatever the root level, so no log level shows a secret.
-QUIET_LOGGERS = ("hpack", "h2", "httpcore", "httpcore2", "httpx", "urllib3", "google_genai", "anthropic", "openai")
+#: Third-party loggers held at WARNING whatever the root level: at DEBUG they log request headers
+#: (hpack the proxy token of HTTP/2 requests, httpcore/httpx the customer keys sent upstream).
+QUIET_LOGGERS = (
+    "hpack", "h2", "hyperframe", "h11", "httpcore", "httpcore2", "httpx", "httpx2", "aiohttp",
+    "urllib3", "requests", "google", "google_genai", "openai", "anthropic",
+)  # fmt: skip
 
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
-    """JSON lines in production, readable lines in a terminal ("json", "console" or "auto")."""
+    """JSON lines in production, readable lines in a terminal ("json", "console" or "auto").
+
+    Also pins :data:`QUIET_LOGGERS` at WARNING, so no log level (DEBUG included) shows a secret.
+    """
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     if fmt == "auto":

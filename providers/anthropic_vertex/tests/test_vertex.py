@@ -547,3 +547,63 @@ async def test_through_the_proxy_a_401_mints_a_new_token_before_its_one_retry(
     assert sent == ["Bearer ya29.revoked-token", "Bearer ya29.fresh-token"]
     assert "ya29." not in json.dumps(answer)
     server.assert_all_used()
+
+
+# -- issue 14, item 8: the managed service account serves only the operator's projects ------------
+
+
+def _managed(service_account: dict[str, Any]) -> Credential:
+    return Credential("managed", Secret(json.dumps(service_account)))
+
+
+@pytest.mark.parametrize("project", ["someone-elses-project", "attacker-billing-1"])
+def test_a_managed_call_to_a_project_the_operator_did_not_allow_is_refused(
+    service_account: dict[str, Any], project: str
+) -> None:
+    adapter = AnthropicVertexAdapter(project_id=PROJECT, region=REGION)
+    with pytest.raises(InvalidRequestError) as info:
+        adapter.client_config(request(vertex={"project_id": project}), _managed(service_account))
+    error = info.value
+    assert (error.status_code, error.error_type) == (403, "permission_error")
+    assert error.path == "provider_kwargs.anthropic_vertex.project_id"
+    assert "managed Vertex service account" in error.message and PROJECT not in error.message
+
+
+def test_the_allowed_projects_setting_lists_where_the_managed_account_may_go(
+    service_account: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS", " team-a-prod , team-b-prod ")
+    adapter = AnthropicVertexAdapter(project_id="team-a-prod", region=REGION)
+    managed = _managed(service_account)
+    for project in ("team-a-prod", "team-b-prod"):
+        config = adapter.client_config(request(vertex={"project_id": project}), managed)
+        assert isinstance(config, VertexClientConfig) and config.project_id == project
+    # Listed explicitly, the setting is the whole list: the account's own project is not implied.
+    for project in (PROJECT, "team-c-prod"):
+        with pytest.raises(InvalidRequestError):
+            adapter.client_config(request(vertex={"project_id": project}), managed)
+    assert adapter.client_config(request(), managed).project_id == "team-a-prod"  # type: ignore[attr-defined]
+
+
+def test_without_the_setting_the_managed_account_serves_the_default_and_its_own_project(
+    service_account: dict[str, Any],
+) -> None:
+    adapter = AnthropicVertexAdapter(project_id="operator-default", region=REGION)
+    managed = _managed(service_account)
+    assert adapter.client_config(request(), managed).project_id == "operator-default"  # type: ignore[attr-defined]
+    own = adapter.client_config(request(vertex={"project_id": PROJECT}), managed)
+    assert own.project_id == PROJECT  # type: ignore[attr-defined]
+
+
+def test_a_customer_service_account_uses_its_own_project_when_the_caller_names_none(
+    service_account: dict[str, Any],
+) -> None:
+    # The operator's default project is for the managed account, not for a customer's key.
+    adapter = AnthropicVertexAdapter(project_id="operator-default", region=REGION)
+    customer = Credential("customer", Secret(json.dumps(service_account)))
+    assert adapter.client_config(request(), customer).project_id == PROJECT  # type: ignore[attr-defined]
+    via_kwargs = adapter.client_config(request(service_account), MANAGED_NOTHING)
+    assert via_kwargs.project_id == PROJECT  # type: ignore[attr-defined]
+    # A customer's own credentials may go to any project the caller names (its key, its bill).
+    named = adapter.client_config(request(vertex={"project_id": "customer-other-1"}), customer)
+    assert named.project_id == "customer-other-1"  # type: ignore[attr-defined]
