@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from completions_core.errors import ERROR_STATUS
 from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
 from completions_proxy.openai_compat import openai_routes, parse_model_map
+from completions_proxy.openai_compat.errors import openai_error_response
 from completions_proxy.responses import error_response
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
@@ -36,6 +37,10 @@ _TYPE_OF_STATUS = {status: error_type for error_type, status in reversed(ERROR_S
 _TYPE_OF_STATUS[404] = "not_found_error"
 
 
+#: Paths whose router errors (404/405/500) answer in the OpenAI error shape.
+_OPENAI_PATHS = frozenset(route.path for route in openai_routes)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """404, 405 and every other HTTP error of the router, in the JSON error envelope."""
     assert isinstance(exc, HTTPException)
@@ -48,7 +53,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         message = str(exc.detail)
     fallback = "internal_error" if status >= 500 else "invalid_request_error"
-    return error_response(message, _TYPE_OF_STATUS.get(status, fallback), status, headers=dict(exc.headers or {}))
+    return _error(request, message, _TYPE_OF_STATUS.get(status, fallback), status, dict(exc.headers or {}))
+
+
+def _error(request: Request, message: str, error_type: str, status: int, headers: dict[str, str]) -> Response:
+    """The error envelope its caller expects: the OpenAI shape on the OpenAI-compatible paths."""
+    if request.url.path in _OPENAI_PATHS:
+        return openai_error_response(message, error_type, status, headers=headers)
+    return error_response(message, error_type, status, headers=headers)
 
 
 async def _disconnected(request: Request, exc: Exception) -> Response:
@@ -59,7 +71,7 @@ async def _disconnected(request: Request, exc: Exception) -> Response:
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """A bug: the JSON envelope with the exception's type only (the traceback goes to the log)."""
-    return error_response(f"internal error ({type(exc).__name__})", "internal_error", 500)
+    return _error(request, f"internal error ({type(exc).__name__})", "internal_error", 500, {})
 
 
 def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderRegistry] = None) -> Starlette:

@@ -66,6 +66,13 @@ async def chat_completions(request: Request) -> Response | SSEStreamResponse:
         if state.settings.log_content:
             report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
         targets = state.engine.plan(chat_request, parsed.credentials)
+        settings = state.settings
+        # Read here, inside the try: a deadline header out of bounds is a 400 in the OpenAI shape.
+        deadlines = (
+            _header_seconds(request, "X-Completions-First-Token-Timeout", settings.first_token_timeout),
+            _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout),
+            _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after),
+        )
     except ClientDisconnect:
         return report.done(Response(status_code=499), "client_disconnected")
     except InvalidRequestError as exc:
@@ -81,26 +88,27 @@ async def chat_completions(request: Request) -> Response | SSEStreamResponse:
             raise
         body = completion_to_openai(answer, turn, parsed.model)
         return report.done(json_response(body, headers={**headers, **_turn_headers(turn)}), "ok")
-    return _stream(request, state, turn, report, parsed, targets, headers)
+    return _stream(state, turn, report, parsed, targets, headers, deadlines)
 
 
 def _stream(
-    request: Request,
     state: ProxyState,
     turn: Turn,
     report: _Reporter,
     parsed: OpenAIRequest,
     targets: list[Any],
     headers: dict[str, str],
+    deadlines: tuple[Optional[float], Optional[float], Optional[float]],
 ) -> SSEStreamResponse:
     settings = state.settings
+    first_token_timeout, idle_timeout, hedge_after = deadlines
     chunks = state.engine.stream(
         targets,
         parsed.options,
         turn,
-        first_token_timeout=_header_seconds(request, "x-completions-first-token-timeout", settings.first_token_timeout),
-        idle_timeout=_header_seconds(request, "x-completions-idle-timeout", settings.idle_timeout),
-        hedge_after=_header_seconds(request, "x-completions-hedge-after", settings.hedge_after),
+        first_token_timeout=first_token_timeout,
+        idle_timeout=idle_timeout,
+        hedge_after=hedge_after,
     )
     state.metrics.inflight.inc()
 

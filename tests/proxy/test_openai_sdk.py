@@ -228,6 +228,26 @@ async def test_native_limits_apply_and_name_the_limit(client: openai.AsyncOpenAI
     assert "COMPLETIONS_MAX_BODY_BYTES" in large.value.message
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_a_deadline_header_out_of_bounds_is_an_openai_shaped_400(client: openai.AsyncOpenAI, stream: bool) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(
+            model="embedded/m", messages=_user("hi"), stream=stream,
+            extra_headers={"X-Completions-Hedge-After": "1e308"},
+        )
+    assert "X-Completions-Hedge-After" in caught.value.message
+    assert set(caught.value.body) >= {"message", "type", "param", "code"}  # type: ignore[arg-type]
+
+
+async def test_a_wrong_method_is_an_openai_shaped_405(proxy: RunningProxy) -> None:
+    async with aiohttp.ClientSession() as session, session.put(
+        proxy.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {proxy.token}"}
+    ) as resp:
+        body = await resp.json()
+    assert resp.status == 405 and resp.headers["Allow"] == "POST"
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+
+
 async def test_an_unknown_model_or_provider_is_a_404(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as bare:
         await client.chat.completions.create(model="gpt-4o", messages=_user("hi"))
