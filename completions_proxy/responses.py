@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Optional
 
 import anyio
@@ -18,6 +19,8 @@ from completions_core.types import ChatCompletionChunk, ErrorChunk
 __all__ = ["ChunkStreamResponse", "error_response", "json_response"]
 
 NDJSON = "application/x-ndjson"
+#: The most chunks one write carries when they arrive together (tokens back to back).
+MAX_BATCH = 64
 
 
 def json_response(data: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
@@ -141,10 +144,7 @@ class ChunkStreamResponse:
             if self.keepalive > 0:
                 tg.start_soon(self._keepalive, send, lock)
             try:
-                async for chunk in self.chunks:
-                    async with lock:
-                        await self._send_chunk(send, chunk)
-                    self._last_send = loop.time()
+                await self._relay(send, lock, loop)
             except Exception as exc:  # noqa: BLE001 - reported to the caller below
                 failure = exc
             tg.cancel_scope.cancel()
@@ -154,6 +154,74 @@ class ChunkStreamResponse:
         await self._start(send)
         self._finished = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _relay(self, send: Send, lock: asyncio.Lock, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the chunks, every chunk that is already there in one write with the ones before it.
+
+        The next chunk is asked for without waiting (the generator is stepped by hand): when it
+        is already there (the rest of one upstream read), it joins the batch; when it is not, the
+        batch goes out before the wait, so no chunk is ever held back waiting for another. The
+        first chunk goes out alone, at once, and a batch never grows past ``MAX_BATCH`` chunks.
+        """
+        pending: list[bytes] = []
+        anext = self.chunks.__anext__
+        first = True
+        while True:
+            step = anext()
+            try:
+                suspended = step.send(None)
+            except StopIteration as ready:
+                chunk: ChatCompletionChunk = ready.value
+            except StopAsyncIteration:
+                break
+            else:
+                if pending:
+                    await self._flush_beside(send, lock, loop, pending, step, suspended)
+                    pending = []
+                try:
+                    chunk = await _Resume(step, suspended)
+                except StopAsyncIteration:
+                    break
+            if isinstance(chunk, ErrorChunk):
+                self.outcome, self.error_type = "error", chunk.error_type
+            pending.append(dumps(chunk_to_wire(chunk)) + b"\n")
+            if first or len(pending) >= MAX_BATCH:
+                first = False
+                await self._flush(send, lock, loop, pending)
+                pending = []
+        if pending:
+            await self._flush(send, lock, loop, pending)
+
+    async def _flush(self, send: Send, lock: asyncio.Lock, loop: asyncio.AbstractEventLoop, lines: list[bytes]) -> None:
+        async with lock:
+            if not self._started:
+                await self._start(send)
+            body = lines[0] if len(lines) == 1 else b"".join(lines)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        self._last_send = loop.time()
+
+    async def _flush_beside(
+        self,
+        send: Send,
+        lock: asyncio.Lock,
+        loop: asyncio.AbstractEventLoop,
+        lines: list[bytes],
+        step: Any,
+        suspended: Any,
+    ) -> None:
+        """Flush while the generator waits for its next chunk; a failure of the send (the client
+        went away, the stream is stopped) reaches the generator where it waits, as it would have
+        through a plain ``await``, so that it unwinds before the caller closes it."""
+        try:
+            await self._flush(send, lock, loop, lines)
+        except BaseException as exc:
+            try:
+                suspended = step.throw(exc)
+            except (StopIteration, StopAsyncIteration):
+                raise exc from None  # it produced a chunk or ended instead: closable now
+            with contextlib.suppress(StopAsyncIteration):
+                await _Resume(step, suspended)  # its clean-up awaits: let it finish, then fail
+            raise
 
     async def _keepalive(self, send: Send, lock: asyncio.Lock) -> None:
         loop = asyncio.get_running_loop()
@@ -166,12 +234,6 @@ class ChunkStreamResponse:
                 await self._start(send)
                 await send({"type": "http.response.body", "body": b"\n", "more_body": True})
             self._last_send = loop.time()
-
-    async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
-        await self._start(send)
-        if isinstance(chunk, ErrorChunk):
-            self.outcome, self.error_type = "error", chunk.error_type
-        await send({"type": "http.response.body", "body": dumps(chunk_to_wire(chunk)) + b"\n", "more_body": True})
 
     async def _send_failure(self, send: Send, caught: BaseException) -> None:
         exc = (
@@ -205,3 +267,36 @@ class ChunkStreamResponse:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that has already run up to its first suspension.
+
+    ``suspended`` is what the coroutine yielded to the event loop there (a future): it is handed
+    on to the task, and everything the task sends or throws in is passed to the coroutine.
+    """
+
+    __slots__ = ("_coro", "_suspended")
+
+    def __init__(self, coro: Any, suspended: Any) -> None:
+        self._coro = coro
+        self._suspended = suspended
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self._coro, self._suspended
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - passed on to the coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
