@@ -95,6 +95,7 @@ class ChunkStreamResponse:
         self._stopped: Optional[ProviderError] = None
         self._scope: Optional[anyio.CancelScope] = None
         self._last_send = 0.0
+        self._writing = False
         self.registry = registry
 
     def stop(self, message: str, error_type: str = "unavailable_error") -> None:
@@ -134,8 +135,9 @@ class ChunkStreamResponse:
                 return
 
     async def _send_all(self, send: Send) -> None:
-        # One lock serializes the chunk writer and the keep-alive timer (an ASGI send must not
-        # run twice at once); uncontended, an asyncio.Lock costs no scheduling round trip.
+        # An ASGI send must not run twice at once: the keep-alive timer writes under a lock and
+        # skips while a chunk write is under way (``_writing``); the chunk writer takes the lock
+        # only while the timer holds it, so the common path costs no lock at all.
         lock = asyncio.Lock()
         loop = asyncio.get_running_loop()
         self._last_send = loop.time()
@@ -193,11 +195,20 @@ class ChunkStreamResponse:
             await self._flush(send, lock, loop, pending)
 
     async def _flush(self, send: Send, lock: asyncio.Lock, loop: asyncio.AbstractEventLoop, lines: list[bytes]) -> None:
-        async with lock:
-            if not self._started:
+        body = lines[0] if len(lines) == 1 else b"".join(lines)
+        message = {"type": "http.response.body", "body": body, "more_body": True}
+        if lock.locked():  # the keep-alive timer is writing: wait for it
+            async with lock:
                 await self._start(send)
-            body = lines[0] if len(lines) == 1 else b"".join(lines)
-            await send({"type": "http.response.body", "body": body, "more_body": True})
+                await send(message)
+        else:  # the common case: no lock round trip; the timer sees ``_writing`` and skips
+            self._writing = True
+            try:
+                if not self._started:
+                    await self._start(send)
+                await send(message)
+            finally:
+                self._writing = False
         self._last_send = loop.time()
 
     async def _flush_beside(
@@ -231,8 +242,9 @@ class ChunkStreamResponse:
                 await anyio.sleep(wait)
                 continue
             async with lock:
-                await self._start(send)
-                await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                if not self._writing:  # a chunk write under way keeps the connection busy anyway
+                    await self._start(send)
+                    await send({"type": "http.response.body", "body": b"\n", "more_body": True})
             self._last_send = loop.time()
 
     async def _send_failure(self, send: Send, caught: BaseException) -> None:
