@@ -91,8 +91,13 @@ async def _worker(config: Config, sockets: Optional[Sockets], shared: Optional[E
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
-    """Run on uvloop when it is installed (COMPLETIONS_LOOP=asyncio forces the standard loop)."""
-    choice = os.environ.get("COMPLETIONS_LOOP", "auto")
+    """Run on the standard asyncio loop; ``COMPLETIONS_LOOP=uvloop`` (or ``auto``: when installed) picks uvloop.
+
+    asyncio is the default because, measured in bench/ (bench/README.md), uvloop let a burst of
+    256 connections at once wait 6-11 s for a few of them to be served, where the standard loop
+    served the last within the stream's own time, at about the same CPU per stream.
+    """
+    choice = os.environ.get("COMPLETIONS_LOOP", "asyncio")
     if choice != "asyncio":
         try:
             import uvloop
