@@ -116,8 +116,9 @@ async def one_stream(session: aiohttp.ClientSession, url: str, fmt: str, payload
 
 
 async def run_level(url: str, fmt: str, concurrency: int, seconds: float, *, token: str = "", model: str = "gpt-mock",
-                    sentences: bool = False, max_requests: Optional[int] = None) -> LevelResult:
-    headers = {"Content-Type": "application/json"}
+                    sentences: bool = False, max_requests: Optional[int] = None,
+                    extra_headers: Optional[dict[str, str]] = None) -> LevelResult:
+    headers = {"Content-Type": "application/json", **(extra_headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     payload = json.dumps(_body(fmt, model, sentences)).encode()
@@ -154,11 +155,14 @@ def main() -> None:
     parser.add_argument("--model", default="gpt-mock")
     parser.add_argument("--sentences", action="store_true")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU")
+    parser.add_argument("--header", action="append", default=[], help="NAME:VALUE, sent with every request")
     args = parser.parse_args()
+    extra_headers = dict(h.split(":", 1) for h in args.header)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     result = asyncio.run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
-                                   model=args.model, sentences=args.sentences, max_requests=args.max_requests))
+                                   model=args.model, sentences=args.sentences, max_requests=args.max_requests,
+                                   extra_headers=extra_headers))
     print(json.dumps(result.summary()))
 
 

@@ -3,7 +3,9 @@
 OpenAI Chat Completions (``POST /v1/chat/completions``), Anthropic Messages (``POST /v1/messages``)
 and Gemini (``POST /v1beta/models/{model}:streamGenerateContent``) in their real SSE framing.
 Time to first token, inter-token delay and token count come from the command line, or per
-request from the ``x-mock-ttft-ms`` / ``x-mock-itl-ms`` / ``x-mock-tokens`` headers.
+request from the ``x-mock-ttft-ms`` / ``x-mock-itl-ms`` / ``x-mock-tokens`` headers. A model name
+ending in ``-itl<N>`` (``gpt-mock-itl20``) paces its tokens N ms apart: proxies forward the model
+name but not arbitrary headers, so this is how the bench asks for paced streams through a peer.
 
     python bench/mock_upstream.py --port 9100 --ttft-ms 0 --itl-ms 0 --tokens 50
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -27,11 +30,20 @@ def token(i: int) -> str:
     return f" {word}." if i % 10 == 9 else f" {word}"
 
 
-def _params(request: web.Request, defaults: dict[str, float]) -> tuple[float, float, int]:
+_PACED = re.compile(r"-itl(\d+)$")
+
+
+def _params(request: web.Request, defaults: dict[str, float], model: str = "") -> tuple[float, float, int]:
     h = request.headers
+    itl = float(h.get("x-mock-itl-ms", defaults["itl_ms"])) / 1000
+    paced = _PACED.search(model)
+    if paced:
+        itl = int(paced.group(1)) / 1000
+    elif model.endswith("-slow"):
+        itl = max(itl, 0.02)  # streams that stay open: the memory phase holds many at once
     return (
         float(h.get("x-mock-ttft-ms", defaults["ttft_ms"])) / 1000,
-        float(h.get("x-mock-itl-ms", defaults["itl_ms"])) / 1000,
+        itl,
         int(h.get("x-mock-tokens", defaults["tokens"])),
     )
 
@@ -49,9 +61,7 @@ def _openai_chunk(created: int, delta: dict[str, Any], finish: str | None = None
 
 async def openai(request: web.Request) -> web.StreamResponse:
     body = await request.json()
-    ttft, itl, tokens = _params(request, request.app["defaults"])
-    if str(body.get("model", "")).endswith("-slow"):
-        itl = max(itl, 0.02)  # streams that stay open: the memory phase holds many at once
+    ttft, itl, tokens = _params(request, request.app["defaults"], str(body.get("model", "")))
     created = int(time.time())
     if not body.get("stream"):
         await asyncio.sleep(ttft + itl * tokens)
@@ -82,8 +92,8 @@ def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
 
 
 async def anthropic(request: web.Request) -> web.StreamResponse:
-    await request.json()
-    ttft, itl, tokens = _params(request, request.app["defaults"])
+    body = await request.json()
+    ttft, itl, tokens = _params(request, request.app["defaults"], str(body.get("model", "")))
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
     await asyncio.sleep(ttft)
@@ -108,7 +118,7 @@ async def anthropic(request: web.Request) -> web.StreamResponse:
 
 async def gemini(request: web.Request) -> web.StreamResponse:
     await request.json()
-    ttft, itl, tokens = _params(request, request.app["defaults"])
+    ttft, itl, tokens = _params(request, request.app["defaults"], request.match_info["model"])
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
     await asyncio.sleep(ttft)
@@ -144,8 +154,10 @@ def main() -> None:
     parser.add_argument("--itl-ms", type=float, default=0)
     parser.add_argument("--tokens", type=int, default=50)
     args = parser.parse_args()
+    # A long listen queue: at 256 concurrent streams every proxy opens 256 upstream connections at
+    # once, and aiohttp's default of 128 would drop SYNs (a 1 s retry) on the mock's side.
     web.run_app(make_app(args.ttft_ms, args.itl_ms, args.tokens), host="127.0.0.1", port=args.port,
-                print=None, access_log=None)
+                print=None, access_log=None, backlog=2048)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,21 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from hypercorn.config import Config
+
+__all__ = ["hypercorn_config", "main"]
+
+#: The listen queue: hypercorn's default of 100 drops SYNs when a few hundred clients connect at
+#: once (a scale-up, a load balancer reconnecting), and each dropped client waits 1 s, then 3 s,
+#: before its retry. The kernel caps it at ``net.core.somaxconn``.
+DEFAULT_BACKLOG = 2048
+#: Longer than common load-balancer idle timeouts (60 s), so that the proxy never closes a
+#: connection the balancer is about to reuse.
+DEFAULT_KEEP_ALIVE = 75.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +32,18 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=float(os.environ.get("COMPLETIONS_DRAIN_SECONDS", "25")),
         help="on SIGTERM, how long open streams may finish before they end with an error record",
+    )
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=os.environ.get("COMPLETIONS_BACKLOG", str(DEFAULT_BACKLOG)),  # argparse converts (and names) it
+        help="listen queue length: connections waiting to be accepted (capped by net.core.somaxconn)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        default=os.environ.get("COMPLETIONS_HTTP_KEEP_ALIVE_SECONDS", str(DEFAULT_KEEP_ALIVE)),
+        help="seconds an idle HTTP connection stays open for its next request",
     )
     parser.add_argument("--check-config", action="store_true", help="validate the configuration, print it, exit")
     return parser
@@ -56,9 +79,33 @@ def _shown_url(url: str) -> str:
     return url
 
 
+def hypercorn_config(args: argparse.Namespace) -> Config:
+    """hypercorn's configuration from the command line (bind, workers, backlog, keep-alive)."""
+    from hypercorn.config import Config
+
+    if args.backlog < 1:
+        raise ValueError(f"--backlog (COMPLETIONS_BACKLOG) must be at least 1, got {args.backlog}")
+    if not args.keep_alive_timeout > 0:
+        raise ValueError(
+            f"--keep-alive-timeout (COMPLETIONS_HTTP_KEEP_ALIVE_SECONDS) must be above 0, got {args.keep_alive_timeout}"
+        )
+    config = Config()
+    config.bind = [args.bind]
+    config.workers = max(1, args.workers)
+    config.backlog = args.backlog
+    config.keep_alive_timeout = args.keep_alive_timeout
+    config.accesslog = None
+    return config
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = hypercorn_config(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     from completions_core.plugins import PluginError, get_providers
     from completions_proxy.settings import ConfigError, Settings
 
@@ -86,17 +133,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"caller id key: {caller_key} (COMPLETIONS_CALLER_ID_KEY)")
         models = ", ".join(settings.metrics_models) or f"first {settings.metrics_max_models} answered, then 'other'"
         print(f"metrics model labels: {models}")
+        print(f"listen backlog: {config.backlog}, HTTP keep-alive: {config.keep_alive_timeout:g} s")
         return 0
-
-    from hypercorn.config import Config
 
     from completions_proxy.serve import serve
 
-    config = Config()
-    config.bind = [args.bind]
-    config.workers = max(1, args.workers)
-    config.keep_alive_timeout = 75  # longer than common load-balancer idle timeouts
-    config.accesslog = None
     return serve(config, drain_seconds=args.drain_seconds)
 
 

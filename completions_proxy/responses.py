@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Optional
 
 import anyio
@@ -19,6 +20,8 @@ from completions_core.types import ChatCompletionChunk, ErrorChunk
 __all__ = ["ChunkStreamResponse", "bound_header", "bounded_headers", "error_response", "json_response"]
 
 NDJSON = "application/x-ndjson"
+#: The most chunks one write carries when they arrive together (tokens back to back).
+MAX_BATCH = 64
 
 #: Appended to a header value cut at ``max_header_bytes``.
 TRUNCATED = "...[truncated]"
@@ -133,6 +136,7 @@ class ChunkStreamResponse:
         self._stopped: Optional[ProviderError] = None
         self._scope: Optional[anyio.CancelScope] = None
         self._last_send = 0.0
+        self._writing = False
         self.registry = registry
 
     def stop(self, message: str, error_type: str = "unavailable_error") -> None:
@@ -172,8 +176,9 @@ class ChunkStreamResponse:
                 return
 
     async def _send_all(self, send: Send) -> None:
-        # One lock serializes the chunk writer and the keep-alive timer (an ASGI send must not
-        # run twice at once); uncontended, an asyncio.Lock costs no scheduling round trip.
+        # An ASGI send must not run twice at once: the keep-alive timer writes under a lock and
+        # skips while a chunk write is under way (``_writing``); the chunk writer takes the lock
+        # only while the timer holds it, so the common path costs no lock at all.
         lock = asyncio.Lock()
         loop = asyncio.get_running_loop()
         self._last_send = loop.time()
@@ -182,10 +187,7 @@ class ChunkStreamResponse:
             if self.keepalive > 0:
                 tg.start_soon(self._keepalive, send, lock)
             try:
-                async for chunk in self.chunks:
-                    async with lock:
-                        await self._send_chunk(send, chunk)
-                    self._last_send = loop.time()
+                await self._relay(send, lock, loop)
             except Exception as exc:  # noqa: BLE001 - reported to the caller below
                 failure = exc
             tg.cancel_scope.cancel()
@@ -196,6 +198,86 @@ class ChunkStreamResponse:
         self._finished = True
         await send({"type": "http.response.body", "body": self.encode_end(), "more_body": False})
 
+    async def _relay(self, send: Send, lock: asyncio.Lock, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the chunks, every chunk that is already there in one write with the ones before it.
+
+        The next chunk is asked for without waiting (the generator is stepped by hand): when it
+        is already there (the rest of one upstream read), it joins the batch; when it is not, the
+        batch goes out before the wait, so no chunk is ever held back waiting for another. The
+        first chunk goes out alone, at once, and a batch never grows past ``MAX_BATCH`` chunks.
+        """
+        pending: list[bytes] = []
+        anext = self.chunks.__anext__
+        first = True
+        while True:
+            step = anext()
+            try:
+                suspended = step.send(None)
+            except StopIteration as ready:
+                chunk: ChatCompletionChunk = ready.value
+            except StopAsyncIteration:
+                break
+            else:
+                if pending:
+                    await self._flush_beside(send, lock, loop, pending, step, suspended)
+                    pending = []
+                try:
+                    chunk = await _Resume(step, suspended)
+                except StopAsyncIteration:
+                    break
+            if isinstance(chunk, ErrorChunk):
+                self.outcome, self.error_type = "error", chunk.error_type
+            body = self.encode(chunk)
+            if not body:
+                continue
+            pending.append(body)
+            if first or len(pending) >= MAX_BATCH:
+                first = False
+                await self._flush(send, lock, loop, pending)
+                pending = []
+        if pending:
+            await self._flush(send, lock, loop, pending)
+
+    async def _flush(self, send: Send, lock: asyncio.Lock, loop: asyncio.AbstractEventLoop, lines: list[bytes]) -> None:
+        body = lines[0] if len(lines) == 1 else b"".join(lines)
+        message = {"type": "http.response.body", "body": body, "more_body": True}
+        if lock.locked():  # the keep-alive timer is writing: wait for it
+            async with lock:
+                await self._start(send)
+                await send(message)
+        else:  # the common case: no lock round trip; the timer sees ``_writing`` and skips
+            self._writing = True
+            try:
+                if not self._started:
+                    await self._start(send)
+                await send(message)
+            finally:
+                self._writing = False
+        self._last_send = loop.time()
+
+    async def _flush_beside(
+        self,
+        send: Send,
+        lock: asyncio.Lock,
+        loop: asyncio.AbstractEventLoop,
+        lines: list[bytes],
+        step: Any,
+        suspended: Any,
+    ) -> None:
+        """Flush while the generator waits for its next chunk; a failure of the send (the client
+        went away, the stream is stopped) reaches the generator where it waits, as it would have
+        through a plain ``await``, so that it unwinds before the caller closes it."""
+        try:
+            await self._flush(send, lock, loop, lines)
+        except BaseException as exc:
+            try:
+                suspended = step.throw(exc)
+            except (StopIteration, StopAsyncIteration):
+                raise exc from None  # it produced a chunk or ended instead: closable now
+            with contextlib.suppress(StopAsyncIteration):
+                await _Resume(step, suspended)  # its clean-up awaits: let it finish, then fail
+            raise
+
     async def _keepalive(self, send: Send, lock: asyncio.Lock) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -204,17 +286,10 @@ class ChunkStreamResponse:
                 await anyio.sleep(wait)
                 continue
             async with lock:
-                await self._start(send)
-                await send({"type": "http.response.body", "body": self.keepalive_body, "more_body": True})
+                if not self._writing:  # a chunk write under way keeps the connection busy anyway
+                    await self._start(send)
+                    await send({"type": "http.response.body", "body": self.keepalive_body, "more_body": True})
             self._last_send = loop.time()
-
-    async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
-        await self._start(send)
-        if isinstance(chunk, ErrorChunk):
-            self.outcome, self.error_type = "error", chunk.error_type
-        body = self.encode(chunk)
-        if body:
-            await send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def _send_failure(self, send: Send, caught: BaseException) -> None:
         exc = (
@@ -247,3 +322,36 @@ class ChunkStreamResponse:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that has already run up to its first suspension.
+
+    ``suspended`` is what the coroutine yielded to the event loop there (a future): it is handed
+    on to the task, and everything the task sends or throws in is passed to the coroutine.
+    """
+
+    __slots__ = ("_coro", "_suspended")
+
+    def __init__(self, coro: Any, suspended: Any) -> None:
+        self._coro = coro
+        self._suspended = suspended
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self._coro, self._suspended
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - passed on to the coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value

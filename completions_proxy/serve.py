@@ -4,6 +4,10 @@ On SIGTERM (or SIGINT) a worker marks itself draining (``/readyz`` answers 503),
 connections, lets open streams finish for ``drain_seconds``, then ends the ones still open with
 an ``error`` record, so that no stream is ever cut without one. hypercorn's own
 ``graceful_timeout`` is set a little longer than the drain, as a backstop.
+
+A connection whose client has gone (closed or reset) is closed at once: hypercorn 0.18 would
+hold its socket (in CLOSE_WAIT) until the keep-alive timer fired, 75 s as ``completions-proxy``
+sets it, because the connection's task waits for that timer (:func:`close_when_client_leaves`).
 """
 
 from __future__ import annotations
@@ -17,16 +21,51 @@ from multiprocessing.synchronize import Event as EventType
 from typing import Any, Optional
 
 from hypercorn.asyncio.run import worker_serve
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import AsyncioSingleTask
 from hypercorn.config import Config, Sockets
+from hypercorn.typing import TaskGroup
 from hypercorn.utils import wrap_app
 
 from completions_proxy.app import create_app
 from completions_proxy.state import ProxyState
 
-__all__ = ["serve"]
+__all__ = ["close_when_client_leaves", "serve"]
+
+
+class _NoIdleTimer(AsyncioSingleTask):
+    """The keep-alive timer of a connection whose client has gone: it never starts again."""
+
+    async def restart(self, task_group: TaskGroup, action: Any) -> None:
+        return None
+
+
+def close_when_client_leaves() -> None:
+    """Close a connection as soon as its read side ends (EOF, reset or read timeout).
+
+    hypercorn's connection task ends only when every task of its group has, and the keep-alive
+    timer is one of them: after the client went away the socket stayed open until that timer
+    fired. A connection whose client has gone can carry no further request, so its timer is
+    stopped for good when the read loop ends (hypercorn has already told the app
+    ``http.disconnect``), and the connection closes once the app has returned.
+    """
+    if getattr(TCPServer, "_closes_when_client_leaves", False):
+        return
+    read_data = TCPServer._read_data
+
+    async def _read_data(self: TCPServer) -> None:
+        try:
+            await read_data(self)
+        finally:
+            timer, self.idle_task = self.idle_task, _NoIdleTimer()
+            await timer.stop()
+
+    TCPServer._read_data = _read_data  # type: ignore[method-assign]
+    TCPServer._closes_when_client_leaves = True  # type: ignore[attr-defined]
 
 
 async def _worker(config: Config, sockets: Optional[Sockets], shared: Optional[EventType], drain: float) -> None:
+    close_when_client_leaves()
     app = create_app()
     state: ProxyState = app.state.proxy
     stop = asyncio.Event()
@@ -52,8 +91,13 @@ async def _worker(config: Config, sockets: Optional[Sockets], shared: Optional[E
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
-    """Run on uvloop when it is installed (COMPLETIONS_LOOP=asyncio forces the standard loop)."""
-    choice = os.environ.get("COMPLETIONS_LOOP", "auto")
+    """Run on the standard asyncio loop; ``COMPLETIONS_LOOP=uvloop`` (or ``auto``: when installed) picks uvloop.
+
+    asyncio is the default because, measured in bench/ (bench/README.md), uvloop let a burst of
+    256 connections at once wait 6-11 s for a few of them to be served, where the standard loop
+    served the last within the stream's own time, at about the same CPU per stream.
+    """
+    choice = os.environ.get("COMPLETIONS_LOOP", "asyncio")
     if choice != "asyncio":
         try:
             import uvloop

@@ -1,0 +1,118 @@
+"""ChunkStreamResponse: chunks that are already there go out in one write; none waits for another."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from completions_core.types import ChatCompletionChunk, ContentDeltaChunk
+from completions_proxy.responses import MAX_BATCH, ChunkStreamResponse
+
+pytestmark = pytest.mark.anyio
+
+
+class Wire:
+    """An ASGI peer that records every body write and can go away on request."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.written = anyio.Event()
+        self.gone = anyio.Event()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            self.bodies.append(message["body"])
+            self.written.set()
+
+    async def receive(self) -> dict[str, Any]:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    def lines(self, body: bytes) -> list[str]:
+        return [json.loads(line)["delta"] for line in body.splitlines()]
+
+
+def _delta(text: str) -> ContentDeltaChunk:
+    return ContentDeltaChunk(delta=text)
+
+
+async def _run(chunks: AsyncGenerator[ChatCompletionChunk, None], wire: Wire) -> ChunkStreamResponse:
+    response = ChunkStreamResponse(chunks, {}, keepalive=0)
+    with anyio.fail_after(10):
+        await response({"type": "http"}, wire.receive, wire.send)  # type: ignore[arg-type]
+    return response
+
+
+async def test_chunks_of_one_upstream_read_go_out_in_one_write_after_the_first() -> None:
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        for i in range(5):  # all there at once: no await between them
+            yield _delta(f"t{i}")
+
+    wire = Wire()
+    await _run(chunks(), wire)
+    assert [wire.lines(b) for b in wire.bodies] == [["t0"], ["t1", "t2", "t3", "t4"]]
+
+
+async def test_a_chunk_goes_out_before_the_wait_for_the_next_one() -> None:
+    """The next token is only produced once the previous one has reached the wire: if the
+    response held a chunk back until the next one came, this would never finish."""
+    wire = Wire()
+
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        for i in range(4):
+            wire.written = anyio.Event()
+            yield _delta(f"t{i}")
+            yield _delta(f"u{i}")  # there at once: joins t{i} (after the first write)
+            await wire.written.wait()
+
+    await _run(chunks(), wire)
+    assert [wire.lines(b) for b in wire.bodies] == [["t0"], ["u0"], ["t1", "u1"], ["t2", "u2"], ["t3", "u3"]]
+
+
+async def test_a_batch_never_grows_past_its_bound() -> None:
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        for i in range(3 * MAX_BATCH):
+            yield _delta(str(i))
+
+    wire = Wire()
+    await _run(chunks(), wire)
+    sent = [wire.lines(b) for b in wire.bodies]
+    assert max(len(batch) for batch in sent) == MAX_BATCH
+    assert [d for batch in sent for d in batch] == [str(i) for i in range(3 * MAX_BATCH)]
+
+
+async def test_a_client_gone_during_a_write_ends_the_waiting_generator_cleanly() -> None:
+    """The send fails while the generator waits for its next chunk: the generator unwinds
+    (its clean-up runs) instead of being closed while it runs."""
+    wire = Wire()
+    cleaned = anyio.Event()
+    never = anyio.Event()
+
+    async def failing_send(message: dict[str, Any]) -> None:
+        await Wire.send(wire, message)
+        if len(wire.bodies) == 2:  # the write made while the generator waits on ``never``
+            wire.gone.set()
+            await anyio.sleep_forever()  # cancelled by the disconnect
+
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        try:
+            yield _delta("a")
+            yield _delta("b")
+            await never.wait()
+            yield _delta("never sent")
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.lowlevel.checkpoint()  # a clean-up that awaits
+            cleaned.set()
+
+    response = ChunkStreamResponse(chunks(), {}, keepalive=0)
+    with anyio.fail_after(10):
+        await response({"type": "http"}, wire.receive, failing_send)  # type: ignore[arg-type]
+    assert cleaned.is_set()
+    assert response.outcome == "client_disconnected"
+    assert [wire.lines(b) for b in wire.bodies] == [["a"], ["b"]]
