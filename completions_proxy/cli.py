@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
 
-__all__ = ["main"]
+__all__ = ["PROXY_EXTRA_MODULES", "main", "missing_proxy_extra"]
+
+#: The top-level modules of what the ``[proxy]`` extra installs (setup.cfg); the client needs none.
+PROXY_EXTRA_MODULES = ("starlette", "hypercorn", "structlog", "prometheus_client")
+
+
+def missing_proxy_extra(prog: str) -> Optional[str]:
+    """One line saying what to install when the ``[proxy]`` extra is absent, else None."""
+    missing = [name for name in PROXY_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"{prog}: the proxy is not installed (missing: {', '.join(missing)}); install the [proxy] extra: "
+        "pip install '.[proxy]' from a clone of the repository"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    problem = missing_proxy_extra("completions-proxy")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     from completions_core.plugins import PluginError, get_providers
     from completions_proxy.settings import ConfigError, Settings
 

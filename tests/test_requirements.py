@@ -47,7 +47,7 @@ def test_every_test_and_lint_dependency_is_in_the_dev_lock() -> None:
 
 
 def test_every_locked_line_has_a_hash() -> None:
-    for name in ("proxy.lock", "dev.lock"):
+    for name in ("proxy.lock", "dev.lock", "deploy-check.lock"):
         text = (ROOT / "requirements" / name).read_text()
         pins = re.findall(r"^([A-Za-z0-9][^\s]*)==[^\s]+(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M)
         names = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
