@@ -29,6 +29,9 @@ import yaml
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
 
+# Deploy checks (validators in subprocesses): slow, run by ./dev.sh test-all, tox -e slow and CI.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
