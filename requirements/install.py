@@ -113,18 +113,13 @@ def _pip(*args: str) -> None:
         raise SystemExit(f"install.py: {' '.join(command[2:])} failed (exit {result.returncode})")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--lock", default=str(ROOT / "requirements" / "dev.lock"))
-    parser.add_argument("--editable", action="store_true", help="install the project's distributions editable")
-    parser.add_argument("specs", nargs="+")
-    args = parser.parse_args(argv)
-
+def plan(specs: list[str], lock_text: str) -> tuple[list[Path], list[str], dict[str, tuple[str, set[str]]]]:
+    """(the project's directories, the lock entries to install, the parsed lock) for ``specs``."""
     local = _local_distributions()
     third_party: set[str] = set(BUILD_TOOLS)
     chosen_dirs: dict[Path, None] = {}
     pending: list[tuple[Path, set[str]]] = []
-    for spec in args.specs:
+    for spec in specs:
         match = re.fullmatch(r"([^\[\]]+)(?:\[([\w,-]+)\])?", spec)
         if match is None:
             raise SystemExit(f"install.py: cannot read {spec!r}")
@@ -144,10 +139,18 @@ def main(argv: list[str] | None = None) -> int:
                     pending.append((local[name], set()))
             else:
                 third_party.add(name)
-
-    lock_text = Path(args.lock).read_text()
     lock = _parse_lock(lock_text)
-    names = _subset(lock, third_party)
+    return list(chosen_dirs), _subset(lock, third_party), lock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--lock", default=str(ROOT / "requirements" / "dev.lock"))
+    parser.add_argument("--editable", action="store_true", help="install the project's distributions editable")
+    parser.add_argument("specs", nargs="+")
+    args = parser.parse_args(argv)
+
+    chosen_dirs, names, lock = plan(args.specs, Path(args.lock).read_text())
     print(f"install.py: {len(names)} of the {len(lock)} entries of {Path(args.lock).name}; project: "
           + ", ".join(str(d.relative_to(ROOT)) or "." for d in chosen_dirs), flush=True)
 
