@@ -18,6 +18,9 @@ package the lock pins (``pytest``). tox.ini uses this for its install stories.
    completions-anthropic) are installed too; no other one is.
 4. ``pip check`` proves the environment is consistent.
 
+pip's output goes to ``install.log`` in the environment; a failure shows its end and says where
+it is.
+
 Only the standard library is used: it runs before anything is installed.
 """
 
@@ -107,10 +110,18 @@ def _subset(lock: dict[str, tuple[str, set[str]]], roots: set[str]) -> list[str]
 
 
 def _pip(*args: str) -> None:
+    """Run pip with its output in <env>/install.log; on failure, say so and show the end of it."""
+    log = Path(sys.prefix) / "install.log"
     command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
-    result = subprocess.run(command, check=False)
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"install.py: {' '.join(command[2:])} failed (exit {result.returncode})")
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        raise SystemExit(
+            f"{tail}install.py: pip {args[0]} failed (exit {result.returncode}); the full output is in {log}"
+        )
 
 
 def plan(specs: list[str], lock_text: str) -> tuple[list[Path], list[str], dict[str, tuple[str, set[str]]]]:
@@ -151,20 +162,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chosen_dirs, names, lock = plan(args.specs, Path(args.lock).read_text())
-    print(f"install.py: {len(names)} of the {len(lock)} entries of {Path(args.lock).name}; project: "
-          + ", ".join(str(d.relative_to(ROOT)) or "." for d in chosen_dirs), flush=True)
+    print(f"install.py: {len(names)} of the {len(lock)} entries of {Path(args.lock).name} (hashed), then "
+          + ", ".join(str(d.relative_to(ROOT)) for d in chosen_dirs)
+          + f" without dependencies; pip's output: {Path(sys.prefix) / 'install.log'}", flush=True)
 
-    _pip("install", "-q", "--require-hashes", "-r", str(ROOT / "requirements" / "pip.lock"))
+    (Path(sys.prefix) / "install.log").write_text("")
+    _pip("install", "--require-hashes", "-r", str(ROOT / "requirements" / "pip.lock"))
     with tempfile.NamedTemporaryFile("w", suffix=".lock", delete=False) as subset:
         subset.write("".join(lock[name][0] for name in names))
     try:
-        _pip("install", "-q", "--require-hashes", "-r", subset.name)
+        _pip("install", "--require-hashes", "-r", subset.name)
     finally:
         Path(subset.name).unlink()
     targets: list[str] = []
     for directory in chosen_dirs:
         targets += ["-e", str(directory)] if args.editable else [str(directory)]
-    _pip("install", "-q", "--no-deps", "--no-build-isolation", *targets)
+    _pip("install", "--no-deps", "--no-build-isolation", *targets)
     _pip("check")
     return 0
 
