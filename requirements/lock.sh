@@ -9,4 +9,6 @@ python3 -m venv "$tools"
   --output-file proxy.lock proxy.in
 "$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
   --output-file dev.lock dev.in
+"$tools/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+  --output-file deploy-check.lock deploy-check.in
 rm -rf "$tools"

@@ -63,9 +63,14 @@ def install() -> None:
     handler = _Handler(level=logging.INFO)
     logging.getLogger().addHandler(handler)
 
-    import structlog
+    try:
+        import structlog
 
-    from completions_proxy import app as app_module
+        from completions_proxy import app as app_module
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("structlog", "starlette", "hypercorn", "prometheus_client"):
+            raise
+        return  # a client-only install (tox -e client): no proxy whose logs could leak
 
     original_configure: Callable[..., None] = getattr(app_module, "configure_logging")  # noqa: B009
 

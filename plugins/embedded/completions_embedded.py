@@ -20,6 +20,7 @@ Scripting: ``provider_kwargs={"embedded": {...}}`` with any of
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import AsyncIterator, Hashable
@@ -48,7 +49,7 @@ from completions_core.types import (
     UserMessage,
 )
 
-__all__ = ["EmbeddedAdapter", "EmbeddedClient", "example_for_schema", "register_providers"]
+__all__ = ["EmbeddedAdapter", "EmbeddedClient", "arguments_from_text", "example_for_schema", "register_providers"]
 
 _TOKEN = re.compile(r"\S+\s*|\s+")
 _failures: dict[str, int] = {}
@@ -128,6 +129,58 @@ def _example(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0)
     return "example"
 
 
+# A capitalised name after a preposition: "the weather in Paris", "check get_weather for New York".
+_NAMED = re.compile(r"\b(?:for|in|at|to|about|of|near|from|called|named)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+
+
+def arguments_from_text(parameters: Any, text: str) -> dict[str, Any]:
+    """Tool-call arguments for ``parameters`` (a JSON Schema) taken from what the user said.
+
+    A property named in the text (``city: Paris``, ``city=Paris``) takes that value; otherwise
+    string properties take the capitalised names after a preposition ("the weather in Paris"), in
+    order, number properties the numbers, enum properties the first value mentioned. Anything
+    the text does not supply keeps a schema-conforming example value.
+    """
+    example = example_for_schema(parameters)
+    arguments: dict[str, Any] = dict(example) if isinstance(example, dict) else {}
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    if not isinstance(properties, dict):
+        return arguments
+    names = [match.group(1) for match in _NAMED.finditer(text)]
+    numbers = _NUMBER.findall(text)
+    for prop, schema in properties.items():
+        if not isinstance(schema, dict):
+            continue
+        value = _value_from_text(str(prop), schema, text, names, numbers)
+        if value is not None:
+            arguments[prop] = value
+    return arguments
+
+
+def _value_from_text(prop: str, schema: dict[str, Any], text: str, names: list[str], numbers: list[str]) -> Any:
+    kind = schema.get("type")
+    if isinstance(schema.get("enum"), list):
+        for option in schema["enum"]:
+            if isinstance(option, str) and re.search(rf"\b{re.escape(option)}\b", text, re.I):
+                return option
+        return None
+    if kind == "string" and not {"pattern", "format", "const"} & set(schema):
+        explicit = re.search(rf"\b{re.escape(prop)}\s*[:=]\s*[\"']?([^\"',.;!?]+)", text, re.I)
+        value = explicit.group(1).strip() if explicit else (names.pop(0) if names else None)
+        if value is None or not int(schema.get("minLength", 0)) <= len(value) <= int(schema.get("maxLength", 10**6)):
+            return None
+        return value
+    if kind in ("integer", "number") and numbers:
+        number = float(numbers.pop(0))
+        if not float(schema.get("minimum", -math.inf)) <= number <= float(schema.get("maximum", math.inf)):
+            return None
+        if kind == "integer":
+            return int(number) if number.is_integer() else None
+        return number
+    return None
+
+
 def _last_user_text(request: ChatCompletionRequest) -> str:
     for message in reversed(request.messages):
         if isinstance(message, UserMessage):
@@ -161,7 +214,7 @@ def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str
             wanted = request.tools[0]
         if wanted is not None:
             fn = wanted.function  # type: ignore[union-attr]
-            return "", [(fn.name, _example(fn.parameters) or {})], script.get("finish_reason")
+            return "", [(fn.name, arguments_from_text(fn.parameters, last.content))], script.get("finish_reason")
     if isinstance(last, ToolResultMessage):
         return (
             f"The {last.name or 'tool'} tool returned {json.dumps(last.content, sort_keys=True)}. "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,9 @@ from completions_core.codec import (
     serialize_conversation,
 )
 from completions_core.errors import InvalidRequestError
+
+# Fuzzing (hypothesis): slow, run by ./dev.sh test-all, tox -e slow and CI.
+pytestmark = pytest.mark.slow
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),

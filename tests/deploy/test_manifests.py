@@ -29,6 +29,9 @@ import yaml
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
 
+# Deploy checks (validators in subprocesses): slow, run by ./dev.sh test-all, tox -e slow and CI.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -156,9 +159,9 @@ def _bytes(quantity: str) -> int:
 # -- the Dockerfile ---------------------------------------------------------------------------
 
 
-def test_dockerfile_base_image_is_a_pinned_python_3_11_slim_tag() -> None:
+def test_dockerfile_base_image_is_a_python_3_11_slim_tag_pinned_by_digest() -> None:
     image = _arg_defaults(_instructions())["PYTHON_IMAGE"]
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", image), image
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}", image), image
     froms = [rest.split()[0] for keyword, rest in _instructions() if keyword == "FROM"]
     assert froms and all(ref == "${PYTHON_IMAGE}" for ref in froms), froms
 
@@ -360,20 +363,43 @@ def test_build_script_builds_and_installs_offline_from_the_verified_files_only(t
     assert calls[-1] == "completions-proxy --check-config", "the built environment is smoke-tested"
 
 
-def test_release_build_refuses_to_run_without_the_lock(tmp_path: Path) -> None:
-    result, calls = _run_build_script(
-        tmp_path, PROVIDERS="openai", LOCK_FILE=str(tmp_path / "missing.lock"), REQUIRE_LOCK="1"
-    )
+@pytest.mark.parametrize("require_lock", [None, "1"])
+def test_build_refuses_to_run_without_the_lock_by_default(tmp_path: Path, require_lock: str | None) -> None:
+    extra = {} if require_lock is None else {"REQUIRE_LOCK": require_lock}
+    result, calls = _run_build_script(tmp_path, PROVIDERS="openai", LOCK_FILE=str(tmp_path / "missing.lock"), **extra)
     assert result.returncode != 0
-    assert "REQUIRE_LOCK=1" in result.stderr
+    assert "missing.lock not found" in result.stderr and "REQUIRE_LOCK=0" in result.stderr
     assert calls == []
 
 
-def test_build_without_a_lock_warns_that_dependencies_are_not_hash_checked(tmp_path: Path) -> None:
-    result, calls = _run_build_script(tmp_path, PROVIDERS="openai", LOCK_FILE=str(tmp_path / "missing.lock"))
+def test_dockerfile_refuses_an_unlocked_build_by_default() -> None:
+    assert _arg_defaults(_instructions())["REQUIRE_LOCK"] == "1"
+
+
+def test_build_without_a_lock_when_asked_warns_that_dependencies_are_not_hash_checked(tmp_path: Path) -> None:
+    result, calls = _run_build_script(
+        tmp_path, PROVIDERS="openai", LOCK_FILE=str(tmp_path / "missing.lock"), REQUIRE_LOCK="0"
+    )
     assert result.returncode == 0, result.stderr
     assert "neither pinned nor hash-checked" in result.stderr
     assert not any("--require-hashes" in c or "--no-index" in c for c in calls)
+
+
+def test_check_script_installs_its_validators_in_hash_checking_mode_from_a_lock() -> None:
+    script = (DEPLOY / "check.sh").read_text()
+    installs = [line.strip() for line in script.splitlines() if "pip install" in line and not line.lstrip().startswith("#")]
+    assert installs, "check.sh installs its validators when they are missing"
+    for line in installs:
+        assert "--require-hashes -r" in line, line
+    lock_name = re.search(r"^TOOLS_LOCK=(\S+)$", script, re.M)
+    assert lock_name is not None
+    lock = (ROOT / lock_name.group(1)).read_text()
+    pins = re.findall(r"^([A-Za-z0-9][^\s=]*==[^\s;]+)[^\n]*\\\n\s+--hash=sha256:[0-9a-f]{64}", lock, re.M)
+    entries = [line for line in lock.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
+    assert len(pins) == len(entries) > 2, "every entry of the tools lock carries a hash"
+    assert KUBERNETES_VALIDATE in pins and HADOLINT in pins, pins
+    for requirement in (KUBERNETES_VALIDATE, HADOLINT):
+        assert requirement in script, f"check.sh checks for {requirement}, the version its lock pins"
 
 
 # -- the Kubernetes manifests -----------------------------------------------------------------

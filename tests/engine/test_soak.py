@@ -23,7 +23,7 @@ from completions_openai import OpenAIAdapter
 from completions_core.plugins import ProviderRegistry
 from completions_proxy.testing import RunningProxy, running_proxy
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # soak: slow, run by ./dev.sh test-all, tox -e slow and CI
 
 MODES = ["ok"] * 12 + ["status_500", "reset_mid", "hang_mid", "malformed"]
 TOTAL, WARMUP, CONCURRENCY = 1200, 200, 24

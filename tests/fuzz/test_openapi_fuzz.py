@@ -18,6 +18,9 @@ from schemathesis.checks import not_a_server_error
 
 from completions_proxy.openapi import OPENAPI
 
+# Fuzzing (schemathesis): slow, run by ./dev.sh test-all, tox -e slow and CI.
+pytestmark = pytest.mark.slow
+
 schema = schemathesis.openapi.from_dict(OPENAPI)
 TOKEN = secrets.token_urlsafe(24)
 

@@ -21,6 +21,7 @@ def _free_port() -> int:
         return port
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["completions_proxy.app:app", "completions_proxy.app:create_app()"])
 def test_hypercorn_serves_the_documented_application_paths(target: str) -> None:
     port = _free_port()
@@ -48,6 +49,7 @@ def test_hypercorn_serves_the_documented_application_paths(target: str) -> None:
             process.stderr.close()
 
 
+@pytest.mark.slow
 def test_a_configuration_mistake_stops_hypercorn_at_start_up_with_the_message() -> None:
     """Not a 500 for every request: the server does not start."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPLETIONS_PROXY_TOKEN")}

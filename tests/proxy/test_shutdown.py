@@ -56,6 +56,7 @@ async def _stream(url: str, token: str, text: str, delay: float, started: asynci
     return lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_record(workers: int) -> None:
     port, token = _free_port(), secrets.token_urlsafe(24)

@@ -24,6 +24,9 @@ from tests.schema.checkers import (
 from tests.schema.instances import instances
 from tests.schema.strategies import schemas
 
+# Property-based (hypothesis): slow, run by ./dev.sh test-all, tox -e slow and CI.
+pytestmark = pytest.mark.slow
+
 SETTINGS = settings(
     # SCHEMA_EXAMPLES=5000 for a longer hunt; 200 keeps the suite quick.
     max_examples=int(os.environ.get("SCHEMA_EXAMPLES", "200")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +41,7 @@ def _feed(text: str, cuts: list[int], options: StreamOptions) -> list[str]:
     return sentences + chunker.flush()
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.sampled_from(SAMPLES), min_size=1, max_size=4),
@@ -55,6 +57,7 @@ def test_output_is_the_same_however_the_text_is_split(
     assert _feed(text, cuts, options) == _feed(text, [], options)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab A.!?…。\n \"'()«»*_#-`[]1")), max_size=80), st.data())
 def test_any_symbol_soup_splits_the_same_way_and_loses_nothing(text: str, data: st.DataObject) -> None:

@@ -133,6 +133,7 @@ def test_uninstall_restores_the_socket_functions() -> None:
     assert hasattr(socket.getaddrinfo, "__wrapped__")
 
 
+@pytest.mark.slow
 def test_session_plugin_fails_a_test_that_swallowed_the_error(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(
         textwrap.dedent(

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from completions_embedded import EmbeddedAdapter, example_for_schema, register_providers
+from completions_embedded import EmbeddedAdapter, arguments_from_text, example_for_schema, register_providers
 
 from completions_core.adapter import Credential, Finish, TextDelta, ToolCallDelta, UsageEvent
 from completions_core.assembly import ResponseAssembler
@@ -70,6 +70,31 @@ async def test_a_mentioned_tool_is_called_with_arguments_that_fit_its_schema() -
     events = await _events(_request("call get_weather", tools=[tool]))
     fragments = "".join(e.arguments for e in events if isinstance(e, ToolCallDelta))
     assert json.loads(fragments) == {"city": "example", "days": 1}
+
+
+async def test_a_tool_call_takes_its_arguments_from_what_the_user_asked() -> None:
+    tool = ToolDefinition("function", FunctionDefinition("get_weather", "", {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}))
+    for city in ("Paris", "Buenos Aires"):
+        events = await _events(_request(f"Please check get_weather for {city}.", tools=[tool]))
+        fragments = "".join(e.arguments for e in events if isinstance(e, ToolCallDelta))
+        assert json.loads(fragments) == {"city": city}
+
+
+def test_arguments_come_from_named_values_numbers_and_enums_and_keep_the_schema() -> None:
+    schema = {"type": "object", "properties": {
+        "city": {"type": "string"},
+        "country": {"type": "string"},
+        "days": {"type": "integer", "minimum": 1, "maximum": 14},
+        "unit": {"enum": ["celsius", "fahrenheit"]},
+        "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    }}
+    said = "What will it be like in Lyon in France for 3 days, in fahrenheit?"
+    assert arguments_from_text(schema, said) == {
+        "city": "Lyon", "country": "France", "days": 3, "unit": "fahrenheit", "code": "example"}
+    assert arguments_from_text(schema, "weather, city: Rio de Janeiro, for 40 days")["city"] == "Rio de Janeiro"
+    assert arguments_from_text(schema, "for 40 days")["days"] == 1, "out of range: the example value stays"
+    assert arguments_from_text({"type": "string"}, "in Paris") == {}
 
 
 async def test_a_scripted_error_fails_the_first_attempts_of_a_key_then_recovers() -> None:
