@@ -15,6 +15,9 @@ Scripting: ``provider_kwargs={"embedded": {...}}`` with any of
 - ``error``: ``{"type": "rate_limit_error", "status": 429, "message": ..., "after_tokens": 0,
   "retry_after": 1.0, "times": N, "key": "..."}`` to fail (the first ``times`` attempts of
   requests with the same ``key``, or always).
+
+Every number is bounded (a 400 naming the bound otherwise): delays and ``retry_after`` from 0 to
+60 s, ``status`` from 400 to 599, ``after_tokens`` and ``times`` from 0 to 1000000.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from completions_core.adapter import (
     ToolCallDelta,
     UsageEvent,
 )
-from completions_core.errors import ProviderError
+from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.hookspecs import hookimpl
 from completions_core.types import (
     AssistantMessage,
@@ -141,6 +144,34 @@ def _script(request: ChatCompletionRequest) -> dict[str, Any]:
     return dict(script) if isinstance(script, dict) else {}
 
 
+_MAX_DELAY = 60.0
+_MAX_COUNT = 1_000_000
+
+
+def _bounded(value: Any, low: float, high: float, path: str, *, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "an integer" if integer else "a number"
+        raise InvalidRequestError(f"must be {what} from {low:g} to {high:g} (embedded script bounds)", path)
+
+
+def check_script(request: ChatCompletionRequest) -> None:
+    """Refuse a script whose numbers would make the embedded model sleep for ever or fail oddly."""
+    script = _script(request)
+    path = "provider_kwargs.embedded"
+    for knob in ("token_delay", "first_token_delay"):
+        if knob in script:
+            _bounded(script[knob], 0, _MAX_DELAY, f"{path}.{knob}")
+    error = script.get("error")
+    if not isinstance(error, dict):
+        return
+    bounds = {"status": (400, 599, True), "after_tokens": (0, _MAX_COUNT, True), "times": (0, _MAX_COUNT, True),
+              "retry_after": (0, _MAX_DELAY, False)}
+    for knob, (low, high, integer) in bounds.items():
+        if error.get(knob) is not None:
+            _bounded(error[knob], low, high, f"{path}.error.{knob}", integer=integer)
+
+
 def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str, Any]]], Optional[str]]:
     """(text, tool calls, finish reason) the embedded model will produce."""
     script = _script(request)
@@ -212,7 +243,8 @@ class EmbeddedAdapter(ProviderAdapter):
     requires_key = False
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
-        """One shared client: there is no key and no endpoint."""
+        """One shared client: there is no key and no endpoint (the script is checked here, before any call)."""
+        check_script(request)
         return "embedded"
 
     def create_client(self, config: Any) -> EmbeddedClient:
