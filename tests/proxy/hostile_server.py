@@ -74,6 +74,8 @@ class EchoingUpstream:
     def __init__(self) -> None:
         self.requests = 0
         self.by_model: dict[str, int] = {}
+        #: The request headers of every call, as echoed back (so a test can tell which keys were in play).
+        self.echoed: list[str] = []
         self._lock = threading.Lock()
         answers = {
             "openai_ok": _recorded_body("openai", "chat_text.yaml"),
@@ -102,6 +104,8 @@ class EchoingUpstream:
                     outer.requests += 1
                     outer.by_model[model] = outer.by_model.get(model, 0) + 1
                 echoed = "; ".join(f"{name}: {value}" for name, value in self.headers.items())
+                with outer._lock:
+                    outer.echoed.append(echoed)
                 if model == "ok" and self.path.endswith("/chat/completions"):
                     self._answer(200, answers["openai_ok"])
                     return
