@@ -40,7 +40,7 @@ from completions_core.adapter import (
     ToolCallDelta,
     UsageEvent,
 )
-from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.errors import ERROR_STATUS, InvalidRequestError, ProviderError
 from completions_core.hookspecs import hookimpl
 from completions_core.types import (
     AssistantMessage,
@@ -75,6 +75,11 @@ class EmbeddedClient:
     async def close(self) -> None:
         """Nothing to release; kept so the proxy can treat every client alike."""
         self.closed = True
+
+
+#: The largest array and string an example holds (a schema asking for more gets this much).
+_MAX_EXAMPLE_ITEMS = 64
+_MAX_EXAMPLE_CHARS = 4096
 
 
 def example_for_schema(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0) -> Any:
@@ -114,11 +119,12 @@ def _example(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0)
         props = schema.get("properties", {})
         return {name: _example(sub, defs, depth + 1) for name, sub in props.items()}
     if kind == "array":
-        count = max(1, int(schema.get("minItems", 1)))
+        # Bounded whatever the schema says: a caller's minItems of 10**9 must not build a list on the loop.
+        count = min(max(1, int(schema.get("minItems", 1))), _MAX_EXAMPLE_ITEMS)
         return [_example(schema.get("items", {"type": "string"}), defs, depth + 1) for _ in range(count)]
     if kind == "string":
         text = "example"
-        min_len = int(schema.get("minLength", 0))
+        min_len = min(int(schema.get("minLength", 0)), _MAX_EXAMPLE_CHARS)
         return (text * (1 + min_len // len(text)))[: max(min_len, len(text))][: schema.get("maxLength", 10**6)]
     if kind == "integer":
         return int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in schema else 1))
@@ -162,9 +168,20 @@ def check_script(request: ChatCompletionRequest) -> None:
     for knob in ("token_delay", "first_token_delay"):
         if knob in script:
             _bounded(script[knob], 0, _MAX_DELAY, f"{path}.{knob}")
+    calls = script.get("tool_calls")
+    if calls is not None and not (
+        isinstance(calls, list)
+        and all(isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] for c in calls)
+        and all(isinstance(c.get("arguments", {}), (dict, type(None))) for c in calls)
+    ):
+        raise InvalidRequestError('must be a list of {"name": "...", "arguments": {...}}', f"{path}.tool_calls")
     error = script.get("error")
     if not isinstance(error, dict):
         return
+    kind = error.get("type", "provider_error")
+    if kind not in ERROR_STATUS:
+        raise InvalidRequestError("must be one of the documented error types (e.g. 'rate_limit_error')",
+                                  f"{path}.error.type")
     bounds = {"status": (400, 599, True), "after_tokens": (0, _MAX_COUNT, True), "times": (0, _MAX_COUNT, True),
               "retry_after": (0, _MAX_DELAY, False)}
     for knob, (low, high, integer) in bounds.items():

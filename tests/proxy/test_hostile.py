@@ -287,6 +287,13 @@ def _body_cases() -> list[Case]:
         ("nested tool arguments", _with(messages=[{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
             {"id": "c", "function": {"name": "t", "arguments": _nested(400)}}]}]), ("limit", "max_depth")),
         ("nested schema", _with(response_schema=_nested(400)), ("limit", "max_depth")),
+        ("a schema asking for 10**9 items", _with(response_schema={"type": "array", "minItems": 10**9}), ("ok",)),
+        ("a schema asking for a 10**12-character string", _with(response_schema={"type": "string",
+                                                                                 "minLength": 10**12}), ("ok",)),
+        ("a malformed scripted tool call", _with(provider_kwargs={"embedded": {"tool_calls": [{"nome": "t"}]}}),
+         ("refused", ("provider_kwargs.embedded.tool_calls",))),
+        ("a 1000-character scripted error type", _with(provider_kwargs={"embedded": {
+            "error": {"type": "x" * 1000, "status": 400}}}), ("refused", ("provider_kwargs.embedded.error.type",))),
         ("many fallbacks, each at every limit", _with(fallbacks=[
             {"provider": "embedded", "model": "m" * L.max_model_chars, "timeout": 3600, "temperature": 2,
              "max_tokens": L.max_output_tokens, "retry": {"max_retries": 10, "retry_delay": 30,

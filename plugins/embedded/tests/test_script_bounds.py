@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from completions_embedded import EmbeddedAdapter
+from completions_embedded import EmbeddedAdapter, example_for_schema
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
@@ -40,3 +40,25 @@ def test_values_inside_the_bounds_are_accepted() -> None:
     assert _config({"token_delay": 0, "first_token_delay": 60, "error": {
         "status": 599, "times": 1_000_000, "after_tokens": 0, "retry_after": 0.5}}) == "embedded"
     assert _config({"token_delay": -0.0, "error": {"status": 400, "retry_after": None}}) == "embedded"
+
+
+@pytest.mark.parametrize("calls", [[{"nome": "t"}], "t", [{"name": ""}], [{"name": "t", "arguments": "x"}], [1]])
+def test_malformed_scripted_tool_calls_are_refused_not_a_500(calls: Any) -> None:
+    with pytest.raises(InvalidRequestError, match=r"provider_kwargs\.embedded\.tool_calls"):
+        _config({"tool_calls": calls})
+
+
+def test_a_scripted_error_type_must_be_a_documented_one() -> None:
+    with pytest.raises(InvalidRequestError, match=r"provider_kwargs\.embedded\.error\.type"):
+        _config({"error": {"type": "x" * 1000, "status": 400}})
+    assert _config({"error": {"type": "overloaded_error", "status": 529}}) == "embedded"
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "array", "minItems": 10**9}, {"type": "string", "minLength": 10**12},
+    {"type": "object", "properties": {"a": {"type": "array", "minItems": 10**7, "items": {"type": "string",
+                                                                                    "minLength": 10**9}}}},
+])  # fmt: skip
+def test_an_example_for_a_huge_schema_stays_small(schema: dict[str, Any]) -> None:
+    example = example_for_schema(schema)
+    assert len(repr(example)) < 400_000
