@@ -389,6 +389,9 @@ class _Caller:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HANG_S)
         return resp.status, got, text
 
+    def close(self) -> None:
+        self.conn.close()
+
     def oversized(self, body: bytes) -> tuple[int, dict[str, str], str]:
         """Send a body the server refuses before it has all arrived; read its answer even if the send breaks."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=HANG_S) as sock:
@@ -568,6 +571,7 @@ def test_a_hostile_caller_cannot_freeze_flood_or_read_secrets_of_the_proxy_proce
                 h2_status = asyncio.run(_h2_request(proxy.port, token, json.dumps(BASE).encode()))
                 if h2_status != 200:
                     problems.append(f"h2c request: {h2_status}")
+            caller.close()
             memory = proxy.memory_mb()
         log = proxy.log_text()
 
