@@ -7,6 +7,7 @@ sane defaults.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Optional
@@ -91,6 +92,10 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
         try:
             # Provider SDKs are imported (and a first client built) before readiness turns true.
             await state.prepare()
+            # Everything built so far (the SDKs' modules, types and prepared clients: ~280k objects)
+            # lives as long as the process. Frozen, a full garbage collection no longer walks it:
+            # unfrozen, each one blocked the event loop for ~300 ms (/healthz included).
+            gc.freeze()
             yield
         finally:
             state.draining = True

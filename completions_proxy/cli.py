@@ -112,6 +112,10 @@ def hypercorn_config(args: argparse.Namespace) -> Config:
     return config
 
 
+def _seconds_shown(value: Optional[float]) -> str:
+    return "off" if value is None else f"{value:g} s"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
@@ -147,6 +151,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"  {name}: {variable} {shown}")
         print(f"max body bytes: {settings.max_body_bytes}")
         print(f"client cache size: {settings.client_cache_size}")
+        print(f"max attempts per request: {settings.max_attempts} (COMPLETIONS_MAX_ATTEMPTS)")
+        print(f"retry floor delay: {settings.retry_min_delay:g} s (COMPLETIONS_RETRY_MIN_DELAY)")
+        complete = _seconds_shown(settings.complete_timeout)
+        print(f"non-streaming default deadline: {complete} (COMPLETIONS_COMPLETE_TIMEOUT)")
+        print(f"body read timeout: {settings.body_timeout:g} s (COMPLETIONS_BODY_TIMEOUT)")
+        print(f"first-token timeout: {_seconds_shown(settings.first_token_timeout)} (COMPLETIONS_FIRST_TOKEN_TIMEOUT)")
+        print(f"idle timeout: {_seconds_shown(settings.idle_timeout)} (COMPLETIONS_IDLE_TIMEOUT)")
+        print(f"hedge after: {_seconds_shown(settings.hedge_after)} (COMPLETIONS_HEDGE_AFTER)")
+        keepalive = _seconds_shown(settings.keepalive_interval or None)
+        print(f"stream keep-alive: {keepalive} (COMPLETIONS_KEEPALIVE_SECONDS)")
+        print(f"log format: {settings.log_format}; message content logged: {'yes' if settings.log_content else 'no'}")
         caller_key = "set" if settings.env.get("COMPLETIONS_CALLER_ID_KEY") else "random per process"
         print(f"caller id key: {caller_key} (COMPLETIONS_CALLER_ID_KEY)")
         models = ", ".join(settings.metrics_models) or f"first {settings.metrics_max_models} answered, then 'other'"

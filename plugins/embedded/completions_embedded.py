@@ -15,6 +15,9 @@ Scripting: ``provider_kwargs={"embedded": {...}}`` with any of
 - ``error``: ``{"type": "rate_limit_error", "status": 429, "message": ..., "after_tokens": 0,
   "retry_after": 1.0, "times": N, "key": "..."}`` to fail (the first ``times`` attempts of
   requests with the same ``key``, or always).
+
+Every number is bounded (a 400 naming the bound otherwise): delays and ``retry_after`` from 0 to
+60 s, ``status`` from 400 to 599, ``after_tokens`` and ``times`` from 0 to 1000000.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from completions_core.adapter import (
     ToolCallDelta,
     UsageEvent,
 )
-from completions_core.errors import ProviderError
+from completions_core.errors import ERROR_STATUS, InvalidRequestError, ProviderError
 from completions_core.hookspecs import hookimpl
 from completions_core.types import (
     AssistantMessage,
@@ -73,6 +76,11 @@ class EmbeddedClient:
     async def close(self) -> None:
         """Nothing to release; kept so the proxy can treat every client alike."""
         self.closed = True
+
+
+#: The largest array and string an example holds (a schema asking for more gets this much).
+_MAX_EXAMPLE_ITEMS = 64
+_MAX_EXAMPLE_CHARS = 4096
 
 
 def example_for_schema(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0) -> Any:
@@ -112,11 +120,12 @@ def _example(schema: Any, defs: Optional[dict[str, Any]] = None, depth: int = 0)
         props = schema.get("properties", {})
         return {name: _example(sub, defs, depth + 1) for name, sub in props.items()}
     if kind == "array":
-        count = max(1, int(schema.get("minItems", 1)))
+        # Bounded whatever the schema says: a caller's minItems of 10**9 must not build a list on the loop.
+        count = min(max(1, int(schema.get("minItems", 1))), _MAX_EXAMPLE_ITEMS)
         return [_example(schema.get("items", {"type": "string"}), defs, depth + 1) for _ in range(count)]
     if kind == "string":
         text = "example"
-        min_len = int(schema.get("minLength", 0))
+        min_len = min(int(schema.get("minLength", 0)), _MAX_EXAMPLE_CHARS)
         return (text * (1 + min_len // len(text)))[: max(min_len, len(text))][: schema.get("maxLength", 10**6)]
     if kind == "integer":
         return int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in schema else 1))
@@ -194,6 +203,45 @@ def _script(request: ChatCompletionRequest) -> dict[str, Any]:
     return dict(script) if isinstance(script, dict) else {}
 
 
+_MAX_DELAY = 60.0
+_MAX_COUNT = 1_000_000
+
+
+def _bounded(value: Any, low: float, high: float, path: str, *, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "an integer" if integer else "a number"
+        raise InvalidRequestError(f"must be {what} from {low:g} to {high:g} (embedded script bounds)", path)
+
+
+def check_script(request: ChatCompletionRequest) -> None:
+    """Refuse a script whose numbers would make the embedded model sleep for ever or fail oddly."""
+    script = _script(request)
+    path = "provider_kwargs.embedded"
+    for knob in ("token_delay", "first_token_delay"):
+        if knob in script:
+            _bounded(script[knob], 0, _MAX_DELAY, f"{path}.{knob}")
+    calls = script.get("tool_calls")
+    if calls is not None and not (
+        isinstance(calls, list)
+        and all(isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] for c in calls)
+        and all(isinstance(c.get("arguments", {}), (dict, type(None))) for c in calls)
+    ):
+        raise InvalidRequestError('must be a list of {"name": "...", "arguments": {...}}', f"{path}.tool_calls")
+    error = script.get("error")
+    if not isinstance(error, dict):
+        return
+    kind = error.get("type", "provider_error")
+    if kind not in ERROR_STATUS:
+        raise InvalidRequestError("must be one of the documented error types (e.g. 'rate_limit_error')",
+                                  f"{path}.error.type")
+    bounds = {"status": (400, 599, True), "after_tokens": (0, _MAX_COUNT, True), "times": (0, _MAX_COUNT, True),
+              "retry_after": (0, _MAX_DELAY, False)}
+    for knob, (low, high, integer) in bounds.items():
+        if error.get(knob) is not None:
+            _bounded(error[knob], low, high, f"{path}.error.{knob}", integer=integer)
+
+
 def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str, Any]]], Optional[str]]:
     """(text, tool calls, finish reason) the embedded model will produce."""
     script = _script(request)
@@ -265,7 +313,8 @@ class EmbeddedAdapter(ProviderAdapter):
     requires_key = False
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
-        """One shared client: there is no key and no endpoint."""
+        """One shared client: there is no key and no endpoint (the script is checked here, before any call)."""
+        check_script(request)
         return "embedded"
 
     def create_client(self, config: Any) -> EmbeddedClient:

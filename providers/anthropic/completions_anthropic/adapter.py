@@ -12,6 +12,7 @@ from completions_core.adapter import Completion, Credential, ProviderAdapter, St
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.secrets import Secret, fingerprint, scrub_error
+from completions_core.tls import shared_ssl_context
 from completions_core.types import ChatCompletionRequest
 
 from .errors import map_error
@@ -154,8 +155,11 @@ def http_client() -> Any:
     import anthropic
 
     if os.environ.get("COMPLETIONS_ANTHROPIC_TRANSPORT", "aiohttp") == "httpx2":
-        return anthropic.DefaultAsyncHttpxClient(follow_redirects=False, timeout=_timeout(None))
-    return anthropic.DefaultAioHttpClient(follow_redirects=False, timeout=_timeout(None))
+        return anthropic.DefaultAsyncHttpxClient(
+            follow_redirects=False, timeout=_timeout(None), verify=shared_ssl_context()
+        )
+    # One shared TLS context: building one per client loads the CA bundle on the event loop.
+    return anthropic.DefaultAioHttpClient(follow_redirects=False, timeout=_timeout(None), verify=shared_ssl_context())
 
 
 class AnthropicAdapter(ProviderAdapter):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from completions_core.secrets import Secret
+from completions_core.tls import shared_ssl_context
 
 if TYPE_CHECKING:
     import httpx2
@@ -135,6 +136,7 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
     http = httpx2.AsyncClient(
         timeout=httpx2.Timeout(DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT),
         event_hooks={"response": [_track_response]},
+        verify=shared_ssl_context(),  # built once: loading the CA bundle per client blocks the loop
         **({"transport": transport} if transport is not None else {}),
     )
     options = types.HttpOptions(
@@ -145,6 +147,10 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
         # retries and fallbacks belong to the proxy.
         retry_options=types.HttpRetryOptions(attempts=1),
         httpx_async_client=http,
+        # google-genai also builds a sync client and a websocket TLS context, each loading the CA
+        # bundle unless given one: the shared context (the async client is ours, above).
+        client_args={"verify": shared_ssl_context()},
+        async_client_args={"ssl": shared_ssl_context()},
     )
     kwargs: dict[str, Any] = {
         "api_key": config.api_key.reveal(),

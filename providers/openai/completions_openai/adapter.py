@@ -20,6 +20,7 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.schemas import Target
 from completions_core.secrets import Secret
+from completions_core.tls import shared_ssl_context
 from completions_core.types import ChatCompletionRequest
 
 from .errors import map_error
@@ -98,7 +99,10 @@ def _no_redirect_client_class(transport: str) -> type[Any]:
 
 def _http_client() -> Any:
     transport = os.environ.get("COMPLETIONS_OPENAI_TRANSPORT", "aiohttp")
-    return _no_redirect_client_class("httpx2" if transport == "httpx2" else "aiohttp")(follow_redirects=False)
+    # One shared TLS context: building one per client loads the CA bundle on the event loop.
+    return _no_redirect_client_class("httpx2" if transport == "httpx2" else "aiohttp")(
+        follow_redirects=False, verify=shared_ssl_context()
+    )
 
 
 @dataclass(frozen=True)
