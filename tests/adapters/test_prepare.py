@@ -208,3 +208,15 @@ def test_start_up_imports_the_sdk_and_the_first_request_imports_nothing(provider
     assert all(result["after"].values()), result["after"]
     assert (result["started"], result["ready"]) == ("lifespan.startup.complete", 200)
     assert result["first_request_imports"] == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_every_built_in_adapter_prepares_without_an_error(provider: str) -> None:
+    """prepare() logs and carries on when it fails, so a failing rehearsal would go unseen."""
+    from completions_core.testing.replay import ReplayServer
+    from tests.adapters.harness import Case
+
+    async with ReplayServer() as server:
+        adapter = Case(provider, server).adapter()
+        await asyncio.to_thread(adapter.prepare)  # raises what the start-up would only log
+        assert server.requests == []  # a rehearsal sends nothing

@@ -13,7 +13,7 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.secrets import Secret, fingerprint, scrub_error
 from completions_core.tls import shared_ssl_context
-from completions_core.types import ChatCompletionRequest
+from completions_core.types import ChatCompletionRequest, UserMessage
 
 from .errors import map_error
 from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
@@ -134,8 +134,10 @@ def rehearse(adapter: Any, make_client: Any) -> None:
 
     async def run() -> None:
         client = make_client(httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
-        hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
-        request = ChatCompletionRequest(provider=adapter.name, model="claude-haiku-4-5", messages=hello)
+        # Typed messages, as the engine hands them over (the adapter refuses wire dicts).
+        request = ChatCompletionRequest(
+            provider=adapter.name, model="claude-haiku-4-5", messages=[UserMessage(content="hi")]
+        )
         try:
             await adapter.complete(client, request)
             async for _ in adapter.stream(client, request):
