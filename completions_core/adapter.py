@@ -11,12 +11,13 @@ proxy's HTTP statuses; they raise :class:`~completions_core.errors.ProviderError
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Optional, Union
 
 from completions_core.secrets import Secret
 from completions_core.types import AssistantMessage, ChatCompletionRequest, ToolCall
+from completions_core.usage import NormalizedUsage, chat_completions_usage
 
 __all__ = [
     "Completion",
@@ -130,8 +131,9 @@ class ProviderAdapter:
 
     #: The provider name requests use ("openai"); lower case letters, digits and underscores.
     name: ClassVar[str] = ""
-    #: Which usage layout :func:`completions_core.usage.normalize_usage` applies.
-    usage_format: ClassVar[str] = "openai"
+    #: Other names requests may use for this provider ("gemini" for "google"), spelt like names.
+    #: The registry owns them: a name or alias another plugin already holds is refused.
+    aliases: ClassVar[tuple[str, ...]] = ()
     #: Environment variables that may hold the managed key, in order of preference.
     managed_key_env: ClassVar[tuple[str, ...]] = ()
     #: False for providers that need no key at all (the embedded one).
@@ -169,6 +171,12 @@ class ProviderAdapter:
 
     async def warm(self, client: Any) -> None:
         """Pre-open the client's connection to the provider (best effort, errors ignored)."""
+
+    def normalize_usage(self, usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+        """This provider's native usage counts (from :class:`UsageEvent` or :attr:`Completion.usage`)
+        with the meaning every provider shares. Default: the Chat Completions layout; a provider that
+        counts otherwise builds its own from :mod:`completions_core.usage`'s helpers."""
+        return chat_completions_usage(usage)
 
     async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
         """Answer a request without streaming."""

@@ -23,7 +23,6 @@ import pluggy
 
 from completions_core import hookspecs
 from completions_core.adapter import ProviderAdapter
-from completions_core.names import ALIASES, canonical_provider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -49,34 +48,52 @@ class ProviderRegistry:
     def __init__(self) -> None:
         self._providers: dict[str, ProviderAdapter] = {}
         self._origins: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}
 
     def register(self, adapter: ProviderAdapter, origin: str = "") -> None:
-        """Add ``adapter``; invalid names and duplicates are a :class:`PluginError`."""
+        """Add ``adapter`` and its declared aliases; invalid names and clashes are a :class:`PluginError`."""
+        who = origin or "a plugin"
         if not isinstance(adapter, ProviderAdapter):
-            raise PluginError(f"{origin or 'a plugin'} registered {adapter!r}, which is not a ProviderAdapter")
+            raise PluginError(f"{who} registered {adapter!r}, which is not a ProviderAdapter")
         name = adapter.name
         if not isinstance(name, str) or not _NAME.match(name):
             raise PluginError(
-                f"{origin or 'a plugin'} registered a provider named {name!r}; names are lower-case letters, "
+                f"{who} registered a provider named {name!r}; names are lower-case letters, "
                 "digits and underscores, starting with a letter"
             )
-        if name in ALIASES:
-            raise PluginError(f"{origin or 'a plugin'} registered {name!r}, an alias of {ALIASES[name]!r}")
+        if name in self._aliases:
+            raise PluginError(f"{who} registered {name!r}, an alias of {self._aliases[name]!r}")
         if name in self._providers:
             raise PluginError(
                 f"provider {name!r} is registered twice: by {self._origins[name] or 'a plugin'} and by "
-                f"{origin or 'a plugin'}; uninstall one of them"
+                f"{who}; uninstall one of them"
             )
+        aliases = adapter.aliases
+        if isinstance(aliases, str) or not all(isinstance(a, str) and _NAME.match(a) for a in aliases):
+            raise PluginError(
+                f"{who} declared aliases {aliases!r} for {name!r}; aliases are a tuple of names spelt like "
+                "provider names"
+            )
+        for alias in aliases:
+            taken = self._aliases.get(alias) or (alias if alias in self._providers or alias == name else None)
+            if taken is not None:
+                raise PluginError(f"{who} declared {alias!r} as an alias of {name!r}, but it already names {taken!r}")
         self._providers[name] = adapter
         self._origins[name] = origin
+        self._aliases.update(dict.fromkeys(aliases, name))
 
     def get(self, name: str) -> Optional[ProviderAdapter]:
         """The adapter for ``name`` (aliases and case accepted), or None."""
-        return self._providers.get(canonical_provider(name))
+        return self._providers.get(self.canonical(name))
 
     def canonical(self, name: str) -> str:
-        """The canonical spelling of a provider name."""
-        return canonical_provider(name)
+        """Lower-case, trimmed, with aliases resolved (``"Gemini"`` -> ``"google"`` when google declares it)."""
+        key = str(name).strip().lower()
+        return self._aliases.get(key, key)
+
+    def aliases(self) -> dict[str, str]:
+        """Every declared alias and the provider it names."""
+        return dict(self._aliases)
 
     def names(self) -> list[str]:
         """Registered provider names, sorted."""

@@ -41,6 +41,7 @@ from completions_core.types import (
     RetryConfiguration,
     StreamOptions,
 )
+from completions_core.usage import NormalizedUsage, chat_completions_usage
 from completions_proxy.attempts import LiveAttempt, nullcontext, record_failure, refused, unexpected
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
@@ -150,7 +151,8 @@ class Turn:
     provider_wait: float = 0.0
     backoff_wait: float = 0.0
     usage: Optional[dict[str, Any]] = None
-    usage_format: str = "openai"
+    #: Reads ``usage`` with the answering adapter's meaning (its ``normalize_usage``).
+    usage_reader: Callable[[Optional[Mapping[str, Any]]], NormalizedUsage] = field(default=chat_completions_usage)
     finish_reason: Optional[str] = None
     chunks: int = 0
     sentences: int = 0
@@ -436,7 +438,7 @@ class Engine:
                 continue
             attempt.latency_ms = (time.perf_counter() - started) * 1000
             turn.provider, turn.model = target.provider, target.request.model
-            turn.usage, turn.usage_format = completion.usage, target.adapter.usage_format
+            turn.usage, turn.usage_reader = completion.usage, target.adapter.normalize_usage
             turn.finish_reason = completion.finish_reason
             turn.response = response_from_completion(
                 completion, provider=target.provider, model=target.request.model, request_id=turn.request_id

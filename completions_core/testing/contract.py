@@ -34,7 +34,6 @@ from completions_core.types import (
     ToolResultMessage,
     UserMessage,
 )
-from completions_core.usage import normalize_usage
 
 __all__ = ["AdapterContract", "TEST_API_KEY", "collect"]
 
@@ -175,7 +174,7 @@ class AdapterContract:
         result = await collect(adapter, self.client(adapter, request), request)
         assert result.text == self.expected_stream_text
         assert result.response.finish_reason == "stop"
-        usage = normalize_usage(adapter.usage_format, result.usage)
+        usage = adapter.normalize_usage(result.usage)
         assert usage.input_tokens > 0 and usage.output_tokens > 0
         server.assert_all_used()
 

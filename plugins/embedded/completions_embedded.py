@@ -208,7 +208,6 @@ class EmbeddedAdapter(ProviderAdapter):
     """A deterministic model that needs no key; see the module docstring for scripting."""
 
     name = "embedded"
-    usage_format = "openai"
     requires_key = False
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:

@@ -77,7 +77,7 @@ class AlibabaAdapter(OpenAIAdapter):
     """Qwen on DashScope's OpenAI-compatible mode: the OpenAI mapping, DashScope's endpoints and key."""
 
     name = "alibaba"
-    usage_format = "openai"
+    aliases = ("qwen", "dashscope")
     managed_key_env = ("DASHSCOPE_API_KEY",)
 
     default_base_url: ClassVar[str] = DASHSCOPE_ENDPOINTS["singapore"]

@@ -280,6 +280,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
     """Claude on Vertex AI (``rawPredict`` / ``streamRawPredict``), sharing the Anthropic mapping."""
 
     name: ClassVar[str] = "anthropic_vertex"
+    aliases: ClassVar[tuple[str, ...]] = ("vertex_anthropic",)
     managed_key_env: ClassVar[tuple[str, ...]] = (
         "COMPLETIONS_VERTEX_SERVICE_ACCOUNT_FILE",
         "GOOGLE_APPLICATION_CREDENTIALS",

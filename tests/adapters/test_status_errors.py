@@ -12,8 +12,7 @@ import json
 import pytest
 
 from completions_core.errors import STATUS_ERROR_TYPES, ProviderError, status_error_type
-from completions_core.testing.replay import Body
-from completions_core.testing.replay import ReplayServer
+from completions_core.testing.replay import Body, ReplayServer
 from tests.adapters.harness import PROVIDERS, Case, run
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

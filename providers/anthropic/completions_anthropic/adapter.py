@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
@@ -13,10 +13,11 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.secrets import Secret, fingerprint, scrub_error
 from completions_core.types import ChatCompletionRequest
+from completions_core.usage import NormalizedUsage
 
 from .errors import map_error
 from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
-from .response import StreamTranslator, completion_from_message
+from .response import StreamTranslator, completion_from_message, normalize_usage
 
 __all__ = [
     "PREPARED_MODULES",
@@ -162,7 +163,7 @@ class AnthropicAdapter(ProviderAdapter):
     """Claude through Anthropic's Messages API (see the plugin README for the mapping)."""
 
     name: ClassVar[str] = "anthropic"
-    usage_format: ClassVar[str] = "anthropic"
+    aliases: ClassVar[tuple[str, ...]] = ("claude",)
     managed_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     #: Keys accepted under ``provider_kwargs[<name>]``.
     options: ClassVar[frozenset[str]] = frozenset({"thinking"})
@@ -186,6 +187,10 @@ class AnthropicAdapter(ProviderAdapter):
         """Refuse a model name outside :attr:`model_pattern` (a 400 naming the rule, the name not echoed)."""
         if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
             raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
+
+    def normalize_usage(self, usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+        """Cache writes and reads added back into the input."""
+        return normalize_usage(usage)
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """The endpoint plus the key: equal keys share one warm client (the model name checked first)."""

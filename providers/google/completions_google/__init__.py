@@ -12,7 +12,7 @@ Importing this module is cheap: google-genai and httpx2 are imported by :meth:`G
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any, Optional
 
 import anyio
@@ -22,11 +22,12 @@ from completions_core.errors import ProviderError
 from completions_core.hookspecs import hookimpl
 from completions_core.secrets import Secret
 from completions_core.types import ChatCompletionRequest
+from completions_core.usage import NormalizedUsage
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
 from .errors import PROVIDER, map_error, unreadable
 from .request import MODEL_PATTERN, MODEL_RULE, build_call, check_model
-from .response import StreamReader, completion_from
+from .response import StreamReader, completion_from, normalize_usage
 
 __all__ = ["BASE_URL_ENV", "GoogleAdapter", "GoogleClient", "register_providers"]
 
@@ -48,7 +49,7 @@ class GoogleAdapter(ProviderAdapter):
     """Gemini through ``google.genai``'s async client (``client.aio.models``)."""
 
     name = "google"
-    usage_format = "google"
+    aliases = ("gemini",)
     managed_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     #: google-genai puts the model into the URL path (``models/{model}:generateContent``) and
     #: passes ``models/...`` and ``tunedModels/...`` through as they are: only a bare model id.
@@ -57,6 +58,10 @@ class GoogleAdapter(ProviderAdapter):
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+
+    def normalize_usage(self, usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+        """Thinking counted as output, tool-use prompts as input."""
+        return normalize_usage(usage)
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """One client per key (the endpoint is operator configuration, fixed per adapter)."""

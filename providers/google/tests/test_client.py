@@ -75,9 +75,9 @@ def test_the_plugin_is_registered_under_the_completions_entry_point() -> None:
     module.register_providers(registered.append)
     assert [type(a) for a in registered] == [GoogleAdapter]
     adapter = registered[0]
-    assert (adapter.name, adapter.usage_format, adapter.managed_key_env) == (
+    assert (adapter.name, adapter.aliases, adapter.managed_key_env) == (
         "google",
-        "google",
+        ("gemini",),
         ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     )
 

@@ -113,7 +113,6 @@ class OpenAIAdapter(ProviderAdapter):
     """OpenAI Chat Completions: text, tools, structured output, streaming with usage."""
 
     name = "openai"
-    usage_format = "openai"
     managed_key_env = ("OPENAI_API_KEY",)
 
     #: The official endpoint, used unless the operator overrides it.
