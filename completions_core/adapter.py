@@ -134,6 +134,9 @@ class ProviderAdapter:
     #: Other names requests may use for this provider ("gemini" for "google"), spelt like names.
     #: The registry owns them: a name or alias another plugin already holds is refused.
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: True when the provider reads back the ``thought_signature`` of earlier assistant messages and
+    #: tool calls; otherwise the engine drops them before calling it (they would be rejected or misread).
+    keeps_thought_signatures: ClassVar[bool] = False
     #: Environment variables that may hold the managed key, in order of preference.
     managed_key_env: ClassVar[tuple[str, ...]] = ()
     #: False for providers that need no key at all (the embedded one).

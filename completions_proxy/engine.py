@@ -159,12 +159,12 @@ class Turn:
     response: Optional[ChatCompletionResponse] = None
 
 
-def _strip_for(provider: str, messages: ConversationHistory) -> ConversationHistory:
-    """Drop provider-only data that another provider would reject or misread."""
+def _strip_for(adapter: ProviderAdapter, messages: ConversationHistory) -> ConversationHistory:
+    """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays)."""
+    provider, keep_signatures = adapter.name, adapter.keeps_thought_signatures
     out: ConversationHistory = []
     for message in messages:
         if isinstance(message, AssistantMessage):
-            keep_signatures = provider == "google"
             state = message.provider_state
             if state is not None:
                 state = {k: v for k, v in state.items() if k == provider} or None
@@ -303,7 +303,7 @@ class Engine:
                         error_type="provider_not_configured_error",
                     )
                 spec = CredentialSpec(managed=True)
-            messages = _strip_for(adapter.name, list(effective.messages))  # type: ignore[arg-type]
+            messages = _strip_for(adapter, list(effective.messages))  # type: ignore[arg-type]
             # No ``retry`` means the documented defaults; ``{"enabled": false}`` turns retries off.
             retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else RetryConfiguration()
             targets.append(

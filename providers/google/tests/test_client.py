@@ -80,6 +80,7 @@ def test_the_plugin_is_registered_under_the_completions_entry_point() -> None:
         ("gemini",),
         ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     )
+    assert adapter.keeps_thought_signatures  # Gemini reads its signatures back on the next turn
 
 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:
