@@ -113,7 +113,7 @@ class AlibabaAdapter(OpenAIAdapter):
 
     def schema_target(self, strict: bool) -> Target:
         """Qwen's dialect: DashScope does not resolve ``$ref``/``$defs``, so references are inlined."""
-        return "qwen"
+        return "inlined"
 
     def apply_options(
         self, options: Mapping[str, Any], params: dict[str, Any], request: ChatCompletionRequest, *, stream: bool

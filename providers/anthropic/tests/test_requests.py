@@ -106,7 +106,7 @@ async def test_breakpoints_on_a_message_and_a_tool_become_cache_control(
     assert body["messages"][0]["content"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
     assert "cache_control" not in body["tools"][0]
     assert body["tools"][1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
-    # sanitize_schema(..., "anthropic") drops the meta keywords.
+    # sanitize_schema(..., "json_schema") drops the meta keywords.
     assert "$schema" not in body["tools"][0]["input_schema"]
 
 

@@ -234,7 +234,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     def schema_target(self, strict: bool) -> Target:
         """The schema dialect for tool parameters (``strict``) and ``response_schema`` (hook)."""
-        return "openai_strict" if strict else "openai"
+        return "strict" if strict else "json_schema"
 
     def options(self, request: ChatCompletionRequest) -> dict[str, Any]:
         """This provider's ``provider_kwargs`` entry, with unknown keys refused."""
