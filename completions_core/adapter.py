@@ -137,6 +137,8 @@ class ProviderAdapter:
     #: True when the provider reads back the ``thought_signature`` of earlier assistant messages and
     #: tool calls; otherwise the engine drops them before calling it (they would be rejected or misread).
     keeps_thought_signatures: ClassVar[bool] = False
+    #: Loggers of the provider's SDK that may log credentials at DEBUG: the proxy holds them at WARNING.
+    sdk_loggers: ClassVar[tuple[str, ...]] = ()
     #: Environment variables that may hold the managed key, in order of preference.
     managed_key_env: ClassVar[tuple[str, ...]] = ()
     #: False for providers that need no key at all (the embedded one).

@@ -35,18 +35,20 @@ _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 #: Third-party loggers held at WARNING whatever the root level: at DEBUG they log request headers
 #: (hpack the proxy token of HTTP/2 requests, httpcore/httpx the customer keys sent upstream).
+#: Each adapter adds its SDK's loggers (``ProviderAdapter.sdk_loggers``).
 QUIET_LOGGERS = (
     "hpack", "h2", "hyperframe", "h11", "httpcore", "httpcore2", "httpx", "httpx2", "aiohttp",
-    "urllib3", "requests", "google", "google_genai", "openai", "anthropic",
+    "urllib3", "requests",
 )  # fmt: skip
 
 
-def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+def configure_logging(fmt: str = "auto", level: str = "INFO", quiet: Iterable[str] = ()) -> None:
     """JSON lines in production, readable lines in a terminal ("json", "console" or "auto").
 
-    Also pins :data:`QUIET_LOGGERS` at WARNING, so no log level (DEBUG included) shows a secret.
+    Also pins :data:`QUIET_LOGGERS` and the ``quiet`` ones (the providers' SDK loggers) at
+    WARNING, so no log level (DEBUG included) shows a secret.
     """
-    for name in QUIET_LOGGERS:
+    for name in (*QUIET_LOGGERS, *quiet):
         logging.getLogger(name).setLevel(logging.WARNING)
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"

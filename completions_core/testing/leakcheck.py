@@ -69,8 +69,8 @@ def install() -> None:
 
     original_configure: Callable[..., None] = getattr(app_module, "configure_logging")  # noqa: B009
 
-    def configure_with_capture(fmt: str = "auto", level: str = "INFO") -> None:
-        original_configure(fmt, level)
+    def configure_with_capture(fmt: str = "auto", level: str = "INFO", quiet: Any = ()) -> None:
+        original_configure(fmt, level, quiet)
         processors = list(structlog.get_config()["processors"])
         structlog.configure(processors=[_structlog_processor, *processors])
 

@@ -281,6 +281,8 @@ class AnthropicVertexAdapter(AnthropicAdapter):
 
     name: ClassVar[str] = "anthropic_vertex"
     aliases: ClassVar[tuple[str, ...]] = ("vertex_anthropic",)
+    #: google-auth mints the access token from the service account.
+    sdk_loggers: ClassVar[tuple[str, ...]] = ("anthropic", "google")
     managed_key_env: ClassVar[tuple[str, ...]] = (
         "COMPLETIONS_VERTEX_SERVICE_ACCOUNT_FILE",
         "GOOGLE_APPLICATION_CREDENTIALS",

@@ -164,6 +164,7 @@ class AnthropicAdapter(ProviderAdapter):
 
     name: ClassVar[str] = "anthropic"
     aliases: ClassVar[tuple[str, ...]] = ("claude",)
+    sdk_loggers: ClassVar[tuple[str, ...]] = ("anthropic",)
     managed_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     #: Keys accepted under ``provider_kwargs[<name>]``.
     options: ClassVar[frozenset[str]] = frozenset({"thinking"})

@@ -51,6 +51,7 @@ class GoogleAdapter(ProviderAdapter):
     name = "google"
     aliases = ("gemini",)
     keeps_thought_signatures = True
+    sdk_loggers = ("google", "google_genai")
     managed_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     #: google-genai puts the model into the URL path (``models/{model}:generateContent``) and
     #: passes ``models/...`` and ``tunedModels/...`` through as they are: only a bare model id.

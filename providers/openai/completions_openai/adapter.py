@@ -113,6 +113,7 @@ class OpenAIAdapter(ProviderAdapter):
     """OpenAI Chat Completions: text, tools, structured output, streaming with usage."""
 
     name = "openai"
+    sdk_loggers = ("openai",)
     managed_key_env = ("OPENAI_API_KEY",)
 
     #: The official endpoint, used unless the operator overrides it.
