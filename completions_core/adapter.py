@@ -12,11 +12,23 @@ proxy's HTTP statuses; they raise :class:`~completions_core.errors.ProviderError
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Hashable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Optional, Union
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Optional
 
+from completions_core.assembly import ResponseAssembler
+from completions_core.events import (
+    Completion,
+    Finish,
+    MessageExtras,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    UsageEvent,
+)
 from completions_core.secrets import Secret
-from completions_core.types import AssistantMessage, ChatCompletionRequest, ToolCall
+from completions_core.types import ChatCompletionRequest
 from completions_core.usage import NormalizedUsage, chat_completions_usage
 
 __all__ = [
@@ -46,87 +58,12 @@ class Credential:
     api_key: Optional[Secret] = None
 
 
-# --- the normalized event stream -------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class TextDelta:
-    """Answer text, in the order the model produced it."""
-
-    text: str
-
-
-@dataclass(slots=True)
-class ReasoningDelta:
-    """Thinking text: kept out of the spoken content."""
-
-    text: str
-
-
-@dataclass(slots=True)
-class ToolCallDelta:
-    """A fragment of a streamed tool call; fragments with the same ``index`` belong together.
-
-    ``id`` and ``name`` usually come with the first fragment only; ``arguments`` is a piece of
-    the JSON text. Core reassembles them (adapters never do).
-    """
-
-    index: int
-    id: Optional[str] = None
-    name: Optional[str] = None
-    arguments: str = ""
-    thought_signature: Optional[bytes] = None
-
-
-@dataclass(slots=True)
-class ToolCallDone:
-    """A tool call that arrived whole (e.g. Gemini)."""
-
-    tool_call: ToolCall
-
-
-@dataclass(slots=True)
-class MessageExtras:
-    """Provider data that belongs on the assistant message (signatures, opaque state)."""
-
-    thought_signature: Optional[bytes] = None
-    provider_state: Optional[dict[str, Any]] = None
-
-
-@dataclass(slots=True)
-class Finish:
-    """Why the model stopped, normalized ("stop", "length", "tool_calls", "content_filter")."""
-
-    reason: str
-    native_reason: Optional[str] = None
-
-
-@dataclass(slots=True)
-class UsageEvent:
-    """Provider-native usage counts, as JSON-ready data (the last one of a stream wins)."""
-
-    usage: dict[str, Any]
-
-
-StreamEvent = Union[TextDelta, ReasoningDelta, ToolCallDelta, ToolCallDone, MessageExtras, Finish, UsageEvent]
-
-
-@dataclass
-class Completion:
-    """A non-streaming answer."""
-
-    message: AssistantMessage
-    finish_reason: str
-    usage: Optional[dict[str, Any]] = None
-    native_finish_reason: Optional[str] = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
 class ProviderAdapter:
     """Base class for provider adapters; subclass it and register an instance from a plugin.
 
-    Subclasses set :attr:`name`, and implement :meth:`create_client`, :meth:`complete` and
-    :meth:`stream`. The other methods have sensible defaults.
+    A minimal adapter sets :attr:`name` and implements :meth:`create_client` and :meth:`stream`;
+    :meth:`complete` defaults to draining the stream, and the other methods and attributes have
+    sensible defaults (override :meth:`complete` when the provider answers faster unstreamed).
     """
 
     #: The provider name requests use ("openai"); lower case letters, digits and underscores.
@@ -184,8 +121,25 @@ class ProviderAdapter:
         return chat_completions_usage(usage)
 
     async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
-        """Answer a request without streaming."""
-        raise NotImplementedError
+        """Answer a request without streaming. Default: :meth:`stream` run to its end through the
+        core's response assembler (the same reassembly of text and tool calls the proxy does)."""
+        assembler = ResponseAssembler(provider=self.name, model=request.model)
+        events = self.stream(client, request)
+        try:
+            async for event in events:
+                assembler.feed(event)
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        assembler.finish()
+        response = assembler.response
+        return Completion(
+            message=response.message,
+            finish_reason=response.finish_reason,
+            usage=response.usage,
+            native_finish_reason=assembler.native_finish_reason,
+        )
 
     def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """Answer a request as a stream of events; must close the provider stream when closed early."""

@@ -16,8 +16,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
-from types import ModuleType
-from typing import Optional
+from types import FrameType, ModuleType
+from typing import Any, Optional
 
 import pluggy
 
@@ -186,12 +186,31 @@ def get_providers() -> ProviderRegistry:
         return _registry
     pm = get_plugin_manager()
     registry = ProviderRegistry()
-    for impl in reversed(pm.hook.register_providers.get_hookimpls()):
-        origin = pm.get_name(impl.plugin) or repr(impl.plugin)
-        impl.function(register=lambda adapter, _o=origin: registry.register(adapter, _o))
+    # One call through pluggy (so tracing and hook wrappers see it); each plugin's adapters are
+    # registered under its own name, so a clash names both plugins.
+    origins = {
+        getattr(impl.function, "__code__", None): pm.get_name(impl.plugin) or repr(impl.plugin)
+        for impl in pm.hook.register_providers.get_hookimpls()
+    }
+
+    def register(adapter: ProviderAdapter) -> None:
+        registry.register(adapter, _calling_plugin(origins))
+
+    pm.hook.register_providers(register=register)
     with _lock:
         _registry = registry
     return registry
+
+
+def _calling_plugin(origins: dict[Any, str]) -> str:
+    """The name of the plugin whose hook implementation is calling ``register`` (found on the stack)."""
+    frame: Optional[FrameType] = sys._getframe(2)
+    while frame is not None:
+        origin = origins.get(frame.f_code)
+        if origin is not None:
+            return origin
+        frame = frame.f_back
+    return ""
 
 
 def reset_plugins() -> None:

@@ -3,7 +3,9 @@
 A provider's test module subclasses :class:`AdapterContract` as ``Test<Name>Contract``, points
 it at its cassettes and implements :meth:`AdapterContract.make_adapter`; pytest then collects
 every ``test_*`` method here for that provider. The real SDK talks to a
-:class:`~completions_core.testing.replay.ReplayServer`; nothing inside the SDK is mocked.
+:class:`~completions_core.testing.replay.ReplayServer`; nothing inside the SDK is mocked. The
+``server`` and ``anyio_backend`` fixtures come from :mod:`completions_core.testing.pytest_plugin`
+(``pytest_plugins = ["completions_core.testing.pytest_plugin"]`` in the suite's top conftest).
 """
 
 from __future__ import annotations
@@ -143,15 +145,6 @@ class AdapterContract:
         yield
         for adapter, made in self._made_clients:
             await adapter.close_client(made)
-
-    @pytest.fixture
-    def anyio_backend(self) -> str:
-        return "asyncio"
-
-    @pytest.fixture
-    async def server(self) -> AsyncIterator[ReplayServer]:
-        async with ReplayServer() as replay:
-            yield replay
 
     # -- the contract -----------------------------------------------------------------------------
 
@@ -305,37 +298,3 @@ class AdapterContract:
             await server.wait_for_disconnects(1)
         assert first is not None
         assert server.disconnects == 1
-
-    @pytest.mark.anyio
-    async def test_end_to_end_through_proxy_and_client(self, server: ReplayServer) -> None:
-        from completions_core.plugins import ProviderRegistry
-        from completions_proxy.testing import running_proxy
-        from primfunctions.completions import client as client_module
-        from primfunctions.completions import (
-            configure,
-            configure_provider,
-            generate_chat_completion,
-            generate_chat_completion_stream,
-        )
-
-        server.enqueue_cassette(self.cassette(self.text_cassette), path=self._served_path())
-        server.enqueue_cassette(self.cassette(self.stream_cassette), path=self._served_path())
-        adapter = self.make_adapter(server.url)
-        registry = ProviderRegistry()
-        registry.register(adapter, "contract")
-        await client_module._reset_for_tests()
-        try:
-            async with running_proxy(registry) as proxy:
-                configure(proxy.url, proxy.token)
-                configure_provider(adapter.name, api_key=TEST_API_KEY)
-                body = {"provider": adapter.name, "model": self.model, "messages": [{"role": "user", "content": "Hi"}]}
-                response = await generate_chat_completion(body)
-                assert response.message.content == self.expected_text
-                assert response.provider == adapter.name
-                stream = await generate_chat_completion_stream(body)
-                kinds = [chunk.type async for chunk in stream]
-                assert kinds[-3:] == ["finish_reason", "usage", "response"]
-                assert stream.response is not None
-                assert stream.response.message.content == self.expected_stream_text
-        finally:
-            await client_module._reset_for_tests()

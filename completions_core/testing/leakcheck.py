@@ -4,20 +4,21 @@ Every secret the code handles is wrapped in :class:`~completions_core.secrets.Se
 check learns the secrets by watching ``Secret`` being built (proxy tokens, customer keys,
 managed keys, service-account fields). It captures what an operator or a caller would see:
 log records at INFO and above (standard logging and structlog events), HTTP error bodies and
-``error`` records of every proxy served by :func:`completions_proxy.testing.running_proxy`. At
-the end of the session :func:`leaks` must be empty.
+``error`` records of every app wrapped with :func:`wrap_asgi` (structlog events once
+:func:`structlog_processor` is in the chain; the repository's root conftest wires both into the
+proxy). At the end of the session :func:`leaks` must be empty.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 from completions_core import secrets as _secrets
 
-__all__ = ["capture_text", "counts", "find_leaks", "install", "leaks", "wrap_asgi"]
+__all__ = ["capture_text", "counts", "find_leaks", "install", "leaks", "structlog_processor", "wrap_asgi"]
 
 _MIN_SECRET = 8  # shorter strings ("k", "x") would match by accident
 _lock = threading.Lock()
@@ -40,7 +41,8 @@ class _Handler(logging.Handler):
             capture_text(f"log {record.name}", record.msg if isinstance(record.msg, str) else repr(record.msg))
 
 
-def _structlog_processor(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def structlog_processor(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor that captures every event (put it first in the chain)."""
     capture_text("structlog", repr(event))
     return event
 
@@ -63,18 +65,6 @@ def install() -> None:
     handler = _Handler(level=logging.INFO)
     logging.getLogger().addHandler(handler)
 
-    import structlog
-
-    from completions_proxy import app as app_module
-
-    original_configure: Callable[..., None] = getattr(app_module, "configure_logging")  # noqa: B009
-
-    def configure_with_capture(fmt: str = "auto", level: str = "INFO", quiet: Any = ()) -> None:
-        original_configure(fmt, level, quiet)
-        processors = list(structlog.get_config()["processors"])
-        structlog.configure(processors=[_structlog_processor, *processors])
-
-    setattr(app_module, "configure_logging", configure_with_capture)  # noqa: B010
 
 
 def wrap_asgi(app: Any) -> Any:

@@ -19,15 +19,6 @@ CASSETTES = Path(__file__).parent / "cassettes"
 API_KEY = "sk-ant-test-PLUGIN-0d9c8b7a6f5e"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
 
 
 @pytest.fixture
