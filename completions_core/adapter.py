@@ -11,6 +11,7 @@ proxy's HTTP statuses; they raise :class:`~completions_core.errors.ProviderError
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Optional
@@ -43,6 +44,7 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallDone",
     "UsageEvent",
+    "http_transport",
 ]
 
 
@@ -56,6 +58,16 @@ class Credential:
 
     source: Literal["managed", "customer", "none"]
     api_key: Optional[Secret] = None
+
+
+def http_transport(env_var: str) -> Literal["aiohttp", "httpx2"]:
+    """The HTTP transport an adapter's SDK should use: ``aiohttp`` unless ``env_var`` says ``httpx2``.
+
+    aiohttp is the default because its pool does not probe every idle connection on each request
+    as httpx2's does, and its parser is C (bench/README.md); the switch exists for comparison and
+    as a way out if an SDK's aiohttp transport misbehaves.
+    """
+    return "httpx2" if os.environ.get(env_var, "aiohttp").strip().lower() == "httpx2" else "aiohttp"
 
 
 class ProviderAdapter:

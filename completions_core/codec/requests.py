@@ -28,6 +28,7 @@ from completions_core.codec.messages import (
 from completions_core.errors import InvalidRequestError
 from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.types import (
+    LANGUAGES,
     ChatCompletionRequest,
     CompletionsProvider,
     FallbackRequest,
@@ -200,7 +201,6 @@ _STREAM_OPTION_FIELDS = frozenset(
     {"chunk_by_sentence", "clean_sentences", "min_sentence_length", "punctuation_marks", "punctuation_language",
      "stream_sentences"}
 )
-LANGUAGES = ("en", "zh", "ko", "ja", "es", "fr", "it", "de")
 
 
 def stream_options_from_wire(value: Any, path: str = "stream_options") -> tuple[StreamOptions, bool]:

@@ -38,7 +38,7 @@ from completions_core.adapter import (
     UsageEvent,
 )
 from completions_core.errors import ProviderError
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 from completions_core.types import (
     ChatCompletionRequest,
     ToolResultMessage,
@@ -240,6 +240,6 @@ class EmbeddedAdapter(ProviderAdapter):
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the embedded provider."""
     register(EmbeddedAdapter())

@@ -18,7 +18,7 @@ from completions_openai import OpenAIAdapter, OpenAIClientConfig
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 from completions_core.schemas import Target
 from completions_core.types import ChatCompletionRequest
 
@@ -135,6 +135,6 @@ class AlibabaAdapter(OpenAIAdapter):
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the Alibaba (DashScope) provider."""
     register(AlibabaAdapter())

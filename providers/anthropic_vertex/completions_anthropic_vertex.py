@@ -39,7 +39,7 @@ from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 from completions_core.secrets import Secret, fingerprint
 from completions_core.types import ChatCompletionRequest
 
@@ -536,6 +536,6 @@ class AnthropicVertexAdapter(AnthropicAdapter):
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the Anthropic-on-Vertex provider."""
     register(AnthropicVertexAdapter())

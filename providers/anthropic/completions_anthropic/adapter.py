@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
-from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent, http_transport
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.secrets import Secret, fingerprint, scrub_error
@@ -154,7 +154,7 @@ def http_client() -> Any:
     """
     import anthropic
 
-    if os.environ.get("COMPLETIONS_ANTHROPIC_TRANSPORT", "aiohttp") == "httpx2":
+    if http_transport("COMPLETIONS_ANTHROPIC_TRANSPORT") == "httpx2":
         return anthropic.DefaultAsyncHttpxClient(follow_redirects=False, timeout=_timeout(None))
     return anthropic.DefaultAioHttpClient(follow_redirects=False, timeout=_timeout(None))
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
-from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent, http_transport
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.schemas import Target
@@ -97,8 +97,7 @@ def _no_redirect_client_class(transport: str) -> type[Any]:
 
 
 def _http_client() -> Any:
-    transport = os.environ.get("COMPLETIONS_OPENAI_TRANSPORT", "aiohttp")
-    return _no_redirect_client_class("httpx2" if transport == "httpx2" else "aiohttp")(follow_redirects=False)
+    return _no_redirect_client_class(http_transport("COMPLETIONS_OPENAI_TRANSPORT"))(follow_redirects=False)
 
 
 @dataclass(frozen=True)
