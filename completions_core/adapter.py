@@ -28,7 +28,7 @@ from completions_core.events import (
     ToolCallDone,
     UsageEvent,
 )
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.types import ChatCompletionRequest
 from completions_core.usage import NormalizedUsage, chat_completions_usage
 

@@ -29,7 +29,7 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.types import (
     AssistantMessage,
     ChatCompletionChunk,

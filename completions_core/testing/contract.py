@@ -21,7 +21,7 @@ import pytest
 from completions_core.adapter import Credential, ProviderAdapter, StreamEvent, TextDelta
 from completions_core.assembly import ResponseAssembler
 from completions_core.errors import ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import Fault, PathOverride, ReplayServer, Stream
 from completions_core.testing.replies import refusing_port

@@ -1,6 +1,6 @@
 """Suite-wide secret leak check: no secret may appear in a log line or an error body.
 
-Every secret the code handles is wrapped in :class:`~completions_core.secrets.Secret`, so the
+Every secret the code handles is wrapped in :class:`~completions_core.redaction.Secret`, so the
 check learns the secrets by watching ``Secret`` being built (proxy tokens, customer keys,
 managed keys, service-account fields). It captures what an operator or a caller would see:
 log records at INFO and above (standard logging and structlog events), HTTP error bodies and
@@ -16,7 +16,7 @@ import threading
 from collections.abc import MutableMapping
 from typing import Any
 
-from completions_core import secrets as _secrets
+from completions_core import redaction
 
 __all__ = ["capture_text", "counts", "find_leaks", "install", "leaks", "structlog_processor", "wrap_asgi"]
 
@@ -53,15 +53,15 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    original_init = _secrets.Secret.__init__
+    original_init = redaction.Secret.__init__
 
-    def watching_init(self: _secrets.Secret, value: str) -> None:
+    def watching_init(self: redaction.Secret, value: str) -> None:
         original_init(self, value)
         if isinstance(value, str) and len(value) >= _MIN_SECRET:
             with _lock:
                 _known.add(value)
 
-    _secrets.Secret.__init__ = watching_init  # type: ignore[method-assign]
+    redaction.Secret.__init__ = watching_init  # type: ignore[method-assign]
     handler = _Handler(level=logging.INFO)
     logging.getLogger().addHandler(handler)
 

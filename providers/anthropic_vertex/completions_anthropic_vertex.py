@@ -40,7 +40,7 @@ from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.hookspecs import Register, hookimpl
-from completions_core.secrets import Secret, fingerprint
+from completions_core.redaction import Secret, fingerprint
 from completions_core.types import ChatCompletionRequest
 
 __all__ = [

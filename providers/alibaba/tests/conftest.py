@@ -12,7 +12,7 @@ import pytest
 from completions_alibaba import AlibabaAdapter
 
 from completions_core.adapter import Credential
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer, with_prefix
 from completions_core.types import ChatCompletionRequest, UserMessage

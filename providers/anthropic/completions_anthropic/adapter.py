@@ -11,7 +11,7 @@ from typing import Any, ClassVar, NoReturn, Optional
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent, http_transport
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
-from completions_core.secrets import Secret, fingerprint, scrub_error
+from completions_core.redaction import Secret, fingerprint, scrub_error
 from completions_core.types import ChatCompletionRequest
 from completions_core.usage import NormalizedUsage
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from completions_anthropic import AnthropicAdapter, AnthropicClientConfig, register_providers
 
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 
 
 def test_the_entry_point_names_the_module() -> None:

@@ -12,7 +12,7 @@ from completions_anthropic.response import normalize_usage
 
 from completions_core.adapter import Credential
 from completions_core.errors import ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer

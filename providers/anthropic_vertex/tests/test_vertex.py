@@ -25,7 +25,7 @@ from completions_anthropic_vertex import (
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import Fault, ReplayServer

@@ -12,7 +12,7 @@ import anyio
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
 from completions_core.hookspecs import Register, hookimpl
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.types import ChatCompletionRequest
 from completions_core.usage import NormalizedUsage
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, Optional
 
 from completions_core.errors import ProviderError, status_error_type
-from completions_core.secrets import Secret, scrub_error
-from completions_core.secrets import scrub as scrub_text
+from completions_core.redaction import Secret, scrub_error
+from completions_core.redaction import scrub as scrub_text
 
 __all__ = ["PROVIDER", "invalid_request", "map_error", "scrub", "unreadable"]
 
@@ -35,7 +35,7 @@ _STATUS_OVERRIDES = {499: "provider_error"}
 
 def scrub(text: str, secret: Optional[Secret] = None) -> str:
     """``text`` with the API key (in any case, near-miss or URL-encoded form) and anything shaped
-    like a credential masked: core's :func:`completions_core.secrets.scrub`."""
+    like a credential masked: core's :func:`completions_core.redaction.scrub`."""
     return scrub_text(text, [secret])
 
 

@@ -11,7 +11,7 @@ import pytest
 from completions_google import GoogleAdapter
 
 from completions_core.adapter import Credential, TextDelta
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.replay import Stream
 
 from .conftest import KEY, load, make_request

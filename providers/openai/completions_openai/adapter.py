@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent, http_transport
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
+from completions_core.redaction import Secret
 from completions_core.schemas import Target
-from completions_core.secrets import Secret
 from completions_core.types import ChatCompletionRequest
 
 from .errors import map_error

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from completions_core.errors import ProviderError, broken_connection, retry_after_seconds, status_error_type
-from completions_core.secrets import scrub_error
+from completions_core.redaction import scrub_error
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -65,7 +65,7 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
     ``secret`` (the API key in use) and anything shaped like a credential is masked in the
-    message (:func:`~completions_core.secrets.scrub`): a provider may echo request headers.
+    message (:func:`~completions_core.redaction.scrub`): a provider may echo request headers.
     """
     import httpx2
     import openai
