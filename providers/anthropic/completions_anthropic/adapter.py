@@ -167,7 +167,7 @@ class AnthropicAdapter(ProviderAdapter):
     sdk_loggers: ClassVar[tuple[str, ...]] = ("anthropic",)
     managed_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     #: Keys accepted under ``provider_kwargs[<name>]``.
-    options: ClassVar[frozenset[str]] = frozenset({"thinking"})
+    option_keys: ClassVar[frozenset[str]] = frozenset({"thinking"})
     #: Model families that use native structured output instead of the forced tool.
     native_structured_output_models: tuple[str, ...] = NATIVE_STRUCTURED_OUTPUT_MODELS
     #: The model names this provider accepts, and the rule a refused name is told.
@@ -265,7 +265,7 @@ class AnthropicAdapter(ProviderAdapter):
         return build_plan(
             request,
             provider=self.name,
-            allowed_options=self.options,
+            allowed_options=self.option_keys,
             native_structured_output=self.supports_native_structured_output(request.model),
             default_max_tokens=self.default_max_tokens,
         )
