@@ -287,7 +287,9 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         "COMPLETIONS_VERTEX_SERVICE_ACCOUNT_FILE",
         "GOOGLE_APPLICATION_CREDENTIALS",
     )
-    option_keys: ClassVar[frozenset[str]] = frozenset({"thinking", "project_id", "region", "service_account_credentials"})
+    option_keys: ClassVar[frozenset[str]] = frozenset(
+        {"thinking", "project_id", "region", "service_account_credentials"}
+    )
     # The SDK puts the model into the URL path (.../models/{model}:rawPredict): nothing that could
     # end or change a path segment (no / : ? # % or whitespace).
     model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
