@@ -19,7 +19,7 @@ from completions_core.usage import NormalizedUsage
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
 from .errors import PROVIDER, map_error, unreadable
 from .request import MODEL_PATTERN, MODEL_RULE, build_call, check_model
-from .response import StreamReader, completion_from, normalize_usage
+from .response import StreamTranslator, completion_from, normalize_usage
 
 __all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient", "register_providers"]
 
@@ -146,7 +146,7 @@ class GoogleAdapter(ProviderAdapter):
     async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
         call = build_call(request)
-        reader = StreamReader()
+        reader = StreamTranslator()
         tracker = ResponseTracker()
         try:
             chunks = await client.genai.aio.models.generate_content_stream(

@@ -35,7 +35,7 @@ from .errors import PROVIDER
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["StreamReader", "completion_from", "finish_reason", "normalize_usage", "usage_from"]
+__all__ = ["StreamTranslator", "completion_from", "finish_reason", "normalize_usage", "usage_from"]
 
 # Gemini's finish reasons for output withheld by a filter; the native reason is kept beside.
 CONTENT_FILTER_REASONS = frozenset(
@@ -149,7 +149,7 @@ def completion_from(response: types.GenerateContentResponse) -> Completion:
     )
 
 
-class StreamReader:
+class StreamTranslator:
     """Turns stream chunks into events as they arrive; :meth:`finish` closes the turn."""
 
     def __init__(self) -> None:
