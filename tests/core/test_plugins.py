@@ -46,6 +46,38 @@ def test_hook_register_providers_collects_adapters_from_a_plugin_module() -> Non
     assert "dummy" not in plugins.get_providers().names()
 
 
+def test_hook_register_providers_is_called_through_pluggy_so_wrappers_see_it() -> None:
+    seen: list[str] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def register_providers(self, register: Any) -> Any:
+            seen.append("before")
+            result = yield
+            seen.append("after")
+            return result
+
+    plugins.register_module(Wrapper(), name="wrapper-plugin")
+    assert "embedded" in plugins.get_providers().names()
+    assert seen == ["before", "after"]
+
+
+def test_a_duplicate_from_two_plugins_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "")
+    for plugin_name in ("first-plugin", "second-plugin"):
+        module = types.ModuleType(plugin_name)
+
+        @hookimpl
+        def register_providers(register: Any) -> None:
+            register(_Dummy())
+
+        module.register_providers = register_providers  # type: ignore[attr-defined]
+        plugins.register_module(module, name=plugin_name)
+    with pytest.raises(PluginError, match="registered twice") as info:
+        plugins.get_providers()
+    assert "first-plugin" in str(info.value) and "second-plugin" in str(info.value)
+
+
 def test_installed_entry_point_plugins_are_loaded_once() -> None:
     first = plugins.get_plugin_manager()
     assert plugins.get_plugin_manager() is first
