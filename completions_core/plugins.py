@@ -188,10 +188,11 @@ def get_providers() -> ProviderRegistry:
     registry = ProviderRegistry()
     # One call through pluggy (so tracing and hook wrappers see it); each plugin's adapters are
     # registered under its own name, so a clash names both plugins.
-    origins = {
-        getattr(impl.function, "__code__", None): pm.get_name(impl.plugin) or repr(impl.plugin)
-        for impl in pm.hook.register_providers.get_hookimpls()
-    }
+    origins: dict[Any, str] = {}
+    for impl in pm.hook.register_providers.get_hookimpls():
+        code, name = getattr(impl.function, "__code__", None), pm.get_name(impl.plugin) or repr(impl.plugin)
+        # One function shared by several plugins cannot be told apart: name them all.
+        origins[code] = f"{origins[code]} or {name}" if code in origins else name
 
     def register(adapter: ProviderAdapter) -> None:
         registry.register(adapter, _calling_plugin(origins))

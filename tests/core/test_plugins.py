@@ -64,18 +64,23 @@ def test_hook_register_providers_is_called_through_pluggy_so_wrappers_see_it() -
 
 def test_a_duplicate_from_two_plugins_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPLETIONS_PLUGINS", "")
-    for plugin_name in ("first-plugin", "second-plugin"):
-        module = types.ModuleType(plugin_name)
+    first, second = types.ModuleType("first"), types.ModuleType("second")
 
-        @hookimpl
-        def register_providers(register: Any) -> None:
-            register(_Dummy())
+    @hookimpl
+    def register_first(register: Any) -> None:
+        register(_Dummy())
 
-        module.register_providers = register_providers  # type: ignore[attr-defined]
-        plugins.register_module(module, name=plugin_name)
+    @hookimpl
+    def register_second(register: Any) -> None:
+        register(_Dummy())
+
+    first.register_providers = register_first  # type: ignore[attr-defined]
+    second.register_providers = register_second  # type: ignore[attr-defined]
+    plugins.register_module(first, name="first-plugin")
+    plugins.register_module(second, name="second-plugin")
     with pytest.raises(PluginError, match="registered twice") as info:
         plugins.get_providers()
-    assert "first-plugin" in str(info.value) and "second-plugin" in str(info.value)
+    assert "by second-plugin and by first-plugin" in str(info.value)  # pluggy calls the last registered first
 
 
 def test_installed_entry_point_plugins_are_loaded_once() -> None:
