@@ -3,9 +3,15 @@ and no secret may show up in a log line or an error body anywhere in the suite."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from completions_core.testing import leakcheck, netguard
+
+#: The shared fixtures (``anyio_backend``, ``server``) for every suite in the repository.
+pytest_plugins = ["completions_core.testing.pytest_plugin"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,6 +26,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if leakcheck.wrap_asgi not in ASGI_WRAPPERS:
         ASGI_WRAPPERS.append(leakcheck.wrap_asgi)
+    _capture_structlog()
+
+
+def _capture_structlog() -> None:
+    """Put the leak check's processor first in the structlog chain every proxy app configures."""
+    import structlog
+
+    from completions_proxy import app as app_module
+
+    original: Callable[..., None] = app_module.configure_logging
+    if getattr(original, "captures_leaks", False):
+        return
+
+    def configure_with_capture(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        processors = list(structlog.get_config()["processors"])
+        structlog.configure(processors=[leakcheck.structlog_processor, *processors])
+
+    configure_with_capture.captures_leaks = True  # type: ignore[attr-defined]
+    app_module.configure_logging = configure_with_capture  # type: ignore[assignment]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -11,12 +11,26 @@ proxy's HTTP statuses; they raise :class:`~completions_core.errors.ProviderError
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Optional, Union
+import os
+from collections.abc import AsyncIterator, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Optional
 
-from completions_core.secrets import Secret
-from completions_core.types import AssistantMessage, ChatCompletionRequest, ToolCall
+from completions_core.assembly import ResponseAssembler
+from completions_core.events import (
+    Completion,
+    Finish,
+    MessageExtras,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    UsageEvent,
+)
+from completions_core.redaction import Secret
+from completions_core.types import ChatCompletionRequest
+from completions_core.usage import NormalizedUsage, chat_completions_usage
 
 __all__ = [
     "Completion",
@@ -30,6 +44,7 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallDone",
     "UsageEvent",
+    "http_transport",
 ]
 
 
@@ -45,93 +60,34 @@ class Credential:
     api_key: Optional[Secret] = None
 
 
-# --- the normalized event stream -------------------------------------------------------------
+def http_transport(env_var: str) -> Literal["aiohttp", "httpx2"]:
+    """The HTTP transport an adapter's SDK should use: ``aiohttp`` unless ``env_var`` says ``httpx2``.
 
-
-@dataclass(slots=True)
-class TextDelta:
-    """Answer text, in the order the model produced it."""
-
-    text: str
-
-
-@dataclass(slots=True)
-class ReasoningDelta:
-    """Thinking text: kept out of the spoken content."""
-
-    text: str
-
-
-@dataclass(slots=True)
-class ToolCallDelta:
-    """A fragment of a streamed tool call; fragments with the same ``index`` belong together.
-
-    ``id`` and ``name`` usually come with the first fragment only; ``arguments`` is a piece of
-    the JSON text. Core reassembles them (adapters never do).
+    aiohttp is the default because its pool does not probe every idle connection on each request
+    as httpx2's does, and its parser is C (bench/README.md); the switch exists for comparison and
+    as a way out if an SDK's aiohttp transport misbehaves.
     """
-
-    index: int
-    id: Optional[str] = None
-    name: Optional[str] = None
-    arguments: str = ""
-    thought_signature: Optional[bytes] = None
-
-
-@dataclass(slots=True)
-class ToolCallDone:
-    """A tool call that arrived whole (e.g. Gemini)."""
-
-    tool_call: ToolCall
-
-
-@dataclass(slots=True)
-class MessageExtras:
-    """Provider data that belongs on the assistant message (signatures, opaque state)."""
-
-    thought_signature: Optional[bytes] = None
-    provider_state: Optional[dict[str, Any]] = None
-
-
-@dataclass(slots=True)
-class Finish:
-    """Why the model stopped, normalized ("stop", "length", "tool_calls", "content_filter")."""
-
-    reason: str
-    native_reason: Optional[str] = None
-
-
-@dataclass(slots=True)
-class UsageEvent:
-    """Provider-native usage counts, as JSON-ready data (the last one of a stream wins)."""
-
-    usage: dict[str, Any]
-
-
-StreamEvent = Union[TextDelta, ReasoningDelta, ToolCallDelta, ToolCallDone, MessageExtras, Finish, UsageEvent]
-
-
-@dataclass
-class Completion:
-    """A non-streaming answer."""
-
-    message: AssistantMessage
-    finish_reason: str
-    usage: Optional[dict[str, Any]] = None
-    native_finish_reason: Optional[str] = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    return "httpx2" if os.environ.get(env_var, "aiohttp").strip().lower() == "httpx2" else "aiohttp"
 
 
 class ProviderAdapter:
     """Base class for provider adapters; subclass it and register an instance from a plugin.
 
-    Subclasses set :attr:`name`, and implement :meth:`create_client`, :meth:`complete` and
-    :meth:`stream`. The other methods have sensible defaults.
+    A minimal adapter sets :attr:`name` and implements :meth:`create_client` and :meth:`stream`;
+    :meth:`complete` defaults to draining the stream, and the other methods and attributes have
+    sensible defaults (override :meth:`complete` when the provider answers faster unstreamed).
     """
 
     #: The provider name requests use ("openai"); lower case letters, digits and underscores.
     name: ClassVar[str] = ""
-    #: Which usage layout :func:`completions_core.usage.normalize_usage` applies.
-    usage_format: ClassVar[str] = "openai"
+    #: Other names requests may use for this provider ("gemini" for "google"), spelt like names.
+    #: The registry owns them: a name or alias another plugin already holds is refused.
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: True when the provider reads back the ``thought_signature`` of earlier assistant messages and
+    #: tool calls; otherwise the engine drops them before calling it (they would be rejected or misread).
+    keeps_thought_signatures: ClassVar[bool] = False
+    #: Loggers of the provider's SDK that may log credentials at DEBUG: the proxy holds them at WARNING.
+    sdk_loggers: ClassVar[tuple[str, ...]] = ()
     #: Environment variables that may hold the managed key, in order of preference.
     managed_key_env: ClassVar[tuple[str, ...]] = ()
     #: False for providers that need no key at all (the embedded one).
@@ -170,9 +126,32 @@ class ProviderAdapter:
     async def warm(self, client: Any) -> None:
         """Pre-open the client's connection to the provider (best effort, errors ignored)."""
 
+    def normalize_usage(self, usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+        """This provider's native usage counts (from :class:`UsageEvent` or :attr:`Completion.usage`)
+        with the meaning every provider shares. Default: the Chat Completions layout; a provider that
+        counts otherwise builds its own from :mod:`completions_core.usage`'s helpers."""
+        return chat_completions_usage(usage)
+
     async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
-        """Answer a request without streaming."""
-        raise NotImplementedError
+        """Answer a request without streaming. Default: :meth:`stream` run to its end through the
+        core's response assembler (the same reassembly of text and tool calls the proxy does)."""
+        assembler = ResponseAssembler(provider=self.name, model=request.model)
+        events = self.stream(client, request)
+        try:
+            async for event in events:
+                assembler.feed(event)
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        assembler.finish()
+        response = assembler.response
+        return Completion(
+            message=response.message,
+            finish_reason=response.finish_reason,
+            usage=response.usage,
+            native_finish_reason=assembler.native_finish_reason,
+        )
 
     def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """Answer a request as a stream of events; must close the provider stream when closed early."""

@@ -11,7 +11,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from completions_core.adapter import (
+from completions_core.errors import ProviderError
+from completions_core.events import (
     Completion,
     Finish,
     MessageExtras,
@@ -22,7 +23,6 @@ from completions_core.adapter import (
     ToolCallDone,
     UsageEvent,
 )
-from completions_core.errors import ProviderError
 from completions_core.jsonutil import loads
 from completions_core.types import (
     AssistantMessage,
@@ -247,6 +247,7 @@ class ResponseAssembler:
             provider_state=self._extras.provider_state,
         )
         self.finish_reason = reason
+        self.native_finish_reason = self._finish.native_reason if self._finish is not None else None
         self.response = ChatCompletionResponse(
             message=message,
             finish_reason=reason,

@@ -17,9 +17,11 @@ __all__ = [
     "ERROR_STATUS",
     "broken_connection",
     "retry_after_seconds",
+    "status_error_type",
     "InvalidRequestError",
     "ProviderError",
     "RETRYABLE_ERROR_TYPES",
+    "STATUS_ERROR_TYPES",
 ]
 
 # error_type -> HTTP status the proxy answers with when the whole request fails with it. Every
@@ -52,6 +54,43 @@ RETRYABLE_ERROR_TYPES = frozenset(
     {"rate_limit_error", "provider_error", "connection_error", "overloaded_error", "timeout_error",
      "invalid_response_error"}
 )
+
+
+# A provider's HTTP status -> error_type, for the statuses whose meaning is fixed by HTTP (or by
+# common use among model APIs: 529 is "overloaded"). Every adapter starts from this table; a plugin
+# passes its own ``overrides`` to :func:`status_error_type` for a status its provider uses otherwise.
+STATUS_ERROR_TYPES: Mapping[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "permission_error",  # payment required: billing, which no retry fixes
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "provider_error",  # a conflict on the provider's side (e.g. a concurrent request)
+    413: "request_too_large_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def status_error_type(status: int, overrides: Optional[Mapping[int, str]] = None) -> str:
+    """The error_type for a provider's HTTP ``status``: ``overrides``, then the core table, then the class.
+
+    Other 5xx are ``provider_error``, other 4xx ``invalid_request_error``; anything else (a 1xx or
+    3xx reaching an adapter: a redirect not followed, a broken upstream) is ``invalid_response_error``.
+    """
+    if overrides and status in overrides:
+        return overrides[status]
+    if status in STATUS_ERROR_TYPES:
+        return STATUS_ERROR_TYPES[status]
+    if status >= 500:
+        return "provider_error"
+    if status >= 400:
+        return "invalid_request_error"
+    return "invalid_response_error"
 
 
 class InvalidRequestError(ValueError):

@@ -11,12 +11,17 @@ if TYPE_CHECKING:
     from completions_core.adapter import ProviderAdapter
     from completions_core.records import CompletionRecord
 
+__all__ = ["Register", "hookimpl", "hookspec"]
+
+#: The callback ``register_providers`` receives: call it once per adapter.
+Register = Callable[["ProviderAdapter"], None]
+
 hookspec = pluggy.HookspecMarker("completions")
 hookimpl = pluggy.HookimplMarker("completions")
 
 
 @hookspec
-def register_providers(register: Callable[[ProviderAdapter], None]) -> None:
+def register_providers(register: Register) -> None:
     """Register provider adapters by calling ``register(adapter)`` once for each."""
 
 

@@ -16,14 +16,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
-from types import ModuleType
-from typing import Optional
+from types import FrameType, ModuleType
+from typing import Any, Optional
 
 import pluggy
 
 from completions_core import hookspecs
 from completions_core.adapter import ProviderAdapter
-from completions_core.names import ALIASES, canonical_provider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -48,34 +47,52 @@ class ProviderRegistry:
     def __init__(self) -> None:
         self._providers: dict[str, ProviderAdapter] = {}
         self._origins: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}
 
     def register(self, adapter: ProviderAdapter, origin: str = "") -> None:
-        """Add ``adapter``; invalid names and duplicates are a :class:`PluginError`."""
+        """Add ``adapter`` and its declared aliases; invalid names and clashes are a :class:`PluginError`."""
+        who = origin or "a plugin"
         if not isinstance(adapter, ProviderAdapter):
-            raise PluginError(f"{origin or 'a plugin'} registered {adapter!r}, which is not a ProviderAdapter")
+            raise PluginError(f"{who} registered {adapter!r}, which is not a ProviderAdapter")
         name = adapter.name
         if not isinstance(name, str) or not _NAME.match(name):
             raise PluginError(
-                f"{origin or 'a plugin'} registered a provider named {name!r}; names are lower-case letters, "
+                f"{who} registered a provider named {name!r}; names are lower-case letters, "
                 "digits and underscores, starting with a letter"
             )
-        if name in ALIASES:
-            raise PluginError(f"{origin or 'a plugin'} registered {name!r}, an alias of {ALIASES[name]!r}")
+        if name in self._aliases:
+            raise PluginError(f"{who} registered {name!r}, an alias of {self._aliases[name]!r}")
         if name in self._providers:
             raise PluginError(
                 f"provider {name!r} is registered twice: by {self._origins[name] or 'a plugin'} and by "
-                f"{origin or 'a plugin'}; uninstall one of them"
+                f"{who}; uninstall one of them"
             )
+        aliases = adapter.aliases
+        if isinstance(aliases, str) or not all(isinstance(a, str) and _NAME.match(a) for a in aliases):
+            raise PluginError(
+                f"{who} declared aliases {aliases!r} for {name!r}; aliases are a tuple of names spelt like "
+                "provider names"
+            )
+        for alias in aliases:
+            taken = self._aliases.get(alias) or (alias if alias in self._providers or alias == name else None)
+            if taken is not None:
+                raise PluginError(f"{who} declared {alias!r} as an alias of {name!r}, but it already names {taken!r}")
         self._providers[name] = adapter
         self._origins[name] = origin
+        self._aliases.update(dict.fromkeys(aliases, name))
 
     def get(self, name: str) -> Optional[ProviderAdapter]:
         """The adapter for ``name`` (aliases and case accepted), or None."""
-        return self._providers.get(canonical_provider(name))
+        return self._providers.get(self.canonical(name))
 
     def canonical(self, name: str) -> str:
-        """The canonical spelling of a provider name."""
-        return canonical_provider(name)
+        """Lower-case, trimmed, with aliases resolved (``"Gemini"`` -> ``"google"`` when google declares it)."""
+        key = str(name).strip().lower()
+        return self._aliases.get(key, key)
+
+    def aliases(self) -> dict[str, str]:
+        """Every declared alias and the provider it names."""
+        return dict(self._aliases)
 
     def names(self) -> list[str]:
         """Registered provider names, sorted."""
@@ -194,12 +211,32 @@ def get_providers() -> ProviderRegistry:
         return _registry
     pm = get_plugin_manager()
     registry = ProviderRegistry()
-    for impl in reversed(pm.hook.register_providers.get_hookimpls()):
-        origin = pm.get_name(impl.plugin) or repr(impl.plugin)
-        impl.function(register=lambda adapter, _o=origin: registry.register(adapter, _o))
+    # One call through pluggy (so tracing and hook wrappers see it); each plugin's adapters are
+    # registered under its own name, so a clash names both plugins.
+    origins: dict[Any, str] = {}
+    for impl in pm.hook.register_providers.get_hookimpls():
+        code, name = getattr(impl.function, "__code__", None), pm.get_name(impl.plugin) or repr(impl.plugin)
+        # One function shared by several plugins cannot be told apart: name them all.
+        origins[code] = f"{origins[code]} or {name}" if code in origins else name
+
+    def register(adapter: ProviderAdapter) -> None:
+        registry.register(adapter, _calling_plugin(origins))
+
+    pm.hook.register_providers(register=register)
     with _lock:
         _registry = registry
     return registry
+
+
+def _calling_plugin(origins: dict[Any, str]) -> str:
+    """The name of the plugin whose hook implementation is calling ``register`` (found on the stack)."""
+    frame: Optional[FrameType] = sys._getframe(2)
+    while frame is not None:
+        origin = origins.get(frame.f_code)
+        if origin is not None:
+            return origin
+        frame = frame.f_back
+    return ""
 
 
 def reset_plugins() -> None:

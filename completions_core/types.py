@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal, Optional, TypedDict, Union
 
 __all__ = [
+    "LANGUAGES",
     "AlibabaKwargs",
     "AnthropicKwargs",
     "AnthropicVertexKwargs",
@@ -270,6 +271,10 @@ class ChatCompletionRequest:
     retry: Optional[RetryConfiguration | dict[str, Any]] = None
     fallbacks: Optional[list[FallbackRequest | dict[str, Any]]] = None
     provider_kwargs: Optional[ProviderKwargs] = None
+
+
+#: The languages ``StreamOptions.punctuation_language`` accepts (their abbreviation and number rules).
+LANGUAGES = ("en", "zh", "ko", "ja", "es", "fr", "it", "de")
 
 
 @dataclass

@@ -83,7 +83,7 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     """
     settings = settings if settings is not None else Settings.from_env()
     registry = registry if registry is not None else get_providers()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, quiet=[name for adapter in registry for name in adapter.sdk_loggers])
     openai_model_map = parse_model_map(settings.env)
     state = ProxyState.build(settings, registry, get_plugin_manager().hook)
 

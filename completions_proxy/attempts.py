@@ -118,7 +118,7 @@ class LiveAttempt:
                                 turn.chunks += 1
                                 yield chunk
                     final = assembler.finish()
-            turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
+            turn.usage, turn.usage_reader = assembler.usage, target.adapter.normalize_usage
             turn.finish_reason = assembler.finish_reason
             turn.sentences = assembler.sentences
             turn.response = assembler.response

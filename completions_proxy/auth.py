@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Optional
 
-from completions_core.secrets import Secret, fingerprint
+from completions_core.redaction import Secret, fingerprint
 
 __all__ = ["authenticate"]
 

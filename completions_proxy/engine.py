@@ -29,7 +29,7 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.types import (
     AssistantMessage,
     ChatCompletionChunk,
@@ -41,6 +41,7 @@ from completions_core.types import (
     RetryConfiguration,
     StreamOptions,
 )
+from completions_core.usage import NormalizedUsage, chat_completions_usage
 from completions_proxy.attempts import LiveAttempt, nullcontext, record_failure, refused, unexpected
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
@@ -150,19 +151,20 @@ class Turn:
     provider_wait: float = 0.0
     backoff_wait: float = 0.0
     usage: Optional[dict[str, Any]] = None
-    usage_format: str = "openai"
+    #: Reads ``usage`` with the answering adapter's meaning (its ``normalize_usage``).
+    usage_reader: Callable[[Optional[Mapping[str, Any]]], NormalizedUsage] = field(default=chat_completions_usage)
     finish_reason: Optional[str] = None
     chunks: int = 0
     sentences: int = 0
     response: Optional[ChatCompletionResponse] = None
 
 
-def _strip_for(provider: str, messages: ConversationHistory) -> ConversationHistory:
-    """Drop provider-only data that another provider would reject or misread."""
+def _strip_for(adapter: ProviderAdapter, messages: ConversationHistory) -> ConversationHistory:
+    """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays)."""
+    provider, keep_signatures = adapter.name, adapter.keeps_thought_signatures
     out: ConversationHistory = []
     for message in messages:
         if isinstance(message, AssistantMessage):
-            keep_signatures = provider == "google"
             state = message.provider_state
             if state is not None:
                 state = {k: v for k, v in state.items() if k == provider} or None
@@ -301,7 +303,7 @@ class Engine:
                         error_type="provider_not_configured_error",
                     )
                 spec = CredentialSpec(managed=True)
-            messages = _strip_for(adapter.name, list(effective.messages))  # type: ignore[arg-type]
+            messages = _strip_for(adapter, list(effective.messages))  # type: ignore[arg-type]
             # No ``retry`` means the documented defaults; ``{"enabled": false}`` turns retries off.
             retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else RetryConfiguration()
             targets.append(
@@ -436,7 +438,7 @@ class Engine:
                 continue
             attempt.latency_ms = (time.perf_counter() - started) * 1000
             turn.provider, turn.model = target.provider, target.request.model
-            turn.usage, turn.usage_format = completion.usage, target.adapter.usage_format
+            turn.usage, turn.usage_reader = completion.usage, target.adapter.normalize_usage
             turn.finish_reason = completion.finish_reason
             turn.response = response_from_completion(
                 completion, provider=target.provider, model=target.request.model, request_id=turn.request_id

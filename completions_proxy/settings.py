@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 
 __all__ = ["ConfigError", "Settings"]
 

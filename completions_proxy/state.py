@@ -39,7 +39,9 @@ class ProxyState:
     def build(cls, settings: Settings, registry: ProviderRegistry, hook: Any = None) -> ProxyState:
         """Wire the parts together; ``hook`` is the plugin manager's hook relay (telemetry plugins)."""
         clients = ClientCache(settings.client_cache_size)
-        labels = Labels(registry.names(), settings.metrics_models, settings.metrics_max_models)
+        labels = Labels(
+            registry.names(), settings.metrics_models, settings.metrics_max_models, aliases=registry.aliases()
+        )
         metrics = Metrics(cache_size=clients.__len__, labels=labels)
         return cls(
             settings=settings,

@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 import orjson
@@ -20,9 +20,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from completions_core.errors import ERROR_STATUS
-from completions_core.names import canonical_provider
 from completions_core.records import CompletionRecord
-from completions_core.usage import normalize_usage
 from completions_proxy.engine import Turn
 
 __all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
@@ -37,18 +35,20 @@ _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 #: Third-party loggers held at WARNING whatever the root level: at DEBUG they log request headers
 #: (hpack the proxy token of HTTP/2 requests, httpcore/httpx the customer keys sent upstream).
+#: Each adapter adds its SDK's loggers (``ProviderAdapter.sdk_loggers``).
 QUIET_LOGGERS = (
     "hpack", "h2", "hyperframe", "h11", "httpcore", "httpcore2", "httpx", "httpx2", "aiohttp",
-    "urllib3", "requests", "google", "google_genai", "openai", "anthropic",
+    "urllib3", "requests",
 )  # fmt: skip
 
 
-def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+def configure_logging(fmt: str = "auto", level: str = "INFO", quiet: Iterable[str] = ()) -> None:
     """JSON lines in production, readable lines in a terminal ("json", "console" or "auto").
 
-    Also pins :data:`QUIET_LOGGERS` at WARNING, so no log level (DEBUG included) shows a secret.
+    Also pins :data:`QUIET_LOGGERS` and the ``quiet`` ones (the providers' SDK loggers) at
+    WARNING, so no log level (DEBUG included) shows a secret.
     """
-    for name in QUIET_LOGGERS:
+    for name in (*QUIET_LOGGERS, *quiet):
         logging.getLogger(name).setLevel(logging.WARNING)
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
@@ -83,8 +83,15 @@ class Labels:
     stream of made-up names cannot fill the set. ``error_type``: a known error type, else ``other``.
     """
 
-    def __init__(self, providers: Iterable[str] = (), models: Iterable[str] = (), max_models: int = 50) -> None:
+    def __init__(
+        self,
+        providers: Iterable[str] = (),
+        models: Iterable[str] = (),
+        max_models: int = 50,
+        aliases: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self.providers = frozenset(providers)
+        self.aliases = dict(aliases or {})
         self.allowed_models = frozenset(models)
         self.max_models = max_models
         self._seen: set[str] = set()
@@ -95,7 +102,8 @@ class Labels:
             return "none"
         if name in self.providers:
             return name
-        canonical = canonical_provider(name[:_MAX_LABEL_CHARS])
+        key = name[:_MAX_LABEL_CHARS].strip().lower()
+        canonical = self.aliases.get(key, key)
         return canonical if canonical in self.providers else OTHER
 
     def model(self, name: Optional[str], *, answered: bool = False) -> str:
@@ -238,7 +246,7 @@ class Telemetry:
             time_to_first_sentence_ms=since(turn.first_sentence_at),
             overhead_ms=overhead_ms(turn, now),
             usage=turn.usage,
-            normalized_usage=normalize_usage(turn.usage_format, turn.usage),
+            normalized_usage=turn.usage_reader(turn.usage),
             finish_reason=turn.finish_reason,
             chunks=turn.chunks,
             sentences=turn.sentences,

@@ -16,7 +16,7 @@ from hypercorn.config import Config
 from starlette.applications import Starlette
 
 from completions_core.plugins import ProviderRegistry
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_proxy.app import create_app
 from completions_proxy.settings import Settings
 from completions_proxy.state import ProxyState

@@ -8,11 +8,6 @@ import pytest
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def client_reset() -> AsyncIterator[None]:
     from primfunctions.completions.client import _reset_for_tests
 

@@ -278,3 +278,19 @@ async def test_stream_sentences_still_works_with_a_deprecation_warning(proxy: Ru
         )
     kinds = [c.type async for c in stream]
     assert kinds.count("content_sentence") == 2
+
+
+class _AliasedKeyed(KeyedAdapter):
+    name = "lock"
+    aliases = ("padlock",)
+
+
+async def test_a_declared_alias_reaches_its_provider_with_the_key_registered_under_it(client_reset: None) -> None:
+    async with running_proxy(registry(_AliasedKeyed())) as running:
+        configure(running.url, running.token)
+        configure_provider("Padlock", api_key="alias-key-0123456789")
+        response = await generate_chat_completion(
+            {"provider": "PADLOCK", "model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        )
+    assert response.provider == "lock"
+    assert response.message.content == f"source=customer key_len={len('alias-key-0123456789')}"

@@ -23,7 +23,6 @@ from completions_core.codec.messages import (
     tool_to_wire,
 )
 from completions_core.codec.requests import (
-    LANGUAGES,
     MAX_TIMEOUT,
     MIN_TIMEOUT,
     normalize_request,
@@ -31,6 +30,7 @@ from completions_core.codec.requests import (
     retry_from_wire,
     stream_options_from_wire,
 )
+from completions_core.types import LANGUAGES
 
 __all__ = [
     "LANGUAGES",

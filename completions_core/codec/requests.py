@@ -28,7 +28,9 @@ from completions_core.codec.messages import (
 from completions_core.errors import InvalidRequestError
 from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.types import (
+    LANGUAGES,
     ChatCompletionRequest,
+    CompletionsProvider,
     FallbackRequest,
     RetryConfiguration,
     StreamOptions,
@@ -74,11 +76,14 @@ WIRE_ONLY_FIELDS = frozenset({"stream", "stream_options", "credentials"})
 _FALLBACK_FIELDS = frozenset(_COMMON_FIELDS)
 
 
+_EXAMPLE_PROVIDERS = ", ".join(repr(str(p)) for p in list(CompletionsProvider)[:2])
+
+
 def _provider(data: Mapping[str, Any], path: str, *, required: bool) -> Optional[str]:
     value = data.get("provider")
     if value is None:
         if required:
-            raise InvalidRequestError("is required (e.g. 'openai', 'anthropic')", _join(path, "provider"))
+            raise InvalidRequestError(f"is required (e.g. {_EXAMPLE_PROVIDERS})", _join(path, "provider"))
         return None
     if not isinstance(value, str) or not value:
         raise InvalidRequestError(f"expected a provider name, got {_kind(value)}", _join(path, "provider"))
@@ -196,7 +201,6 @@ _STREAM_OPTION_FIELDS = frozenset(
     {"chunk_by_sentence", "clean_sentences", "min_sentence_length", "punctuation_marks", "punctuation_language",
      "stream_sentences"}
 )
-LANGUAGES = ("en", "zh", "ko", "ja", "es", "fr", "it", "de")
 
 
 def stream_options_from_wire(value: Any, path: str = "stream_options") -> tuple[StreamOptions, bool]:

@@ -1,8 +1,9 @@
-"""Rewrite a JSON Schema (tool parameters, ``response_schema``) for one provider.
+"""Rewrite a JSON Schema (tool parameters, ``response_schema``) into the dialect a provider takes.
 
-``sanitize_schema(schema, target)`` returns a new schema the target accepts, keeping every
-value the original accepted valid wherever the target can express it, and restating in the
-``description`` whatever constraint it had to drop. What each target gets is in
+The targets are named for what they are, not for who uses them: each adapter picks the ones its
+provider accepts. ``sanitize_schema(schema, target)`` returns a new schema the target accepts,
+keeping every value the original accepted valid wherever the target can express it, and
+restating in the ``description`` whatever constraint it had to drop. What each target gets is in
 ``docs/schemas.md``.
 """
 
@@ -10,21 +11,20 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from . import gemini, openai_strict
+from . import openapi, strict
 from .emit import Emitter
 from .errors import SchemaError, pointer
-from .limits import check_depth, check_openai_sizes
+from .limits import check_depth, check_strict_sizes
 from .refs import inline_refs, strip_meta
 
-Target = Literal["gemini", "openai_strict", "openai", "anthropic", "qwen"]
+Target = Literal["openapi", "strict", "json_schema", "inlined"]
 TARGETS: tuple[str, ...] = get_args(Target)
 
 DEFAULT_MAX_DEPTH: dict[str, int | None] = {
-    "gemini": gemini.DEFAULT_MAX_DEPTH,
-    "openai_strict": openai_strict.DEFAULT_MAX_DEPTH,
-    "openai": None,
-    "anthropic": None,
-    "qwen": None,
+    "openapi": openapi.DEFAULT_MAX_DEPTH,
+    "strict": strict.DEFAULT_MAX_DEPTH,
+    "json_schema": None,
+    "inlined": None,
 }
 
 __all__ = [
@@ -42,15 +42,15 @@ __all__ = [
 def sanitize_schema(schema: dict[str, Any], target: Target, *, max_depth: int | None = None) -> dict[str, Any]:
     """Return a copy of ``schema`` rewritten for ``target``; the input is never modified.
 
-    - ``gemini``: the function-declaration ``parameters`` subset (references inlined, types
-      split with ``nullable``, unsupported keywords restated in the description).
-    - ``openai_strict``: strict mode (closed objects, every property required, optional ones
-      nullable); an open object or an untyped value is a SchemaError.
-    - ``qwen``: references inlined, meta keywords dropped.
-    - ``openai``, ``anthropic``: meta keywords dropped, references checked and kept.
+    - ``openapi``: the OpenAPI 3.0 schema subset of function declarations (references inlined,
+      types split with ``nullable``, unsupported keywords restated in the description).
+    - ``strict``: strict structured output (closed objects, every property required, optional
+      ones nullable); an open object or an untyped value is a SchemaError.
+    - ``inlined``: references inlined, meta keywords dropped.
+    - ``json_schema``: full JSON Schema; meta keywords dropped, references checked and kept.
 
     ``max_depth`` overrides the target's nesting limit (object/array levels, root = 1);
-    gemini's default is 5, openai_strict's 10, the others have none unless given.
+    openapi's default is 5, strict's 10, the others have none unless given.
     Raises SchemaError (a ValueError) naming the JSON pointer of the problem: a reference
     cycle (for targets that inline), a reference that does not resolve, a schema nested too
     deep, a shape the target cannot express.
@@ -63,19 +63,19 @@ def sanitize_schema(schema: dict[str, Any], target: Target, *, max_depth: int | 
         raise SchemaError((), f"a schema must be a JSON object, got {type(schema).__name__}")
     limit = max_depth if max_depth is not None else DEFAULT_MAX_DEPTH[target]
     result: dict[str, Any]
-    if target in ("openai", "anthropic"):
+    if target == "json_schema":
         result = strip_meta(schema)
-    elif target == "qwen":
+    elif target == "inlined":
         result = inline_refs(schema)
     else:
-        emitter: Emitter = gemini.GeminiEmitter() if target == "gemini" else openai_strict.OpenAIStrictEmitter()
+        emitter: Emitter = openapi.OpenAPIEmitter() if target == "openapi" else strict.StrictEmitter()
         result = emitter.root(inline_refs(schema))
-        if target == "openai_strict":
-            check_openai_sizes(
+        if target == "strict":
+            check_strict_sizes(
                 result,
-                openai_strict.MAX_PROPERTIES,
-                openai_strict.MAX_ENUM_VALUES,
-                openai_strict.MAX_STRING_LENGTH,
+                strict.MAX_PROPERTIES,
+                strict.MAX_ENUM_VALUES,
+                strict.MAX_STRING_LENGTH,
             )
     if limit is not None:
         check_depth(result, limit, target)

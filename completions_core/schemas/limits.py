@@ -63,7 +63,7 @@ def _nodes(schema: Any, path: Path = ()) -> Iterator[tuple[dict[str, Any], Path]
             yield from _nodes(sub, sub_path)
 
 
-def check_openai_sizes(schema: dict[str, Any], max_properties: int, max_enum: int, max_chars: int) -> None:
+def check_strict_sizes(schema: dict[str, Any], max_properties: int, max_enum: int, max_chars: int) -> None:
     """OpenAI strict mode's documented size limits, as SchemaErrors."""
     properties = enums = chars = 0
     for node, path in _nodes(schema):

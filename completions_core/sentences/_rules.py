@@ -32,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+from completions_core.types import LANGUAGES
+
 __all__ = [
     "ADDRESS_PREFIXES",
     "ADDRESS_WORDS",
@@ -44,7 +46,6 @@ __all__ = [
     "rules_for",
 ]
 
-LANGUAGES = ("en", "de", "es", "fr", "it", "ja", "ko", "zh")
 
 
 def _words(text: str) -> frozenset[str]:

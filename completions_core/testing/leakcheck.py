@@ -1,23 +1,24 @@
 """Suite-wide secret leak check: no secret may appear in a log line or an error body.
 
-Every secret the code handles is wrapped in :class:`~completions_core.secrets.Secret`, so the
+Every secret the code handles is wrapped in :class:`~completions_core.redaction.Secret`, so the
 check learns the secrets by watching ``Secret`` being built (proxy tokens, customer keys,
 managed keys, service-account fields). It captures what an operator or a caller would see:
 log records at INFO and above (standard logging and structlog events), HTTP error bodies and
-``error`` records of every proxy served by :func:`completions_proxy.testing.running_proxy`. At
-the end of the session :func:`leaks` must be empty.
+``error`` records of every app wrapped with :func:`wrap_asgi` (structlog events once
+:func:`structlog_processor` is in the chain; the repository's root conftest wires both into the
+proxy). At the end of the session :func:`leaks` must be empty.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
-from completions_core import secrets as _secrets
+from completions_core import redaction
 
-__all__ = ["capture_text", "counts", "find_leaks", "install", "leaks", "wrap_asgi"]
+__all__ = ["capture_text", "counts", "find_leaks", "install", "leaks", "structlog_processor", "wrap_asgi"]
 
 _MIN_SECRET = 8  # shorter strings ("k", "x") would match by accident
 _lock = threading.Lock()
@@ -40,7 +41,8 @@ class _Handler(logging.Handler):
             capture_text(f"log {record.name}", record.msg if isinstance(record.msg, str) else repr(record.msg))
 
 
-def _structlog_processor(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def structlog_processor(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor that captures every event (put it first in the chain)."""
     capture_text("structlog", repr(event))
     return event
 
@@ -51,35 +53,18 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    original_init = _secrets.Secret.__init__
+    original_init = redaction.Secret.__init__
 
-    def watching_init(self: _secrets.Secret, value: str) -> None:
+    def watching_init(self: redaction.Secret, value: str) -> None:
         original_init(self, value)
         if isinstance(value, str) and len(value) >= _MIN_SECRET:
             with _lock:
                 _known.add(value)
 
-    _secrets.Secret.__init__ = watching_init  # type: ignore[method-assign]
+    redaction.Secret.__init__ = watching_init  # type: ignore[method-assign]
     handler = _Handler(level=logging.INFO)
     logging.getLogger().addHandler(handler)
 
-    try:
-        import structlog
-
-        from completions_proxy import app as app_module
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("structlog", "starlette", "hypercorn", "prometheus_client"):
-            raise
-        return  # a client-only install (tox -e client): no proxy whose logs could leak
-
-    original_configure: Callable[..., None] = getattr(app_module, "configure_logging")  # noqa: B009
-
-    def configure_with_capture(fmt: str = "auto", level: str = "INFO") -> None:
-        original_configure(fmt, level)
-        processors = list(structlog.get_config()["processors"])
-        structlog.configure(processors=[_structlog_processor, *processors])
-
-    setattr(app_module, "configure_logging", configure_with_capture)  # noqa: B010
 
 
 def wrap_asgi(app: Any) -> Any:

@@ -11,6 +11,7 @@ the OpenAI SDKs raise as an ``APIError``; no ``[DONE]`` follows it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 from starlette.responses import Response
@@ -28,7 +29,7 @@ from completions_core.types import (
     ToolCallChunk,
     UsageChunk,
 )
-from completions_core.usage import normalize_usage
+from completions_core.usage import NormalizedUsage
 from completions_proxy.engine import Turn
 from completions_proxy.openai_compat.errors import error_body, provider_failure_response
 from completions_proxy.responses import ChunkStreamResponse
@@ -40,11 +41,13 @@ _DONE = b"data: [DONE]\n\n"
 _CONTENT_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
 
-def openai_usage(usage_format: str, usage: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+def openai_usage(
+    reader: Callable[[Optional[Mapping[str, Any]]], NormalizedUsage], usage: Optional[dict[str, Any]]
+) -> Optional[dict[str, Any]]:
     """Provider-native usage as OpenAI's ``usage`` object (details only where the provider reported them)."""
     if usage is None:
         return None
-    counts = normalize_usage(usage_format, usage)
+    counts = reader(usage)
     out: dict[str, Any] = {
         "prompt_tokens": counts.input_tokens,
         "completion_tokens": counts.output_tokens,
@@ -87,7 +90,7 @@ def completion_to_openai(answer: ChatCompletionResponse, turn: Turn, requested: 
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}],
         "system_fingerprint": None,
     }
-    usage = openai_usage(turn.usage_format, answer.usage)
+    usage = openai_usage(turn.usage_reader, answer.usage)
     if usage is not None:
         out["usage"] = usage
     return out
@@ -160,7 +163,7 @@ class SSEStreamResponse(ChunkStreamResponse):
         if isinstance(chunk, UsageChunk):
             if not self.include_usage:
                 return b""
-            usage = openai_usage(self.turn.usage_format, chunk.usage)
+            usage = openai_usage(self.turn.usage_reader, chunk.usage)
             return self._head() + b'"choices":[],"usage":' + dumps(usage) + b"}\n\n"
         if isinstance(chunk, ErrorChunk):
             status = ERROR_STATUS.get(chunk.error_type, 502)

@@ -18,7 +18,7 @@ from completions_core.codec import normalize_request, stream_options_from_wire
 from completions_core.errors import InvalidRequestError
 from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS, check_json
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.types import ChatCompletionRequest, StreamOptions
 from completions_proxy.engine import CredentialSpec
 from completions_proxy.settings import ConfigError

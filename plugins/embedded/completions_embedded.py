@@ -3,7 +3,8 @@
 It is the proxy's keyless default, the provider the demo uses when no API key is set, and the
 template a plugin author copies (see plugins/README.md). Everything a real provider plugin does
 is here: a ``register_providers`` hook, a :class:`ProviderAdapter` subclass, a client, a
-non-streaming answer and a stream of normalized events with realistic token pacing.
+stream of normalized events with realistic token pacing (the non-streaming answer is the
+stream drained by the default ``complete``).
 
 Scripting: ``provider_kwargs={"embedded": {...}}`` with any of
 
@@ -32,7 +33,6 @@ from typing import Any, Optional
 import anyio
 
 from completions_core.adapter import (
-    Completion,
     Credential,
     Finish,
     ProviderAdapter,
@@ -42,12 +42,9 @@ from completions_core.adapter import (
     UsageEvent,
 )
 from completions_core.errors import ERROR_STATUS, InvalidRequestError, ProviderError
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 from completions_core.types import (
-    AssistantMessage,
     ChatCompletionRequest,
-    FunctionCall,
-    ToolCall,
     ToolResultMessage,
     UserMessage,
 )
@@ -309,7 +306,6 @@ class EmbeddedAdapter(ProviderAdapter):
     """A deterministic model that needs no key; see the module docstring for scripting."""
 
     name = "embedded"
-    usage_format = "openai"
     requires_key = False
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
@@ -320,22 +316,6 @@ class EmbeddedAdapter(ProviderAdapter):
     def create_client(self, config: Any) -> EmbeddedClient:
         """A new stand-in client."""
         return EmbeddedClient()
-
-    async def complete(self, client: EmbeddedClient, request: ChatCompletionRequest) -> Completion:
-        """The whole answer at once (after the first-token delay)."""
-        delay = float(_script(request).get("first_token_delay", client.first_token_delay))
-        await anyio.sleep(delay)
-        _maybe_fail(request, 0)
-        text, calls, finish = _plan(request)
-        tool_calls = [
-            ToolCall(id=f"call_emb_{i}", type="function", function=FunctionCall(name=n, arguments=a), index=i)
-            for i, (n, a) in enumerate(calls)
-        ]
-        return Completion(
-            message=AssistantMessage(content=text or None, tool_calls=tool_calls or None),
-            finish_reason=finish or ("tool_calls" if tool_calls else "stop"),
-            usage=_usage(request, len(_TOKEN.findall(text)) + 8 * len(calls)),
-        )
 
     async def stream(self, client: EmbeddedClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """Token by token, then tool-call fragments, finish reason and usage."""
@@ -362,6 +342,6 @@ class EmbeddedAdapter(ProviderAdapter):
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the embedded provider."""
     register(EmbeddedAdapter())

@@ -18,7 +18,6 @@ from completions_core.codec import (
     stream_options_from_wire,
 )
 from completions_core.jsonutil import dumps, loads
-from completions_core.names import canonical_provider
 from completions_core.types import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -76,6 +75,10 @@ class _State:
 _state = _State()
 
 
+def _provider_key(name: str) -> str:
+    """How a provider name keys a registration: trimmed, lower case (the proxy resolves aliases)."""
+    return str(name).strip().lower()
+
 def configure(proxy_url: str, proxy_token: str) -> None:
     """Set the proxy URL and auth token (the runtime does this before handler code runs)."""
     if not isinstance(proxy_url, str) or not proxy_url.startswith(("http://", "https://")):
@@ -98,7 +101,7 @@ def configure_provider(
         raise ValueError("configure_provider needs exactly one of voicerun_managed=True or api_key=<key>")
     if api_key is not None and not isinstance(api_key, str):
         raise ValueError("api_key must be a string")
-    name = canonical_provider(str(provider))
+    name = _provider_key(str(provider))
     if not name:
         raise ValueError("provider must be a non-empty name such as 'openai'")
     first = name not in _state.providers
@@ -190,10 +193,10 @@ def _prepare(request: ChatCompletionRequest | dict[str, Any]) -> tuple[ChatCompl
             )
     base = _require_configured()
     normalized = normalize_request(request)
-    providers = [canonical_provider(str(normalized.provider))]
+    providers = [_provider_key(str(normalized.provider))]
     for fallback in normalized.fallbacks or []:
         assert isinstance(fallback, FallbackRequest)
-        providers.append(canonical_provider(str(fallback.provider)) if fallback.provider else providers[0])
+        providers.append(_provider_key(str(fallback.provider)) if fallback.provider else providers[0])
     credentials: dict[str, Any] = {}
     for name in providers:
         registration = _state.providers.get(name)

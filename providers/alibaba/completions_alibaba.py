@@ -18,7 +18,7 @@ from completions_openai import OpenAIAdapter, OpenAIClientConfig
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 from completions_core.schemas import Target
 from completions_core.types import ChatCompletionRequest
 
@@ -77,7 +77,7 @@ class AlibabaAdapter(OpenAIAdapter):
     """Qwen on DashScope's OpenAI-compatible mode: the OpenAI mapping, DashScope's endpoints and key."""
 
     name = "alibaba"
-    usage_format = "openai"
+    aliases = ("qwen", "dashscope")
     managed_key_env = ("DASHSCOPE_API_KEY",)
 
     default_base_url: ClassVar[str] = DASHSCOPE_ENDPOINTS["singapore"]
@@ -113,7 +113,7 @@ class AlibabaAdapter(OpenAIAdapter):
 
     def schema_target(self, strict: bool) -> Target:
         """Qwen's dialect: DashScope does not resolve ``$ref``/``$defs``, so references are inlined."""
-        return "qwen"
+        return "inlined"
 
     def apply_options(
         self, options: Mapping[str, Any], params: dict[str, Any], request: ChatCompletionRequest, *, stream: bool
@@ -135,6 +135,6 @@ class AlibabaAdapter(OpenAIAdapter):
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the Alibaba (DashScope) provider."""
     register(AlibabaAdapter())

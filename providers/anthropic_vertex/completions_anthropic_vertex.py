@@ -39,8 +39,8 @@ from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.hookspecs import hookimpl
-from completions_core.secrets import Secret, fingerprint
+from completions_core.hookspecs import Register, hookimpl
+from completions_core.redaction import Secret, fingerprint
 from completions_core.types import ChatCompletionRequest
 
 __all__ = [
@@ -280,11 +280,16 @@ class AnthropicVertexAdapter(AnthropicAdapter):
     """Claude on Vertex AI (``rawPredict`` / ``streamRawPredict``), sharing the Anthropic mapping."""
 
     name: ClassVar[str] = "anthropic_vertex"
+    aliases: ClassVar[tuple[str, ...]] = ("vertex_anthropic",)
+    #: google-auth mints the access token from the service account.
+    sdk_loggers: ClassVar[tuple[str, ...]] = ("anthropic", "google")
     managed_key_env: ClassVar[tuple[str, ...]] = (
         "COMPLETIONS_VERTEX_SERVICE_ACCOUNT_FILE",
         "GOOGLE_APPLICATION_CREDENTIALS",
     )
-    options: ClassVar[frozenset[str]] = frozenset({"thinking", "project_id", "region", "service_account_credentials"})
+    option_keys: ClassVar[frozenset[str]] = frozenset(
+        {"thinking", "project_id", "region", "service_account_credentials"}
+    )
     # The SDK puts the model into the URL path (.../models/{model}:rawPredict): nothing that could
     # end or change a path segment (no / : ? # % or whitespace).
     model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
@@ -533,6 +538,6 @@ class AnthropicVertexAdapter(AnthropicAdapter):
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the Anthropic-on-Vertex provider."""
     register(AnthropicVertexAdapter())

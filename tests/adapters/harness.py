@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.replay import Body, ReplayServer, Stream
 from completions_core.types import ChatCompletionRequest, UserMessage
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from completions_core.errors import ProviderError
-from completions_core.secrets import MASK, Secret, scrub, scrub_error
+from completions_core.redaction import MASK, Secret, scrub, scrub_error
 from completions_core.testing.replay import ReplayServer
 from tests.adapters.harness import PROVIDERS, Case, EchoBody, EchoStream, run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing import leakcheck
 
 

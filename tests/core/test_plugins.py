@@ -46,6 +46,43 @@ def test_hook_register_providers_collects_adapters_from_a_plugin_module() -> Non
     assert "dummy" not in plugins.get_providers().names()
 
 
+def test_hook_register_providers_is_called_through_pluggy_so_wrappers_see_it() -> None:
+    seen: list[str] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def register_providers(self, register: Any) -> Any:
+            seen.append("before")
+            result = yield
+            seen.append("after")
+            return result
+
+    plugins.register_module(Wrapper(), name="wrapper-plugin")
+    assert "embedded" in plugins.get_providers().names()
+    assert seen == ["before", "after"]
+
+
+def test_a_duplicate_from_two_plugins_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "")
+    first, second = types.ModuleType("first"), types.ModuleType("second")
+
+    @hookimpl
+    def register_first(register: Any) -> None:
+        register(_Dummy())
+
+    @hookimpl
+    def register_second(register: Any) -> None:
+        register(_Dummy())
+
+    first.register_providers = register_first  # type: ignore[attr-defined]
+    second.register_providers = register_second  # type: ignore[attr-defined]
+    plugins.register_module(first, name="first-plugin")
+    plugins.register_module(second, name="second-plugin")
+    with pytest.raises(PluginError, match="registered twice") as info:
+        plugins.get_providers()
+    assert "by second-plugin and by first-plugin" in str(info.value)  # pluggy calls the last registered first
+
+
 def test_installed_entry_point_plugins_are_loaded_once() -> None:
     first = plugins.get_plugin_manager()
     assert plugins.get_plugin_manager() is first
@@ -86,20 +123,62 @@ def test_registry_refuses_duplicates_bad_names_aliases_and_non_adapters() -> Non
     bad.name = "Bad Name"  # type: ignore[misc]
     with pytest.raises(PluginError, match="lower-case"):
         registry.register(bad, "three")
-    alias = _Dummy()
-    alias.name = "gemini"  # type: ignore[misc]
-    with pytest.raises(PluginError, match="alias of 'google'"):
-        registry.register(alias, "four")
     with pytest.raises(PluginError, match="not a ProviderAdapter"):
         registry.register(object(), "five")  # type: ignore[arg-type]
 
 
-def test_aliases_resolve_to_the_canonical_provider() -> None:
+class _Aliased(ProviderAdapter):
+    name = "sky"
+    aliases = ("cloud", "heaven")
+
+
+def test_aliases_are_declared_by_the_adapter_and_resolve_to_it() -> None:
     registry = ProviderRegistry()
-    google = _Dummy()
-    google.name = "google"  # type: ignore[misc]
-    registry.register(google)
-    assert registry.get("Gemini") is google
+    sky = _Aliased()
+    registry.register(sky)
+    assert registry.get("Cloud ") is sky and registry.get("heaven") is sky and registry.get("sky") is sky
+    assert registry.canonical("CLOUD") == "sky" and registry.aliases() == {"cloud": "sky", "heaven": "sky"}
+    assert registry.get("ground") is None and registry.canonical("Ground") == "ground"
+
+
+def test_a_name_or_alias_already_taken_is_refused() -> None:
+    registry = ProviderRegistry()
+    registry.register(_Aliased(), "one")
+    squatter = _Dummy()
+    squatter.name = "cloud"  # type: ignore[misc]
+    with pytest.raises(PluginError, match="registered 'cloud', an alias of 'sky'"):
+        registry.register(squatter, "two")
+
+    class Twin(ProviderAdapter):
+        name = "twin"
+        aliases = ("heaven",)
+
+    with pytest.raises(PluginError, match="declared 'heaven' as an alias of 'twin', but it already names 'sky'"):
+        registry.register(Twin(), "three")
+
+    class Shadow(ProviderAdapter):
+        name = "shadow"
+        aliases = ("sky",)
+
+    with pytest.raises(PluginError, match="already names 'sky'"):
+        registry.register(Shadow(), "four")
+    assert registry.names() == ["sky"]
+
+
+def test_badly_spelt_aliases_are_refused() -> None:
+    class Bad(ProviderAdapter):
+        name = "bad"
+        aliases = "b"  # type: ignore[assignment]
+
+    with pytest.raises(PluginError, match="aliases are a tuple of names"):
+        ProviderRegistry().register(Bad())
+
+
+def test_the_built_in_providers_declare_the_documented_aliases() -> None:
+    registry = plugins.get_providers()
+    expected = {"gemini": "google", "claude": "anthropic", "vertex_anthropic": "anthropic_vertex",
+                "qwen": "alibaba", "dashscope": "alibaba"}  # fmt: skip
+    assert {alias: registry.canonical(alias) for alias in expected} == expected
 
 
 def _hookspecs() -> dict[str, inspect.Signature]:

@@ -9,7 +9,7 @@ import pytest
 
 from completions_core.adapter import Credential
 from completions_core.plugins import get_providers
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.tls import shared_ssl_context
 from completions_core.types import ChatCompletionRequest, UserMessage
 

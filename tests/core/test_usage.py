@@ -1,4 +1,4 @@
-"""Usage normalization, table-tested on usage objects recorded from each provider."""
+"""Usage normalization: each adapter's ``normalize_usage``, table-tested on usage recorded from its provider."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from completions_core.adapter import ProviderAdapter
+from completions_core.plugins import ProviderRegistry
 from completions_core.testing.cassettes import load_cassette
-from completions_core.usage import NormalizedUsage, normalize_usage
+from completions_core.usage import NormalizedUsage, chat_completions_usage, count, section
 
 PROVIDERS = Path(__file__).resolve().parents[2] / "providers"
 
@@ -53,19 +55,52 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("usage_format", "recorded", "expected"), CASES)
-def test_recorded_usage_normalizes_to_comparable_counts(usage_format: str, recorded: Any, expected: NormalizedUsage) -> None:
-    assert normalize_usage(usage_format, recorded()) == expected
+def _adapter(provider: str) -> ProviderAdapter:
+    from completions_anthropic import AnthropicAdapter
+    from completions_google import GoogleAdapter
+    from completions_openai import OpenAIAdapter
+
+    adapters: dict[str, ProviderAdapter] = {
+        "openai": OpenAIAdapter(), "anthropic": AnthropicAdapter(), "google": GoogleAdapter()
+    }  # fmt: skip
+    return adapters[provider]
+
+
+@pytest.mark.parametrize(("provider", "recorded", "expected"), CASES)
+def test_recorded_usage_normalizes_to_comparable_counts(provider: str, recorded: Any, expected: NormalizedUsage) -> None:
+    assert _adapter(provider).normalize_usage(recorded()) == expected
 
 
 def test_google_snake_case_dumps_normalize_the_same_as_the_wire_form() -> None:
     wire = _body("google", "generate_cached_content.yaml", 0)["usageMetadata"]
     snake = {"prompt_token_count": 3520, "candidates_token_count": 2, "thoughts_token_count": 42,
              "cached_content_token_count": 3512}
-    assert normalize_usage("google", snake) == normalize_usage("google", wire)
+    google = _adapter("google")
+    assert google.normalize_usage(snake) == google.normalize_usage(wire)
 
 
-def test_missing_usage_is_zero_and_an_unknown_format_is_an_error() -> None:
-    assert normalize_usage("openai", None) == NormalizedUsage()
-    with pytest.raises(ValueError, match="unknown usage format 'cohere'"):
-        normalize_usage("cohere", {"tokens": 1})
+def test_missing_usage_is_zero_for_every_adapter() -> None:
+    for provider in ("openai", "anthropic", "google"):
+        assert _adapter(provider).normalize_usage(None) == NormalizedUsage()
+
+
+class _Counted(ProviderAdapter):
+    """A third-party layout, read with core's building blocks."""
+
+    name = "counted"
+
+    def normalize_usage(self, usage: Any) -> NormalizedUsage:
+        inner = section(usage, "billing", "Billing")
+        return NormalizedUsage(input_tokens=count(inner, "in", "In"), output_tokens=count(inner, "out"))
+
+
+def test_the_default_reads_the_chat_completions_layout_and_a_plugin_may_read_its_own() -> None:
+    plain = ProviderAdapter()
+    usage = {"prompt_tokens": 7, "completion_tokens": 3, "completion_tokens_details": {"reasoning_tokens": 2}}
+    assert plain.normalize_usage(usage) == chat_completions_usage(usage) == NormalizedUsage(7, 3, reasoning_tokens=2)
+    registry = ProviderRegistry()
+    registry.register(_Counted())
+    counted = registry.get("counted")
+    assert counted is not None
+    assert counted.normalize_usage({"Billing": {"In": 5, "out": 1.0}}) == NormalizedUsage(5, 1)
+    assert counted.normalize_usage({"billing": {"in": True}}) == NormalizedUsage()  # a bool is no count

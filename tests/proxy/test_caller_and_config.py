@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from completions_core.secrets import fingerprint
+from completions_core.redaction import fingerprint
 from completions_proxy.auth import authenticate
 from completions_proxy.cli import base_url_settings, main
 from completions_proxy.settings import ConfigError, Settings

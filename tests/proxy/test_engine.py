@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from completions_core.adapter import ProviderAdapter
 from completions_core.types import AssistantMessage, FunctionCall, RetryConfiguration, ToolCall, UserMessage
 from completions_proxy.engine import JITTER, _backoff, _strip_for
 from completions_proxy.testing import RunningProxy, running_proxy
@@ -196,15 +197,26 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> No
     assert _backoff(retry, 0, 3600.0) == 20.0
 
 
+class _Signing(ProviderAdapter):
+    name = "signing"
+    keeps_thought_signatures = True
+
+
+class _Plain(ProviderAdapter):
+    name = "plain"
+
+
 def test_provider_only_fields_are_dropped_for_other_providers() -> None:
     call = ToolCall(id="c", type="function", function=FunctionCall("f", {}), thought_signature=b"sig")
     history = [UserMessage("x"), AssistantMessage(content="y", tool_calls=[call], thought_signature=b"msg",
-                                                  provider_state={"anthropic": {"thinking": []}, "google": {"k": 1}})]
-    for_anthropic = _strip_for("anthropic", history)
-    message = for_anthropic[1]
+                                                  provider_state={"plain": {"thinking": []}, "signing": {"k": 1}})]
+    for_plain = _strip_for(_Plain(), history)
+    message = for_plain[1]
     assert isinstance(message, AssistantMessage)
     assert message.thought_signature is None and message.tool_calls[0].thought_signature is None  # type: ignore[index]
-    assert message.provider_state == {"anthropic": {"thinking": []}}
-    for_google = _strip_for("google", history)[1]
-    assert for_google.thought_signature == b"msg" and for_google.provider_state == {"google": {"k": 1}}  # type: ignore[union-attr]
+    assert message.provider_state == {"plain": {"thinking": []}}
+    for_signing = _strip_for(_Signing(), history)[1]
+    assert isinstance(for_signing, AssistantMessage)
+    assert for_signing.thought_signature == b"msg" and for_signing.provider_state == {"signing": {"k": 1}}
+    assert for_signing.tool_calls[0].thought_signature == b"sig"  # type: ignore[index]
     assert history[1].thought_signature == b"msg"  # type: ignore[union-attr]

@@ -72,7 +72,7 @@ async def test_an_operator_list_of_models_is_the_only_model_labels() -> None:
 
 
 def test_labels_map_aliases_and_unknown_error_types() -> None:
-    labels = Labels(["google", "openai"], max_models=1)
+    labels = Labels(["google", "openai"], max_models=1, aliases={"gemini": "google"})
     assert labels.provider("Gemini") == "google" and labels.provider("x" * 10_000) == "other"
     assert labels.provider(None) == "none"
     assert labels.model("a", answered=True) == "a" and labels.model("b", answered=True) == "other"

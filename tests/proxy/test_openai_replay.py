@@ -40,12 +40,6 @@ def _cassette(provider: str, name: str) -> Cassette:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
-
-
-@pytest.fixture
 async def client(server: ReplayServer) -> AsyncIterator[tuple[openai.AsyncOpenAI, RunningProxy]]:
     registry = ProviderRegistry()
     registry.register(OpenAIAdapter(base_url=server.url + "/v1"), "test")

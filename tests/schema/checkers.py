@@ -43,9 +43,9 @@ def _subschemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return subs
 
 
-def check_gemini(schema: dict[str, Any], max_depth: int = 5) -> None:
+def check_openapi(schema: dict[str, Any], max_depth: int = 5) -> None:
     """Raise AssertionError unless ``schema`` fits Gemini's function-declaration subset."""
-    _check_gemini_node(schema, "#")
+    _check_openapi_node(schema, "#")
     assert _levels(schema) <= max_depth, f"deeper than {max_depth} levels"
     # The SDK's own validation: it forbids unknown keys and wrong value types.
     genai_types.Schema.model_validate(schema)
@@ -53,7 +53,7 @@ def check_gemini(schema: dict[str, Any], max_depth: int = 5) -> None:
         genai_types.FunctionDeclaration(name="tool", parameters=schema)  # type: ignore[arg-type]
 
 
-def _check_gemini_node(node: Any, where: str) -> None:
+def _check_openapi_node(node: Any, where: str) -> None:
     assert isinstance(node, dict), f"{where}: not an object"
     unknown = set(node) - GEMINI_KEYS
     assert not unknown, f"{where}: keys Gemini rejects: {sorted(unknown)}"
@@ -72,14 +72,14 @@ def _check_gemini_node(node: Any, where: str) -> None:
     if "anyOf" in node:
         assert node["anyOf"], f"{where}: empty anyOf"
     for name, sub in properties.items():
-        _check_gemini_node(sub, f"{where}/properties/{name}")
+        _check_openapi_node(sub, f"{where}/properties/{name}")
     if "items" in node:
-        _check_gemini_node(node["items"], f"{where}/items")
+        _check_openapi_node(node["items"], f"{where}/items")
     for index, sub in enumerate(node.get("anyOf", [])):
-        _check_gemini_node(sub, f"{where}/anyOf/{index}")
+        _check_openapi_node(sub, f"{where}/anyOf/{index}")
 
 
-def check_openai_strict(schema: dict[str, Any], max_depth: int = 10) -> None:
+def check_strict(schema: dict[str, Any], max_depth: int = 10) -> None:
     """Raise AssertionError unless ``schema`` follows OpenAI's strict-mode rules."""
     assert schema.get("type") == "object", "root must be an object"
     _check_openai_node(schema, "#")
@@ -127,17 +127,17 @@ def check_inlined(schema: Any, where: str = "#") -> None:
             check_inlined(value, f"{where}/{key}")
 
 
-def gemini_as_json_schema(schema: Any) -> Any:
+def openapi_as_json_schema(schema: Any) -> Any:
     """Read a Gemini schema as JSON Schema (``nullable`` -> also null), to validate data."""
     if not isinstance(schema, dict):
         return schema
     out = {k: v for k, v in schema.items() if k not in ("nullable", "example", "propertyOrdering")}
     if "properties" in out:
-        out["properties"] = {name: gemini_as_json_schema(sub) for name, sub in out["properties"].items()}
+        out["properties"] = {name: openapi_as_json_schema(sub) for name, sub in out["properties"].items()}
     if "items" in out:
-        out["items"] = gemini_as_json_schema(out["items"])
+        out["items"] = openapi_as_json_schema(out["items"])
     if "anyOf" in out:
-        out["anyOf"] = [gemini_as_json_schema(sub) for sub in out["anyOf"]]
+        out["anyOf"] = [openapi_as_json_schema(sub) for sub in out["anyOf"]]
     if schema.get("nullable"):
         return {"anyOf": [out, {"type": "null"}]}
     return out

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from completions_core.schemas import SchemaError, sanitize_schema
 from tests.schema.checkers import (
     META,
-    check_gemini,
     check_inlined,
-    check_openai_strict,
-    gemini_as_json_schema,
+    check_openapi,
+    check_strict,
     is_valid,
+    openapi_as_json_schema,
     strict_instance,
     validation_error,
 )
@@ -44,41 +44,41 @@ def _draw_instance(data: st.DataObject, schema: dict[str, Any]) -> Any:
 
 @SETTINGS
 @given(schemas())
-def test_gemini_output_always_fits_gemini_rules(schema: dict[str, Any]) -> None:
+def test_openapi_output_always_fits_openapi_rules(schema: dict[str, Any]) -> None:
     try:
-        out = sanitize_schema(schema, "gemini")
+        out = sanitize_schema(schema, "openapi")
     except SchemaError as error:
         assert "nesting depth" in error.reason
         return
-    check_gemini(out)
+    check_openapi(out)
 
 
 @SETTINGS
 @given(schemas())
-def test_openai_strict_output_always_fits_strict_rules_or_is_refused_with_a_reason(
+def test_strict_output_always_fits_strict_rules_or_is_refused_with_a_reason(
     schema: dict[str, Any],
 ) -> None:
     try:
-        out = sanitize_schema(schema, "openai_strict")
+        out = sanitize_schema(schema, "strict")
     except SchemaError as error:
         assert any(reason in error.reason for reason in STRICT_REFUSALS), str(error)
         return
-    check_openai_strict(out)
+    check_strict(out)
 
 
 @SETTINGS
 @given(schemas(strict_friendly=True))
-def test_openai_strict_takes_every_typed_closed_schema(schema: dict[str, Any]) -> None:
-    check_openai_strict(sanitize_schema(schema, "openai_strict"))
+def test_strict_takes_every_typed_closed_schema(schema: dict[str, Any]) -> None:
+    check_strict(sanitize_schema(schema, "strict"))
 
 
 @SETTINGS
 @given(schemas())
 def test_qwen_output_has_no_references_or_meta_keywords(schema: dict[str, Any]) -> None:
-    check_inlined(sanitize_schema(schema, "qwen"))
+    check_inlined(sanitize_schema(schema, "inlined"))
 
 
-@pytest.mark.parametrize("target", ["openai", "anthropic"])
+@pytest.mark.parametrize("target", ["json_schema"])
 @SETTINGS
 @given(schema=schemas())
 def test_light_targets_only_drop_meta_keywords(target: str, schema: dict[str, Any]) -> None:
@@ -88,14 +88,14 @@ def test_light_targets_only_drop_meta_keywords(target: str, schema: dict[str, An
 
 @SETTINGS
 @given(st.data())
-def test_data_valid_under_the_original_stays_valid_for_gemini(data: st.DataObject) -> None:
+def test_data_valid_under_the_original_stays_valid_for_openapi(data: st.DataObject) -> None:
     schema = data.draw(schemas(), label="schema")
     value = _draw_instance(data, schema)
     try:
-        out = sanitize_schema(schema, "gemini")
+        out = sanitize_schema(schema, "openapi")
     except SchemaError:
         return  # too deep: refused, nothing to compare
-    as_json_schema = gemini_as_json_schema(out)
+    as_json_schema = openapi_as_json_schema(out)
     assert is_valid(as_json_schema, value), validation_error(as_json_schema, value)
 
 
@@ -104,12 +104,12 @@ def test_data_valid_under_the_original_stays_valid_for_gemini(data: st.DataObjec
 def test_data_valid_under_the_original_stays_valid_for_openai_strict(data: st.DataObject) -> None:
     schema = data.draw(schemas(strict_friendly=True), label="schema")
     value = _draw_instance(data, schema)
-    out = sanitize_schema(schema, "openai_strict")
+    out = sanitize_schema(schema, "strict")
     mapped = strict_instance(out, value)
     assert is_valid(out, mapped), validation_error(out, mapped)
 
 
-@pytest.mark.parametrize("target", ["qwen", "openai", "anthropic"])
+@pytest.mark.parametrize("target", ["inlined", "json_schema"])
 @SETTINGS
 @given(data=st.data())
 def test_data_valid_under_the_original_stays_valid_for_light_targets(target: str, data: st.DataObject) -> None:

@@ -140,7 +140,7 @@ def test_strip_meta_still_checks_that_references_resolve() -> None:
         strip_meta({"items": {"$ref": "#/$defs/Gone"}})
 
 
-@pytest.mark.parametrize("target", ["gemini", "openai_strict", "openai", "anthropic", "qwen"])
+@pytest.mark.parametrize("target", ["openapi", "strict", "json_schema", "inlined"])
 def test_no_target_modifies_its_input(target: str) -> None:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -175,7 +175,7 @@ def test_qwen_gets_references_inlined_and_nothing_else_changed() -> None:
         "properties": {"a": {"$ref": "#/$defs/A"}, "b": {"type": ["string", "null"], "const": "x"}},
         "$defs": {"A": {"allOf": [{"minimum": 1}]}},
     }
-    assert sanitize_schema(schema, "qwen") == {
+    assert sanitize_schema(schema, "inlined") == {
         "type": "object",
         "properties": {"a": {"allOf": [{"minimum": 1}]}, "b": {"type": ["string", "null"], "const": "x"}},
     }
@@ -183,10 +183,10 @@ def test_qwen_gets_references_inlined_and_nothing_else_changed() -> None:
 
 def test_qwen_refuses_a_recursive_schema() -> None:
     with pytest.raises(SchemaError, match="reference cycle"):
-        sanitize_schema(NODE, "qwen")
+        sanitize_schema(NODE, "inlined")
 
 
-@pytest.mark.parametrize("target", ["openai", "anthropic"])
+@pytest.mark.parametrize("target", ["json_schema"])
 def test_light_targets_keep_definitions_and_drop_meta_keywords(target: str) -> None:
     schema = {**NODE, "$schema": "https://json-schema.org/draft/2020-12/schema", "$comment": "note"}
     assert sanitize_schema(schema, target) == NODE  # type: ignore[arg-type]
@@ -200,16 +200,16 @@ def test_an_unknown_target_is_a_value_error() -> None:
 @pytest.mark.parametrize("max_depth", [0, -1, True, 2.5])
 def test_max_depth_must_be_a_positive_integer(max_depth: Any) -> None:
     with pytest.raises(ValueError, match="max_depth must be a positive integer"):
-        sanitize_schema({"type": "object"}, "openai", max_depth=max_depth)
+        sanitize_schema({"type": "object"}, "json_schema", max_depth=max_depth)
 
 
 def test_a_schema_that_is_not_an_object_is_an_error() -> None:
     with pytest.raises(SchemaError, match="a schema must be a JSON object, got list"):
-        sanitize_schema([], "gemini")  # type: ignore[arg-type]
+        sanitize_schema([], "openapi")  # type: ignore[arg-type]
 
 
 def test_max_depth_applies_to_light_targets_when_given() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "object"}}}}
-    assert sanitize_schema(schema, "anthropic", max_depth=3) == schema
-    with pytest.raises(SchemaError, match=r"^#/properties/a/items: nesting depth 3 exceeds the anthropic limit of 2"):
-        sanitize_schema(schema, "anthropic", max_depth=2)
+    assert sanitize_schema(schema, "json_schema", max_depth=3) == schema
+    with pytest.raises(SchemaError, match=r"^#/properties/a/items: nesting depth 3 exceeds the json_schema limit of 2"):
+        sanitize_schema(schema, "json_schema", max_depth=2)

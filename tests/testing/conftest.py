@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 
 import pytest
-
-from completions_core.testing.replay import ReplayServer
 
 # Variables that make an SDK pick another endpoint, mode or credential behind the test's back.
 _PROVIDER_ENV_PREFIXES = ("GOOGLE_", "GEMINI_", "OPENAI_", "ANTHROPIC_", "CLOUD_ML_")
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +17,3 @@ def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(_PROVIDER_ENV_PREFIXES):
             monkeypatch.delenv(name)
 
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay

@@ -18,10 +18,6 @@ pytestmark = pytest.mark.anyio
 FAST: dict[str, Any] = {"token_delay": 0, "first_token_delay": 0}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def _request(text: str = "hello", **extra: Any) -> ChatCompletionRequest:
     kwargs = extra.pop("provider_kwargs", {"embedded": FAST})

@@ -12,7 +12,7 @@ import pytest
 from completions_alibaba import AlibabaAdapter
 
 from completions_core.adapter import Credential
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer, with_prefix
 from completions_core.types import ChatCompletionRequest, UserMessage
@@ -27,10 +27,6 @@ KEY = "sk-test-dashscope-9a8b7c6d5e4f"
 _PROVIDER_ENV_PREFIXES = ("OPENAI_", "COMPLETIONS_OPENAI_", "DASHSCOPE_", "COMPLETIONS_ALIBABA_")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture(autouse=True)
 def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,11 +34,6 @@ def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(_PROVIDER_ENV_PREFIXES):
             monkeypatch.delenv(name)
 
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
 
 
 @pytest.fixture

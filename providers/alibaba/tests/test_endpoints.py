@@ -10,7 +10,7 @@ from completions_alibaba import DASHSCOPE_ENDPOINTS, AlibabaAdapter, allowed_end
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.replay import Body, ReplayServer
 from completions_core.types import ChatCompletionRequest
 

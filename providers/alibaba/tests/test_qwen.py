@@ -14,7 +14,6 @@ from completions_core.errors import ProviderError
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import ChatCompletionRequest, FunctionDefinition, ToolDefinition
-from completions_core.usage import normalize_usage
 
 Request = Callable[..., ChatCompletionRequest]
 ClientFor = Callable[[AlibabaAdapter, ChatCompletionRequest], Any]
@@ -220,6 +219,6 @@ async def test_qwen_thinking_is_streamed_apart_from_the_answer_and_counted(
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hello!"]
     server.enqueue_sse(sse_stream({"content": "Hello!"}, usage=usage))
     result = await collect(adapter, client_for(adapter, request), request)
-    normalized = normalize_usage(adapter.usage_format, result.usage)
+    normalized = adapter.normalize_usage(result.usage)
     assert (normalized.reasoning_tokens, normalized.cached_input_tokens) == (31, 8)
     assert result.text == "Hello!"

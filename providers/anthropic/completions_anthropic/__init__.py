@@ -7,9 +7,7 @@ submodules; :mod:`completions_anthropic_vertex` reuses all of it with another cl
 
 from __future__ import annotations
 
-from typing import Any
-
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 
 from .adapter import (
     ANTHROPIC_BASE_URL,
@@ -43,6 +41,6 @@ __all__ = [
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the Anthropic provider."""
     register(AnthropicAdapter())

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
-from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent, http_transport
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
-from completions_core.secrets import Secret, fingerprint, scrub_error
+from completions_core.redaction import Secret, fingerprint, scrub_error
 from completions_core.tls import shared_ssl_context
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.types import ChatCompletionRequest, ConversationHistory, UserMessage
+from completions_core.usage import NormalizedUsage
 
 from .errors import map_error
 from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
-from .response import StreamTranslator, completion_from_message
+from .response import StreamTranslator, completion_from_message, normalize_usage
 
 __all__ = [
     "PREPARED_MODULES",
@@ -135,9 +136,8 @@ def rehearse(adapter: Any, make_client: Any) -> None:
     async def run() -> None:
         client = make_client(httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
         # Typed messages, as the engine hands them over (the adapter refuses wire dicts).
-        request = ChatCompletionRequest(
-            provider=adapter.name, model="claude-haiku-4-5", messages=[UserMessage(content="hi")]
-        )
+        hello: ConversationHistory = [UserMessage(content="hi")]
+        request = ChatCompletionRequest(provider=adapter.name, model="claude-haiku-4-5", messages=hello)
         try:
             await adapter.complete(client, request)
             async for _ in adapter.stream(client, request):
@@ -156,11 +156,11 @@ def http_client() -> Any:
     """
     import anthropic
 
-    if os.environ.get("COMPLETIONS_ANTHROPIC_TRANSPORT", "aiohttp") == "httpx2":
+    # One shared TLS context: building one per client loads the CA bundle on the event loop.
+    if http_transport("COMPLETIONS_ANTHROPIC_TRANSPORT") == "httpx2":
         return anthropic.DefaultAsyncHttpxClient(
             follow_redirects=False, timeout=_timeout(None), verify=shared_ssl_context()
         )
-    # One shared TLS context: building one per client loads the CA bundle on the event loop.
     return anthropic.DefaultAioHttpClient(follow_redirects=False, timeout=_timeout(None), verify=shared_ssl_context())
 
 
@@ -168,10 +168,11 @@ class AnthropicAdapter(ProviderAdapter):
     """Claude through Anthropic's Messages API (see the plugin README for the mapping)."""
 
     name: ClassVar[str] = "anthropic"
-    usage_format: ClassVar[str] = "anthropic"
+    aliases: ClassVar[tuple[str, ...]] = ("claude",)
+    sdk_loggers: ClassVar[tuple[str, ...]] = ("anthropic",)
     managed_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     #: Keys accepted under ``provider_kwargs[<name>]``.
-    options: ClassVar[frozenset[str]] = frozenset({"thinking"})
+    option_keys: ClassVar[frozenset[str]] = frozenset({"thinking"})
     #: Model families that use native structured output instead of the forced tool.
     native_structured_output_models: tuple[str, ...] = NATIVE_STRUCTURED_OUTPUT_MODELS
     #: The model names this provider accepts, and the rule a refused name is told.
@@ -192,6 +193,10 @@ class AnthropicAdapter(ProviderAdapter):
         """Refuse a model name outside :attr:`model_pattern` (a 400 naming the rule, the name not echoed)."""
         if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
             raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
+
+    def normalize_usage(self, usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+        """Cache writes and reads added back into the input."""
+        return normalize_usage(usage)
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """The endpoint plus the key: equal keys share one warm client (the model name checked first)."""
@@ -265,7 +270,7 @@ class AnthropicAdapter(ProviderAdapter):
         return build_plan(
             request,
             provider=self.name,
-            allowed_options=self.options,
+            allowed_options=self.option_keys,
             native_structured_output=self.supports_native_structured_output(request.model),
             default_max_tokens=self.default_max_tokens,
         )

@@ -6,25 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError, broken_connection, retry_after_seconds
+from completions_core.errors import ProviderError, broken_connection, retry_after_seconds, status_error_type
 
 __all__ = ["map_error", "retry_after_seconds"]
-
-# HTTP status -> our error_type. Anthropic documents 413 request_too_large and 529 overloaded.
-_BY_STATUS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "permission_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    413: "request_too_large_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
 
 # Anthropic's ``error.type`` -> our error_type (used when the HTTP status says nothing, e.g. an
 # ``event: error`` inside a 200 stream).
@@ -66,12 +50,11 @@ def _status_error(exc: Any, provider: str) -> ProviderError:
     in_stream = status < 400  # an ``event: error`` inside a stream that started with 200
     if in_stream:
         error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
-    elif status in _BY_STATUS:
-        error_type = _BY_STATUS[status]
-    elif status >= 500:
-        error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
     else:
-        error_type = "invalid_request_error"
+        error_type = status_error_type(status)
+        if status >= 500 and error_type == "provider_error":
+            # A 5xx without a fixed meaning: the body's error.type may say more (overloaded_error).
+            error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
     retryable: Optional[bool] = None
     should_retry = headers.get("x-should-retry")
     if not in_stream and should_retry in ("true", "false"):

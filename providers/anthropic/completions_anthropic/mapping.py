@@ -213,7 +213,7 @@ def _input_schema(schema: Any, where: str, provider: str) -> dict[str, Any]:
     if not isinstance(schema, dict):
         raise _invalid(f"{where} must be a JSON Schema object", provider)
     try:
-        clean = sanitize_schema(schema, "anthropic")
+        clean = sanitize_schema(schema, "json_schema")
     except SchemaError as exc:
         raise _invalid(f"{where}: {exc}", provider) from None
     if "type" not in clean and not clean.get("properties"):

@@ -19,11 +19,12 @@ from completions_core.adapter import (
 )
 from completions_core.errors import ProviderError
 from completions_core.types import AssistantMessage, FunctionCall, ToolCall
+from completions_core.usage import NormalizedUsage, count, section
 
 from .errors import stream_error
 from .mapping import Plan
 
-__all__ = ["FINISH_REASONS", "StreamTranslator", "completion_from_message", "finish_reason"]
+__all__ = ["FINISH_REASONS", "StreamTranslator", "completion_from_message", "finish_reason", "normalize_usage"]
 
 #: Anthropic ``stop_reason`` -> normalized finish reason. ``pause_turn`` (a server tool paused a
 #: long turn) is reported as "stop" with the native reason kept: this adapter offers no server
@@ -269,3 +270,18 @@ class StreamTranslator:
         events.append(Finish(finish_reason(self.stop_reason, self._tool_calls > 0), self.stop_reason))
         events.append(UsageEvent(dict(self.usage)))
         return events
+
+
+def normalize_usage(usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+    """Anthropic's counts: ``input_tokens`` exclude cache writes and reads, so they are added back."""
+    if not usage:
+        return NormalizedUsage()
+    read = count(usage, "cache_read_input_tokens")
+    write = count(usage, "cache_creation_input_tokens")
+    return NormalizedUsage(
+        input_tokens=count(usage, "input_tokens") + read + write,
+        output_tokens=count(usage, "output_tokens"),
+        cached_input_tokens=read,
+        cache_write_tokens=write,
+        reasoning_tokens=count(section(usage, "output_tokens_details"), "thinking_tokens", "reasoning_tokens"),
+    )

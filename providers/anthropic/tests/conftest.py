@@ -10,7 +10,7 @@ import pytest
 from completions_anthropic import AnthropicAdapter
 
 from completions_core.adapter import Credential
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import ChatCompletionRequest
@@ -19,15 +19,6 @@ CASSETTES = Path(__file__).parent / "cassettes"
 API_KEY = "sk-ant-test-PLUGIN-0d9c8b7a6f5e"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
 
 
 @pytest.fixture

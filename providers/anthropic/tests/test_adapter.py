@@ -6,7 +6,7 @@ import pytest
 from completions_anthropic import AnthropicAdapter
 
 from completions_core.adapter import Credential
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import ChatCompletionRequest, UserMessage
 

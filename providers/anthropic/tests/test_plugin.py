@@ -9,7 +9,7 @@ from typing import Any
 
 from completions_anthropic import AnthropicAdapter, AnthropicClientConfig, register_providers
 
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 
 
 def test_the_entry_point_names_the_module() -> None:
@@ -22,7 +22,7 @@ def test_register_providers_registers_one_anthropic_adapter() -> None:
     register_providers(registered.append)
     assert len(registered) == 1 and isinstance(registered[0], AnthropicAdapter)
     adapter = registered[0]
-    assert (adapter.name, adapter.usage_format, adapter.managed_key_env) == ("anthropic", "anthropic", ("ANTHROPIC_API_KEY",))
+    assert (adapter.name, adapter.aliases, adapter.managed_key_env) == ("anthropic", ("claude",), ("ANTHROPIC_API_KEY",))
 
 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from completions_anthropic import AnthropicAdapter
+from completions_anthropic.response import normalize_usage
 
 from completions_core.adapter import Credential
 from completions_core.errors import ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
@@ -27,7 +28,6 @@ from completions_core.types import (
     ToolResultMessage,
     UserMessage,
 )
-from completions_core.usage import normalize_usage
 
 pytestmark = [
     pytest.mark.anyio,
@@ -106,7 +106,7 @@ async def test_breakpoints_on_a_message_and_a_tool_become_cache_control(
     assert body["messages"][0]["content"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
     assert "cache_control" not in body["tools"][0]
     assert body["tools"][1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
-    # sanitize_schema(..., "anthropic") drops the meta keywords.
+    # sanitize_schema(..., "json_schema") drops the meta keywords.
     assert "$schema" not in body["tools"][0]["input_schema"]
 
 
@@ -168,12 +168,12 @@ async def test_prompt_cache_usage_reports_creation_then_read_and_normalized_inpu
         {"type": "text", "text": article, "cache_control": {"type": "ephemeral", "ttl": "5m"}}
     ]
     assert first.usage is not None and first.usage["cache_creation_input_tokens"] == 1163
-    written = normalize_usage(adapter.usage_format, first.usage)
+    written = adapter.normalize_usage(first.usage)
     assert (written.input_tokens, written.cache_write_tokens, written.cached_input_tokens) == (4 + 1163, 1163, 0)
 
     second = await adapter.complete(client, req)
     assert second.usage is not None and second.usage["cache_read_input_tokens"] == 1163
-    read = normalize_usage(adapter.usage_format, second.usage)
+    read = adapter.normalize_usage(second.usage)
     assert (read.input_tokens, read.cache_write_tokens, read.cached_input_tokens) == (4 + 1163, 0, 1163)
     server.assert_all_used()
 
@@ -201,12 +201,12 @@ async def test_streamed_usage_merges_message_start_cache_counts_with_message_del
         "cache_read_input_tokens": 0,
         "output_tokens": 201,
     }
-    assert normalize_usage("anthropic", first.usage).input_tokens == 1169
+    assert normalize_usage(first.usage).input_tokens == 1169
 
     second = await collect(adapter, client, req)
     assert second.usage is not None and second.usage["cache_read_input_tokens"] == 1165
     assert second.usage["output_tokens"] == 221
-    assert normalize_usage("anthropic", second.usage).cached_input_tokens == 1165
+    assert normalize_usage(second.usage).cached_input_tokens == 1165
     server.assert_all_used()
 
 

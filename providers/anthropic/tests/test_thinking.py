@@ -146,9 +146,9 @@ async def test_thinking_tool_loop_sends_the_signed_thinking_block_back_first(
         {"type": "tool_result", "tool_use_id": call.id, "content": '{"version": "0.32a0"}'}
     ]
     # thinking_tokens from output_tokens_details reach the normalized usage as reasoning.
-    from completions_core.usage import normalize_usage
+    from completions_anthropic.response import normalize_usage
 
-    assert normalize_usage("anthropic", turn1.usage).reasoning_tokens == 53
+    assert normalize_usage(turn1.usage).reasoning_tokens == 53
 
 
 async def test_redacted_thinking_is_kept_and_sent_back_unchanged(

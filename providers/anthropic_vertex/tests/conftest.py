@@ -4,7 +4,7 @@ made here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,22 +12,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from completions_core.testing.cassettes import Cassette, load_cassette
-from completions_core.testing.replay import ReplayServer
 
 #: The Anthropic plugin's copies of the recordings (Vertex answers with the same Messages API
 #: bodies); see cassettes/README.md here.
 CASSETTES = Path(__file__).resolve().parents[2] / "anthropic" / "tests" / "cassettes"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ def test_register_providers_registers_only_the_vertex_adapter() -> None:
     assert [type(a) for a in registered] == [AnthropicVertexAdapter]
     adapter = registered[0]
     assert isinstance(adapter, AnthropicAdapter)  # the mapping is inherited, not copied
-    assert (adapter.name, adapter.usage_format) == ("anthropic_vertex", "anthropic")
+    assert (adapter.name, adapter.aliases) == ("anthropic_vertex", ("vertex_anthropic",))
+    assert adapter.normalize_usage({"input_tokens": 1, "cache_read_input_tokens": 2}).input_tokens == 3
     assert adapter.managed_key_env == ("COMPLETIONS_VERTEX_SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS")
 
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 import anyio
 import pytest
+from completions_anthropic.response import normalize_usage
 from completions_anthropic_vertex import (
     VERTEX_ANTHROPIC_VERSION,
     AnthropicVertexAdapter,
@@ -24,7 +25,7 @@ from completions_anthropic_vertex import (
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import Fault, ReplayServer
@@ -38,7 +39,6 @@ from completions_core.types import (
     ToolResultMessage,
     UserMessage,
 )
-from completions_core.usage import normalize_usage
 
 pytestmark = [
     pytest.mark.anyio,
@@ -225,7 +225,7 @@ async def test_streaming_goes_to_stream_raw_predict(
     assert result.text == "- Captain\n- Scoop"
     assert result.response.finish_reason == "stop"
     assert server.requests[-1].json()["stream"] is True
-    assert normalize_usage("anthropic", result.usage).output_tokens == 10
+    assert normalize_usage(result.usage).output_tokens == 10
 
 
 async def test_project_and_region_from_provider_kwargs_pick_the_path(
@@ -414,7 +414,7 @@ async def test_cache_breakpoints_and_cache_usage_work_on_vertex(
     body = server.requests[-1].json()
     assert body["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     assert body["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
-    assert normalize_usage(adapter.usage_format, completion.usage).input_tokens == 4 + 1163
+    assert adapter.normalize_usage(completion.usage).input_tokens == 4 + 1163
 
 
 async def test_thinking_blocks_come_back_under_the_vertex_provider_key(

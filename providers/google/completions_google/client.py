@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.tls import shared_ssl_context
 
 if TYPE_CHECKING:

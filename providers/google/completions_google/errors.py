@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError
-from completions_core.secrets import Secret, scrub_error
-from completions_core.secrets import scrub as scrub_text
+from completions_core.errors import ProviderError, status_error_type
+from completions_core.redaction import Secret, scrub_error
+from completions_core.redaction import scrub as scrub_text
 
 __all__ = ["PROVIDER", "invalid_request", "map_error", "scrub", "unreadable"]
 
@@ -28,23 +28,14 @@ _MAX_MESSAGE = 1000
 # Reasons in ErrorInfo that mean "the key is wrong", even though Gemini answers them with 400.
 _BAD_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_NOT_FOUND"})
 _TOO_LARGE = re.compile(r"payload size exceeds|request entity too large|too large", re.IGNORECASE)
-_STATUS_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "provider_error",
-    413: "request_too_large_error",
-    429: "rate_limit_error",
-    499: "provider_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-}
+# Gemini's own meaning for a status, on top of core's table: 499 is CANCELLED (the server gave up
+# on the call), not the caller's mistake.
+_STATUS_OVERRIDES = {499: "provider_error"}
 
 
 def scrub(text: str, secret: Optional[Secret] = None) -> str:
     """``text`` with the API key (in any case, near-miss or URL-encoded form) and anything shaped
-    like a credential masked: core's :func:`completions_core.secrets.scrub`."""
+    like a credential masked: core's :func:`completions_core.redaction.scrub`."""
     return scrub_text(text, [secret])
 
 
@@ -143,11 +134,8 @@ def _error_type(code: int, status: str, message: str, reasons: list[str]) -> str
     if code == 400 and status == "FAILED_PRECONDITION":
         # "User location is not supported", "enable billing": the account, not the request.
         return "permission_error"
-    if code in _STATUS_TYPES:
-        return _STATUS_TYPES[code]
-    if code >= 500:
-        return "provider_error"
-    return "invalid_request_error"
+    # No code at all (an API error with only a message): the request is what to look at.
+    return status_error_type(code, _STATUS_OVERRIDES) if code else "invalid_request_error"
 
 
 def _error_body(details: Any, message: Any) -> Mapping[str, Any]:

@@ -9,7 +9,7 @@
 - Thought signatures go back on the part they came from: a tool call's on its ``function_call``
   part, the message's on its text part.
 - Tool parameters and ``response_schema`` are rewritten by
-  ``completions_core.schemas.sanitize_schema(schema, "gemini")`` and sent as ``parameters`` /
+  ``completions_core.schemas.sanitize_schema(schema, "openapi")`` and sent as ``parameters`` /
   ``response_schema`` (the OpenAPI subset every Gemini model accepts; see README.md for why not
   ``parameters_json_schema`` / ``response_json_schema``).
 """
@@ -244,7 +244,7 @@ def _sanitized(schema: Any, where: str) -> dict[str, Any]:
     if not isinstance(schema, Mapping):
         raise invalid_request(f"{where} must be a JSON Schema object")
     try:
-        return sanitize_schema(dict(schema), "gemini")
+        return sanitize_schema(dict(schema), "openapi")
     except (SchemaError, ValueError) as exc:
         raise invalid_request(f"{where} cannot be expressed for Gemini: {exc}") from None
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from completions_core.adapter import (
@@ -28,13 +28,14 @@ from completions_core.adapter import (
 from completions_core.assembly import new_tool_call_id
 from completions_core.errors import ProviderError
 from completions_core.types import AssistantMessage, FunctionCall, ToolCall
+from completions_core.usage import NormalizedUsage, count
 
 from .errors import PROVIDER
 
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["StreamReader", "completion_from", "finish_reason", "usage_from"]
+__all__ = ["StreamTranslator", "completion_from", "finish_reason", "normalize_usage", "usage_from"]
 
 # Gemini's finish reasons for output withheld by a filter; the native reason is kept beside.
 CONTENT_FILTER_REASONS = frozenset(
@@ -148,7 +149,7 @@ def completion_from(response: types.GenerateContentResponse) -> Completion:
     )
 
 
-class StreamReader:
+class StreamTranslator:
     """Turns stream chunks into events as they arrive; :meth:`finish` closes the turn."""
 
     def __init__(self) -> None:
@@ -194,3 +195,18 @@ class StreamReader:
         usage = usage_from(self.last) if self.last is not None else None
         if usage is not None:
             yield UsageEvent(usage)
+
+
+def normalize_usage(usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:
+    """Gemini's ``usageMetadata`` (wire camelCase or the SDK's snake_case): thinking is billed as
+    output but reported apart from the candidates, tool-use prompts apart from the prompt."""
+    if not usage:
+        return NormalizedUsage()
+    thoughts = count(usage, "thoughts_token_count", "thoughtsTokenCount")
+    return NormalizedUsage(
+        input_tokens=count(usage, "prompt_token_count", "promptTokenCount")
+        + count(usage, "tool_use_prompt_token_count", "toolUsePromptTokenCount"),
+        output_tokens=count(usage, "candidates_token_count", "candidatesTokenCount") + thoughts,
+        cached_input_tokens=count(usage, "cached_content_token_count", "cachedContentTokenCount"),
+        reasoning_tokens=thoughts,
+    )

@@ -12,7 +12,7 @@ from completions_google import GoogleAdapter, GoogleClient
 
 from completions_core.adapter import Credential
 from completions_core.assembly import ResponseAssembler
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import ChatCompletionRequest, StreamOptions, UserMessage
@@ -31,15 +31,6 @@ def _no_ambient_google_config(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from completions_google import GoogleAdapter
 
 from completions_core.adapter import Credential, TextDelta
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.replay import Stream
 
 from .conftest import KEY, load, make_request
@@ -75,11 +75,12 @@ def test_the_plugin_is_registered_under_the_completions_entry_point() -> None:
     module.register_providers(registered.append)
     assert [type(a) for a in registered] == [GoogleAdapter]
     adapter = registered[0]
-    assert (adapter.name, adapter.usage_format, adapter.managed_key_env) == (
+    assert (adapter.name, adapter.aliases, adapter.managed_key_env) == (
         "google",
-        "google",
+        ("gemini",),
         ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     )
+    assert adapter.keeps_thought_signatures  # Gemini reads its signatures back on the next turn
 
 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:

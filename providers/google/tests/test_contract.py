@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from completions_google import GoogleAdapter
@@ -10,8 +11,7 @@ from completions_google import GoogleAdapter
 from completions_core.testing.cassettes import Interaction
 from completions_core.testing.contract import AdapterContract
 
-from .conftest import CASSETTES
-
+CASSETTES = Path(__file__).parent / "cassettes"
 MODEL = "gemini-2.5-flash"
 _MODEL_IN_PATH = re.compile(r"/models/[^/:]+:")
 

@@ -11,7 +11,7 @@ from completions_google.errors import map_error, scrub
 
 from completions_core.adapter import Credential
 from completions_core.errors import ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.replay import Fault, Stream
 
 from .conftest import KEY, collect, load, make_request

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from completions_google.response import normalize_usage
 
 from completions_core.adapter import Finish, MessageExtras, ReasoningDelta, TextDelta, ToolCallDone, UsageEvent
 from completions_core.errors import ProviderError
-from completions_core.usage import normalize_usage
 
 from .conftest import collect, load, make_request
 
@@ -69,7 +69,7 @@ async def test_stream_usage_is_the_last_chunks(server, adapter, client) -> None:
     assert len(usage_events) == 1
     assert result.usage is not None
     assert result.usage["prompt_token_count"] == 13 and result.usage["candidates_token_count"] == 8
-    assert normalize_usage("google", result.usage).input_tokens == 13
+    assert normalize_usage(result.usage).input_tokens == 13
 
 
 @pytest.mark.anyio
@@ -78,7 +78,7 @@ async def test_cached_content_tokens_are_reported(server, adapter, client) -> No
     completion = await adapter.complete(client, make_request())
     assert completion.message.content == "Paris."
     assert completion.usage is not None and completion.usage["cached_content_token_count"] == 3512
-    usage = normalize_usage("google", completion.usage)
+    usage = normalize_usage(completion.usage)
     assert (usage.input_tokens, usage.cached_input_tokens) == (3520, 3512)
     assert (usage.output_tokens, usage.reasoning_tokens) == (2 + 42, 42)
 
@@ -182,7 +182,7 @@ async def test_streamed_function_calls_arrive_whole_with_generated_ids(server, a
     assert result.response.finish_reason == "tool_calls"
     assert result.response.message.tool_calls == [done[0].tool_call]
     # Usage: the recording's thinking tokens count as output.
-    assert normalize_usage("google", result.usage).reasoning_tokens == 202
+    assert normalize_usage(result.usage).reasoning_tokens == 202
 
 
 @pytest.mark.anyio

@@ -6,9 +6,7 @@ or a response is parsed. See README.md for the mapping and the supported ``provi
 
 from __future__ import annotations
 
-from typing import Any
-
-from completions_core.hookspecs import hookimpl
+from completions_core.hookspecs import Register, hookimpl
 
 from .adapter import OpenAIAdapter, OpenAIClientConfig
 from .errors import map_error
@@ -17,6 +15,6 @@ __all__ = ["OpenAIAdapter", "OpenAIClientConfig", "map_error", "register_provide
 
 
 @hookimpl
-def register_providers(register: Any) -> None:
+def register_providers(register: Register) -> None:
     """Register the OpenAI provider."""
     register(OpenAIAdapter())

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
-from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
+from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent, http_transport
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
+from completions_core.redaction import Secret
 from completions_core.schemas import Target
-from completions_core.secrets import Secret
 from completions_core.tls import shared_ssl_context
 from completions_core.types import ChatCompletionRequest
 
@@ -98,9 +98,8 @@ def _no_redirect_client_class(transport: str) -> type[Any]:
 
 
 def _http_client() -> Any:
-    transport = os.environ.get("COMPLETIONS_OPENAI_TRANSPORT", "aiohttp")
     # One shared TLS context: building one per client loads the CA bundle on the event loop.
-    return _no_redirect_client_class("httpx2" if transport == "httpx2" else "aiohttp")(
+    return _no_redirect_client_class(http_transport("COMPLETIONS_OPENAI_TRANSPORT"))(
         follow_redirects=False, verify=shared_ssl_context()
     )
 
@@ -117,7 +116,7 @@ class OpenAIAdapter(ProviderAdapter):
     """OpenAI Chat Completions: text, tools, structured output, streaming with usage."""
 
     name = "openai"
-    usage_format = "openai"
+    sdk_loggers = ("openai",)
     managed_key_env = ("OPENAI_API_KEY",)
 
     #: The official endpoint, used unless the operator overrides it.
@@ -239,7 +238,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     def schema_target(self, strict: bool) -> Target:
         """The schema dialect for tool parameters (``strict``) and ``response_schema`` (hook)."""
-        return "openai_strict" if strict else "openai"
+        return "strict" if strict else "json_schema"
 
     def options(self, request: ChatCompletionRequest) -> dict[str, Any]:
         """This provider's ``provider_kwargs`` entry, with unknown keys refused."""

@@ -10,25 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError, broken_connection, retry_after_seconds
-from completions_core.secrets import scrub_error
+from completions_core.errors import ProviderError, broken_connection, retry_after_seconds, status_error_type
+from completions_core.redaction import scrub_error
 
 __all__ = ["map_error", "retry_after_seconds"]
-
-# HTTP status -> error_type for statuses with a fixed meaning.
-_STATUS_TYPES: dict[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "provider_error",
-    413: "request_too_large_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    529: "overloaded_error",
-}
 
 # Error codes a provider sends inside a 429 that no retry can fix (billing, not load).
 _PERMANENT_429_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
@@ -42,22 +27,11 @@ def _body_field(body: object, key: str) -> Optional[str]:
     return None
 
 
-def _status_type(status: int) -> str:
-    if status in _STATUS_TYPES:
-        return _STATUS_TYPES[status]
-    if status >= 500:
-        return "provider_error"
-    if status >= 400:
-        return "invalid_request_error"
-    # A 1xx/3xx reaching here means a redirect we do not follow or a broken upstream.
-    return "invalid_response_error"
-
-
 def _from_status(exc: Any, provider: str) -> ProviderError:
     status = int(exc.status_code)
     body = exc.body
     message = _body_field(body, "message") or f"{provider} answered HTTP {status}"
-    error_type = _status_type(status)
+    error_type = status_error_type(status)
     retryable: Optional[bool] = None
     if error_type == "provider_error" and status == 409:
         retryable = True  # a conflict on the provider's side (e.g. a concurrent request): worth another try
@@ -91,7 +65,7 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
     ``secret`` (the API key in use) and anything shaped like a credential is masked in the
-    message (:func:`~completions_core.secrets.scrub`): a provider may echo request headers.
+    message (:func:`~completions_core.redaction.scrub`): a provider may echo request headers.
     """
     import httpx2
     import openai

@@ -159,9 +159,9 @@ def map_response_format(schema: dict[str, Any], target: Target, provider: str) -
     try:
         sanitized = sanitize_schema(schema, target)
     except SchemaError as exc:
-        if target != "openai_strict":
+        if target != "strict":
             raise _invalid(provider, f"response_schema: {exc}") from None
-        sanitized, strict = _sanitize(schema, "openai", provider, "response_schema"), False
+        sanitized, strict = _sanitize(schema, "json_schema", provider, "response_schema"), False
     return {
         "type": "json_schema",
         "json_schema": {"name": _schema_name(schema), "schema": sanitized, "strict": strict},

@@ -12,7 +12,7 @@ import pytest
 from completions_openai import OpenAIAdapter
 
 from completions_core.adapter import Credential
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import ChatCompletionRequest, UserMessage
@@ -24,10 +24,6 @@ KEY = "sk-test-openai-7c1e2d3f4a5b"
 _PROVIDER_ENV_PREFIXES = ("OPENAI_", "COMPLETIONS_OPENAI_", "DASHSCOPE_", "COMPLETIONS_ALIBABA_")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture(autouse=True)
 def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,11 +31,6 @@ def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(_PROVIDER_ENV_PREFIXES):
             monkeypatch.delenv(name)
 
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as replay:
-        yield replay
 
 
 @pytest.fixture

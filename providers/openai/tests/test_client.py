@@ -13,7 +13,7 @@ from completions_openai import OpenAIAdapter, OpenAIClientConfig
 
 from completions_core.adapter import Credential
 from completions_core.errors import ProviderError
-from completions_core.secrets import Secret
+from completions_core.redaction import Secret
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import ChatCompletionRequest

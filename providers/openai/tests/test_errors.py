@@ -43,7 +43,8 @@ async def failure(adapter: OpenAIAdapter, client_for: ClientFor, request: ChatCo
         (500, "provider_error", True),
         (502, "provider_error", True),
         (503, "overloaded_error", True),
-        (504, "provider_error", True),
+        (504, "timeout_error", True),
+        (402, "permission_error", False),
         (418, "invalid_request_error", False),
     ],
 )

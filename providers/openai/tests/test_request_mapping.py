@@ -353,7 +353,7 @@ def test_a_response_schema_strict_mode_cannot_express_goes_out_non_strict() -> N
 
     schema = {"type": "object", "properties": {"scores": {"type": "object", "additionalProperties": {"type": "integer"}}}}
     strict_ok = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    assert map_response_format(strict_ok, "openai_strict", "openai")["json_schema"]["strict"] is True
-    fallback = map_response_format(schema, "openai_strict", "openai")["json_schema"]
+    assert map_response_format(strict_ok, "strict", "openai")["json_schema"]["strict"] is True
+    fallback = map_response_format(schema, "strict", "openai")["json_schema"]
     assert fallback["strict"] is False
     assert fallback["schema"]["properties"]["scores"]["additionalProperties"] == {"type": "integer"}

@@ -14,7 +14,7 @@ from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer, Stream
 from completions_core.types import ChatCompletionRequest
-from completions_core.usage import normalize_usage
+from completions_core.usage import chat_completions_usage as normalize_usage
 
 Request = Callable[..., ChatCompletionRequest]
 ClientFor = Callable[[OpenAIAdapter, ChatCompletionRequest], Any]
@@ -239,7 +239,7 @@ async def test_the_newer_stream_wire_with_obfuscation_and_null_usage_is_read(
     (call,) = first.response.message.tool_calls or []
     assert (call.function.name, call.function.arguments) == ("get_capital", {"country": "UK"})
     assert second.text == "The capital of the UK is London."
-    assert normalize_usage("openai", second.usage).input_tokens == 78
+    assert normalize_usage(second.usage).input_tokens == 78
 
 
 @pytest.mark.anyio
@@ -268,7 +268,7 @@ async def test_prompt_cache_usage_is_normalized(
     written = await adapter.complete(client, request)
     read = await adapter.complete(client, request)
     assert written.usage is not None and written.usage["prompt_tokens_details"]["cache_write_tokens"] == 4012
-    first, second = normalize_usage("openai", written.usage), normalize_usage("openai", read.usage)
+    first, second = normalize_usage(written.usage), normalize_usage(read.usage)
     assert (first.input_tokens, first.cache_write_tokens, first.cached_input_tokens) == (4020, 4012, 0)
     assert (second.input_tokens, second.cached_input_tokens, second.output_tokens) == (4020, 4012, 4)
     server.assert_all_used()

@@ -1,4 +1,5 @@
-"""A wrapper that keeps secrets out of reprs, logs, exceptions and telemetry."""
+"""Keeping secrets out of sight: the ``Secret`` wrapper (no repr, log, exception or telemetry shows it),
+fingerprints, and scrubbing of credentials from provider messages."""
 
 from __future__ import annotations
 

@@ -46,19 +46,19 @@ MAX_PROPERTIES = 5000
 MAX_ENUM_VALUES = 1000
 MAX_STRING_LENGTH = 120_000
 
-_STRICT_HINT = "send it with strict mode off (target 'openai') or give the value a closed shape"
+_STRICT_HINT = "send it with strict mode off (target 'json_schema') or give the value a closed shape"
 
 
-class OpenAIStrictEmitter(Emitter):
+class StrictEmitter(Emitter):
     """JSON Schema -> the subset OpenAI accepts with ``strict: true``."""
 
-    target = "openai_strict"
+    target = "strict"
 
     def root(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The root must be a plain (non-null, non-union) object."""
         out = super().root(schema)
         if out.get("type") != "object":
-            raise SchemaError((), "openai_strict needs an object at the root (not null, not a union)")
+            raise SchemaError((), "strict needs an object at the root (not null, not a union)")
         return out
 
     def string(self, schema: dict[str, Any], body: dict[str, Any], notes: list[str]) -> None:

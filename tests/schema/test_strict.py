@@ -8,12 +8,12 @@ import pydantic
 import pytest
 
 from completions_core.schemas import SchemaError, sanitize_schema
-from tests.schema.checkers import check_openai_strict, is_valid, strict_instance
+from tests.schema.checkers import check_strict, is_valid, strict_instance
 
 
 def strict(schema: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    out = sanitize_schema(schema, "openai_strict", **kwargs)
-    check_openai_strict(out, **kwargs)
+    out = sanitize_schema(schema, "strict", **kwargs)
+    check_strict(out, **kwargs)
     return out
 
 
@@ -131,7 +131,7 @@ def test_unsupported_keywords_are_dropped_and_restated(schema: dict[str, Any], n
 
 def test_an_object_with_arbitrary_keys_is_refused() -> None:
     with pytest.raises(SchemaError, match=r"^#/properties/meta: an object with arbitrary keys cannot be strict"):
-        sanitize_schema(obj({"meta": {"type": "object", "additionalProperties": {"type": "string"}}}), "openai_strict")
+        sanitize_schema(obj({"meta": {"type": "object", "additionalProperties": {"type": "string"}}}), "strict")
 
 
 def test_an_empty_closed_object_is_fine() -> None:
@@ -141,25 +141,25 @@ def test_an_empty_closed_object_is_fine() -> None:
 
 def test_a_value_of_any_type_is_refused() -> None:
     with pytest.raises(SchemaError, match=r"^#/properties/x: a value of any type cannot be strict"):
-        sanitize_schema(obj({"x": {"description": "Anything."}}), "openai_strict")
+        sanitize_schema(obj({"x": {"description": "Anything."}}), "strict")
 
 
 def test_an_array_without_items_is_refused_at_its_items() -> None:
     with pytest.raises(SchemaError, match=r"^#/properties/xs/items: a value of any type"):
-        sanitize_schema(obj({"xs": {"type": "array"}}), "openai_strict")
+        sanitize_schema(obj({"xs": {"type": "array"}}), "strict")
 
 
 def test_a_required_name_without_a_schema_is_refused() -> None:
     with pytest.raises(SchemaError, match=r"^#: required property 'ghost' has no schema"):
-        sanitize_schema(obj({"a": {"type": "string"}}, ["ghost"]), "openai_strict")
+        sanitize_schema(obj({"a": {"type": "string"}}, ["ghost"]), "strict")
 
 
 @pytest.mark.parametrize(
     "root", [{"type": "string"}, {"type": ["object", "null"], "properties": {"a": {"type": "string"}}}]
 )
 def test_a_root_that_is_not_a_plain_object_is_refused(root: dict[str, Any]) -> None:
-    with pytest.raises(SchemaError, match=r"^#: openai_strict needs an object at the root"):
-        sanitize_schema(root, "openai_strict")
+    with pytest.raises(SchemaError, match=r"^#: strict needs an object at the root"):
+        sanitize_schema(root, "strict")
 
 
 def test_nesting_deeper_than_ten_levels_is_refused() -> None:
@@ -167,27 +167,27 @@ def test_nesting_deeper_than_ten_levels_is_refused() -> None:
     for _ in range(10):
         schema = obj({"n": schema}, ["n"])
     assert strict(schema)["type"] == "object"
-    with pytest.raises(SchemaError, match="nesting depth 11 exceeds the openai_strict limit of 10"):
-        sanitize_schema(obj({"n": schema}, ["n"]), "openai_strict")
+    with pytest.raises(SchemaError, match="nesting depth 11 exceeds the strict limit of 10"):
+        sanitize_schema(obj({"n": schema}, ["n"]), "strict")
     assert strict(obj({"n": schema}, ["n"]), max_depth=11)["type"] == "object"
 
 
 def test_more_than_5000_properties_are_refused() -> None:
     properties = {f"p{i}": {"type": "integer"} for i in range(5001)}
     with pytest.raises(SchemaError, match="more than 5000 object properties in total"):
-        sanitize_schema(obj(properties), "openai_strict")
+        sanitize_schema(obj(properties), "strict")
 
 
 def test_more_than_1000_enum_values_are_refused() -> None:
     values = [f"v{i}" for i in range(1001)]
     with pytest.raises(SchemaError, match="more than 1000 enum values in total"):
-        sanitize_schema(obj({"e": {"enum": values}}, ["e"]), "openai_strict")
+        sanitize_schema(obj({"e": {"enum": values}}, ["e"]), "strict")
 
 
 def test_a_recursive_schema_is_refused_as_a_cycle() -> None:
     schema = {**obj({"n": {"$ref": "#"}}), "$defs": {}}
     with pytest.raises(SchemaError, match=r"^#/properties/n: reference cycle through #$"):
-        sanitize_schema(schema, "openai_strict")
+        sanitize_schema(schema, "strict")
 
 
 def test_a_pydantic_model_schema_becomes_strict_and_keeps_its_data_representable() -> None:
@@ -216,4 +216,4 @@ def test_a_pydantic_dict_field_is_refused_as_an_open_object() -> None:
         tags: dict[str, str]
 
     with pytest.raises(SchemaError, match=r"^#/properties/tags: an object with arbitrary keys"):
-        sanitize_schema(Tags.model_json_schema(), "openai_strict")
+        sanitize_schema(Tags.model_json_schema(), "strict")

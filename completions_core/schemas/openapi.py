@@ -60,10 +60,10 @@ def _float_safe(value: Any) -> bool:
         return False
 
 
-class GeminiEmitter(Emitter):
+class OpenAPIEmitter(Emitter):
     """JSON Schema -> Gemini ``Schema`` (as a dict with the SDK's camelCase names)."""
 
-    target = "gemini"
+    target = "openapi"
 
     def string(self, schema: dict[str, Any], body: dict[str, Any], notes: list[str]) -> None:
         """Lengths and pattern carry over; enums are the one place Gemini wants them."""

@@ -8,18 +8,18 @@ import pytest
 from google.genai import types as genai_types
 
 from completions_core.schemas import SchemaError, sanitize_schema
-from tests.schema.checkers import check_gemini
+from tests.schema.checkers import check_openapi
 
 
-def gemini(schema: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    out = sanitize_schema(schema, "gemini", **kwargs)
-    check_gemini(out, **kwargs)
+def openapi(schema: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    out = sanitize_schema(schema, "openapi", **kwargs)
+    check_openapi(out, **kwargs)
     return out
 
 
 def prop(schema: dict[str, Any], **kwargs: Any) -> Any:
     """Rewrite ``schema`` as the one property of an object and return what it became."""
-    return gemini({"type": "object", "properties": {"p": schema}}, **kwargs)["properties"]["p"]
+    return openapi({"type": "object", "properties": {"p": schema}}, **kwargs)["properties"]["p"]
 
 
 def test_references_are_inlined_and_meta_keywords_dropped() -> None:
@@ -31,7 +31,7 @@ def test_references_are_inlined_and_meta_keywords_dropped() -> None:
         "properties": {"city": {"$ref": "#/$defs/City"}},
         "$defs": {"City": {"type": "string", "description": "A city."}},
     }
-    assert gemini(schema) == {"type": "object", "properties": {"city": {"type": "string", "description": "A city."}}}
+    assert openapi(schema) == {"type": "object", "properties": {"city": {"type": "string", "description": "A city."}}}
 
 
 def test_a_string_const_becomes_a_one_value_enum() -> None:
@@ -125,7 +125,7 @@ def test_all_of_with_a_closed_object_drops_what_the_other_member_adds() -> None:
 
 def test_all_of_that_no_value_can_satisfy_is_an_error_at_the_root() -> None:
     with pytest.raises(SchemaError, match=r"^#: the schema accepts no value$"):
-        sanitize_schema({"allOf": [{"type": "string"}, {"type": "integer"}]}, "gemini")
+        sanitize_schema({"allOf": [{"type": "string"}, {"type": "integer"}]}, "openapi")
 
 
 def test_exclusive_minimum_on_an_integer_becomes_an_exact_minimum() -> None:
@@ -277,11 +277,11 @@ def test_nesting_deeper_than_five_levels_is_an_error_naming_the_place() -> None:
         deep = {"type": "array", "items": deep}
     schema = {"type": "object", "properties": {"a": deep}}
     with pytest.raises(SchemaError) as caught:
-        sanitize_schema(schema, "gemini")
+        sanitize_schema(schema, "openapi")
     assert str(caught.value) == (
-        "#/properties/a/items/items/items/items: nesting depth 6 exceeds the gemini limit of 5 object/array levels"
+        "#/properties/a/items/items/items/items: nesting depth 6 exceeds the openapi limit of 5 object/array levels"
     )
-    assert gemini(schema, max_depth=6)["properties"]["a"]["type"] == "array"
+    assert openapi(schema, max_depth=6)["properties"]["a"]["type"] == "array"
 
 
 def test_a_pydantic_style_tool_schema_becomes_a_valid_function_declaration() -> None:
@@ -307,7 +307,7 @@ def test_a_pydantic_style_tool_schema_becomes_a_valid_function_declaration() -> 
         "title": "PlanTrip",
         "type": "object",
     }
-    out = gemini(schema)
+    out = openapi(schema)
     declaration = genai_types.FunctionDeclaration(name="plan_trip", parameters=out)  # type: ignore[arg-type]
     assert declaration.parameters is not None and declaration.parameters.properties is not None
     stop = out["properties"]["stops"]["items"]
