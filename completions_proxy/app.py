@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 from typing import Optional
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
+from completions_proxy.admission import AdmissionMiddleware
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.state import ProxyState
@@ -42,7 +44,8 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
             state.draining = True
             await state.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    admission = [Middleware(AdmissionMiddleware, admission=state.admission)]  # COMPLETIONS_MAX_INFLIGHT
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=admission)
     app.state.proxy = state
     return app
 

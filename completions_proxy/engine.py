@@ -37,7 +37,8 @@ from completions_core.types import (
     RetryConfiguration,
     StreamOptions,
 )
-from completions_proxy.attempts import LiveAttempt, nullcontext, record_failure, refused, unexpected
+from completions_proxy.attempts import LiveAttempt, admit, nullcontext, record_failure, refused, unexpected
+from completions_proxy.breaker import Health
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
@@ -119,6 +120,7 @@ class Turn:
     chunks: int = 0
     sentences: int = 0
     response: Optional[ChatCompletionResponse] = None
+    last_target: int = 0  # the plan's last target: the breaker never skips it
 
 
 def _strip_for(provider: str, messages: ConversationHistory) -> ConversationHistory:
@@ -167,6 +169,7 @@ class Engine:
         self.settings = settings
         self.registry = registry
         self.clients = clients
+        self.health = Health(settings.breaker_settings())  # breaker and retry budget (breaker.py)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -249,17 +252,23 @@ class Engine:
     async def complete(self, targets: list[Target], turn: Turn) -> ChatCompletionResponse:
         """Run a non-streaming request through the plan; raise the last error if every attempt fails."""
         last: Optional[ProviderError] = None
+        turn.last_target = len(targets) - 1
         for index, target, retry_number in self._schedule(targets):
             if last is not None and retry_number > 0:
                 if not last.retryable:
                     continue
+                if not self.health.allow_retry(target.provider):
+                    continue  # the provider's retry budget is spent
                 await self._pause(target, retry_number, last, turn)
             attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
             try:
                 client = self.client_for(target)
-                with anyio.fail_after(target.request.timeout) if target.request.timeout else nullcontext():
+                with (
+                    admit(self, target, index, turn, attempt),  # the breaker: may skip (BreakerOpen)
+                    anyio.fail_after(target.request.timeout) if target.request.timeout else nullcontext(),
+                ):
                     try:
                         completion = await target.adapter.complete(client, target.request)
                     finally:
@@ -321,12 +330,15 @@ class Engine:
         deadlines = (first_token_timeout, idle_timeout)
         last: Optional[ProviderError] = None
         hedged: set[int] = set()
+        turn.last_target = len(targets) - 1
         for index, target, retry_number in self._schedule(targets):
             if retry_number == 0 and index in hedged:
                 continue  # already run as the hedge of the target before it
             if last is not None and retry_number > 0:
                 if not last.retryable:
                     continue
+                if not self.health.allow_retry(target.provider):
+                    continue  # the provider's retry budget is spent
                 await self._pause(target, retry_number, last, turn)
             if hedge_after and retry_number == 0 and index + 1 < len(targets):
                 hedged.add(index + 1)

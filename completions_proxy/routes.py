@@ -300,8 +300,10 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: plugins loaded, at least one provider, not draining."""
+    """Readiness: plugins loaded, at least one provider, not draining, not at the admission limit."""
     state: Optional[ProxyState] = getattr(request.app.state, "proxy", None)
+    if state is not None and state.admission.saturated:
+        return json_response({"status": "unavailable", "reason": "saturated"}, 503)
     if state is None or state.draining or len(state.registry) == 0:
         reason = "draining" if state is not None and state.draining else "no provider plugin loaded"
         return json_response({"status": "unavailable", "reason": reason}, 503)

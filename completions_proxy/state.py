@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from completions_core.plugins import ProviderRegistry
+from completions_proxy.admission import Admission, AdmissionCollector
+from completions_proxy.breaker import HealthCollector
 from completions_proxy.clients import ClientCache
 from completions_proxy.engine import Engine
 from completions_proxy.settings import Settings
@@ -27,6 +29,7 @@ class ProxyState:
     metrics: Metrics
     telemetry: Telemetry
     draining: bool = False
+    admission: Admission = field(default_factory=lambda: Admission(0))
     streams: set[Any] = field(default_factory=set)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -35,13 +38,18 @@ class ProxyState:
         """Wire the parts together; ``hook`` is the plugin manager's hook relay (telemetry plugins)."""
         clients = ClientCache(settings.client_cache_size)
         metrics = Metrics(cache_size=clients.__len__)
+        engine = Engine(settings, registry, clients)
+        admission = Admission(settings.max_inflight)
+        metrics.registry.register(HealthCollector(engine.health))  # breaker and retry budget
+        metrics.registry.register(AdmissionCollector(admission))
         return cls(
             settings=settings,
             registry=registry,
             clients=clients,
-            engine=Engine(settings, registry, clients),
+            engine=engine,
             metrics=metrics,
             telemetry=Telemetry(metrics, hook, log_content=settings.log_content),
+            admission=admission,
         )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
