@@ -357,7 +357,8 @@ class Health:
         if ratio is None:
             return None
         attempts, retries = self._budget(provider).counts(self.clock())
-        return self.settings.budget_floor + ratio * (attempts - retries) - retries
+        # Retries were admitted as attempts too: the first attempts are the difference.
+        return self.settings.budget_floor + ratio * max(attempts - retries, 0) - retries
 
     def allow_retry(self, provider: str) -> bool:
         """Whether one more retry of ``provider`` fits its budget; it is counted when it does."""
