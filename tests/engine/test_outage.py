@@ -218,7 +218,7 @@ async def test_admission_refuses_beyond_the_limit_with_503_and_readiness_false()
         first.close()
         await hanging.closed.wait()
         with anyio.fail_after(5):
-            while running.state.admission.inflight:  # the server finishes the cut stream
+            while running.state.admission.inflight:  # noqa: ASYNC110 - the server finishes the cut stream
                 await anyio.sleep(0.01)
         async with session.get(running.url + "/readyz") as ready:
             assert ready.status == 200
