@@ -46,6 +46,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"  {adapter.name}: managed key {state}")
         print(f"max body bytes: {settings.max_body_bytes}")
         print(f"client cache size: {settings.client_cache_size}")
+        breaker = settings.breaker_settings()
+        print(f"circuit breaker: {f'{breaker.failures} failures' if breaker.failures else 'off'}, "
+              f"ratio {breaker.failure_ratio:g}, window {breaker.window:g} s, cool-down {breaker.cooldown:g} s")
+        budget = f"{breaker.budget_floor} + {breaker.budget_ratio:g} x requests"
+        if breaker.budget_ratio is None:
+            budget = "off"
+        print(f"retry budget: {budget} per {breaker.budget_window:g} s")
+        print(f"max in-flight completions per worker: {settings.max_inflight or 'no limit'}")
         return 0
 
     from hypercorn.config import Config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from completions_core import plugins
 from completions_core.errors import ProviderError
 from completions_proxy.breaker import (
     MIN_COUNTED_DEADLINE,
@@ -15,6 +16,7 @@ from completions_proxy.breaker import (
     Health,
     HealthCollector,
 )
+from completions_proxy.cli import main
 from completions_proxy.settings import ConfigError, Settings
 
 
@@ -312,3 +314,21 @@ def test_settings_from_the_environment() -> None:
         Settings.from_env({**token, "COMPLETIONS_BREAKER_FAILURE_RATIO": "2"})
     with pytest.raises(ConfigError, match="COMPLETIONS_MAX_INFLIGHT must be an integer"):
         Settings.from_env({**token, "COMPLETIONS_MAX_INFLIGHT": "many"})
+
+
+def test_check_config_prints_the_breaker_budget_and_admission_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COMPLETIONS_PROXY_TOKENS", "t" * 20)
+    monkeypatch.setenv("COMPLETIONS_PLUGINS", "embedded")
+    monkeypatch.setenv("COMPLETIONS_BREAKER_FAILURES", "0")
+    monkeypatch.setenv("COMPLETIONS_MAX_INFLIGHT", "64")
+    plugins.reset_plugins()
+    try:
+        assert main(["--check-config"]) == 0
+    finally:
+        plugins.reset_plugins()
+    out = capsys.readouterr().out
+    assert "circuit breaker: off" in out
+    assert "retry budget: 10 + 0.2 x requests per 10 s" in out
+    assert "max in-flight completions per worker: 64" in out
