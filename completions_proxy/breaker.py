@@ -3,8 +3,11 @@
 Every attempt asks :meth:`Health.admit` before it calls a provider and reports how it went on
 the :class:`Ticket` it gets back. From those reports:
 
-- **the breaker** of a (provider, model) opens after ``failures`` failed attempts within
-  ``window`` seconds, when they are at least ``failure_ratio`` of its attempts in that window.
+- **the breaker** of a (provider, model) opens after ``failures`` failed attempts in a row
+  (each within ``window`` seconds of the one before: a hard outage is noticed within its first
+  few failures, however busy the target was before), or after ``failures`` failed attempts
+  within ``window`` seconds that are at least ``failure_ratio`` of its attempts in that window
+  (a flapping target).
   Failures are what says the provider is unwell (connection errors, 5xx, 529, malformed
   responses, timeouts and first-token deadline misses of at least :data:`MIN_COUNTED_DEADLINE`),
   never what says a caller is wrong (400, 401, 403, 404, a quota 429). While open, the target is
@@ -130,7 +133,8 @@ class _Window:
 class _Target:
     """The breaker of one (provider, model)."""
 
-    __slots__ = ("cooled_until", "opened_until", "outcomes", "probe_since", "probing", "state")
+    __slots__ = ("cooled_until", "last_failure", "opened_until", "outcomes", "probe_since", "probing", "state",
+                 "streak")
 
     def __init__(self, window: float) -> None:
         self.state = CLOSED
@@ -139,6 +143,8 @@ class _Target:
         self.probe_since = 0.0
         self.cooled_until = 0.0
         self.outcomes = _Window(window)  # (failures, attempts)
+        self.streak = 0  # failures in a row
+        self.last_failure = 0.0
 
 
 class Ticket:
@@ -279,6 +285,7 @@ class Health:
         now = self.clock()
         entry = self._target(ticket.key)
         entry.outcomes.add(now, 0, 1)
+        entry.streak = 0
         if ticket.probe:
             entry.probing = False
         if ticket.state == "rate_limited":
@@ -288,6 +295,7 @@ class Health:
         if entry.state != CLOSED and ticket.state != CLOSED:
             self._move(ticket.key, entry, CLOSED)
             entry.outcomes.clear()
+            entry.streak = 0
 
     def _failed(self, ticket: Ticket, error: ProviderError) -> None:
         if not self.enabled:
@@ -308,11 +316,14 @@ class Health:
             return
         entry.outcomes.add(now, 1, 1)
         settings = self.settings
+        entry.streak = entry.streak + 1 if now - entry.last_failure <= settings.window else 1
+        entry.last_failure = now
         if ticket.probe or entry.state == HALF_OPEN:
             self._open(ticket.key, entry, now)
         elif entry.state == CLOSED:
             failures, attempts = entry.outcomes.counts(now)
-            if failures >= settings.failures and failures >= settings.failure_ratio * attempts:
+            flapping = failures >= settings.failures and failures >= settings.failure_ratio * attempts
+            if entry.streak >= settings.failures or flapping:
                 self._open(ticket.key, entry, now)
 
     def _open(self, key: tuple[str, str], entry: _Target, now: float) -> None:

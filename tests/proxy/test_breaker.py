@@ -71,13 +71,33 @@ def test_closed_until_the_failure_threshold_then_open() -> None:
     health.admit("p", "other-model").ok()
 
 
-def test_failures_below_the_ratio_of_attempts_do_not_open_it() -> None:
+def test_failures_in_a_row_open_it_however_busy_the_target_was() -> None:
     health, _ = _health()
-    for _ in range(4):
+    for _ in range(100):
         health.admit("p", "m").ok()
-    _fail(health, 3)  # 3 of 7 attempts failed: under half
+    _fail(health, SETTINGS.failures - 1)
     assert health.state("p", "m") == "closed"
-    _fail(health)  # 4 of 8: half
+    _fail(health)
+    assert health.state("p", "m") == "open"
+
+
+def test_scattered_failures_open_it_only_at_the_ratio_of_attempts() -> None:
+    health, _ = _health()
+    for _ in range(3):  # failure, success, success: 3 of 9 failed, never two in a row
+        _fail(health)
+        health.admit("p", "m").ok()
+        health.admit("p", "m").ok()
+    assert health.state("p", "m") == "closed"
+    for _ in range(2):  # failure, success: 5 of 13, still under half
+        _fail(health)
+        health.admit("p", "m").ok()
+    assert health.state("p", "m") == "closed"
+    _fail(health, 2)  # two in a row (under the three of the threshold), then a success: 7 of 16
+    health.admit("p", "m").ok()
+    assert health.state("p", "m") == "closed"
+    _fail(health)  # 8 of 17
+    assert health.state("p", "m") == "closed"
+    _fail(health)  # 9 of 18: half
     assert health.state("p", "m") == "open"
 
 
