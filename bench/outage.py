@@ -143,7 +143,8 @@ class Call:
     attempts: int = 0
 
 
-def body(primary: bool = True, fallback: bool = True, retry: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def body(primary: bool = True, fallback: bool = True, retry: Optional[dict[str, Any]] = None,
+         itl: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "provider": "anthropic" if primary else "openai",
         "model": "claude-mock" if primary else "gpt-mock",
@@ -155,6 +156,8 @@ def body(primary: bool = True, fallback: bool = True, retry: Optional[dict[str, 
         out["fallbacks"] = [{"provider": "openai", "model": "gpt-mock"}]
     if retry is not None:
         out["retry"] = retry
+    if itl:
+        out["model"] = "gpt-mock-slow"  # the mock spaces its tokens 20 ms apart: streams that stay open
     return out
 
 
@@ -265,7 +268,7 @@ async def outage(setup: Setup, fault: str, breaker: bool, before: float, during:
         "after": [c for c in calls if c.started >= healed_at + COOLDOWN],
     }
     back = [c.started for c in calls if c.started >= healed_at and c.provider == "anthropic"]
-    row = {
+    row: dict[str, Any] = {
         "fault": fault, "breaker": breaker, "fallback_own": summary(own),
         **{name: summary(group) for name, group in phases.items()},
         "recovered_after_s": round(min(back) - healed_at, 2) if back else None,
@@ -305,26 +308,78 @@ async def storm(setup: Setup, budget: bool, seconds: float, callers: int) -> dic
     return row
 
 
+async def capacity(setup: Setup, seconds: float, unloaded_p99: float) -> tuple[int, list[dict[str, Any]]]:
+    """The most concurrent streams the worker serves with p99 time to first chunk within 2x the unloaded figure."""
+    payload = json.dumps(body(primary=False, itl=True)).encode()
+    proxy = Proxy(setup.primary.port, setup.fallback_port, {"COMPLETIONS_MAX_INFLIGHT": "0"})
+    served, ramp = 4, []
+    try:
+        await proxy.ready()
+        await load(proxy, payload, 4, 1.0, time.perf_counter())
+        for level in (8, 16, 32, 64, 128, 256, 512):
+            calls = await load(proxy, payload, level, seconds, time.perf_counter())
+            row = {"streams": level, **summary(calls)}
+            ramp.append(row)
+            print(f"  capacity ramp: {level} streams, p99 {row['ttft_p99_ms']} ms", flush=True)
+            if row["ttft_p99_ms"] is None or row["ttft_p99_ms"] > 2 * unloaded_p99 or row["endings"].get("lost"):
+                break
+            served = level
+    finally:
+        proxy.close()
+    return served, ramp
+
+
 async def overload(setup: Setup, limit: int, seconds: float) -> dict[str, Any]:
-    rows: dict[str, Any] = {"limit": limit, "load": 2 * limit}
-    payload = json.dumps(body(primary=False)).encode()
-    configurations = (("unloaded", limit, 4), ("admission_on", limit, 2 * limit), ("admission_off", 0, 2 * limit))
-    for name, cap, streams in configurations:
+    """Twice the streams the worker serves: with admission control (limit) and without."""
+    payload = json.dumps(body(primary=False, itl=True)).encode()
+
+    probes: list[float] = []
+
+    async def probe(proxy: Proxy, until: float) -> None:
+        # The event loop's own delay under the same load: GET /healthz, which does no work either.
+        async with aiohttp.ClientSession() as session:
+            while time.perf_counter() < until:
+                started = time.perf_counter()
+                async with session.get(proxy.url + "/healthz") as resp:
+                    await resp.read()
+                probes.append(time.perf_counter() - started)
+                await asyncio.sleep(0.1)
+
+    async def run(cap: int, streams: int) -> list[Call]:
         proxy = Proxy(setup.primary.port, setup.fallback_port, {"COMPLETIONS_MAX_INFLIGHT": str(cap)})
+        probes.clear()
         try:
             await proxy.ready()
             await load(proxy, payload, 4, 1.0, time.perf_counter())
-            calls = await load(proxy, payload, streams, seconds, time.perf_counter(), pause_after_reject=0.05)
+            # A refused caller honours Retry-After (1 s) or goes to another replica.
+            calls, _ = await asyncio.gather(
+                load(proxy, payload, streams, seconds, time.perf_counter(), pause_after_reject=1.0),
+                probe(proxy, time.perf_counter() + seconds),
+            )
+            return calls
         finally:
             proxy.close()
+
+    unloaded = summary(await run(0, 4))
+    unloaded["healthz_p50_ms"] = pct(probes, 0.5)
+    print(f"  overload: unloaded (4 streams) p50/p99 {unloaded['ttft_p50_ms']}/{unloaded['ttft_p99_ms']} ms",
+          flush=True)
+    ramp: list[dict[str, Any]] = []
+    if not limit:
+        limit, ramp = await capacity(setup, min(seconds, 4.0), unloaded["ttft_p99_ms"] or 1.0)
+    rows: dict[str, Any] = {"limit": limit, "load": 2 * limit, "unloaded": unloaded, "ramp": ramp}
+    for name, cap in (("admission_on", limit), ("admission_off", 0)):
+        calls = await run(cap, 2 * limit)
         admitted = [c for c in calls if c.status == 200]
         rejected = [c.total for c in calls if c.status == 503]
         rows[name] = {**summary(admitted), "rejected": len(rejected), "rejected_p50_ms": pct(rejected, 0.5),
-                      "rejected_p99_ms": pct(rejected, 0.99),
+                      "rejected_p99_ms": pct(rejected, 0.99), "healthz_p50_ms": pct(probes, 0.5),
+                      "healthz_p99_ms": pct(probes, 0.99),
                       "other": sum(1 for c in calls if c.status not in (200, 503))}
-        print(f"  overload {name:>13} ({streams} streams, limit {cap or 'none'}): admitted p50/p99 "
+        print(f"  overload {name:>13} ({2 * limit} streams, limit {cap or 'none'}): admitted p50/p99 "
               f"{rows[name]['ttft_p50_ms']}/{rows[name]['ttft_p99_ms']} ms, {len(admitted)} admitted, "
-              f"{len(rejected)} refused (p50/p99 {rows[name]['rejected_p50_ms']}/{rows[name]['rejected_p99_ms']} ms)",
+              f"{len(rejected)} refused (p50/p99 {rows[name]['rejected_p50_ms']}/{rows[name]['rejected_p99_ms']} ms; "
+              f"/healthz meanwhile {rows[name]['healthz_p50_ms']}/{rows[name]['healthz_p99_ms']} ms)",
               flush=True)
     return rows
 
@@ -339,15 +394,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                                "tokens": args.tokens, "cooldown_s": COOLDOWN,
                                "first_token_timeout_s": FIRST_TOKEN_TIMEOUT, "outages": [], "storm": []}
     try:
-        print(f"outage ({args.outage:g} s, {args.streams} concurrent streams)", flush=True)
-        for fault in args.faults.split(","):
-            for breaker in (True, False):
-                results["outages"].append(await outage(setup, fault, breaker, args.before, args.outage, args.after))
-        print("retry storm", flush=True)
-        for budget in (True, False):
-            results["storm"].append(await storm(setup, budget, args.storm_seconds, args.callers))
-        print("overload", flush=True)
-        results["overload"] = await overload(setup, args.limit, args.overload_seconds)
+        only = set(args.only.split(","))
+        if "outage" in only:
+            print(f"outage ({args.outage:g} s, {args.streams} concurrent streams)", flush=True)
+            for fault in args.faults.split(","):
+                for breaker in (True, False):
+                    results["outages"].append(
+                        await outage(setup, fault, breaker, args.before, args.outage, args.after)
+                    )
+        if "storm" in only:
+            print("retry storm", flush=True)
+            for budget in (True, False):
+                results["storm"].append(await storm(setup, budget, args.storm_seconds, args.callers))
+        if "overload" in only:
+            print("overload", flush=True)
+            results["overload"] = await overload(setup, args.limit, args.overload_seconds)
     finally:
         await primary.close()
         await fallback.cleanup()
@@ -365,8 +426,10 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--storm-seconds", type=float, default=10.0)
     parser.add_argument("--callers", type=int, default=32)
-    parser.add_argument("--limit", type=int, default=64, help="COMPLETIONS_MAX_INFLIGHT in the overload scenario")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="COMPLETIONS_MAX_INFLIGHT in the overload scenario (0: what the worker serves, measured)")
     parser.add_argument("--overload-seconds", type=float, default=10.0)
+    parser.add_argument("--only", default="outage,storm,overload", help="scenarios to run (comma list)")
     parser.add_argument("--quick", action="store_true", help="short phases (smoke run)")
     parser.add_argument("--output", default=str(HERE / "results" / "outage.json"))
     args = parser.parse_args()
