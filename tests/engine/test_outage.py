@@ -73,9 +73,11 @@ def _body(fallback: bool = True, **extra: Any) -> dict[str, Any]:
     return body
 
 
-async def _run(proxy: RunningProxy, body: dict[str, Any]) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+async def _run(
+    proxy: RunningProxy, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
     async with aiohttp.ClientSession() as session, session.post(
-        proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}"}
+        proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}", **(headers or {})}
     ) as resp:
         text = await resp.text()
         attempts = json.loads(resp.headers.get("X-Completions-Attempts", "[]"))
@@ -139,6 +141,17 @@ async def test_a_failed_probe_opens_it_again(proxy: tuple[RunningProxy, Clock], 
     assert status == 200 and records[0]["provider"] == "embedded"
     assert _shape(attempts) == [("openai", "error", "probe"), ("embedded", "ok", None)]
     status, records, attempts = await _run(running, _body(stream=False))
+    assert _shape(attempts) == [("openai", "breaker_skipped", "open"), ("embedded", "ok", None)]
+    upstream.assert_all_used()
+
+
+async def test_a_hedged_request_skips_an_open_primary_and_starts_its_fallback_at_once(
+    proxy: tuple[RunningProxy, Clock], upstream: ReplayServer
+) -> None:
+    running, _ = proxy
+    await _open_primary(running, upstream)
+    status, records, attempts = await _run(running, _body(), {"X-Completions-Hedge-After": "30"})
+    assert status == 200 and records[-1]["response"]["provider"] == "embedded"
     assert _shape(attempts) == [("openai", "breaker_skipped", "open"), ("embedded", "ok", None)]
     upstream.assert_all_used()
 
