@@ -141,6 +141,7 @@ class Call:
     provider: Optional[str] = None
     ending: str = "none"  # response | error | http_error | lost
     attempts: int = 0
+    error: str = ""
 
 
 def body(primary: bool = True, fallback: bool = True, retry: Optional[dict[str, Any]] = None,
@@ -170,7 +171,8 @@ async def call(session: aiohttp.ClientSession, proxy: Proxy, payload: bytes, clo
             result.status = resp.status
             result.attempts = len(json.loads(resp.headers.get("X-Completions-Attempts", "[]")))
             if resp.status != 200:
-                await resp.read()
+                answer = (await resp.read())[:200]
+                result.error = f"{resp.status} {answer!r} {resp.headers.get('X-Completions-Attempts')}"
                 result.ending = "http_error"
                 return result
             async for raw in resp.content:
@@ -183,11 +185,11 @@ async def call(session: aiohttp.ClientSession, proxy: Proxy, payload: bytes, clo
                 if record.get("type") == "response":
                     result.ending, result.provider = "response", record["response"]["provider"]
                 elif record.get("type") == "error":
-                    result.ending = "error"
+                    result.ending, result.error = "error", str(record)[:300]
             if result.ending == "none":
                 result.ending = "lost"
-    except aiohttp.ClientError:
-        result.ending = "lost"
+    except aiohttp.ClientError as exc:
+        result.ending, result.error = "lost", f"{type(exc).__name__}: {exc}"[:300]
     finally:
         result.total = time.perf_counter() - started
     return result
@@ -221,7 +223,9 @@ def summary(calls: list[Call]) -> dict[str, Any]:
     endings: dict[str, int] = {}
     for c in calls:
         endings[c.ending] = endings.get(c.ending, 0) + 1
-    return {"requests": len(calls), "ttft_p50_ms": pct(ttft, 0.5), "ttft_p99_ms": pct(ttft, 0.99), "endings": endings}
+    errors = [c.error for c in calls if c.error][:3]
+    return {"requests": len(calls), "ttft_p50_ms": pct(ttft, 0.5), "ttft_p99_ms": pct(ttft, 0.99), "endings": endings,
+            "error_examples": errors}
 
 
 # -- the scenarios ----------------------------------------------------------------------------
