@@ -8,7 +8,15 @@ One run measures, on the same text (English golden-rule cases, about 8,000 chara
 2. how the chunker's cost grows with the size of the text (1x, 2x, 4x, 8x): linear means the
    cost per character stays flat;
 3. the lookahead: fed one character at a time, how many characters (and how many non-space
-   characters) arrive after a sentence's last character before the chunker emits it.
+   characters) arrive after a sentence's last character before the chunker emits it;
+4. voice replies (``bench/data/voice_replies.txt``, hand-written, eight languages and mixed,
+   markdown-rich) joined into one long reply and fed in random 1-8 character deltas with the
+   options a voice agent uses (cleaning on, multilingual default language): throughput and cost
+   per delta against pysbd on the same deltas, the cost of creating a chunker against the cost
+   of feeding it 20 characters, and per language the share of sentences emitted within one
+   non-space character of their end;
+5. the golden-rule pass counts per language (the figures tests/sentences/test_golden_rules.py
+   holds), so that a change's effect on accuracy shows next to its effect on speed.
 
 Run ``python bench/sentences_bench.py`` (under a minute) or ``--quick`` for a CI smoke run
 (a few seconds). Timings are the best CPU time of several repetitions, so that a busy machine
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import time
@@ -33,6 +42,7 @@ from completions_core.sentences import SentenceChunker  # noqa: E402
 from completions_core.types import StreamOptions  # noqa: E402
 
 DATA = ROOT / "tests" / "sentences" / "data" / "golden_rules_8lang.json"
+REPLIES = ROOT / "bench" / "data" / "voice_replies.txt"
 DELTA = 4
 
 
@@ -63,6 +73,27 @@ def deltas_of(text: str, size: int = DELTA) -> list[str]:
     return [text[k : k + size] for k in range(0, len(text), size)]
 
 
+def random_deltas(text: str, seed: int = 16) -> list[str]:
+    """``text`` cut into pieces of 1 to 8 characters (uniform, seeded: the same cut every run)."""
+    rng = random.Random(seed)
+    deltas: list[str] = []
+    k = 0
+    while k < len(text):
+        n = rng.randint(1, 8)
+        deltas.append(text[k : k + n])
+        k += n
+    return deltas
+
+
+def load_replies() -> list[tuple[str, str]]:
+    """(language, text) of every reply in ``bench/data/voice_replies.txt``."""
+    replies: list[tuple[str, str]] = []
+    for block in REPLIES.read_text("utf-8").split("\n=== ")[1:]:
+        language, _, text = block.partition("\n")
+        replies.append((language.strip(), text.strip("\n")))
+    return replies
+
+
 def best_of(repeats: int, run: Callable[[], int]) -> tuple[float, int]:
     """Best CPU time of ``repeats`` runs, and what the last run returned.
 
@@ -89,12 +120,12 @@ def chunker_run(deltas: list[str], options: StreamOptions) -> Callable[[], int]:
     return run
 
 
-def pysbd_run(deltas: list[str]) -> Callable[[], int] | None:
+def pysbd_run(deltas: list[str], language: str = "en") -> Callable[[], int] | None:
     try:
         import pysbd
     except ImportError:
         return None
-    segmenter = pysbd.Segmenter(language="en", clean=False)
+    segmenter = pysbd.Segmenter(language=language, clean=False)
 
     def run() -> int:
         tail = ""
@@ -111,9 +142,11 @@ def pysbd_run(deltas: list[str]) -> Callable[[], int] | None:
     return run
 
 
-def lookahead(text: str) -> tuple[list[int], list[int]]:
+def lookahead(text: str, language: str | None = None) -> tuple[list[int], list[int]]:
     """Characters (all, non-space) that arrived after each sentence's end before it came out."""
-    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    chunker = SentenceChunker(
+        StreamOptions(clean_sentences=False, min_sentence_length=0, punctuation_language=language)
+    )
     everything: list[int] = []
     non_space: list[int] = []
     position = 0
@@ -156,12 +189,116 @@ def compare(name: str, text: str, repeats: int, pysbd_repeats: int) -> None:
     print()
 
 
+def replies_section(repeats: int, pysbd_repeats: int, quick: bool) -> None:
+    """Throughput, cost per delta, creation cost and per-language lookahead on the replies."""
+    replies = load_replies()
+    text = "\n\n".join(reply for _, reply in replies)
+    if quick:
+        text = text[: len(text) // 3]
+    deltas = random_deltas(text)
+    megabytes = len(text.encode("utf-8")) / 1e6
+    options = StreamOptions()
+    print(
+        f"## Voice replies: {len(replies)} replies joined, {len(text)} characters ({megabytes * 1e6:.0f} bytes), "
+        f"{len(deltas)} random deltas of 1-8 characters, defaults (clean, min 6, multilingual)\n"
+    )
+    print("| segmenter | sentences | total ms | us per delta | MB/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    seconds, count = best_of(repeats, chunker_run(deltas, options))
+    per_delta = seconds / len(deltas) * 1e6
+    rate = megabytes / seconds
+    print(f"| SentenceChunker (defaults) | {count} | {seconds * 1e3:.2f} | {per_delta:.2f} | {rate:.2f} |")
+    run = pysbd_run(deltas)
+    if run is None:
+        print("\npysbd is not installed: skipping the comparison (pip install pysbd)\n")
+    else:
+        pysbd_seconds, pysbd_count = best_of(pysbd_repeats, run)
+        pysbd_per_delta = pysbd_seconds / len(deltas) * 1e6
+        print(
+            f"| pysbd (en), tail re-segmented after every delta | {pysbd_count} | {pysbd_seconds * 1e3:.1f} "
+            f"| {pysbd_per_delta:.1f} | {megabytes / pysbd_seconds:.3f} |"
+        )
+        print(f"\n- SentenceChunker: {pysbd_seconds / seconds:.0f}x cheaper per delta than pysbd (goal: 300x)")
+    print(f"- SentenceChunker: {megabytes / seconds:.2f} MB/s (goal: 3 MB/s)")
+
+    # Creating a chunker (the proxy creates one per request, from the request's options)
+    # against feeding 20 characters of the same text at the rate measured above.
+    creations = 2000 if quick else 20000
+
+    def create() -> int:
+        for _ in range(creations):
+            SentenceChunker(options)
+        return creations
+
+    create_seconds, _ = best_of(repeats, create)
+    per_creation = create_seconds / creations * 1e6
+    twenty = seconds / len(text) * 20 * 1e6
+    print(
+        f"- creating a chunker: {per_creation:.2f} us; feeding it 20 characters: {twenty:.2f} us "
+        f"({per_creation / twenty:.2f} of it; goal: at most 1)\n"
+    )
+
+    print("### Lookahead per language (one character per delta, raw sentences, multilingual default)\n")
+    print("| language | replies | sentences | within 1 non-space character | 2-4 | 5 or more |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    languages = list(dict.fromkeys(language for language, _ in replies))
+    total: list[int] = []
+    for language in languages:
+        texts = [reply for name, reply in replies if name == language]
+        non_space: list[int] = []
+        for reply in texts:
+            non_space += lookahead(reply)[1]
+        total += non_space
+        n = len(non_space)
+        first = sum(1 for v in non_space if v <= 1)
+        middle = sum(1 for v in non_space if 2 <= v <= 4)
+        print(
+            f"| {language} | {len(texts)} | {n} | {first / n:.1%} | {middle / n:.1%} | {(n - first - middle) / n:.1%} |"
+        )
+    first = sum(1 for v in total if v <= 1)
+    print(f"| all | {len(replies)} | {len(total)} | {first / len(total):.1%} | | |\n")
+
+
+def golden_section() -> None:
+    """Golden-rule cases passed per language, as tests/sentences/test_golden_rules.py runs them."""
+    cases = json.loads(DATA.read_text("utf-8"))
+    print("## Golden rules passed (raw sentences, min 0)\n")
+    languages = list(dict.fromkeys(case["lang"] for case in cases))
+    print("| run | " + " | ".join(languages) + " | all |")
+    print("| --- |" + " ---: |" * (len(languages) + 1))
+    for label, step, multilingual in (
+        ("3-character deltas, case language", 3, False),
+        ("1-character deltas, case language", 1, False),
+        ("4-character deltas, multilingual", 4, True),
+    ):
+        passed: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        for case in cases:
+            options = StreamOptions(
+                clean_sentences=False,
+                min_sentence_length=0,
+                punctuation_language=None if multilingual else case["lang"],
+            )
+            chunker = SentenceChunker(options)
+            sentences: list[str] = []
+            for delta in deltas_of(case["text"], step):
+                sentences += chunker.feed(delta)
+            total[case["lang"]] += 1
+            passed[case["lang"]] += sentences + chunker.flush() == case["expected"]
+        cells = " | ".join(f"{passed[lang]}/{total[lang]}" for lang in languages)
+        print(f"| {label} | {cells} | {sum(passed.values())}/{sum(total.values())} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small texts, few repetitions (CI smoke run)")
     args = parser.parse_args()
     size, repeats, pysbd_repeats = (2000, 3, 1) if args.quick else (8000, 15, 2)
     texts = build_texts(size)
+
+    golden_section()
+    replies_section(repeats, pysbd_repeats, args.quick)
 
     print("## Cost per delta and throughput (4-character deltas, CPU time)\n")
     for name, text in texts.items():

@@ -158,6 +158,15 @@ class ProviderAdapter:
             if hasattr(result, "__await__"):
                 await result
 
+    def prepare(self) -> None:
+        """Import the provider SDK (and whatever else the first request would import) ahead of time.
+
+        Optional. The proxy calls it once per adapter during start-up, in a worker thread and
+        before readiness turns true, so that a new worker's first requests do not stall the event
+        loop on imports. It must not need a key, a network or an event loop; an exception is
+        logged and the provider still serves (it then imports at first use). Default: nothing.
+        """
+
     async def warm(self, client: Any) -> None:
         """Pre-open the client's connection to the provider (best effort, errors ignored)."""
 

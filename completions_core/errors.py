@@ -7,6 +7,7 @@ types are stable strings that callers can match on.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -21,7 +22,9 @@ __all__ = [
     "RETRYABLE_ERROR_TYPES",
 ]
 
-# error_type -> HTTP status the proxy answers with when the whole request fails with it.
+# error_type -> HTTP status the proxy answers with when the whole request fails with it. Every
+# error type the proxy can return is here (a test derives them from the code and checks this
+# table and the one in docs/protocol.md).
 ERROR_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
     "provider_not_configured_error": 400,
@@ -29,6 +32,7 @@ ERROR_STATUS: dict[str, int] = {
     "permission_error": 403,
     "not_found_error": 404,
     "unknown_provider_error": 404,
+    "method_not_allowed_error": 405,
     "request_timeout_error": 408,
     "request_too_large_error": 413,
     "rate_limit_error": 429,
@@ -37,6 +41,7 @@ ERROR_STATUS: dict[str, int] = {
     "connection_error": 502,
     "overloaded_error": 503,
     "unavailable_error": 503,
+    "managed_key_unavailable_error": 503,
     "timeout_error": 504,
     "internal_error": 500,
 }
@@ -122,19 +127,24 @@ def broken_connection(exc: BaseException) -> Optional[str]:
     return None
 
 
+def _finite(seconds: float) -> Optional[float]:
+    # "inf" and "nan" parse as floats; an upstream must not make a turn wait for ever.
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), if sent."""
     millis = headers.get("retry-after-ms")
     if millis:
         try:
-            return max(0.0, float(millis) / 1000)
+            return _finite(float(millis) / 1000)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _finite(float(value))
     except ValueError:
         pass
     try:

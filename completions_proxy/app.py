@@ -11,18 +11,69 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Optional
 
+import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from completions_core.errors import ERROR_STATUS
 from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
 from completions_proxy.admission import AdmissionMiddleware
+from completions_proxy.openai_compat import openai_routes, parse_model_map
+from completions_proxy.openai_compat.errors import openai_error_response
+from completions_proxy.responses import error_response
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.state import ProxyState
 from completions_proxy.telemetry import configure_logging
 
 __all__ = ["app", "create_app"]
+
+logger = structlog.get_logger("completions_proxy.app")
+
+# The error type of a status the router (not a route) answers with.
+_TYPE_OF_STATUS = {status: error_type for error_type, status in reversed(ERROR_STATUS.items())}
+_TYPE_OF_STATUS[404] = "not_found_error"
+
+
+#: Paths whose router errors (404/405/500) answer in the OpenAI error shape.
+_OPENAI_PATHS = frozenset(route.path for route in openai_routes)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """404, 405 and every other HTTP error of the router, in the JSON error envelope."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"no route {request.url.path[:200]!r}; see GET /openapi.json for the routes"
+    elif status == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"method {request.method} is not allowed on {request.url.path[:200]!r}; allowed: {allowed}"
+    else:
+        message = str(exc.detail)
+    fallback = "internal_error" if status >= 500 else "invalid_request_error"
+    return _error(request, message, _TYPE_OF_STATUS.get(status, fallback), status, dict(exc.headers or {}))
+
+
+def _error(request: Request, message: str, error_type: str, status: int, headers: dict[str, str]) -> Response:
+    """The error envelope its caller expects: the OpenAI shape on the OpenAI-compatible paths."""
+    if request.url.path in _OPENAI_PATHS:
+        return openai_error_response(message, error_type, status, headers=headers)
+    return error_response(message, error_type, status, headers=headers)
+
+
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    """A client that went away while a route read its body: one quiet line, no traceback."""
+    logger.info("client_disconnected", path=request.url.path[:200])
+    return Response(status_code=499)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug: the JSON envelope with the exception's type only (the traceback goes to the log)."""
+    return _error(request, f"internal error ({type(exc).__name__})", "internal_error", 500, {})
 
 
 def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderRegistry] = None) -> Starlette:
@@ -34,19 +85,28 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     settings = settings if settings is not None else Settings.from_env()
     registry = registry if registry is not None else get_providers()
     configure_logging(settings.log_format)
+    openai_model_map = parse_model_map(settings.env)
     state = ProxyState.build(settings, registry, get_plugin_manager().hook)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
+            # Provider SDKs are imported (and a first client built) before readiness turns true.
+            await state.prepare()
             yield
         finally:
             state.draining = True
             await state.aclose()
 
     admission = [Middleware(AdmissionMiddleware, admission=state.admission)]  # COMPLETIONS_MAX_INFLIGHT
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=admission)
+    app = Starlette(
+        routes=[*routes, *openai_routes],
+        lifespan=lifespan,
+        middleware=admission,
+        exception_handlers={HTTPException: _http_error, ClientDisconnect: _disconnected, Exception: _internal_error},
+    )
     app.state.proxy = state
+    app.state.openai_model_map = openai_model_map
     return app
 
 

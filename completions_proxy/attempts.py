@@ -103,41 +103,42 @@ class LiveAttempt:
             assembler = ResponseAssembler(
                 self.options, provider=target.provider, model=target.request.model, request_id=turn.request_id
             )
-            client = self.engine.client_for(target)
-            upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
-            async with aclosing(upstream) as events:
-                iterator = events.__aiter__()
-                timeout = target.request.timeout
-                # Most requests set no deadline at all: then nothing is computed per event.
-                bounded = bool(timeout or self.first_token_timeout or self.idle_timeout)
-                wait: Optional[float] = None
-                why = ""
-                while True:
-                    if bounded:
-                        wait, why = deadline(
-                            timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
-                        )
-                    waiting = time.perf_counter()
-                    try:
-                        with anyio.fail_after(wait) if wait is not None else nullcontext():
-                            event = await iterator.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        raise DeadlineExceeded(why) from None
-                    finally:
-                        turn.provider_wait += time.perf_counter() - waiting
-                    produced = assembler.feed(event)
-                    if produced:
-                        if not self.produced:
-                            ticket.ok()  # a first chunk: the provider is answering
-                        self.produced = True
-                        if turn.first_sentence_at is None and assembler.sentences:
-                            turn.first_sentence_at = time.perf_counter()
-                        for chunk in produced:
-                            turn.chunks += 1
-                            yield chunk
-                final = assembler.finish()
+            # Leased for the whole stream: the cache never closes a client an attempt is using.
+            with self.engine.lease(target) as client:
+                upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
+                async with aclosing(upstream) as events:
+                    iterator = events.__aiter__()
+                    timeout = target.request.timeout
+                    # Most requests set no deadline at all: then nothing is computed per event.
+                    bounded = bool(timeout or self.first_token_timeout or self.idle_timeout)
+                    wait: Optional[float] = None
+                    why = ""
+                    while True:
+                        if bounded:
+                            wait, why = deadline(
+                                timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
+                            )
+                        waiting = time.perf_counter()
+                        try:
+                            with anyio.fail_after(wait) if wait is not None else nullcontext():
+                                event = await iterator.__anext__()
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            raise DeadlineExceeded(why) from None
+                        finally:
+                            turn.provider_wait += time.perf_counter() - waiting
+                        produced = assembler.feed(event)
+                        if produced:
+                            if not self.produced:
+                                ticket.ok()  # a first chunk: the provider is answering
+                            self.produced = True
+                            if turn.first_sentence_at is None and assembler.sentences:
+                                turn.first_sentence_at = time.perf_counter()
+                            for chunk in produced:
+                                turn.chunks += 1
+                                yield chunk
+                    final = assembler.finish()
             turn.usage, turn.usage_format = assembler.usage, target.adapter.usage_format
             turn.finish_reason = assembler.finish_reason
             turn.sentences = assembler.sentences

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Optional
 
@@ -10,8 +11,12 @@ from completions_core.secrets import Secret, fingerprint
 __all__ = ["authenticate"]
 
 
-def authenticate(header: Optional[str], tokens: tuple[Secret, ...]) -> Optional[str]:
+def authenticate(header: Optional[str], tokens: tuple[Secret, ...], key: Optional[Secret] = None) -> Optional[str]:
     """Return a non-reversible id of the caller's token when ``header`` carries a valid one.
+
+    The id is a BLAKE2b MAC of the token keyed with ``key`` (the deployment's
+    ``COMPLETIONS_CALLER_ID_KEY``, or a random per-process key): without the key, a caller id
+    found in a log cannot be used to test guesses of the token offline.
 
     Every configured token is compared (no early exit), so the time taken does not tell which
     one nearly matched.
@@ -26,4 +31,7 @@ def authenticate(header: Optional[str], tokens: tuple[Secret, ...]) -> Optional[
     for token in tokens:
         if hmac.compare_digest(candidate, token.reveal().encode()):
             matched = token
-    return fingerprint(matched) if matched is not None else None
+    if matched is None:
+        return None
+    salt = hashlib.blake2b(key.reveal().encode()).digest() if key is not None else b"completions-proxy"
+    return fingerprint(matched, salt=salt)

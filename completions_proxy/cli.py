@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import Optional
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional
+from urllib.parse import urlsplit
 
 __all__ = ["main"]
 
@@ -23,6 +24,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--check-config", action="store_true", help="validate the configuration, print it, exit")
     return parser
+
+
+def base_url_settings(adapters: Iterable[Any], env: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(provider, variable, value shown) of each installed adapter's endpoint override.
+
+    An adapter declares its variable as ``base_url_env``; one that has a ``base_url`` but declares
+    none follows the convention ``COMPLETIONS_<PROVIDER>_BASE_URL``. A URL's user info is hidden.
+    """
+    out = []
+    for adapter in adapters:
+        variable = getattr(adapter, "base_url_env", None)
+        if not isinstance(variable, str) or not variable:
+            if not hasattr(adapter, "base_url"):
+                continue
+            variable = f"COMPLETIONS_{adapter.name.upper()}_BASE_URL"
+        raw = env.get(variable, "").strip()
+        out.append((adapter.name, variable, _shown_url(raw) if raw else "not set (the provider's default)"))
+    return out
+
+
+def _shown_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "set (not a valid URL)"
+    if parts.username is not None or parts.password is not None:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return parts._replace(netloc=f"****@{host}{port}").geturl()
+    return url
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -44,6 +75,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             key = settings.managed_key(adapter.name, adapter.managed_key_env)
             state = "not needed" if not adapter.requires_key else ("set (hidden)" if key else "not set")
             print(f"  {adapter.name}: managed key {state}")
+        overrides = base_url_settings(registry, settings.env)
+        if overrides:
+            print("provider endpoints (operator overrides):")
+            for name, variable, shown in overrides:
+                print(f"  {name}: {variable} {shown}")
         print(f"max body bytes: {settings.max_body_bytes}")
         print(f"client cache size: {settings.client_cache_size}")
         breaker = settings.breaker_settings()
@@ -54,6 +90,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             budget = "off"
         print(f"retry budget: {budget} per {breaker.budget_window:g} s")
         print(f"max in-flight completions per worker: {settings.max_inflight or 'no limit'}")
+        caller_key = "set" if settings.env.get("COMPLETIONS_CALLER_ID_KEY") else "random per process"
+        print(f"caller id key: {caller_key} (COMPLETIONS_CALLER_ID_KEY)")
+        models = ", ".join(settings.metrics_models) or f"first {settings.metrics_max_models} answered, then 'other'"
+        print(f"metrics model labels: {models}")
         return 0
 
     from hypercorn.config import Config

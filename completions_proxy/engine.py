@@ -1,19 +1,22 @@
 """The attempt engine: every request goes through here, for every provider.
 
 A request becomes a plan of :class:`Target`s (the primary, then each fallback with every unset
-field inherited from the primary). Each target gets its own retries (exponential backoff with
-jitter, the provider's Retry-After honoured up to a cap). Streaming commits to a target when its
-first chunk reaches the client; after that a failure ends the stream with an ``error`` chunk,
-never with a second provider's text.
+field inherited from the primary). Each target gets its own retries (the documented defaults when
+the request says nothing; exponential backoff, never shorter than the nominal delay, jitter on
+top, the provider's Retry-After honoured up to a cap); a :class:`Schedule` hands out the attempts
+one at a time, at most ``COMPLETIONS_MAX_ATTEMPTS`` per request. Streaming commits to a target
+when its first chunk reaches the client; after that a failure ends the stream with an ``error``
+chunk, never with a second provider's text.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import time
-from collections.abc import AsyncGenerator, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -23,6 +26,7 @@ import structlog
 from completions_core.adapter import Credential, ProviderAdapter
 from completions_core.assembly import response_from_completion
 from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
 from completions_core.secrets import Secret
@@ -43,12 +47,16 @@ from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
 
-__all__ = ["Attempt", "CredentialSpec", "Engine", "Target", "Turn", "parse_credentials"]
+__all__ = ["Attempt", "CredentialSpec", "Engine", "Schedule", "Step", "Target", "Turn", "parse_credentials"]
 
 logger = structlog.get_logger("completions_proxy.engine")
 
 #: The longest a provider's Retry-After may hold a turn (a caller is waiting on a voice turn).
 RETRY_AFTER_CAP = 20.0
+#: Jitter goes on top of the nominal backoff: up to this fraction of it, never below it.
+JITTER = 0.25
+#: No single backoff is longer than this, whatever the multiplier did to it.
+MAX_BACKOFF = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,27 +68,55 @@ class CredentialSpec:
 
 
 def parse_credentials(value: Any) -> dict[str, CredentialSpec]:
-    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``."""
+    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``.
+
+    A key travels in an HTTP header to the provider, so it must be printable Latin-1 without
+    CR, LF or NUL, and at most ``max_key_chars`` long; a message never repeats the key.
+    """
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidRequestError("expected an object mapping provider names to credentials", "credentials")
+    if len(value) > DEFAULT_LIMITS.max_credentials:
+        raise DEFAULT_LIMITS.too_many("providers", len(value), "max_credentials", "credentials")
     out: dict[str, CredentialSpec] = {}
     for name, spec in value.items():
+        if not isinstance(name, str) or not name.strip() or len(name) > DEFAULT_LIMITS.max_provider_chars:
+            raise InvalidRequestError(
+                f"each key is a provider name of 1 to {DEFAULT_LIMITS.max_provider_chars} characters "
+                "(max_provider_chars)",
+                "credentials",
+            )
         path = f"credentials.{name}"
         if not isinstance(spec, Mapping):
             raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
         unknown = set(spec) - {"voicerun_managed", "api_key"}
         if unknown:
-            raise InvalidRequestError(f"unknown field {sorted(unknown)[0]!r}", path)
+            raise InvalidRequestError(
+                f"unknown field {sorted(unknown)[0][:64]!r}; allowed fields: api_key, voicerun_managed", path
+            )
         managed = spec.get("voicerun_managed") is True
         key = spec.get("api_key")
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise InvalidRequestError("api_key must be a non-empty string", path)
         if managed == bool(key):
             raise InvalidRequestError("exactly one of voicerun_managed or api_key must be set", path)
-        out[str(name).strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
+        if key is not None:
+            _check_key(key, f"{path}.api_key")
+        out[name.strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
     return out
+
+
+def _check_key(key: str, path: str) -> None:
+    if len(key) > DEFAULT_LIMITS.max_key_chars:
+        raise InvalidRequestError(
+            f"is {len(key)} characters long, over the limit of {DEFAULT_LIMITS.max_key_chars} (max_key_chars)", path
+        )
+    # Never name the offending character's neighbours: they are part of the key.
+    if any(ch in key for ch in "\r\n\0"):
+        raise InvalidRequestError("must not contain CR, LF or NUL characters (check how the key was read)", path)
+    if any(ord(ch) > 0xFF or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key.strip()):
+        raise InvalidRequestError("must hold only printable Latin-1 characters (it is sent in an HTTP header)", path)
 
 
 @dataclass
@@ -90,7 +126,7 @@ class Target:
     adapter: ProviderAdapter
     request: ChatCompletionRequest
     credential: CredentialSpec
-    retry: Optional[RetryConfiguration]
+    retry: RetryConfiguration
 
     @property
     def provider(self) -> str:
@@ -153,13 +189,78 @@ def _merge(primary: ChatCompletionRequest, fallback: FallbackRequest) -> ChatCom
     return ChatCompletionRequest(fallbacks=None, **merged)
 
 
-def _backoff(retry: RetryConfiguration, attempt: int, retry_after: Optional[float]) -> float:
-    base = retry.retry_delay * (retry.backoff_multiplier**attempt)
-    # "Equal jitter": never less than half the nominal delay, so backoff still backs off.
-    delay = base / 2 + random.uniform(0, base / 2)
+def _backoff(
+    retry: RetryConfiguration,
+    attempt: int,
+    retry_after: Optional[float],
+    *,
+    floor: float = 0.0,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before retry ``attempt`` (from 0) of a target.
+
+    ``retry_delay * backoff_multiplier**attempt`` (at least ``floor``) is the least it waits: the
+    documented delay is the initial delay. Jitter adds up to :data:`JITTER` of it on top.
+    """
+    try:
+        nominal = retry.retry_delay * retry.backoff_multiplier**attempt
+    except OverflowError:
+        nominal = math.inf
+    nominal = min(max(nominal, floor), MAX_BACKOFF)
+    delay = min(nominal * (1 + JITTER * rand()), MAX_BACKOFF)
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
     return delay
+
+
+@dataclass(frozen=True)
+class Step:
+    """One attempt a :class:`Schedule` asks for."""
+
+    index: int
+    target: Target
+    retry: int  # 0: the target's first attempt
+    refresh: bool = False  # retrying an authentication error: refresh the credential, no backoff
+
+
+class Schedule:
+    """The order of a turn's attempts, decided one attempt at a time (never built as a list).
+
+    Each target gets its first attempt, then up to ``max_retries`` retries while its failures are
+    retryable; an authentication error gets one immediate retry with a refreshed credential, then
+    the turn moves on. The turn makes at most ``max_attempts`` attempts in all (counted in
+    ``attempts``, hedges included). The engine sets :attr:`last` after every failure.
+    """
+
+    def __init__(self, targets: list[Target], attempts: list[Attempt], max_attempts: int) -> None:
+        self.targets = targets
+        self.attempts = attempts
+        self.max_attempts = max_attempts
+        #: The most recent failure.
+        self.last: Optional[ProviderError] = None
+        #: Targets whose first attempt already ran (as the hedge of the target before them).
+        self.hedged: set[int] = set()
+        #: Whether the attempt cap ended the turn.
+        self.capped = False
+
+    def __iter__(self) -> Iterator[Step]:
+        for index, target in enumerate(self.targets):
+            retries = target.retry.max_retries if target.retry.enabled else 0
+            retry, refresh, refreshed = 0, False, False
+            while True:
+                if retry > 0 or index not in self.hedged:
+                    if len(self.attempts) >= self.max_attempts:
+                        self.capped = True
+                        return
+                    yield Step(index, target, retry, refresh)
+                last = self.last
+                if last is None or retry >= retries:
+                    break
+                refresh = last.error_type == "authentication_error" and not refreshed
+                if not refresh and not last.retryable:
+                    break
+                refreshed = refreshed or refresh
+                retry += 1
 
 
 class Engine:
@@ -170,6 +271,9 @@ class Engine:
         self.registry = registry
         self.clients = clients
         self.health = Health(settings.breaker_settings())  # breaker and retry budget (breaker.py)
+        #: How the engine waits between retries and draws jitter (tests inject their own).
+        self.sleep: Callable[[float], Any] = anyio.sleep
+        self.random: Callable[[], float] = random.random
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -201,7 +305,8 @@ class Engine:
                     )
                 spec = CredentialSpec(managed=True)
             messages = _strip_for(adapter.name, list(effective.messages))  # type: ignore[arg-type]
-            retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else None
+            # No ``retry`` means the documented defaults; ``{"enabled": false}`` turns retries off.
+            retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else RetryConfiguration()
             targets.append(
                 Target(
                     adapter=adapter,
@@ -212,8 +317,8 @@ class Engine:
             )
         return targets
 
-    def client_for(self, target: Target) -> Any:
-        """The cached SDK client for a target, resolving its credential."""
+    def _config(self, target: Target) -> tuple[Hashable, bool]:
+        """The SDK client config for a target, resolving its credential; and whether it is a customer's."""
         adapter = target.adapter
         if target.credential.api_key is not None:
             credential = Credential("customer", target.credential.api_key)
@@ -230,74 +335,114 @@ class Engine:
                     retryable=False,
                 )
             credential = Credential("managed", key)
-        config = adapter.client_config(target.request, credential)
-        return self.clients.get(adapter, config)
+        return adapter.client_config(target.request, credential), credential.source == "customer"
+
+    def client_for(self, target: Target) -> Any:
+        """The cached SDK client for a target (not leased: for warming; attempts use :meth:`lease`)."""
+        config, customer = self._config(target)
+        return self.clients.get(target.adapter, config, customer=customer)
+
+    @contextmanager
+    def lease(self, target: Target) -> Iterator[Any]:
+        """The cached SDK client for a target, never closed by the cache while the block runs."""
+        config, customer = self._config(target)
+        with self.clients.lease(target.adapter, config, customer=customer) as client:
+            yield client
+
+    def refresh(self, target: Target) -> None:
+        """Before retrying an authentication error: re-read a mounted key, drop the cached client.
+
+        The next attempt then builds a new SDK client (for Vertex, one that mints a new token)
+        from the credential as it is now.
+        """
+        try:
+            config, customer = self._config(target)
+        except (ProviderError, InvalidRequestError):
+            config = None
+        if config is not None:
+            self.clients.discard(target.adapter, config, customer=customer)
+        if target.credential.api_key is None and target.adapter.requires_key:
+            self.settings.forget_key(target.adapter.name)
 
     # -- running ----------------------------------------------------------------------------
 
-    def _schedule(self, targets: list[Target]) -> list[tuple[int, Target, int]]:
-        """(target index, target, retry number) in the order they will be tried."""
-        out: list[tuple[int, Target, int]] = []
-        for index, target in enumerate(targets):
-            retries = target.retry.max_retries if target.retry is not None and target.retry.enabled else 0
-            out.extend((index, target, n) for n in range(retries + 1))
-        return out
+    def schedule(self, targets: list[Target], turn: Turn) -> Schedule:
+        """The turn's attempts, in order, within the proxy's cap."""
+        return Schedule(targets, turn.attempts, self.settings.max_attempts)
 
-    async def _pause(self, target: Target, retry_number: int, last: ProviderError, turn: Turn) -> None:
-        assert target.retry is not None
-        delay = _backoff(target.retry, retry_number - 1, last.retry_after)
+    async def _before_retry(self, step: Step, schedule: Schedule, turn: Turn) -> None:
+        """Refresh the credential (authentication errors) or back off (everything else)."""
+        if step.refresh:
+            self.refresh(step.target)
+            return
+        assert schedule.last is not None
+        delay = _backoff(
+            step.target.retry,
+            step.retry - 1,
+            schedule.last.retry_after,
+            floor=self.settings.retry_min_delay,
+            rand=self.random,
+        )
         turn.backoff_wait += delay
-        await anyio.sleep(delay)
+        await self.sleep(delay)
+
+    def _exhausted(self, schedule: Schedule, turn: Turn) -> ProviderError:
+        if schedule.capped:
+            logger.info("attempt_cap_reached", request_id=turn.request_id, attempts=len(turn.attempts))
+        assert schedule.last is not None
+        return schedule.last
 
     async def complete(self, targets: list[Target], turn: Turn) -> ChatCompletionResponse:
         """Run a non-streaming request through the plan; raise the last error if every attempt fails."""
-        last: Optional[ProviderError] = None
+        schedule = self.schedule(targets, turn)
         turn.last_target = len(targets) - 1
-        for index, target, retry_number in self._schedule(targets):
-            if last is not None and retry_number > 0:
-                if not last.retryable:
-                    continue
-                if not self.health.allow_retry(target.provider):
-                    continue  # the provider's retry budget is spent
-                await self._pause(target, retry_number, last, turn)
+        for step in schedule:
+            index, target = step.index, step.target
+            if step.retry and not step.refresh and not self.health.allow_retry(target.provider):
+                continue  # the provider's retry budget is spent
+            if step.retry:
+                await self._before_retry(step, schedule, turn)
             attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
+            # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
+            timeout = target.request.timeout or self.settings.complete_timeout
             try:
-                client = self.client_for(target)
                 with (
+                    self.lease(target) as client,
                     admit(self, target, index, turn, attempt),  # the breaker: may skip (BreakerOpen)
-                    anyio.fail_after(target.request.timeout) if target.request.timeout else nullcontext(),
+                    anyio.fail_after(timeout) if timeout else nullcontext(),
                 ):
                     try:
                         completion = await target.adapter.complete(client, target.request)
                     finally:
                         turn.provider_wait += time.perf_counter() - started
             except TimeoutError:
-                last = ProviderError(
-                    f"{target.provider} did not answer within {target.request.timeout:g} s",
+                why = "" if target.request.timeout else " (the proxy's default deadline; set `timeout` to change it)"
+                schedule.last = ProviderError(
+                    f"{target.provider} did not answer within {timeout:g} s{why}",
                     "timeout_error",
                     provider=target.provider,
                 )
-                record_failure(attempt, last, started)
+                record_failure(attempt, schedule.last, started)
                 continue
             except ProviderError as exc:
-                last = exc
+                schedule.last = exc
                 record_failure(attempt, exc, started)
                 continue
             except InvalidRequestError as exc:
                 # Refused before anything was sent (an endpoint outside the allowlist, too many
                 # cache breakpoints): a 400 for this target; a fallback may still answer.
-                last = refused(target, exc)
-                record_failure(attempt, last, started)
+                schedule.last = refused(target, exc)
+                record_failure(attempt, schedule.last, started)
                 continue
             except anyio.get_cancelled_exc_class():
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
             except Exception as exc:  # noqa: BLE001 - reported, never silent
-                last = unexpected(target, exc)
-                record_failure(attempt, last, started)
+                schedule.last = unexpected(target, exc)
+                record_failure(attempt, schedule.last, started)
                 continue
             attempt.latency_ms = (time.perf_counter() - started) * 1000
             turn.provider, turn.model = target.provider, target.request.model
@@ -307,8 +452,7 @@ class Engine:
                 completion, provider=target.provider, model=target.request.model, request_id=turn.request_id
             )
             return turn.response
-        assert last is not None
-        raise last
+        raise self._exhausted(schedule, turn)
 
     async def stream(
         self,
@@ -328,27 +472,25 @@ class Engine:
         raced against the next fallback, and whichever produces the first chunk carries the turn.
         """
         deadlines = (first_token_timeout, idle_timeout)
-        last: Optional[ProviderError] = None
-        hedged: set[int] = set()
+        schedule = self.schedule(targets, turn)
         turn.last_target = len(targets) - 1
-        for index, target, retry_number in self._schedule(targets):
-            if retry_number == 0 and index in hedged:
-                continue  # already run as the hedge of the target before it
-            if last is not None and retry_number > 0:
-                if not last.retryable:
-                    continue
-                if not self.health.allow_retry(target.provider):
-                    continue  # the provider's retry budget is spent
-                await self._pause(target, retry_number, last, turn)
-            if hedge_after and retry_number == 0 and index + 1 < len(targets):
-                hedged.add(index + 1)
+        for step in schedule:
+            index, target = step.index, step.target
+            if step.retry and not step.refresh and not self.health.allow_retry(target.provider):
+                continue  # the provider's retry budget is spent
+            if step.retry:
+                await self._before_retry(step, schedule, turn)
+            # A race makes two attempts: only when the cap leaves room for both.
+            room = self.settings.max_attempts - len(turn.attempts)
+            if hedge_after and step.retry == 0 and index + 1 < len(targets) and room >= 2:
+                schedule.hedged.add(index + 1)
                 race = Race(self, options, turn, deadlines)
                 try:
                     async for chunk in race.run((index, target), (index + 1, targets[index + 1]), hedge_after):
                         yield chunk
                     return
                 except ProviderError as exc:
-                    last = exc
+                    schedule.last = exc
                     continue
             live = self.attempt(target, index, options, turn, deadlines)
             committed = False
@@ -364,9 +506,8 @@ class Engine:
                 if committed:
                     yield ErrorChunk(error=exc.message, error_type=exc.error_type)
                     return
-                last = exc
-        assert last is not None
-        raise last
+                schedule.last = exc
+        raise self._exhausted(schedule, turn)
 
     def attempt(
         self,

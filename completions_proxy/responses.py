@@ -13,16 +13,36 @@ from starlette.types import Message, Receive, Scope, Send
 from completions_core.codec import chunk_to_wire
 from completions_core.errors import ERROR_STATUS, ProviderError
 from completions_core.jsonutil import dumps
+from completions_core.limits import DEFAULT_LIMITS
 from completions_core.types import ChatCompletionChunk, ErrorChunk
 
-__all__ = ["ChunkStreamResponse", "error_response", "json_response"]
+__all__ = ["ChunkStreamResponse", "bound_header", "bounded_headers", "error_response", "json_response"]
 
 NDJSON = "application/x-ndjson"
+
+#: Appended to a header value cut at ``max_header_bytes``.
+TRUNCATED = "...[truncated]"
+_UNSAFE = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
+
+
+def bound_header(value: str, limit: int = DEFAULT_LIMITS.max_header_bytes) -> str:
+    """A header value that is safe to send: Latin-1, no CR/LF/NUL, at most ``limit`` bytes (cut with a marker)."""
+    value = value.translate(_UNSAFE).encode("latin-1", "replace").decode("latin-1")
+    if len(value) <= limit:
+        return value
+    return value[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def bounded_headers(headers: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
+    """Every value passed through :func:`bound_header` (the proxy's names are fixed, short strings)."""
+    if headers is None:
+        return None
+    return {name: bound_header(value) for name, value in headers.items()}
 
 
 def json_response(data: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
     """A JSON response encoded with the fast codec."""
-    return Response(dumps(data), status_code=status, headers=headers, media_type="application/json")
+    return Response(dumps(data), status_code=status, headers=bounded_headers(headers), media_type="application/json")
 
 
 def error_response(
@@ -47,7 +67,8 @@ def provider_error_response(exc: ProviderError, headers: Optional[dict[str, str]
     """The HTTP answer when every attempt failed with ``exc`` before anything was sent."""
     out = dict(headers or {})
     if exc.retry_after is not None and exc.error_type == "rate_limit_error":
-        out["Retry-After"] = str(max(1, round(exc.retry_after)))
+        # Bounded: a provider's absurd Retry-After must not become an absurd header.
+        out["Retry-After"] = str(max(1, round(min(exc.retry_after, 3600.0))))
     return error_response(
         exc.message,
         exc.error_type,
@@ -68,6 +89,26 @@ class ChunkStreamResponse:
     is 200 and a later failure is an ``error`` record. A client that goes away cancels the work
     at once (the engine closes the provider stream).
     """
+
+    #: The body's media type, and the bytes of a keep-alive, sent while nothing else is.
+    media_type = NDJSON
+    keepalive_body = b"\n"
+
+    def encode(self, chunk: ChatCompletionChunk) -> bytes:
+        """The bytes one chunk is sent as (empty: nothing to send)."""
+        return dumps(chunk_to_wire(chunk)) + b"\n"
+
+    def encode_failure(self, exc: ProviderError) -> bytes:
+        """The last bytes of a stream that fails after its first chunk."""
+        return dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"
+
+    def encode_end(self) -> bytes:
+        """The last bytes of a stream that succeeded (the final chunk says so: none)."""
+        return b""
+
+    def failure_response(self, exc: ProviderError, headers: dict[str, str]) -> Response:
+        """The plain HTTP error when every attempt failed before the first chunk."""
+        return provider_error_response(exc, headers)
 
     def __init__(
         self,
@@ -153,7 +194,7 @@ class ChunkStreamResponse:
             return
         await self._start(send)
         self._finished = True
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": self.encode_end(), "more_body": False})
 
     async def _keepalive(self, send: Send, lock: asyncio.Lock) -> None:
         loop = asyncio.get_running_loop()
@@ -164,14 +205,16 @@ class ChunkStreamResponse:
                 continue
             async with lock:
                 await self._start(send)
-                await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                await send({"type": "http.response.body", "body": self.keepalive_body, "more_body": True})
             self._last_send = loop.time()
 
     async def _send_chunk(self, send: Send, chunk: ChatCompletionChunk) -> None:
         await self._start(send)
         if isinstance(chunk, ErrorChunk):
             self.outcome, self.error_type = "error", chunk.error_type
-        await send({"type": "http.response.body", "body": dumps(chunk_to_wire(chunk)) + b"\n", "more_body": True})
+        body = self.encode(chunk)
+        if body:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def _send_failure(self, send: Send, caught: BaseException) -> None:
         exc = (
@@ -182,12 +225,11 @@ class ChunkStreamResponse:
         self.outcome, self.error_type = "error", exc.error_type
         self._finished = True
         if not self._started:
-            response = provider_error_response(exc, {**self.headers, **self._late()})
+            response = self.failure_response(exc, {**self.headers, **self._late()})
             self.status = response.status_code
             await response({"type": "http"}, _no_receive, send)
             return
-        line = dumps({"type": "error", "error": exc.message, "error_type": exc.error_type}) + b"\n"
-        await send({"type": "http.response.body", "body": line, "more_body": True})
+        await send({"type": "http.response.body", "body": self.encode_failure(exc), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _late(self) -> dict[str, str]:
@@ -197,9 +239,9 @@ class ChunkStreamResponse:
         if self._started:
             return
         self._started = True
-        headers = [(b"content-type", NDJSON.encode()), (b"cache-control", b"no-store")]
+        headers = [(b"content-type", self.media_type.encode()), (b"cache-control", b"no-store")]
         merged = {**self.headers, **self._late()}
-        headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in merged.items())
+        headers.extend((k.lower().encode("latin-1"), bound_header(v).encode("latin-1")) for k, v in merged.items())
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 

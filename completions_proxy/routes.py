@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from typing import Any, Optional
 
 import anyio
+import anyio.to_thread
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -16,6 +19,8 @@ from starlette.routing import Route
 from completions_core.codec import message_to_wire, normalize_request, response_to_wire, stream_options_from_wire
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
+from completions_core.limits import DEFAULT_LIMITS
+from completions_core.types import ChatCompletionRequest, FallbackRequest
 from completions_proxy.auth import authenticate
 from completions_proxy.engine import Turn, parse_credentials
 from completions_proxy.openapi import OPENAPI
@@ -24,6 +29,8 @@ from completions_proxy.state import ProxyState
 from completions_proxy.telemetry import overhead_ms
 
 __all__ = ["routes"]
+
+logger = structlog.get_logger("completions_proxy.routes")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -64,6 +71,12 @@ async def _read_body_in_time(request: Request, limit: int, seconds: float) -> by
         return await _read_body(request, limit)
 
 
+def _caller(request: Request, state: ProxyState) -> Optional[str]:
+    """The caller's keyed id, or None without a valid proxy token."""
+    settings = state.settings
+    return authenticate(request.headers.get("authorization"), settings.proxy_tokens, settings.caller_id_key)
+
+
 def _unauthorized(headers: dict[str, str]) -> Response:
     return error_response(
         "missing or invalid proxy token: send 'Authorization: Bearer <token>'",
@@ -73,32 +86,49 @@ def _unauthorized(headers: dict[str, str]) -> Response:
     )
 
 
-async def _parse_json(request: Request, state: ProxyState, headers: dict[str, str]) -> Any | Response:
+class _Disconnected(Response):
+    """The client went away before its body arrived: nobody reads this answer (499 in telemetry)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=499)
+
+
+async def read_json(request: Request, state: ProxyState) -> Any:
+    """The request's JSON body, within the body size and time limits (also used by the OpenAI routes).
+
+    Raises :class:`InvalidRequestError` (408, 413 or 400) when the body is late, too large,
+    empty or not JSON, and lets :class:`ClientDisconnect` through (the app logs it quietly).
+    """
     try:
         body = await _read_body_in_time(request, state.settings.max_body_bytes, state.settings.body_timeout)
     except TimeoutError:
-        return error_response(
+        raise InvalidRequestError(
             f"the request body did not arrive within {state.settings.body_timeout:g} s (COMPLETIONS_BODY_TIMEOUT)",
-            "request_timeout_error",
-            408,
-            headers=headers,
-        )
+            error_type="request_timeout_error",
+        ) from None
     except _BodyTooLarge:
-        return error_response(
+        raise InvalidRequestError(
             f"request body is larger than the limit of {state.settings.max_body_bytes} bytes "
             "(COMPLETIONS_MAX_BODY_BYTES)",
-            "request_too_large_error",
-            413,
-            headers=headers,
-        )
+            error_type="request_too_large_error",
+        ) from None
     if not body:
-        return error_response(
-            "request body is empty; send a JSON object", "invalid_request_error", 400, headers=headers
-        )
+        raise InvalidRequestError("request body is empty; send a JSON object")
     try:
         return loads(body)
     except ValueError as exc:
-        return error_response(f"request body is not valid JSON: {exc}", "invalid_request_error", 400, headers=headers)
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+
+
+async def _parse_json(request: Request, state: ProxyState, headers: dict[str, str]) -> Any | Response:
+    try:
+        return await read_json(request, state)
+    except ClientDisconnect:
+        # Ordinary on a network: one quiet line, no traceback.
+        logger.info("client_disconnected", path=request.url.path, request_id=headers.get("X-Request-ID"))
+        return _Disconnected()
+    except InvalidRequestError as exc:
+        return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
 
 
 async def completions(request: Request) -> Response | ChunkStreamResponse:
@@ -106,14 +136,13 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
     state = _state(request)
     turn = Turn(request_id=_request_id(request))
     headers = {"X-Request-ID": turn.request_id}
-    caller = authenticate(request.headers.get("authorization"), state.settings.proxy_tokens)
+    caller = _caller(request, state)
     report = _Reporter(state, request, turn, caller)
     if caller is None:
         return report.done(_unauthorized(headers), "unauthorized", "authentication_error")
-    try:
-        data = await _parse_json(request, state, headers)
-    except ClientDisconnect:
-        return report.done(Response(status_code=499), "client_disconnected")
+    data = await _parse_json(request, state, headers)
+    if isinstance(data, _Disconnected):
+        return report.done(data, "client_disconnected")
     if isinstance(data, Response):
         return report.done(data, "invalid_request", "invalid_request_error")
     stream = False
@@ -126,11 +155,18 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         report.stream = stream
         raw_options = data.pop("stream_options", None)
         credentials = parse_credentials(data.pop("credentials", None))
-        chat_request = normalize_request(data)
+        chat_request = normalize_request(data, wire=True)
         report.requested = (str(chat_request.provider), chat_request.model)
+        _check_provider_kwargs(chat_request, state)
         if state.settings.log_content:
             report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
         options, _deprecated = stream_options_from_wire(raw_options)
+        settings = state.settings
+        first_token_timeout = _header_seconds(
+            request, "X-Completions-First-Token-Timeout", settings.first_token_timeout
+        )
+        idle_timeout = _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout)
+        hedge_after = _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after)
         targets = state.engine.plan(chat_request, credentials)
     except InvalidRequestError as exc:
         response = error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
@@ -146,14 +182,13 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
             raise
         ok = json_response(response_to_wire(answer), headers={**headers, **_turn_headers(turn)})
         return report.done(ok, "ok")
-    settings = state.settings
     chunks = state.engine.stream(
         targets,
         options,
         turn,
-        first_token_timeout=_header_seconds(request, "x-completions-first-token-timeout", settings.first_token_timeout),
-        idle_timeout=_header_seconds(request, "x-completions-idle-timeout", settings.idle_timeout),
-        hedge_after=_header_seconds(request, "x-completions-hedge-after", settings.hedge_after),
+        first_token_timeout=first_token_timeout,
+        idle_timeout=idle_timeout,
+        hedge_after=hedge_after,
     )
     state.metrics.inflight.inc()
 
@@ -215,40 +250,94 @@ class _Reporter:
         return response  # type: ignore[return-value]
 
 
+def _check_provider_kwargs(request: ChatCompletionRequest, state: ProxyState) -> None:
+    """``provider_kwargs`` keys are installed providers' names: a typo is a 400, never silently ignored."""
+    parts: list[tuple[str, Any]] = [("provider_kwargs", request.provider_kwargs)]
+    for i, fallback in enumerate(request.fallbacks or []):
+        kwargs = fallback.provider_kwargs if isinstance(fallback, FallbackRequest) else None
+        parts.append((f"fallbacks[{i}].provider_kwargs", kwargs))
+    installed = state.registry.names()
+    for path, kwargs in parts:
+        for key in kwargs or {}:
+            if key in installed:
+                continue
+            shown = key if len(key) <= 64 else f"{key[:64]}..."
+            adapter = state.registry.get(key)
+            if adapter is not None:
+                raise InvalidRequestError(f"write the provider's name as {adapter.name!r}", f"{path}.{shown}")
+            raise InvalidRequestError(
+                f"unknown provider {shown!r}; provider_kwargs keys are installed provider names: "
+                f"{', '.join(installed) or 'none'}",
+                f"{path}.{shown}",
+            )
+
+
 def _header_seconds(request: Request, name: str, default: Optional[float]) -> Optional[float]:
+    """A per-request deadline header in seconds; a value that is not one is a 400 naming the bounds."""
     raw = request.headers.get(name)
     if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
-        return default
-    return value if 0 < value <= 3600 else default
+        value = math.nan
+    low, high = DEFAULT_LIMITS.min_timeout, DEFAULT_LIMITS.max_timeout
+    if not low <= value <= high:
+        raise InvalidRequestError(
+            f"header {name}: must be a number of seconds between {low:g} (min_timeout) and {high:g} (max_timeout)"
+        )
+    return value
+
+
+#: The longest model name an attempt shows in ``X-Completions-Attempts`` (cut with ``...``).
+_HEADER_MODEL_CHARS = 128
 
 
 def _turn_headers(turn: Turn) -> dict[str, str]:
-    """Every attempt so far (compact JSON) and the proxy's own overhead so far, in milliseconds."""
-    # ensure_ascii: a model name may hold any character, a header only Latin-1 ones.
-    attempts = json.dumps([a.as_dict() for a in turn.attempts], separators=(",", ":"), ensure_ascii=True)
-    return {
-        "X-Completions-Attempts": attempts,
+    """Every attempt so far (compact JSON) and the proxy's own overhead so far, in milliseconds.
+
+    The attempts header stays under ``max_header_bytes``: attempts that do not fit are left out
+    (the list stays valid JSON) and ``X-Completions-Attempts-Omitted`` says how many.
+    """
+    budget = DEFAULT_LIMITS.max_header_bytes - 2
+    parts: list[str] = []
+    for attempt in turn.attempts:
+        data = attempt.as_dict()
+        model = data.get("model")
+        if isinstance(model, str) and len(model) > _HEADER_MODEL_CHARS:
+            data["model"] = model[:_HEADER_MODEL_CHARS] + "..."
+        # ensure_ascii: a model name may hold any character, a header only Latin-1 ones.
+        part = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+        if len(part) + 1 > budget:
+            break
+        budget -= len(part) + 1
+        parts.append(part)
+    headers = {
+        "X-Completions-Attempts": f"[{','.join(parts)}]",
         "X-Completions-Overhead-Ms": f"{overhead_ms(turn):.2f}",
     }
+    omitted = len(turn.attempts) - len(parts)
+    if omitted:
+        headers["X-Completions-Attempts-Omitted"] = str(omitted)
+    return headers
 
 
 async def metrics(request: Request) -> Response:
     """``GET /metrics``: Prometheus metrics (needs the proxy token, like every non-health route)."""
     state = _state(request)
-    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+    if _caller(request, state) is None:
         return _unauthorized({})
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # Labels are bounded (telemetry.Labels), so the text is small; rendering it in a thread keeps
+    # even a slow scrape off the event loop.
+    body = await anyio.to_thread.run_sync(generate_latest, state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def warm(request: Request) -> Response:
     """``POST /v1/warm``: open (or keep) the SDK client and its connection for a provider."""
     state = _state(request)
     headers = {"X-Request-ID": _request_id(request)}
-    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+    if _caller(request, state) is None:
         return _unauthorized(headers)
     data = await _parse_json(request, state, headers)
     if isinstance(data, Response):
@@ -256,6 +345,7 @@ async def warm(request: Request) -> Response:
     try:
         if not isinstance(data, dict):
             raise InvalidRequestError("the request body must be a JSON object")
+        _check_warm_keys(data)
         provider = data.get("provider")
         if not isinstance(provider, str) or not provider:
             raise InvalidRequestError("is required (a provider name)", "provider")
@@ -278,10 +368,22 @@ async def warm(request: Request) -> Response:
     return json_response({"provider": target.provider, "warm": True}, 202, headers)
 
 
+_WARM_FIELDS = frozenset({"provider", "model", "credentials"})
+
+
+def _check_warm_keys(data: dict[str, Any]) -> None:
+    for key in data:
+        if key not in _WARM_FIELDS:
+            shown = key if len(key) <= 64 else f"{key[:64]}..."
+            raise InvalidRequestError(
+                f"unknown field {shown!r} in a warm request; allowed fields: {', '.join(sorted(_WARM_FIELDS))}", shown
+            )
+
+
 async def providers(request: Request) -> Response:
     """``GET /v1/providers``: the provider plugins this proxy has loaded."""
     state = _state(request)
-    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+    if _caller(request, state) is None:
         return _unauthorized({})
     return json_response({"providers": state.registry.names()})
 
@@ -289,7 +391,7 @@ async def providers(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """``GET /openapi.json``: the OpenAPI description of these routes."""
     state = _state(request)
-    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+    if _caller(request, state) is None:
         return _unauthorized({})
     return json_response(OPENAPI)
 
@@ -300,13 +402,17 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: plugins loaded, at least one provider, not draining, not at the admission limit."""
+    """Readiness: plugins loaded and prepared, at least one provider, not draining, not at the admission limit."""
     state: Optional[ProxyState] = getattr(request.app.state, "proxy", None)
     if state is not None and state.admission.saturated:
-        return json_response({"status": "unavailable", "reason": "saturated"}, 503)
-    if state is None or state.draining or len(state.registry) == 0:
+        error = {"message": "not ready: saturated (COMPLETIONS_MAX_INFLIGHT)", "type": "overloaded_error"}
+        return json_response({"status": "unavailable", "reason": "saturated", "error": error}, 503)
+    if state is None or state.draining or not state.prepared or len(state.registry) == 0:
         reason = "draining" if state is not None and state.draining else "no provider plugin loaded"
-        return json_response({"status": "unavailable", "reason": reason}, 503)
+        if state is not None and not state.draining and not state.prepared:
+            reason = "starting: provider SDKs are being loaded"
+        error = {"message": f"not ready: {reason}", "type": "unavailable_error"}
+        return json_response({"status": "unavailable", "reason": reason, "error": error}, 503)
     return json_response({"status": "ready", "providers": state.registry.names()})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,11 +94,35 @@ def _read_tokens(env: Mapping[str, str]) -> tuple[Secret, ...]:
     return tuple(Secret(t) for t in dict.fromkeys(tokens))
 
 
+def _caller_id_key(env: Mapping[str, str]) -> Secret:
+    raw = env.get("COMPLETIONS_CALLER_ID_KEY", "").strip()
+    if not raw:
+        return _new_caller_id_key()
+    if len(raw) < 32:
+        raise ConfigError("COMPLETIONS_CALLER_ID_KEY must be at least 32 characters long (a random secret)")
+    return Secret(raw)
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    for item in names:
+        if len(item) > 256:
+            raise ConfigError(f"{name}: every name must be at most 256 characters long")
+    return names
+
+
+def _new_caller_id_key() -> Secret:
+    # A random key per process: caller ids are then stable within one worker's life only.
+    return Secret(secrets.token_urlsafe(32))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the proxy can be told at start-up.
 
-    ``proxy_tokens`` are the bearer tokens callers may use (several, for rotation). Managed
+    ``proxy_tokens`` are the bearer tokens callers may use (several, for rotation);
+    ``caller_id_key`` keys the caller ids in logs and spans (random per process unless set). Managed
     provider keys are read per provider from ``secrets_dir/<provider>`` (a mounted secret file)
     or from the provider's environment variables (e.g. ``OPENAI_API_KEY``).
     """
@@ -113,10 +138,19 @@ class Settings:
     hedge_after: Optional[float] = None
     log_content: bool = False
     log_format: str = "auto"
+    caller_id_key: Secret = field(default_factory=_new_caller_id_key, repr=False)
+    metrics_models: tuple[str, ...] = ()
+    metrics_max_models: int = 50
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     _files: dict[Path, tuple[int, int, Optional[Secret]]] = field(
         default_factory=dict, repr=False, compare=False, hash=False
     )
+    #: At most this many upstream attempts per request: primary, retries and fallbacks together.
+    max_attempts: int = 8
+    #: No retry waits less than this (seconds), whatever ``retry_delay`` says.
+    retry_min_delay: float = 0.05
+    #: Per attempt, the deadline of a non-streaming call that sets no ``timeout`` (None: none).
+    complete_timeout: Optional[float] = 120.0
     # Provider health and admission (completions_proxy/breaker.py, completions_proxy/admission.py).
     breaker_failures: int = 5
     breaker_failure_ratio: float = 0.5
@@ -152,7 +186,13 @@ class Settings:
             hedge_after=_seconds(env, "COMPLETIONS_HEDGE_AFTER", None),
             log_content=_flag(env, "COMPLETIONS_LOG_CONTENT"),
             log_format=_choice(env, "COMPLETIONS_LOG_FORMAT", ("auto", "json", "console")),
+            caller_id_key=_caller_id_key(env),
+            metrics_models=_names(env, "COMPLETIONS_METRICS_MODELS"),
+            metrics_max_models=_int(env, "COMPLETIONS_METRICS_MAX_MODELS", cls.metrics_max_models, minimum=0),
             env=env,
+            max_attempts=_int(env, "COMPLETIONS_MAX_ATTEMPTS", cls.max_attempts),
+            retry_min_delay=_seconds(env, "COMPLETIONS_RETRY_MIN_DELAY", cls.retry_min_delay) or 0.0,
+            complete_timeout=_seconds(env, "COMPLETIONS_COMPLETE_TIMEOUT", cls.complete_timeout),
             breaker_failures=_int(env, "COMPLETIONS_BREAKER_FAILURES", cls.breaker_failures, minimum=0),
             breaker_failure_ratio=_ratio(env, "COMPLETIONS_BREAKER_FAILURE_RATIO", cls.breaker_failure_ratio) or 0.0,
             breaker_window=_seconds(env, "COMPLETIONS_BREAKER_WINDOW", cls.breaker_window) or cls.breaker_window,
@@ -207,3 +247,12 @@ class Settings:
             if value:
                 return Secret(value)
         return None
+
+    def forget_key(self, provider: str) -> None:
+        """Re-read ``provider``'s mounted key file on next use, even if it looks unchanged.
+
+        The engine calls this before retrying an authentication error: a key rotated in place
+        (same size, same modification time) is picked up at once.
+        """
+        if self.secrets_dir is not None:
+            self._files.pop(self.secrets_dir / provider, None)

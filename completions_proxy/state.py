@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,9 +14,11 @@ from completions_proxy.breaker import HealthCollector
 from completions_proxy.clients import ClientCache
 from completions_proxy.engine import Engine
 from completions_proxy.settings import Settings
-from completions_proxy.telemetry import Metrics, Telemetry
+from completions_proxy.telemetry import Labels, Metrics, Telemetry
 
 __all__ = ["ProxyState"]
+
+_log = logging.getLogger("completions_proxy.state")
 
 
 @dataclass
@@ -30,6 +33,8 @@ class ProxyState:
     telemetry: Telemetry
     draining: bool = False
     admission: Admission = field(default_factory=lambda: Admission(0))
+    #: False until every adapter's ``prepare()`` has run (readiness waits for it).
+    prepared: bool = False
     streams: set[Any] = field(default_factory=set)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -37,7 +42,8 @@ class ProxyState:
     def build(cls, settings: Settings, registry: ProviderRegistry, hook: Any = None) -> ProxyState:
         """Wire the parts together; ``hook`` is the plugin manager's hook relay (telemetry plugins)."""
         clients = ClientCache(settings.client_cache_size)
-        metrics = Metrics(cache_size=clients.__len__)
+        labels = Labels(registry.names(), settings.metrics_models, settings.metrics_max_models)
+        metrics = Metrics(cache_size=clients.__len__, labels=labels)
         engine = Engine(settings, registry, clients)
         admission = Admission(settings.max_inflight)
         metrics.registry.register(HealthCollector(engine.health))  # breaker and retry budget
@@ -51,6 +57,19 @@ class ProxyState:
             telemetry=Telemetry(metrics, hook, log_content=settings.log_content),
             admission=admission,
         )
+
+    async def prepare(self) -> None:
+        """Run every adapter's ``prepare()`` (SDK imports, a first client) in worker threads, then mark ready.
+
+        Off the event loop, so start-up work never blocks it; a failing adapter is logged by name and
+        exception type and still serves (it imports at first use).
+        """
+        for adapter in self.registry:
+            try:
+                await asyncio.to_thread(adapter.prepare)
+            except Exception as exc:  # noqa: BLE001 - one plugin's failure must not stop the proxy
+                _log.warning("provider %s could not prepare at start-up (%s)", adapter.name, type(exc).__name__)
+        self.prepared = True
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run best-effort background work (warming), keeping a reference until it ends."""

@@ -10,25 +10,46 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
+import threading
 import time
+from collections.abc import Iterable
 from typing import Any, Optional
 
 import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from completions_core.errors import ERROR_STATUS
+from completions_core.names import canonical_provider
 from completions_core.records import CompletionRecord
 from completions_core.usage import normalize_usage
 from completions_proxy.engine import Turn
 
-__all__ = ["Metrics", "Telemetry", "configure_logging"]
+__all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
+
+#: The label value of every name outside the bounded set.
+OTHER = "other"
+_MAX_LABEL_CHARS = 128
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 
+#: Third-party loggers held at WARNING whatever the root level: at DEBUG they log request headers
+#: (hpack the proxy token of HTTP/2 requests, httpcore/httpx the customer keys sent upstream).
+QUIET_LOGGERS = (
+    "hpack", "h2", "hyperframe", "h11", "httpcore", "httpcore2", "httpx", "httpx2", "aiohttp",
+    "urllib3", "requests", "google", "google_genai", "openai", "anthropic",
+)  # fmt: skip
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
-    """JSON lines in production, readable lines in a terminal ("json", "console" or "auto")."""
+    """JSON lines in production, readable lines in a terminal ("json", "console" or "auto").
+
+    Also pins :data:`QUIET_LOGGERS` at WARNING, so no log level (DEBUG included) shows a secret.
+    """
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any
@@ -52,10 +73,62 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     )
 
 
-class Metrics:
-    """The proxy's Prometheus metrics, in a registry of their own (one per app)."""
+class Labels:
+    """Bounded label values: whatever callers send, each label takes at most a fixed number of values.
 
-    def __init__(self, cache_size: Any = None) -> None:
+    ``provider``: an installed provider's name, else ``other``. ``model``: with ``models``
+    configured (``COMPLETIONS_METRICS_MODELS``), one of those, else ``other``; without, the first
+    ``max_models`` (``COMPLETIONS_METRICS_MAX_MODELS``) models that a provider answered for, then
+    ``other``. A model a caller asked for but no provider answered is never admitted, so a
+    stream of made-up names cannot fill the set. ``error_type``: a known error type, else ``other``.
+    """
+
+    def __init__(self, providers: Iterable[str] = (), models: Iterable[str] = (), max_models: int = 50) -> None:
+        self.providers = frozenset(providers)
+        self.allowed_models = frozenset(models)
+        self.max_models = max_models
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def provider(self, name: Optional[str]) -> str:
+        if not name:
+            return "none"
+        if name in self.providers:
+            return name
+        canonical = canonical_provider(name[:_MAX_LABEL_CHARS])
+        return canonical if canonical in self.providers else OTHER
+
+    def model(self, name: Optional[str], *, answered: bool = False) -> str:
+        if not name:
+            return "none"
+        if self.allowed_models:
+            return name if name in self.allowed_models else OTHER
+        if name in self._seen:
+            return name
+        if not answered or len(name) > _MAX_LABEL_CHARS:
+            return OTHER
+        with self._lock:
+            if len(self._seen) < self.max_models:
+                self._seen.add(name)
+                return name
+        return OTHER
+
+    @staticmethod
+    def error_type(name: Optional[str]) -> str:
+        if not name:
+            return "unknown"
+        return name if name in ERROR_STATUS else OTHER
+
+
+class Metrics:
+    """The proxy's Prometheus metrics, in a registry of their own (one per app).
+
+    Every label takes values from a bounded set (:class:`Labels`), so the exposition stays small
+    and rendering it stays quick whatever callers send.
+    """
+
+    def __init__(self, cache_size: Any = None, labels: Optional[Labels] = None) -> None:
+        self.labels = labels if labels is not None else Labels()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -91,9 +164,13 @@ class Metrics:
 
     def observe(self, record: CompletionRecord) -> None:
         """Count one finished request."""
-        provider = record.provider or record.requested_provider or "none"
-        model = record.model or record.requested_model or "none"
-        self.requests.labels(provider, model, record.outcome, str(record.stream).lower()).inc()
+        labels = self.labels
+        provider = labels.provider(record.provider or record.requested_provider)
+        if record.model:
+            model = labels.model(record.model, answered=record.provider is not None)
+        else:
+            model = labels.model(record.requested_model)
+        self.requests.labels(provider, model, record.outcome[:32], str(record.stream).lower()).inc()
         self.duration.labels(provider, str(record.stream).lower()).observe(record.total_ms / 1000)
         self.overhead.observe(max(record.overhead_ms, 0.0) / 1000)
         if record.time_to_first_token_ms is not None:
@@ -105,10 +182,11 @@ class Metrics:
                 self.tokens.labels(provider, model, kind.removesuffix("_tokens")).inc(count)
         for previous, attempt in itertools.pairwise(record.attempts):
             counter = self.retries if previous.target == attempt.target else self.fallbacks
-            counter.labels(attempt.provider).inc()
+            counter.labels(labels.provider(attempt.provider)).inc()
         for attempt in record.attempts:
             if attempt.outcome == "error":
-                self.attempt_errors.labels(attempt.provider, attempt.error_type or "unknown").inc()
+                error_type = labels.error_type(attempt.error_type)
+                self.attempt_errors.labels(labels.provider(attempt.provider), error_type).inc()
         if record.client_disconnected:
             self.disconnects.inc()
 

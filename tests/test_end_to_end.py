@@ -211,7 +211,7 @@ async def test_provider_error_before_first_chunk_is_an_http_error_with_status(pr
     configure_provider("embedded", voicerun_managed=True)
     failing = {"embedded": {"first_token_delay": 0, "error": {"type": "rate_limit_error", "status": 429, "message": "slow down"}}}
     with pytest.raises(CompletionsProxyError) as info:
-        await generate_chat_completion_stream(_request(provider_kwargs=failing))
+        await generate_chat_completion_stream(_request(provider_kwargs=failing, retry={"enabled": False}))
     assert info.value.status_code == 429
     assert info.value.error_type == "rate_limit_error"
     assert info.value.message == "slow down"
@@ -235,7 +235,7 @@ async def test_fallback_answers_when_primary_fails_before_first_chunk(proxy: Run
     configure_provider("keyed", api_key="customer-key-1")
     failing = {"embedded": {"first_token_delay": 0, "error": {"type": "overloaded_error", "status": 529}}}
     stream = await generate_chat_completion_stream(
-        _request(provider_kwargs=failing, fallbacks=[{"provider": "keyed", "model": "k2"}])
+        _request(provider_kwargs=failing, retry={"enabled": False}, fallbacks=[{"provider": "keyed", "model": "k2"}])
     )
     chunks = [c async for c in stream]
     final = chunks[-1].response  # type: ignore[union-attr]

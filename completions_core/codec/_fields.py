@@ -37,16 +37,20 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], path: str, what: str) -> None:
+def _check_keys(
+    data: Mapping[str, Any], allowed: frozenset[str], path: str, what: str, *, listed: frozenset[str] = frozenset()
+) -> None:
+    """Refuse an unknown key, listing every allowed one (``listed``: more fields the caller may send here)."""
     unknown = [k for k in data if k not in allowed]
     if unknown:
         name = unknown[0]
         hint = ""
         if name == "api_key":
             hint = " (provider keys are registered with configure_provider, never sent in a request)"
+        shown = str(name) if len(str(name)) <= 64 else f"{str(name)[:64]}..."
         raise InvalidRequestError(
-            f"unknown field {name!r} in {what}{hint}; allowed fields: {', '.join(sorted(allowed))}",
-            _join(path, str(name)),
+            f"unknown field {shown!r} in {what}{hint}; allowed fields: {', '.join(sorted(allowed | listed))}",
+            _join(path, shown),
         )
 
 
@@ -54,7 +58,10 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _str(data: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> Optional[str]:
+def _str(
+    data: Mapping[str, Any], key: str, path: str, *, required: bool = False, limit: str = "max_string_chars"
+) -> Optional[str]:
+    """A string field, at most ``limit`` (a :class:`~completions_core.limits.Limits` field) characters."""
     value = data.get(key)
     if value is None:
         if required:
@@ -62,26 +69,47 @@ def _str(data: Mapping[str, Any], key: str, path: str, *, required: bool = False
         return None
     if not isinstance(value, str):
         raise InvalidRequestError(f"expected a string, got {_kind(value)}", _join(path, key))
-    if len(value) > DEFAULT_LIMITS.max_string_chars:
+    most: int = getattr(DEFAULT_LIMITS, limit)
+    if len(value) > most:
         raise InvalidRequestError(
-            f"is {len(value)} characters long, over the limit of {DEFAULT_LIMITS.max_string_chars} (max_string_chars)",
-            _join(path, key),
+            f"is {len(value)} characters long, over the limit of {most} ({limit})", _join(path, key)
         )
     return value
 
 
-def _number(data: Mapping[str, Any], key: str, path: str, *, minimum: float | None = None) -> Optional[float]:
+def _too_big(value: float, limit: str, path: str, unit: str = "") -> InvalidRequestError:
+    most = getattr(DEFAULT_LIMITS, limit)
+    return InvalidRequestError(f"must be at most {most:g}{unit} ({limit}), got {value:g}", path)
+
+
+def _number(
+    data: Mapping[str, Any], key: str, path: str, *, minimum: float | None = None, limit: str | None = None
+) -> Optional[float]:
+    """A finite number, >= ``minimum`` and <= the :class:`~completions_core.limits.Limits` field ``limit``."""
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidRequestError(f"expected a finite number, got {_kind(value)}", _join(path, key))
-    if minimum is not None and value < minimum:
-        raise InvalidRequestError(f"must be >= {minimum:g}, got {value!r}", _join(path, key))
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        if limit is not None and number > 0:
+            raise _too_big(number, limit, _join(path, key))
+        raise InvalidRequestError(f"expected a finite number, got {_kind(value)}", _join(path, key))
+    if minimum is not None and number < minimum:
+        raise InvalidRequestError(f"must be >= {minimum:g}, got {number:g}", _join(path, key))
+    if limit is not None and number > getattr(DEFAULT_LIMITS, limit):
+        raise _too_big(number, limit, _join(path, key))
+    return number
 
 
-def _int(data: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None) -> Optional[int]:
+def _int(
+    data: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None, limit: str | None = None
+) -> Optional[int]:
+    """An integer (a float with no fraction accepted), >= ``minimum`` and <= the limit named ``limit``."""
     value = data.get(key)
     if value is None:
         return None
@@ -91,8 +119,18 @@ def _int(data: Mapping[str, Any], key: str, path: str, *, minimum: int | None = 
         else:
             raise InvalidRequestError(f"expected an integer, got {_kind(value)}", _join(path, key))
     if minimum is not None and value < minimum:
-        raise InvalidRequestError(f"must be >= {minimum}, got {value!r}", _join(path, key))
+        raise InvalidRequestError(f"must be >= {minimum}, got {_short_int(value)}", _join(path, key))
+    if limit is not None and value > getattr(DEFAULT_LIMITS, limit):
+        most = getattr(DEFAULT_LIMITS, limit)
+        raise InvalidRequestError(f"must be at most {most} ({limit}), got {_short_int(value)}", _join(path, key))
     return value
+
+
+def _short_int(value: int) -> str:
+    # str() of a 4300+ digit integer raises (and a huge one is slow): say how big it is instead.
+    if -(10**18) < value < 10**18:
+        return str(value)
+    return f"an integer of {value.bit_length()} bits"
 
 
 def _bool(data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
@@ -115,12 +153,15 @@ def _object(data: Mapping[str, Any], key: str, path: str, *, required: bool = Fa
     return dict(value)
 
 
-def _list(data: Mapping[str, Any], key: str, path: str) -> Optional[list[Any]]:
+def _list(data: Mapping[str, Any], key: str, path: str, *, limit: str | None = None) -> Optional[list[Any]]:
+    """An array, at most as long as the :class:`~completions_core.limits.Limits` field ``limit``."""
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, (list, tuple)):
         raise InvalidRequestError(f"expected an array, got {_kind(value)}", _join(path, key))
+    if limit is not None and len(value) > getattr(DEFAULT_LIMITS, limit):
+        raise DEFAULT_LIMITS.too_many(key.replace("_", " "), len(value), limit, _join(path, key))
     return list(value)
 
 

@@ -33,6 +33,15 @@ from completions_core.types import (
     UserMessage,
 )
 
+
+def _short(value: Any) -> str:
+    """A caller's value for an error message, cut so that a huge value is not echoed back."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(10**18) < value < 10**18:
+        return "a very large integer"
+    text = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else _kind(value)
+    return text if len(text) <= 64 else f"{text[:64]}..."
+
+
 # --- bytes -----------------------------------------------------------------------------------
 
 
@@ -47,6 +56,11 @@ def bytes_from_wire(value: Any, path: str = "") -> Optional[bytes]:
         return value
     if not isinstance(value, str):
         raise InvalidRequestError(f"expected base64 text, got {_kind(value)}", path)
+    if len(value) > DEFAULT_LIMITS.max_string_chars:
+        raise InvalidRequestError(
+            f"is {len(value)} characters long, over the limit of {DEFAULT_LIMITS.max_string_chars} (max_string_chars)",
+            path,
+        )
     text = value.strip()
     padded = text + "=" * (-len(text) % 4)
     try:
@@ -72,7 +86,7 @@ def _cache_from_wire(value: Any, path: str) -> Optional[CacheBreakpoint]:
     _check_keys(data, _CACHE_FIELDS, path, "cache_breakpoint")
     ttl = data.get("ttl", "5m")
     if ttl not in ("5m", "1h"):
-        raise InvalidRequestError(f"ttl must be '5m' or '1h', got {ttl!r}", _join(path, "ttl"))
+        raise InvalidRequestError(f"ttl must be '5m' or '1h', got {_short(ttl)}", _join(path, "ttl"))
     return CacheBreakpoint(ttl=ttl)
 
 
@@ -92,7 +106,7 @@ def tool_call_from_wire(value: Any, path: str = "") -> ToolCall:
     _check_keys(data, _TOOL_CALL_FIELDS, path, "a tool call")
     call_type = data.get("type", "function")
     if call_type != "function":
-        raise InvalidRequestError(f"type must be 'function', got {call_type!r}", _join(path, "type"))
+        raise InvalidRequestError(f"type must be 'function', got {_short(call_type)}", _join(path, "type"))
     fpath = _join(path, "function")
     fdata = _as_mapping(data.get("function"), fpath, "a function call")
     _check_keys(fdata, _FUNCTION_CALL_FIELDS, fpath, "a function call")
@@ -113,7 +127,7 @@ def tool_call_from_wire(value: Any, path: str = "") -> ToolCall:
         id=_str(data, "id", path, required=True) or "",
         type="function",
         function=FunctionCall(name=_str(fdata, "name", fpath, required=True) or "", arguments=dict(arguments)),
-        index=_int(data, "index", path, minimum=0),
+        index=_int(data, "index", path, minimum=0, limit="max_tool_call_index"),
         thought_signature=bytes_from_wire(data.get("thought_signature"), _join(path, "thought_signature")),
     )
 
@@ -142,7 +156,7 @@ def tool_from_wire(value: Any, path: str = "") -> ToolDefinition:
     _check_keys(data, _TOOL_FIELDS, path, "a tool definition")
     tool_type = data.get("type", "function")
     if tool_type != "function":
-        raise InvalidRequestError(f"type must be 'function', got {tool_type!r}", _join(path, "type"))
+        raise InvalidRequestError(f"type must be 'function', got {_short(tool_type)}", _join(path, "type"))
     fpath = _join(path, "function")
     fdata = _as_mapping(data.get("function"), fpath, "a function definition")
     _check_keys(fdata, _FUNCTION_FIELDS, fpath, "a function definition")
@@ -213,7 +227,7 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
         # isinstance first: a list or an object as the role must be a 400, not a TypeError.
         if not isinstance(raw_role, str) or raw_role not in _MESSAGE_FIELDS:
             raise InvalidRequestError(
-                f"unknown role {raw_role!r}; expected one of user, assistant, system, tool", _join(path, "role")
+                f"unknown role {_short(raw_role)}; expected one of user, assistant, system, tool", _join(path, "role")
             )
         role = str(raw_role)
     _check_keys(data, _MESSAGE_FIELDS[role], path, f"a {role} message")
@@ -246,7 +260,7 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
             cache_breakpoint=cache,
             **extra,
         )
-    raw_calls = _list(data, "tool_calls", path)
+    raw_calls = _list(data, "tool_calls", path, limit="max_tool_calls")
     calls = None
     if raw_calls is not None:
         calls = [tool_call_from_wire(c, f"{_join(path, 'tool_calls')}[{i}]") for i, c in enumerate(raw_calls)]
@@ -255,9 +269,16 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
         tool_calls=calls,
         cache_breakpoint=cache,
         thought_signature=bytes_from_wire(data.get("thought_signature"), _join(path, "thought_signature")),
-        provider_state=_object(data, "provider_state", path),
+        provider_state=_provider_state(data, path),
         **extra,
     )
+
+
+def _provider_state(data: Mapping[str, Any], path: str) -> Optional[dict[str, Any]]:
+    state = _object(data, "provider_state", path)
+    if state is not None:
+        check_json(state, _join(path, "provider_state"))
+    return state
 
 
 def message_to_wire(message: ConversationHistoryMessage) -> dict[str, Any]:

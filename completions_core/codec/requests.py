@@ -46,9 +46,9 @@ def retry_from_wire(value: Any, path: str = "retry") -> Optional[RetryConfigurat
     data = _as_mapping(value, path, "a retry configuration")
     _check_keys(data, _RETRY_FIELDS, path, "retry")
     default = RetryConfiguration()
-    max_retries = _int(data, "max_retries", path, minimum=0)
-    delay = _number(data, "retry_delay", path, minimum=0)
-    multiplier = _number(data, "backoff_multiplier", path, minimum=1)
+    max_retries = _int(data, "max_retries", path, minimum=0, limit="max_retries")
+    delay = _number(data, "retry_delay", path, minimum=0, limit="max_retry_delay")
+    multiplier = _number(data, "backoff_multiplier", path, minimum=1, limit="max_backoff_multiplier")
     return RetryConfiguration(
         enabled=_bool(data, "enabled", path, default.enabled),
         max_retries=default.max_retries if max_retries is None else max_retries,
@@ -62,13 +62,15 @@ def _retry_to_wire(value: Optional[RetryConfiguration]) -> Optional[dict[str, An
 
 
 #: Bounds of ``timeout``: below 10 ms no provider can answer; above an hour nobody is waiting.
-MIN_TIMEOUT, MAX_TIMEOUT = 0.01, 3600.0
+MIN_TIMEOUT, MAX_TIMEOUT = DEFAULT_LIMITS.min_timeout, DEFAULT_LIMITS.max_timeout
 
 _COMMON_FIELDS = (
     "provider", "model", "messages", "temperature", "tools", "tool_choice", "timeout", "max_tokens",
     "response_schema", "retry", "provider_kwargs",
 )
 _REQUEST_FIELDS = frozenset((*_COMMON_FIELDS, "fallbacks"))
+#: Top-level fields of the wire request that the proxy takes out before the codec sees the rest.
+WIRE_ONLY_FIELDS = frozenset({"stream", "stream_options", "credentials"})
 _FALLBACK_FIELDS = frozenset(_COMMON_FIELDS)
 
 
@@ -80,14 +82,12 @@ def _provider(data: Mapping[str, Any], path: str, *, required: bool) -> Optional
         return None
     if not isinstance(value, str) or not value:
         raise InvalidRequestError(f"expected a provider name, got {_kind(value)}", _join(path, "provider"))
-    return str(value)
+    return _str(data, "provider", path, limit="max_provider_chars")
 
 
 def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict[str, Any]:
-    raw_tools = _list(data, "tools", path)
+    raw_tools = _list(data, "tools", path, limit="max_tools")
     tools = None
-    if raw_tools is not None and len(raw_tools) > DEFAULT_LIMITS.max_tools:
-        raise DEFAULT_LIMITS.too_many("tools", len(raw_tools), "max_tools", _join(path, "tools"))
     if raw_tools is not None:
         tools = [tool_from_wire(t, f"{_join(path, 'tools')}[{i}]") for i, t in enumerate(raw_tools)]
         names = [t.function.name for t in tools]
@@ -98,7 +98,7 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
     if tool_choice is not None and tool_choice not in ("none", "auto", "required"):
         if tools is not None and tool_choice not in {t.function.name for t in tools}:
             raise InvalidRequestError(
-                f"{tool_choice!r} is neither 'none', 'auto', 'required' nor the name of a tool in this request",
+                f"{tool_choice[:64]!r} is neither 'none', 'auto', 'required' nor the name of a tool in this request",
                 _join(path, "tool_choice"),
             )
     provider_kwargs = _object(data, "provider_kwargs", path)
@@ -112,43 +112,45 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
     response_schema = _object(data, "response_schema", path)
     if response_schema is not None:
         check_json(response_schema, _join(path, "response_schema"))
-    model = _str(data, "model", path, required=primary)
+    model = _str(data, "model", path, required=primary, limit="max_model_chars")
     if primary and not model:
         raise InvalidRequestError("must not be empty", _join(path, "model"))
-    timeout = _number(data, "timeout", path)
+    timeout = _number(data, "timeout", path, limit="max_timeout")
     if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
         raise InvalidRequestError(
-            f"must be between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds, got {timeout:g}", _join(path, "timeout")
+            f"must be between {MIN_TIMEOUT:g} (min_timeout) and {MAX_TIMEOUT:g} (max_timeout) seconds, "
+            f"got {timeout:g}",
+            _join(path, "timeout"),
         )
     return {
         "provider": _provider(data, path, required=primary),
         "model": model,
         "messages": _messages_from_wire(data.get("messages"), _join(path, "messages"), required=primary),
-        "temperature": _number(data, "temperature", path, minimum=0),
+        "temperature": _number(data, "temperature", path, minimum=0, limit="max_temperature"),
         "tools": tools,
         "tool_choice": tool_choice,
         "timeout": timeout,
-        "max_tokens": _int(data, "max_tokens", path, minimum=1),
+        "max_tokens": _int(data, "max_tokens", path, minimum=1, limit="max_output_tokens"),
         "response_schema": response_schema,
         "retry": retry_from_wire(data.get("retry"), _join(path, "retry")),
         "provider_kwargs": provider_kwargs,
     }
 
 
-def normalize_request(value: Any) -> ChatCompletionRequest:
+def normalize_request(value: Any, *, wire: bool = False) -> ChatCompletionRequest:
     """Validate a request given as a dataclass or a dict, and return it with every part a dataclass.
 
     The result has ``messages`` as message dataclasses, ``tools`` as ``ToolDefinition``s,
     ``retry`` as ``RetryConfiguration`` and ``fallbacks`` as ``FallbackRequest``s, so that code
-    downstream never has to handle both forms.
+    downstream never has to handle both forms. ``wire``: the value is the body of a proxy
+    request, whose ``stream``, ``stream_options`` and ``credentials`` were taken out before (an
+    unknown field's message then lists them too).
     """
     data = _as_mapping(value, "", "a request")
-    _check_keys(data, _REQUEST_FIELDS, "", "a request")
+    _check_keys(data, _REQUEST_FIELDS, "", "a request", listed=WIRE_ONLY_FIELDS if wire else frozenset())
     fields = _common_fields(data, "", primary=True)
-    raw_fallbacks = _list(data, "fallbacks", "")
+    raw_fallbacks = _list(data, "fallbacks", "", limit="max_fallbacks")
     fallbacks = None
-    if raw_fallbacks is not None and len(raw_fallbacks) > DEFAULT_LIMITS.max_fallbacks:
-        raise DEFAULT_LIMITS.too_many("fallbacks", len(raw_fallbacks), "max_fallbacks", "fallbacks")
     if raw_fallbacks is not None:
         fallbacks = []
         for i, raw in enumerate(raw_fallbacks):
@@ -207,18 +209,24 @@ def stream_options_from_wire(value: Any, path: str = "stream_options") -> tuple[
     chunk = _bool(data, "chunk_by_sentence", path, False)
     if deprecated and data.get("chunk_by_sentence") is None:
         chunk = _bool(data, "stream_sentences", path, False)
-    marks = _list(data, "punctuation_marks", path)
+    marks = _list(data, "punctuation_marks", path, limit="max_punctuation_marks")
     if marks is not None:
+        most = DEFAULT_LIMITS.max_punctuation_mark_chars
         for i, mark in enumerate(marks):
             if not isinstance(mark, str) or not mark:
                 raise InvalidRequestError("expected a non-empty string", f"{path}.punctuation_marks[{i}]")
-    language = _str(data, "punctuation_language", path)
+            if len(mark) > most:
+                raise InvalidRequestError(
+                    f"is {len(mark)} characters long, over the limit of {most} (max_punctuation_mark_chars)",
+                    f"{path}.punctuation_marks[{i}]",
+                )
+    language = _str(data, "punctuation_language", path, limit="max_provider_chars")
     if language is not None and language not in LANGUAGES:
         raise InvalidRequestError(
-            f"unsupported language {language!r}; expected one of {', '.join(LANGUAGES)}",
+            f"unsupported language {language[:16]!r}; expected one of {', '.join(LANGUAGES)}",
             f"{path}.punctuation_language",
         )
-    min_len = _int(data, "min_sentence_length", path, minimum=0)
+    min_len = _int(data, "min_sentence_length", path, minimum=0, limit="max_min_sentence_length")
     return (
         StreamOptions(
             chunk_by_sentence=chunk,

@@ -23,10 +23,12 @@ __all__ = [
 EOF = "\uffff"
 
 NEWLINES = "\n\r\u2028\u2029"
-# Full-width marks end a sentence with no space after them.
-CJK_TERMINALS = "。！？｡．"
-STRONG_TERMINALS = "!?‼⁇⁈⁉！？"
-DEFAULT_TERMINALS = ".!?…‼⁇⁈⁉" + CJK_TERMINALS
+# Full-width marks end a sentence with no space after them (with their small and vertical
+# presentation forms: ﹗ ﹖ ︕ ︖).
+CJK_TERMINALS = "。！？｡．﹗﹖︕︖"
+# The interrobang ‽, the reversed question mark ⸮ and the double marks behave like "!" and "?".
+STRONG_TERMINALS = "!?‼⁇⁈⁉‽⸮！？﹗﹖︕︖"
+DEFAULT_TERMINALS = ".!?…‼⁇⁈⁉‽⸮" + CJK_TERMINALS
 
 # Always open / always close. Straight and curly quotes are ambiguous: context decides.
 OPENERS = "([{（［｛「『《〈【〔«‹„‚"

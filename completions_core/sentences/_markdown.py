@@ -35,8 +35,13 @@ _INLINE_TAGS = frozenset(
     "a abbr b bdi bdo cite code del dfn em i ins kbd mark q s samp small span strong sub sup time u var".split()
 )
 # A run of * or _ at the edge of a word; "_" inside a word (snake_case) and a lone "*" between
-# spaces or digits (2 * 3, 5*3) are text.
-_EMPHASIS = re.compile(r"(?<![\w*_])[*_]{1,3}(?=[^\s*_])|(?<=[^\s*_])[*_]{1,3}(?![\w*_])|~~")
+# spaces or digits (2 * 3, 5*3) are text. Scripts written without spaces (CJK, kana, Hangul)
+# do not count as word characters here: "打开**设置**。", "**Wi-Fi**를".
+_CASELESS = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = f"[^\\W{_CASELESS}]"
+_EMPHASIS = re.compile(
+    f"(?<!{_WORD})(?<![*_])[*_]{{1,3}}(?=[^\\s*_])|(?<=[^\\s*_])[*_]{{1,3}}(?!{_WORD})(?![*_])|~~"
+)
 _SPACE = re.compile(r"\s+")
 # A sentence in which none of these matches has no markdown in it (the common case): emphasis,
 # code and escape characters, line breaks, links, footnotes, tags, autolinks, entities.
@@ -57,8 +62,13 @@ def clean(text: str, at_line_start: bool, code: bool = False) -> str:
     """
     stripped = text.strip()
     if not code and _MARKUP_OR_LINES.search(stripped) is None:
-        if not stripped or not at_line_start or stripped[0] not in _BLOCK_MARKUP:
-            return stripped if "  " not in stripped and "\t" not in stripped else " ".join(stripped.split())
+        if stripped and at_line_start and stripped[0] in _BLOCK_MARKUP:
+            # One line, block markup only ("1. Unplug it.", "## Title"): no inline pass.
+            block = _block(stripped)
+            if block is None:
+                return ""
+            stripped = block.strip()
+        return stripped if "  " not in stripped and "\t" not in stripped else " ".join(stripped.split())
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     lines = text.split("\n")
     kept: list[str] = []
@@ -99,16 +109,25 @@ def _inline(text: str) -> str:
         saved.append(value)
         return f"\ue000{len(saved) - 1}\ue001"
 
-    # Code spans and escaped characters are literal text: set them aside first.
-    text = _CODE_SPAN.sub(lambda m: keep(m.group(2).strip()), text)
-    text = _ESCAPE.sub(lambda m: keep(m.group(1)), text)
-    text = _HTML_COMMENT.sub(" ", text)
-    text = _AUTOLINK.sub(lambda m: keep(m.group(1)), text)
-    text = _IMAGE_OR_LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _FOOTNOTE_REF.sub("", text)
-    text = _HTML_TAG.sub(lambda m: "" if m.group(1).lower() in _INLINE_TAGS else " ", text)
-    text = _EMPHASIS.sub("", text)
-    text = text.replace("`", "")
-    text = _PLACEHOLDER.sub(lambda m: saved[int(m.group(1))], text)
+    # Code spans and escaped characters are literal text: set them aside first. Each pass runs
+    # only when the character that every one of its matches contains is there.
+    if "`" in text:
+        text = _CODE_SPAN.sub(lambda m: keep(m.group(2).strip()), text)
+    if "\\" in text:
+        text = _ESCAPE.sub(lambda m: keep(m.group(1)), text)
+    if "<" in text:
+        text = _HTML_COMMENT.sub(" ", text)
+        text = _AUTOLINK.sub(lambda m: keep(m.group(1)), text)
+    if "[" in text:
+        text = _IMAGE_OR_LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
+        text = _FOOTNOTE_REF.sub("", text)
+    if "<" in text:
+        text = _HTML_TAG.sub(lambda m: "" if m.group(1).lower() in _INLINE_TAGS else " ", text)
+    if "*" in text or "_" in text or "~" in text:
+        text = _EMPHASIS.sub("", text)
+    if "`" in text:
+        text = text.replace("`", "")
+    if saved:
+        text = _PLACEHOLDER.sub(lambda m: saved[int(m.group(1))], text)
     return html.unescape(text) if "&" in text else text

@@ -11,9 +11,20 @@ Four kinds of abbreviation, by what may follow them:
 - ``never_final``: always followed by more of the sentence ("e.g.", "vgl.", "cf.").
 - ``numeric``: stand before a number ("p. 55", "Nr. 5", "Tel. 0123"); a capitalised word after
   them is a new sentence ("I said no. Maybe later.").
-- ``general``: can end a sentence ("etc.", "Inc.", "Jan."); a capitalised word after them starts
-  a new sentence only when it is a typical sentence opener (``starters``): "Briggs & Co. It
+- ``final``: usually end a phrase ("etc.", "usw.", "ecc."): a capitalised word or a number after
+  them starts a new sentence, decided on its first character ("apples, etc. Everything").
+- ``streets``: street types ("Ave.", "Rd.", German "...str."): a number after them is a house
+  number ("Gartenstr. 7"); a capitalised word starts a new sentence unless it continues the
+  address (``ADDRESS_WORDS``: "Suite", "NW", "Ecke").
+- ``general``: can end a sentence ("Inc.", "Co.", "Jr."); a capitalised word after them starts a
+  new sentence only when it is a typical sentence opener (``starters``): "Briggs & Co. It
   closed" splits, "GmbH & Co. KG is" does not.
+
+Context changes some of these (see ``_words.py``): "St." and "Dr." after a capitalised word are
+streets ("Main St. Then"), an abbreviation after a comma ends its phrase ("Washington, D.C.",
+"Acme, Inc."), a time ("6 p.m.", "8 p. m.") ends the sentence before a capitalised word unless
+that word is a time zone, a weekday or a month (``TIME_FOLLOWERS``), and a single letter after a
+number is a unit ("18 h.", ``UNITS``), not an initial.
 """
 
 from __future__ import annotations
@@ -21,7 +32,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-__all__ = ["LANGUAGES", "Rules", "rules_for"]
+__all__ = [
+    "ADDRESS_PREFIXES",
+    "ADDRESS_WORDS",
+    "LANGUAGES",
+    "TIME_FOLLOWERS",
+    "TIME_FOLLOWER_PREFIXES",
+    "UNITS",
+    "Rules",
+    "prefixes",
+    "rules_for",
+]
 
 LANGUAGES = ("en", "de", "es", "fr", "it", "ja", "ko", "zh")
 
@@ -37,6 +58,8 @@ _EN_TITLES = _words(
     adm maj gov sen rep reps pres supt insp mt fr st sra srta"""
 )
 _EN_NEVER_FINAL = _words("e.g i.e cf vs viz esp w.r.t a.k.a aka approx ca incl excl resp")
+_EN_FINAL = _words("etc")
+_EN_STREETS = _words("ave blvd rd ln pkwy")
 # Month and weekday abbreviations are "numeric": several are ordinary words somewhere ("mar",
 # "ago", "set", "sun"), so only a number after them keeps the sentence going.
 _EN_NUMERIC = _words(
@@ -45,8 +68,8 @@ _EN_NUMERIC = _words(
     oct nov dec mon tue tues wed thu thur thurs fri sat sun"""
 )
 _EN_GENERAL = _words(
-    """etc co corp inc ltd llc plc bros jr sr esq phd dept depts univ assn assoc govt intl natl
-    misc al ibid ave blvd rd ln pkwy med btw ind"""
+    """co corp inc ltd llc plc bros jr sr esq phd dept depts univ assn assoc govt intl natl
+    misc al ibid med btw ind"""
 )
 _EN_STARTERS = _words(
     """a an the i this that these those there here it he she we they you my our your his her
@@ -73,13 +96,14 @@ _EN_FUNCTION = _words(
 _DE_TITLES = _words("dr prof hr hrn fr frl dipl ing st pfr")
 _DE_NEVER_FINAL = _words("z.b z.t z.z u.a u.ä o.ä d.h s.o s.u v.a i.d.r vgl ggf bzgl bzw evtl inkl zzgl ca sog lt")
 _DE_NUMERIC = _words(
-    """nr s abs art bd kap tel fax str hausnr pos ziff jan feb mär apr jun jul aug sep sept okt
+    """nr s abs art bd kap tel fax hausnr pos ziff jan feb mär apr jun jul aug sep sept okt
     nov dez mo di mi do fr sa so"""
 )
 _DE_GENERAL = _words(
-    """usw etc med kath evang allg mio mrd jh jhd jhdt geb gest verh gez abt dt engl franz ital
-    tsd"""
+    """med kath evang allg mio mrd jh jhd jhdt geb gest verh gez abt dt engl franz ital tsd"""
 )
+_DE_FINAL = _words("usw etc usf ff")
+_DE_STREETS = _words("str")
 _DE_STARTERS = _words(
     """der die das den dem des ein eine einer eines einen ich du er sie es wir ihr man mein meine
     sein seine unser unsere dies diese dieser dieses dort da dann danach aber und oder doch
@@ -110,14 +134,15 @@ _DE_ORDINAL_NOUNS = _words(
 
 _ES_TITLES = _words(
     """sr sra srta sres sras dr dra lic ing arq prof profa dña dn ud uds vd vds mtro mtra pbro
-    sto sta gral cnel"""
+    sto sta gral cnel av avda pza"""
 )
 _ES_NEVER_FINAL = _words("ej p.ej vid")
 _ES_NUMERIC = _words(
-    """núm nº n° pág págs art cap tel ext vol fig párr párrf cra av avda no nro ene feb mar abr
+    """núm nº n° pág págs art cap tel ext vol fig párr párrf cra no nro ene feb mar abr
     jun jul ago sep sept set oct nov dic lun mar mié mie jue vie sáb sab dom"""
 )
-_ES_GENERAL = _words("etc aprox admón adm dpto depto cía hnos ee uu")
+_ES_GENERAL = _words("admón adm dpto depto cía hnos ee uu")
+_ES_FINAL = _words("etc aprox")
 _ES_STARTERS = _words(
     """el la los las un una unos unas lo yo tú él ella nosotros ellos ellas usted ustedes este
     esta esto estos estas ese esa eso aquí allí ahí hay es son era fue está están pero y o sin
@@ -135,7 +160,8 @@ _ES_FUNCTION = _words(
 _FR_TITLES = _words("m mm mme mmes mlle mlles mgr pr dr st ste sts")
 _FR_NEVER_FINAL = _words("cf c.-à-d c.-à-d. env")
 _FR_NUMERIC = _words("n° no p pp art chap tél vol fig éd janv févr fév avr juil sept oct nov déc")
-_FR_GENERAL = _words("etc av apr cie ltd hab sq coll trad dir")
+_FR_GENERAL = _words("av apr cie ltd hab sq coll trad dir")
+_FR_FINAL = _words("etc")
 _FR_STARTERS = _words(
     """le la les un une des du de je tu il elle on nous vous ils elles ce cet cette ces ça cela
     ceci mon ma mes son sa ses notre nos votre vos leur leurs mais et ou donc or ni car si
@@ -161,7 +187,8 @@ _IT_NUMERIC = _words(
     """n nr num pag pagg art artt cap tel vol fig par gen feb mar apr mag giu lug ago set sett
     ott nov dic lun mer gio ven sab dom"""
 )
-_IT_GENERAL = _words("etc ecc psicol meteor idraul econ az st")
+_IT_GENERAL = _words("psicol meteor idraul econ az st")
+_IT_FINAL = _words("etc ecc")
 _IT_STARTERS = _words(
     """il lo la i gli le un uno una io tu lui lei noi voi loro questo questa questi queste quello
     quella quel ci c'è non ma e o se quando dove come perché chi che cosa anche poi allora
@@ -180,6 +207,29 @@ _IT_FUNCTION = _words(
 # Names that end in an exclamation mark and are not the end of a sentence.
 _EXCLAIM_NAMES = _words("yahoo jeopardy")
 
+# What may follow a time ("9 a.m. Eastern", "6 p.m. PT", "10 a.m. Monday") in the same sentence.
+TIME_FOLLOWERS = _words(
+    """eastern central mountain pacific atlantic alaska hawaii et ct mt pt est edt cst cdt mst mdt
+    pst pdt akst akdt hst gmt utc bst cet cest eet eest jst kst aest aedt sgt hkt
+    mez mesz oez local monday tuesday wednesday thursday friday saturday sunday mon tue tues wed
+    thu thur thurs fri sat sun january february march april may june july august september
+    october november december jan feb mar apr jun jul aug sep sept oct nov dec montag dienstag
+    mittwoch donnerstag freitag samstag sonntag"""
+)
+# What may follow a street type in the same address ("Baker St. Suite 4", "Ave. NW").
+ADDRESS_WORDS = _words("suite ste apt unit fl floor rm room bldg n s e w nw ne sw se ecke")
+# A single letter after a number is a unit, not an initial: "18 h. Venez", "5 m. Then".
+UNITS = frozenset("hmsgl")
+
+
+def prefixes(words: frozenset[str]) -> frozenset[str]:
+    """Every prefix of every word: a next word whose beginning is not in it is not in ``words``."""
+    return frozenset(word[:n] for word in words for n in range(1, len(word) + 1))
+
+
+TIME_FOLLOWER_PREFIXES = prefixes(TIME_FOLLOWERS)
+ADDRESS_PREFIXES = prefixes(ADDRESS_WORDS)
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -197,19 +247,28 @@ class Rules:
     elision: bool
     ordinal_before: frozenset[str] = frozenset()
     ordinal_nouns: frozenset[str] = frozenset()
+    final: frozenset[str] = frozenset()
+    streets: frozenset[str] = frozenset()
+    # German street names abbreviate their last part: "Gartenstr.", "Karl-Marx-Str.".
+    street_suffix: bool = False
     abbreviations: frozenset[str] = field(init=False)  # every kind together
+    starter_prefixes: frozenset[str] = field(init=False)
+    ordinal_noun_prefixes: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        everything = self.titles | self.never_final | self.numeric | self.general
+        everything = self.titles | self.never_final | self.numeric | self.general | self.final | self.streets
         object.__setattr__(self, "abbreviations", everything)
+        object.__setattr__(self, "starter_prefixes", prefixes(self.starters))
+        object.__setattr__(self, "ordinal_noun_prefixes", prefixes(self.ordinal_nouns))
 
 
+_NONE: frozenset[str] = frozenset()
 _TABLES: dict[str, tuple[frozenset[str], ...]] = {
-    "en": (_EN_TITLES, _EN_NEVER_FINAL, _EN_NUMERIC, _EN_GENERAL, _EN_STARTERS, _EN_FUNCTION),
-    "de": (_DE_TITLES, _DE_NEVER_FINAL, _DE_NUMERIC, _DE_GENERAL, _DE_STARTERS, _DE_FUNCTION),
-    "es": (_ES_TITLES, _ES_NEVER_FINAL, _ES_NUMERIC, _ES_GENERAL, _ES_STARTERS, _ES_FUNCTION),
-    "fr": (_FR_TITLES, _FR_NEVER_FINAL, _FR_NUMERIC, _FR_GENERAL, _FR_STARTERS, _FR_FUNCTION),
-    "it": (_IT_TITLES, _IT_NEVER_FINAL, _IT_NUMERIC, _IT_GENERAL, _IT_STARTERS, _IT_FUNCTION),
+    "en": (_EN_TITLES, _EN_NEVER_FINAL, _EN_NUMERIC, _EN_GENERAL, _EN_STARTERS, _EN_FUNCTION, _EN_FINAL, _EN_STREETS),
+    "de": (_DE_TITLES, _DE_NEVER_FINAL, _DE_NUMERIC, _DE_GENERAL, _DE_STARTERS, _DE_FUNCTION, _DE_FINAL, _DE_STREETS),
+    "es": (_ES_TITLES, _ES_NEVER_FINAL, _ES_NUMERIC, _ES_GENERAL, _ES_STARTERS, _ES_FUNCTION, _ES_FINAL, _NONE),
+    "fr": (_FR_TITLES, _FR_NEVER_FINAL, _FR_NUMERIC, _FR_GENERAL, _FR_STARTERS, _FR_FUNCTION, _FR_FINAL, _NONE),
+    "it": (_IT_TITLES, _IT_NEVER_FINAL, _IT_NUMERIC, _IT_GENERAL, _IT_STARTERS, _IT_FUNCTION, _IT_FINAL, _NONE),
 }
 
 
@@ -228,15 +287,18 @@ def rules_for(language: str | None) -> Rules:
         names = ("en",)
     else:
         raise ValueError(f"unknown punctuation_language {language!r}; expected one of {', '.join(LANGUAGES)}")
-    merged = [frozenset[str]().union(*(_TABLES[name][k] for name in names)) for k in range(6)]
-    titles, never_final, numeric, general, starters, function_words = merged
+    merged = [frozenset[str]().union(*(_TABLES[name][k] for name in names)) for k in range(8)]
+    titles, never_final, numeric, general, starters, function_words, final, streets = merged
     german = language in (None, "de")
     return Rules(
         titles=titles,
         # A title wins over the other kinds ("St." is Saint before a name).
         never_final=never_final - titles,
         numeric=numeric - titles - never_final,
-        general=general - titles - never_final - numeric,
+        general=general - titles - never_final - numeric - final - streets,
+        final=final - titles - never_final - numeric,
+        streets=streets - titles - never_final - numeric - final,
+        street_suffix=german,
         starters=starters,
         function_words=function_words,
         exclaim_names=_EXCLAIM_NAMES,

@@ -51,6 +51,7 @@ _LOOKBEHIND = 256
 _TRIM_AT = 512
 
 _SOFT_END_CHARS = ",;-–—(“‘/&+=«„"
+_NON_SPACE = re.compile(r"\S").search
 _BLOCK_START_RE = re.compile(r"[-*+•]\s|\d{1,3}[.)]\s|#|>|\||```|~~~")
 
 
@@ -131,6 +132,7 @@ class Scanner(TerminalRules):
                 and n - i <= 8
                 and buf[i] in self.terms
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
+                and not (buf[i + 1 : i + 2] == "\n" and buf[i] in ".!?")
             ):
                 # Every decision on a terminal mark needs the first character after it (and its
                 # spaces): do not even start one before that character has arrived.
@@ -153,6 +155,7 @@ class Scanner(TerminalRules):
                 else:
                     self.wait_until, self.wake = -1, None
                 return
+            cut = False
             if kind == BOUND:
                 self._update_stack(at)
                 if self.stack:
@@ -160,14 +163,21 @@ class Scanner(TerminalRules):
                         self.held.append(at)
                 else:
                     self._cut(at)
+                    cut = True
             elif kind >= HARD:
                 if self.held:
                     self._give_up()
                     continue
                 self._cut(at)
+                cut = True
                 if kind == FENCE:
                     self.in_fence = not self.in_fence
             self.pos = max(resume, self.start)
+            if cut and not self.in_fence and not buf[at : self.pos].strip():
+                # The whitespace that opens the next sentence holds nothing to decide (a line
+                # break there finds no sentence to end), so the search skips it.
+                first = _NON_SPACE(buf, self.pos)
+                self.pos = first.start() if first is not None else len(buf)
         if self.final and self.held:
             self._update_stack(len(self.buf))
             if self.held:
@@ -246,6 +256,9 @@ class Scanner(TerminalRules):
         if j <= self.stack_pos:
             return
         buf = self.buf
+        if not self.stack and QUOTE_RE.search(buf, self.stack_pos, j) is None:
+            self.stack_pos = j  # the common case: no quote or bracket at all
+            return
         stack = self.stack
         for m in QUOTE_RE.finditer(buf, self.stack_pos, j):
             q = m.start()

@@ -27,6 +27,9 @@ from ._words import WordRules
 __all__ = ["TerminalRules"]
 
 _NOT_STARTERS = ",;:%)]}）」』》、，"
+# Titles that the words around them can turn into streets ("Main St.", "Sunset Dr."): the
+# shortcut of _terminal leaves them to the full rules.
+_CONTEXT_WORDS = frozenset({"st", "dr"})
 # An opening quote or emphasis marker after a sentence's end opens the next sentence.
 _SENTENCE_OPENERS = "\"'“‘„«「『*_"
 _SPACES_OR_GUILLEMETS = SPACES + "»›"
@@ -52,6 +55,16 @@ class TerminalRules(WordRules):
 
     def _terminal(self, i: int) -> Decision:
         buf = self.buf
+        if i + 1 < len(buf) and buf[i + 1] == "\n" and buf[i] in ".!?":
+            # A mark at the end of a line ends the sentence, whatever follows the line break,
+            # unless a title or a never-final abbreviation stands before a single line break
+            # ("Dr.\nSmith"): decided at once, as the general path below would decide it.
+            if buf[i] != ".":
+                return BOUND, i + 1, i + 1
+            if i - 1 > self.start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+                category, _, _ = self._classify(i, "period")
+                if category not in ("title", "never"):
+                    return BOUND, i + 1, i + 1
         if i + 2 < len(buf) and buf[i] in ".!?":
             # The common cases, decided without the general machinery (which would decide the
             # same): "plain word. Next", "3.14", "e.g", "Dr. Smith".
@@ -63,10 +76,10 @@ class TerminalRules(WordRules):
                 while k > self.start and buf[k - 1].isalpha():
                     k -= 1
                 word = buf[k:i].lower()
-                if i - k >= 2 and self._before(k) == " ":
+                if i - k >= 2 and self._before(k) == " " and word not in _CONTEXT_WORDS:
                     if buf[i] == "." and (word in self.rules.titles or word in self.rules.never_final):
                         return SKIP, i, i + 1
-                    if buf[i + 2].isupper() and word not in self.rules.abbreviations:
+                    if buf[i + 2].isupper() and word not in self.rules.abbreviations and word[-3:] != "str":
                         if buf[i] == "." or word not in self.rules.exclaim_names:
                             return BOUND, i + 1, i + 1
         terms = self.terms
@@ -134,10 +147,14 @@ class TerminalRules(WordRules):
             return self._footnote_brackets(i, j, kind)
         if c.isalpha() and not c.isupper() and not c.islower():
             # A caseless script (CJK, Hangul) right after the mark starts a new sentence, except
-            # after an ellipsis (a pause: 他犹豫了一下……然后说) and for a Korean particle
-            # after a Latin abbreviation or number (U.S.A.에서).
+            # after an ellipsis (a pause: 他犹豫了一下……然后说), for a Korean particle after a
+            # Latin abbreviation or number (U.S.A.에서) and after a list number (1.打开设置).
             if kind == "ellipsis" or (is_hangul(c) and wordish(self._before(i))):
                 return SKIP, i, j
+            if kind == "period" and self._before(i).isdigit():
+                category, _, k = self._classify(i, kind)
+                if category == "number" and self._list_number(k):
+                    return SKIP, i, j
             return BOUND, j, j
         if kind != "period":
             return SKIP, i, j
@@ -199,8 +216,13 @@ class TerminalRules(WordRules):
 
     def _cjk(self, i: int, j: int, run: str) -> Decision:
         buf = self.buf
-        if run in ("．", "。") and self._before(i).isdigit() and self._at(j).isdigit():
-            return SKIP, i, j  # a full-width decimal point: ３．２９
+        if run in ("．", "。") and self._before(i).isdigit():
+            if self._at(j).isdigit():
+                return SKIP, i, j  # a full-width decimal point: ３．２９
+            if run == "．":
+                category, _, k = self._classify(i, "period")
+                if category == "number" and self._list_number(k):
+                    return SKIP, i, j  # a full-width list number: １．打开设置
         end, _ = self._closers(j)
         nxt = self._at(end)
         if nxt == EOF:
@@ -380,6 +402,8 @@ class TerminalRules(WordRules):
             if newlines == 1 and category in ("title", "never"):
                 return SKIP, i, b
             return BOUND, b, b
+        if category == "number" and kind == "period" and self._list_number(k):
+            return SKIP, i, b  # "1. The first", "1. ¿Tienes", "2. 😊 Ábrela", "1. 打开设置"
         c = buf[m]
         if c in self.terms:
             if c == "." and self._at(m + 1) == ".":
@@ -412,6 +436,13 @@ class TerminalRules(WordRules):
                 probe = self._at(t + 1), self._at(t + 2)
                 if probe[0] in ".)" and (probe[1].isspace() or (probe[0] == "." and probe[1] == ")")):
                     return BOUND, b, b  # "Smith. a. here it is": a lettered list item
+                if self._camel_case(t):
+                    # "Open the app. eBay will", "Done! iPhone users": lowercase by convention.
+                    if category == "number" and (self._list_number(k) or self._german_ordinal(k, word)):
+                        return SKIP, i, b
+                    if kind == "strong" and word.lower() in self.rules.exclaim_names:
+                        return SKIP, i, b
+                    return BOUND, b, b
             return SKIP, i, b
         if kind == "strong":
             if word.lower() in self.rules.exclaim_names:
@@ -420,6 +451,19 @@ class TerminalRules(WordRules):
         if kind != "period":
             return BOUND, b, b
         return self._after_period(i, b, t, w, category, word, k)
+
+    def _camel_case(self, t: int) -> bool:
+        """Whether the lowercase word at ``t`` has a capital after its first letters: a name
+        written lowercase by convention (eBay, iPhone, iOS, macOS), which can open a sentence."""
+        k = t + 1
+        while k - t <= 4:
+            c = self._at(k)
+            if c.isupper():
+                return True
+            if not c.islower():
+                return False
+            k += 1
+        return False
 
     def _paren_after_quote(self, i: int, b: int, m: int) -> Decision:
         # '..."house!' (Which was very likely true.)' keeps the remark with the quotation;

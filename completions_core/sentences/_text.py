@@ -138,29 +138,35 @@ class TextWindow:
             return ""
         return self._word_before(token_start - 1)[1]
 
-    def _word_after(self, t: int) -> str:
-        """The word starting at ``t`` (letters and apostrophes); needs the character after it."""
+    def _is_starter(self, t: int) -> bool:
+        """Whether the word at ``t`` typically opens a sentence ("The", "I'm", "Dort")."""
+        return self._next_word_in(t, self.rules.starters, self.rules.starter_prefixes)
+
+    def _next_word_in(self, t: int, words: frozenset[str], prefixes: frozenset[str]) -> bool:
+        """Whether the word at ``t`` (letters, and apostrophes inside it) is one of ``words``.
+
+        Decided as soon as the letters read so far begin no word of ``words`` (``prefixes`` holds
+        every beginning): "Engineers" is not a sentence opener after "Eng", "Then" no time zone
+        after "T". Otherwise the whole word is read, which needs the character after it. A word
+        with an apostrophe counts by its part before it ("I'm", "C'est").
+        """
+        buf = self.buf
         k = t
         while True:
             c = self._at(k)
             if c.isalpha() or (c in "'’" and k > t):
                 k += 1
+                prefix = buf[t:k].lower()
+                if prefix not in prefixes:
+                    for apostrophe in "'’":
+                        if apostrophe in prefix:
+                            return prefix.split(apostrophe, 1)[0] in words
+                    return False
                 if k - t > WORD_CAP:
-                    break
+                    return False
                 continue
             break
-        return self.buf[t:k]
-
-    def _is_starter(self, t: int) -> bool:
-        """Whether the word at ``t`` typically opens a sentence ("The", "I'm", "Dort")."""
-        word = self._word_after(t).lower()
-        starters = self.rules.starters
-        if word in starters:
-            return True
-        for apostrophe in "'’":
-            if apostrophe in word:
-                return word.split(apostrophe, 1)[0] in starters
-        return False
+        return buf[t:k].lower().rstrip("'’") in words
 
     def _first_token(self, k: int) -> bool:
         """Whether the token starting at ``k`` opens the sentence (after an optional bullet)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ._text import BOUND, SKIP, Decision, TextWindow
+from ._rules import ADDRESS_PREFIXES, ADDRESS_WORDS, TIME_FOLLOWER_PREFIXES, TIME_FOLLOWERS, UNITS
+from ._text import BOUND, SKIP, Decision, TextWindow, wordish
 
 __all__ = ["WordRules"]
 
@@ -15,6 +16,15 @@ _PAIR_STRIP = "\"'“‘„‚«‹([{¿¡*_`>~-–—•⁃·"
 _NUMBER_RE = re.compile(r"[#$€£¥+\-−±~≈]*\d[\d.,:/'’\-]*[%°]?")
 _ORDINAL_RE = re.compile(r"\d{1,2}\.-?")
 _MULTI_PERIOD_RE = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
+# A list number glued to the text before it in a script without spaces: "如下：1", "手順：2".
+_GLUED_NUMBER_RE = re.compile(r"\d{1,3}")
+# "St." and "Dr." after a street name are a street and a drive, not Saint and Doctor: "on Main
+# St.", "221 Baker St.", "near Sunset Dr.". The name is one to three capitalised words after a
+# house number or one of these words; "Mount St. Helens", "FC St. Pauli", "Kirche St. Marien",
+# "Frau Dr. Schmidt" keep the title.
+_STREET_TITLES = frozenset({"st", "dr"})
+_STREET_BEFORE = frozenset("on at onto off along down up near via from to into across past of".split())
+_HOUSE_NUMBER_RE = re.compile(r"\d{1,6}[A-Za-z]?(?:-\d{1,6}[A-Za-z]?)?,?")
 
 
 class WordRules(TextWindow):
@@ -38,19 +48,56 @@ class WordRules(TextWindow):
         if kind != "period":
             return "plain", word, k
         if len(word) == 1 and word.isalpha():
+            if word in "mM" and self._previous_word(k).lower() in ("a.", "p."):
+                return "time", word, k  # "8 p. m.", "11 a. m."
+            if word in UNITS and _NUMBER_RE.fullmatch(self._previous_word(k)):
+                return "plain", word, k  # "18 h.", "5 m.": a unit after a number
             return "single", word, k
         lw = word.lower()
         category = self._abbreviation(lw)
         if not category and lw in ("es", "ej"):
             if f"{self._previous_word(k).lower()} {lw}" in self.rules.never_final:
                 category = "never"  # "ad es.", "p. ej.": listed as pairs
+        if not category and self.rules.street_suffix and len(lw) > 3 and lw.endswith("str"):
+            category = "street"  # "Gartenstr.", "Karl-Marx-Str."
+        if category == "title" and lw in _STREET_TITLES and self._after_street_name(k):
+            category = "street"  # "on Main St.", "221 Baker St."
+        if not category and _MULTI_PERIOD_RE.fullmatch(word):
+            category = "time" if lw in _TIMES else "multi"
+        if category in ("general", "multi") and self._previous_word(k).endswith(","):
+            category = "final"  # "Washington, D.C.", "Acme, Inc.": the end of an apposition
         if category:
             return category, word, k
-        if _MULTI_PERIOD_RE.fullmatch(word):
-            return "multi", word, k
         if _NUMBER_RE.fullmatch(word):
             return "number", word, k
+        if word[-1].isdigit() and not wordish(word[0]):
+            glued = _GLUED_NUMBER_RE.search(word, max(0, len(word) - 4))
+            if glued is not None and glued.end() == len(word) and _glues_marker(word[glued.start() - 1]):
+                return "number", word[glued.start() :], k + glued.start()  # "如下：1. 打开"
         return "plain", word, k
+
+    def _after_street_name(self, k: int) -> bool:
+        """Whether the token at ``k`` follows a street name: capitalised words after a house
+        number or a word such as "on", "at", "near" ("on Main St.", "221 Baker St.")."""
+        end = k
+        for _ in range(3):
+            if end - 1 <= self.start or self.buf[end - 1] != " ":
+                return False
+            start, before = self._word_before(end - 1)
+            if end != k and (before.lower() in _STREET_BEFORE or _HOUSE_NUMBER_RE.fullmatch(before)):
+                return True
+            if not (before.isalpha() and before[0].isupper() and not before.isupper()):
+                return False
+            end = start
+        if end - 1 <= self.start or self.buf[end - 1] != " ":
+            return False
+        before = self._word_before(end - 1)[1]
+        return before.lower() in _STREET_BEFORE or bool(_HOUSE_NUMBER_RE.fullmatch(before))
+
+    def _list_number(self, k: int) -> bool:
+        """Whether the number at ``k`` is a list marker: it opens the sentence ("1. The first
+        item", "1. 打开设置") or is glued to text in a script without spaces ("如下：1. 打开")."""
+        return self._first_token(k) or _glues_marker(self._before(k))
 
     def _abbreviation(self, lw: str) -> str:
         r = self.rules
@@ -62,6 +109,10 @@ class WordRules(TextWindow):
             return "numeric"
         if lw in r.general:
             return "general"
+        if lw in r.final:
+            return "final"
+        if lw in r.streets:
+            return "street"
         return ""
 
     def _after_period(self, i: int, b: int, t: int, w: str, category: str, word: str, k: int) -> Decision:
@@ -71,12 +122,26 @@ class WordRules(TextWindow):
         if w.isdigit():
             if category in ("", "plain"):
                 return BOUND, b, b
-            if category == "number" and not self._first_token(k) and not self._german_ordinal(k, word):
+            if category == "number" and not self._list_number(k) and not self._german_ordinal(k, word):
                 return BOUND, b, b
-            return SKIP, i, b
+            return SKIP, i, b  # "No. 5", "Gartenstr. 7", "Bogotá, D.C. 6 de noviembre"
         if not w.isupper():
-            return BOUND, b, b  # a caseless script, a symbol, an emoji
-        if category == "numeric" or category in ("", "plain"):
+            # A caseless script, a symbol, an emoji: a new sentence, unless the period is a list
+            # marker's ("1. 打开设置", "2. 설정을 엽니다").
+            if category == "number" and self._list_number(k):
+                return SKIP, i, b
+            return BOUND, b, b
+        if category == "final" and self.buf[b:t].lstrip()[:1] in ("-", "–", "—"):
+            category = "general"  # "Bogotá, D.C. - Colombia": a dash continues the phrase
+        if category in ("numeric", "", "plain", "final"):
+            return BOUND, b, b
+        if category == "street":
+            if self._next_word_in(t, ADDRESS_WORDS, ADDRESS_PREFIXES):
+                return SKIP, i, b  # "Baker St. Suite 4", "Pennsylvania Ave. NW"
+            return BOUND, b, b
+        if category == "time":
+            if self._next_word_in(t, TIME_FOLLOWERS, TIME_FOLLOWER_PREFIXES):
+                return SKIP, i, b  # "9 a.m. Eastern", "6 p.m. PT", "10 a.m. Monday"
             return BOUND, b, b
         if category == "general":
             return (BOUND, b, b) if self._is_starter(t) else (SKIP, i, b)
@@ -87,19 +152,17 @@ class WordRules(TextWindow):
                 return SKIP, i, b
             return (BOUND, b, b) if self._is_starter(t) else (SKIP, i, b)
         if category == "multi":
-            if word.lower() in _TIMES:
-                return BOUND, b, b
             if self._single_letter_next(t):
                 return SKIP, i, b
             return (BOUND, b, b) if self._is_starter(t) else (SKIP, i, b)
         # A number.
-        if self._first_token(k):
+        if self._list_number(k):
             return SKIP, i, b  # "1. The first item"
         if self._german_ordinal(k, word):
             return SKIP, i, b
         if self.rules.ordinal_nouns and len(word) <= 2 and word.isdigit():
-            if self._word_after(t).lower() in self.rules.ordinal_nouns:
-                return SKIP, i, b  # "3. Oktober" (German only: it waits for the whole next word)
+            if self._next_word_in(t, self.rules.ordinal_nouns, self.rules.ordinal_noun_prefixes):
+                return SKIP, i, b  # "3. Oktober" (German only: it reads the next word)
         return BOUND, b, b
 
     def _german_ordinal(self, k: int, word: str) -> bool:
@@ -114,3 +177,9 @@ class WordRules(TextWindow):
     def _single_letter_next(self, t: int) -> bool:
         """Whether an initial ("A." in "J. A. Smith") starts at ``t``."""
         return self._at(t).isalpha() and self._at(t + 1) == "." and not self._at(t + 2).isalpha()
+
+
+def _glues_marker(c: str) -> bool:
+    """Whether a list number may follow ``c`` with no space: a letter of a caseless script (CJK,
+    kana, Hangul) or a colon or comma of those scripts ("如下：1.", "手順は次の通り：1.")."""
+    return (c.isalpha() and not wordish(c)) or c in "：:、，；"

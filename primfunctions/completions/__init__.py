@@ -6,6 +6,7 @@ See the API reference (docs/) for every name exported here.
 from __future__ import annotations
 
 from completions_core.codec import deserialize_conversation, serialize_conversation
+from completions_core.errors import InvalidRequestError
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
@@ -69,6 +70,7 @@ __all__ = [
     "FinishReasonChunk",
     "FunctionCall",
     "FunctionDefinition",
+    "InvalidRequestError",
     "RetryConfiguration",
     "StreamOptions",
     "SystemMessage",

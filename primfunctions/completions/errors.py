@@ -1,4 +1,9 @@
-"""The three errors the client raises."""
+"""The three errors the client raises about the proxy.
+
+A request the client refuses before sending anything raises
+:class:`completions_core.errors.InvalidRequestError` (a ``ValueError``, also exported from
+``primfunctions.completions``): its ``path`` names the field, e.g. ``messages[2].role``.
+"""
 
 from __future__ import annotations
 

@@ -4,16 +4,19 @@ The mapping is the OpenAI plugin's (DashScope's compatible mode speaks Chat Comp
 the client differs: DashScope's regional endpoints and key, and the few Qwen differences DashScope
 documents (see README.md). A request may pick a region with ``provider_kwargs.alibaba.base_url``,
 but only one of the allowlisted DashScope endpoints: a managed key must never be sent to a host
-the caller chose.
+the caller chose. When the operator set the endpoint (``COMPLETIONS_ALIBABA_BASE_URL``, a gateway),
+the managed key always goes there, whatever region the request names.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Optional
 
-from completions_openai import OpenAIAdapter
+from completions_openai import OpenAIAdapter, OpenAIClientConfig
 
+from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
 from completions_core.hookspecs import hookimpl
 from completions_core.schemas import Target
@@ -82,6 +85,20 @@ class AlibabaAdapter(OpenAIAdapter):
     option_keys: ClassVar[frozenset[str]] = frozenset({"base_url", "enable_search"})
     # max_tokens_field stays max_completion_tokens: Model Studio moved every OpenAI-compatible
     # model to it on 2026-04-20 and retired max_tokens by 2026-05-30.
+
+    def __init__(self, base_url: Optional[str] = None) -> None:
+        """``base_url`` (else ``COMPLETIONS_ALIBABA_BASE_URL``) is the operator's endpoint."""
+        super().__init__(base_url)
+        #: Whether the operator chose the endpoint: then managed keys go nowhere else.
+        self.operator_endpoint = bool(base_url or os.environ.get(self.base_url_env))
+
+    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
+        """The request's region for a customer key; for the managed key, the operator's endpoint if set."""
+        config = super().client_config(request, credential)  # checks the model and the region
+        if credential.source == "managed" and self.operator_endpoint and config.base_url != self.base_url:
+            # The operator's setting wins (a gateway that audits, or the only region its key is for).
+            return OpenAIClientConfig(base_url=self.base_url, api_key=credential.api_key)
+        return config
 
     def endpoint(self, request: ChatCompletionRequest) -> str:
         """The operator's endpoint, or the allowlisted region the request names."""

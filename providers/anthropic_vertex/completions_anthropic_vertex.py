@@ -18,6 +18,9 @@ Credentials, in order of preference:
 A caller never picks a destination: the region must be a Vertex AI region (or ``global``, ``us``,
 ``eu``), the project id must have Google Cloud's project-id syntax, the Vertex host follows from
 the region, and a service account's ``token_uri`` is replaced by the operator's token endpoint.
+The managed service account only serves the operator's allowed projects
+(``COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS``); a caller's own service account serves its own
+``project_id`` unless the caller names another.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 import anyio
 from completions_anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter, Plan
-from completions_anthropic.adapter import CLIENT_TIMEOUT, http_client
+from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http_client, prepare, rehearse
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
@@ -87,6 +90,13 @@ VERTEX_NATIVE_STRUCTURED_OUTPUT_MODELS: tuple[str, ...] = ("claude-opus-4-7", "c
 # a letter and not ending with a hyphen. (Legacy domain-scoped ids are not accepted.)
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _KWARGS = "provider_kwargs.anthropic_vertex"
+# What a first request on a service account imports (prepare() does it at start-up).
+_GOOGLE_AUTH_MODULES = (
+    "google.auth.exceptions",
+    "google.auth.transport.requests",
+    "google.oauth2.service_account",
+    "anthropic.lib.vertex",
+)
 _SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 # An OAuth2 error code ("invalid_grant") at the start of google-auth's RefreshError text.
@@ -275,6 +285,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         "GOOGLE_APPLICATION_CREDENTIALS",
     )
     options: ClassVar[frozenset[str]] = frozenset({"thinking", "project_id", "region", "service_account_credentials"})
+    # The SDK puts the model into the URL path (.../models/{model}:rawPredict): nothing that could
+    # end or change a path segment (no / : ? # % or whitespace).
+    model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+    model_rule: ClassVar[str] = (
+        "a Vertex model id such as claude-haiku-4-5@20251001: 1-128 letters, digits and . _ - @"
+    )
 
     def __init__(
         self,
@@ -285,6 +301,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         token_uri: Optional[str] = None,
         native_structured_output: Optional[bool] = None,
         default_max_tokens: Optional[int] = None,
+        allowed_projects: Optional[Iterable[str]] = None,
     ) -> None:
         """Operator settings; each falls back to an environment variable.
 
@@ -293,7 +310,10 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         / ``..._REGION``, default ``global``) apply when the request names none; ``token_uri``
         (``COMPLETIONS_VERTEX_TOKEN_URI``) is where service-account tokens are minted;
         ``native_structured_output`` (``COMPLETIONS_ANTHROPIC_VERTEX_NATIVE_STRUCTURED_OUTPUT``)
-        turns on Vertex's native structured output for the models that have it.
+        turns on Vertex's native structured output for the models that have it;
+        ``allowed_projects`` (``COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS``, comma-separated) are
+        the projects a request on the managed service account may name (default: the operator's
+        ``project_id`` and the service account's own ``project_id``).
         """
         # AnthropicAdapter.__init__ only resolves Anthropic's own endpoint, which Vertex never uses.
         env = os.environ
@@ -303,6 +323,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         self.project_id = project_id or env.get("COMPLETIONS_ANTHROPIC_VERTEX_PROJECT_ID") or None
         self.region = region or env.get("COMPLETIONS_ANTHROPIC_VERTEX_REGION") or "global"
         self.token_uri = token_uri or env.get("COMPLETIONS_VERTEX_TOKEN_URI") or GOOGLE_TOKEN_URI
+        if allowed_projects is None:
+            raw = env.get("COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS", "")
+            allowed_projects = [item.strip() for item in raw.split(",") if item.strip()]
+        #: Projects the managed service account may be used for (empty: the operator's default
+        #: project and the service account's own).
+        self.allowed_projects: frozenset[str] = frozenset(allowed_projects)
         if native_structured_output is None:
             flag = env.get("COMPLETIONS_ANTHROPIC_VERTEX_NATIVE_STRUCTURED_OUTPUT", "")
             native_structured_output = flag.strip().lower() in _TRUE
@@ -312,6 +338,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         self._managed_file = _ManagedFile()
 
     # -- who to talk to ----------------------------------------------------------------------
+
+    def managed_projects(self, own_project: Optional[str]) -> frozenset[str]:
+        """The projects a managed-credential request may go to."""
+        if self.allowed_projects:
+            return self.allowed_projects
+        return frozenset(p for p in (self.project_id, own_project) if isinstance(p, str) and p)
 
     def _credential(
         self, options: Mapping[str, Any], credential: Credential
@@ -335,6 +367,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """Project, region, endpoint and credentials; refuse anything that could redirect the call."""
+        self.check_model(request.model)
         kwargs: Mapping[str, Any] = request.provider_kwargs or {}
         options = kwargs.get(self.name) or {}
         if not isinstance(options, Mapping):
@@ -345,9 +378,13 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             raise _invalid(
                 f"{region!r} is not a Vertex AI region (e.g. us-east5, europe-west1, global)", f"{_KWARGS}.region"
             )
-        project = options.get("project_id") or self.project_id
-        if project is None and service_account is not None:
-            project = json.loads(service_account.reveal()).get("project_id")
+        own_project = json.loads(service_account.reveal()).get("project_id") if service_account else None
+        managed = credential.source == "managed" and "service_account_credentials" not in options
+        if managed:
+            project = options.get("project_id") or self.project_id or own_project
+        else:
+            # A caller's own service account bills its own project unless the caller names another.
+            project = options.get("project_id") or own_project or self.project_id
         if project is None:
             raise _invalid(
                 "is required: name the Google Cloud project (or use a service account that has one)",
@@ -357,6 +394,15 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             raise _invalid(
                 f"{project!r} is not a Google Cloud project id (6-30 lower-case letters, digits and hyphens)",
                 f"{_KWARGS}.project_id",
+            )
+        if managed and project not in self.managed_projects(own_project):
+            # The platform's service account may only be spent on the operator's projects.
+            raise InvalidRequestError(
+                "is not a project the managed Vertex service account may be used for; leave it out, ask the "
+                "operator, or register your own with "
+                'configure_provider("anthropic_vertex", api_key=<service-account JSON>)',
+                f"{_KWARGS}.project_id",
+                error_type="permission_error",
             )
         return VertexClientConfig(
             project_id=project,
@@ -402,6 +448,32 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         )
         return VertexClient(sdk, credentials)
 
+    def prepare(self) -> None:
+        """Import the SDK and google-auth, build (and close) one client with a placeholder token, off the loop."""
+        config = VertexClientConfig(
+            project_id="prepare-only",
+            region=self.region,
+            base_url=self.base_url or vertex_base_url(self.region),
+            token_uri=self.token_uri,
+            access_token=Secret("prepare-only-placeholder"),
+        )
+        prepare(self, PREPARED_MODULES + _GOOGLE_AUTH_MODULES, config)
+        rehearse(self, self.rehearsal_client)
+
+    def rehearsal_client(self, http: Any) -> VertexClient:
+        """A Vertex client on ``http`` (a mock transport) for :meth:`prepare`'s rehearsal."""
+        import anthropic
+
+        sdk = anthropic.AsyncAnthropicVertex(
+            region=self.region,
+            project_id="prepare-only",
+            access_token="prepare-only-placeholder",
+            base_url="http://prepare.invalid/v1",
+            max_retries=0,
+            http_client=http,
+        )
+        return VertexClient(sdk)
+
     async def warm(self, client: Any) -> None:
         """Mint the access token ahead of the first request (best effort)."""
         try:
@@ -419,6 +491,16 @@ class AnthropicVertexAdapter(AnthropicAdapter):
     def extra_body(self, plan: Plan) -> dict[str, Any]:
         """Vertex reads the API version from the body."""
         return {**plan.extra_body, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
+
+    def client_secrets(self, client: Any) -> list[Optional[str]]:
+        """The access token in use (minted or the caller's) and the service account's private key id."""
+        found: list[Optional[str]] = []
+        if isinstance(client, VertexClient):
+            found.append(getattr(client.sdk, "access_token", None))
+            credentials = client.credentials
+            if credentials is not None:
+                found += [getattr(credentials, "token", None), getattr(credentials, "_private_key_id", None)]
+        return [value if isinstance(value, str) else None for value in found]
 
     def map_error(self, exc: BaseException) -> Optional[ProviderError]:
         """Token failures (google-auth) first, then everything the Anthropic adapter maps."""

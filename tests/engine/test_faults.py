@@ -80,14 +80,22 @@ async def _run(proxy: RunningProxy, body: dict[str, Any]) -> tuple[int, list[dic
         return resp.status, [json.loads(text)], attempts
 
 
-def _body(stream: bool, fallback: bool) -> dict[str, Any]:
+#: The request's timeout: short where a hang must hit it, generous where nothing should.
+HANG_TIMEOUT, TIMEOUT = 0.3, 5.0
+
+
+def _body(stream: bool, fallback: bool, timeout: float = TIMEOUT) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "provider": "openai", "model": "gpt-4o-mini", "stream": stream, "timeout": 1.0,
+        "provider": "openai", "model": "gpt-4o-mini", "stream": stream, "timeout": timeout,
         "messages": [{"role": "user", "content": "Say this is a test"}],
         "credentials": {"openai": {"api_key": "sk-test-fault-matrix-0001"}},
-        "provider_kwargs": {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}},
+        # One fault, one failed attempt: this matrix is about how each fault is seen and where the
+        # turn goes next; retries of the same faults are the matrix below.
+        "retry": {"enabled": False},
     }
     if fallback:
+        # provider_kwargs keys must be installed providers: the embedded one is only there as a fallback.
+        body["provider_kwargs"] = {"embedded": {"text": "Fallback answer.", "token_delay": 0, "first_token_delay": 0}}
         body["fallbacks"] = [{"provider": "embedded", "model": "emb"}]
     return body
 
@@ -105,7 +113,8 @@ async def test_fault(case: Case, stream: bool, fallback: bool, upstream: ReplayS
         registry.register(OpenAIAdapter(base_url=base + "/v1"))
         registry.register(EmbeddedAdapter())
         async with running_proxy(registry) as proxy:
-            status, records, attempts = await _run(proxy, _body(stream, fallback))
+            timeout = HANG_TIMEOUT if "hang" in case.name else TIMEOUT
+            status, records, attempts = await _run(proxy, _body(stream, fallback, timeout))
     mid_stream = stream and case.mid_stream
     if mid_stream:
         # Content reached the client: the turn stays with OpenAI and ends with an error record.
@@ -127,6 +136,49 @@ async def test_fault(case: Case, stream: bool, fallback: bool, upstream: ReplayS
         assert records[0]["error"]["type"] == case.error_type
         assert [(a["provider"], a["outcome"]) for a in attempts] == [("openai", "error")]
     assert "sk-test-fault-matrix-0001" not in json.dumps(records)
+
+
+class _NoWait:
+    """The engine's sleep, recording each delay instead of waiting it."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+# Faults a retry can get past (a hang costs the request's whole timeout: covered above; a
+# refused connection stays refused).
+RETRIED = [c for c in CASES if c.fault(False) is not None and "hang" not in c.name]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("case", RETRIED, ids=[c.name for c in RETRIED])
+async def test_fault_then_success_with_the_default_retries(case: Case, stream: bool, upstream: ReplayServer) -> None:
+    """No ``retry`` in the request: the documented defaults retry the fault, unless content was sent."""
+    reply = case.fault(stream)
+    assert reply is not None
+    upstream.enqueue(reply)
+    upstream.enqueue(Stream.from_response(STREAM) if stream else Fault.truncated_json(json.loads(TEXT.body), keep=10**9))
+    registry = ProviderRegistry()
+    registry.register(OpenAIAdapter(base_url=upstream.url + "/v1"))
+    async with running_proxy(registry) as proxy:
+        waits = _NoWait()
+        proxy.state.engine.sleep = waits
+        body = _body(stream, False)
+        del body["retry"]
+        status, records, attempts = await _run(proxy, body)
+    assert status == 200
+    if stream and case.mid_stream:
+        # Content reached the client: no retry (the header went out with the first chunk).
+        assert records[-1]["type"] == "error" and len(attempts) == 1
+        assert waits.delays == [] and len(upstream.requests) == 1
+        return
+    final = records[-1]["response"] if stream else records[0]
+    assert final["provider"] == "openai" and final["message"]["content"]
+    assert [(a["outcome"], a["error_type"]) for a in attempts] == [("error", case.error_type), ("ok", None)]
+    assert len(waits.delays) == 1 and waits.delays[0] >= 1.0  # the documented retry_delay, at least
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])

@@ -102,7 +102,9 @@ async def _one(session: aiohttp.ClientSession, proxy: RunningProxy, seed: int, r
     disconnect_after = rng.choice([None] * 9 + [rng.randint(1, 10)])
     body = {"provider": "openai", "model": "m", "stream": True,
             "messages": [{"role": "user", "content": f"soak:{seed}:{mode}"}],
-            "credentials": {"openai": {"api_key": "sk-test-soak-000000000"}}}
+            "credentials": {"openai": {"api_key": "sk-test-soak-000000000"}},
+            # A 500 is retried once (after the proxy's floor delay), then reported: retries leak nothing either.
+            "retry": {"max_retries": 1, "retry_delay": 0}}
     headers = {"Authorization": f"Bearer {proxy.token}", "X-Completions-Idle-Timeout": "0.3"}
     async with session.post(proxy.url + "/v1/completions", json=body, headers=headers) as resp:
         if resp.status != 200:

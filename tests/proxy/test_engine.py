@@ -10,13 +10,14 @@ import aiohttp
 import pytest
 
 from completions_core.types import AssistantMessage, FunctionCall, RetryConfiguration, ToolCall, UserMessage
-from completions_proxy.engine import _backoff, _strip_for
+from completions_proxy.engine import JITTER, _backoff, _strip_for
 from completions_proxy.testing import RunningProxy, running_proxy
 from tests.helpers import KeyedAdapter, registry
 
 pytestmark = pytest.mark.anyio
 
 FAST_RETRY = {"max_retries": 3, "retry_delay": 0.001, "backoff_multiplier": 2.0}
+NO_RETRY = {"enabled": False}
 
 
 def _script(**script: object) -> dict[str, object]:
@@ -74,8 +75,8 @@ async def test_retries_until_the_provider_recovers(proxy: RunningProxy) -> None:
     ]
 
 
-async def test_without_retry_configuration_the_first_failure_moves_to_the_fallback(proxy: RunningProxy) -> None:
-    body = _body(provider_kwargs=_failing(times=1), fallbacks=[{"provider": "keyed"}])
+async def test_with_retries_off_the_first_failure_moves_to_the_fallback(proxy: RunningProxy) -> None:
+    body = _body(provider_kwargs=_failing(times=1), retry=NO_RETRY, fallbacks=[{"provider": "keyed"}])
     status, lines, headers = await _call(proxy, body)
     assert status == 200
     assert lines[0]["provider"] == "keyed" and lines[0]["model"] == "primary-model"
@@ -94,11 +95,15 @@ async def test_retries_are_spent_before_the_fallback_and_each_target_has_its_own
     assert [a[0] for a in _attempts(headers)] == ["embedded"] * 5 + ["keyed"]
 
 
-async def test_auth_errors_are_not_retried_but_fall_back(proxy: RunningProxy) -> None:
+async def test_auth_errors_get_one_refreshed_retry_then_fall_back(proxy: RunningProxy) -> None:
     body = _body(provider_kwargs=_failing("authentication_error", 401), retry=FAST_RETRY, fallbacks=[{"provider": "keyed"}])
     status, lines, headers = await _call(proxy, body)
     assert status == 200 and lines[0]["provider"] == "keyed"
-    assert _attempts(headers) == [("embedded", "error", "authentication_error"), ("keyed", "ok", None)]
+    assert _attempts(headers) == [
+        ("embedded", "error", "authentication_error"),
+        ("embedded", "error", "authentication_error"),
+        ("keyed", "ok", None),
+    ]
 
 
 async def test_invalid_request_is_not_retried(proxy: RunningProxy) -> None:
@@ -117,7 +122,8 @@ async def test_every_attempt_failing_returns_the_last_error_with_its_status(prox
 
 
 async def test_stream_falls_back_before_the_first_chunk(proxy: RunningProxy) -> None:
-    body = _body(stream=True, provider_kwargs=_failing("overloaded_error", 529), fallbacks=[{"provider": "keyed"}])
+    body = _body(stream=True, provider_kwargs=_failing("overloaded_error", 529), retry=NO_RETRY,
+                 fallbacks=[{"provider": "keyed"}])
     status, lines, headers = await _call(proxy, body)
     assert status == 200
     assert lines[-1]["type"] == "response" and lines[-1]["response"]["provider"] == "keyed"
@@ -135,7 +141,8 @@ async def test_stream_failure_after_the_first_chunk_ends_with_an_error_record_an
 
 
 async def test_first_token_deadline_fails_over_a_stalled_stream(proxy: RunningProxy) -> None:
-    body = _body(stream=True, provider_kwargs={"embedded": {"first_token_delay": 30}}, fallbacks=[{"provider": "keyed"}])
+    body = _body(stream=True, provider_kwargs={"embedded": {"first_token_delay": 30}}, retry=NO_RETRY,
+                 fallbacks=[{"provider": "keyed"}])
     status, lines, headers = await _call(proxy, body, {"X-Completions-First-Token-Timeout": "0.2"})
     assert status == 200 and lines[-1]["response"]["provider"] == "keyed"
     assert _attempts(headers)[0] == ("embedded", "error", "timeout_error")
@@ -151,7 +158,7 @@ async def test_idle_deadline_ends_a_stalled_stream_with_an_error_record(proxy: R
 
 
 async def test_request_timeout_bounds_a_non_streaming_attempt(proxy: RunningProxy) -> None:
-    body = _body(timeout=0.2, provider_kwargs={"embedded": {"first_token_delay": 30}})
+    body = _body(timeout=0.2, retry=NO_RETRY, provider_kwargs={"embedded": {"first_token_delay": 30}})
     status, lines, _ = await _call(proxy, body)
     assert status == 504 and lines[0]["error"]["type"] == "timeout_error"
 
@@ -164,7 +171,7 @@ async def test_keepalive_lines_are_sent_while_waiting_and_ignored_by_the_client(
         async with aiohttp.ClientSession() as session:
             async with session.post(
                 running.url + "/v1/completions",
-                json=_body(stream=True, provider_kwargs={"embedded": {"first_token_delay": 0.4, "token_delay": 0}}),
+                json=_body(stream=True, provider_kwargs={"embedded": {"first_token_delay": 0.2, "token_delay": 0}}),
                 headers={"Authorization": f"Bearer {running.token}"},
             ) as resp:
                 raw = await resp.text()
@@ -173,7 +180,7 @@ async def test_keepalive_lines_are_sent_while_waiting_and_ignored_by_the_client(
         configure_provider("embedded", voicerun_managed=True)
         stream = await generate_chat_completion_stream(
             {"provider": "embedded", "model": "m", "messages": [{"role": "user", "content": "x"}],
-             "provider_kwargs": {"embedded": {"first_token_delay": 0.4, "token_delay": 0}}}  # type: ignore[typeddict-unknown-key]
+             "provider_kwargs": {"embedded": {"first_token_delay": 0.2, "token_delay": 0}}}  # type: ignore[typeddict-unknown-key]
         )
         kinds = [chunk.type async for chunk in stream]
         assert kinds[-1] == "response"
@@ -183,7 +190,7 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> No
     retry = RetryConfiguration(retry_delay=1.0, backoff_multiplier=2.0)
     for attempt, nominal in enumerate([1.0, 2.0, 4.0]):
         delays = [_backoff(retry, attempt, None) for _ in range(200)]
-        assert min(delays) >= nominal / 2 and max(delays) <= nominal
+        assert min(delays) >= nominal and max(delays) <= nominal * (1 + JITTER)
         assert len(set(delays)) > 100
     assert _backoff(retry, 0, 7.0) >= 7.0
     assert _backoff(retry, 0, 3600.0) == 20.0

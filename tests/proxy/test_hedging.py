@@ -20,13 +20,16 @@ pytestmark = pytest.mark.anyio
 
 
 class Scripted(ProviderAdapter):
-    """Waits ``delay`` seconds, then streams ``text`` (or fails); records whether it was closed."""
+    """Waits ``delay`` seconds (or until ``after`` has ended), then streams ``text`` (or fails);
+    records whether it was closed. Waiting on another adapter orders the two without a clock."""
 
     requires_key = False
 
-    def __init__(self, name: str, delay: float, text: str = "", fail: bool = False) -> None:
+    def __init__(
+        self, name: str, delay: float, text: str = "", fail: bool = False, after: Scripted | None = None
+    ) -> None:
         self.name = name  # type: ignore[misc]
-        self.delay, self.text, self.fail = delay, text, fail
+        self.delay, self.text, self.fail, self.after = delay, text, fail, after
         self.closed = anyio.Event()
         self.calls = 0
 
@@ -39,7 +42,10 @@ class Scripted(ProviderAdapter):
     async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         self.calls += 1
         try:
-            await anyio.sleep(self.delay)
+            if self.after is not None:
+                await self.after.closed.wait()
+            else:
+                await anyio.sleep(self.delay)
             if self.fail:
                 raise ProviderError(f"{self.name} failed", "provider_error", provider=self.name)
             for word in self.text.split(" "):
@@ -56,9 +62,13 @@ def _registry(*adapters: ProviderAdapter) -> ProviderRegistry:
     return registry
 
 
-async def _stream(proxy: RunningProxy, hedge: str = "0.1") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    body = {"provider": "slow", "model": "a", "stream": True, "messages": [{"role": "user", "content": "x"}],
-            "fallbacks": [{"provider": "fast", "model": "b"}]}
+async def _stream(
+    proxy: RunningProxy, hedge: str = "0.1", retry: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    body: dict[str, Any] = {"provider": "slow", "model": "a", "stream": True,
+                            "messages": [{"role": "user", "content": "x"}], "fallbacks": [{"provider": "fast", "model": "b"}]}
+    if retry is not None:
+        body["retry"] = retry
     async with aiohttp.ClientSession() as session, session.post(
         proxy.url + "/v1/completions", json=body,
         headers={"Authorization": f"Bearer {proxy.token}", "X-Completions-Hedge-After": hedge},
@@ -90,7 +100,8 @@ async def test_a_quick_first_attempt_starts_no_hedge() -> None:
 
 
 async def test_when_the_hedge_fails_the_first_attempt_still_answers() -> None:
-    first, hedge = Scripted("slow", 0.4, "patience pays"), Scripted("fast", 0, fail=True)
+    hedge = Scripted("fast", 0, fail=True)
+    first = Scripted("slow", 0, "patience pays", after=hedge)  # answers once the hedge has failed
     async with running_proxy(_registry(first, hedge)) as proxy:
         lines, attempts = await _stream(proxy)
     assert lines[-1]["response"]["provider"] == "slow"
@@ -107,7 +118,8 @@ async def test_a_first_attempt_failing_before_the_hedge_starts_the_fallback_at_o
 
 
 async def test_both_failing_is_an_http_error() -> None:
-    async with running_proxy(_registry(Scripted("slow", 0.3, fail=True), Scripted("fast", 0, fail=True))) as proxy:
-        lines, attempts = await _stream(proxy)
+    fast = Scripted("fast", 0, fail=True)
+    async with running_proxy(_registry(Scripted("slow", 0, fail=True, after=fast), fast)) as proxy:
+        lines, attempts = await _stream(proxy, retry={"enabled": False})
     assert lines[0]["error"]["type"] == "provider_error"
     assert sorted(a["provider"] for a in attempts) == ["fast", "slow"]

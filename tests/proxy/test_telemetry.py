@@ -50,13 +50,16 @@ async def _metrics(proxy: RunningProxy) -> str:
         return await resp.text()
 
 
+NO_RETRY = {"enabled": False}  # one failure per failing request: the counts below depend on it
+
+
 async def _mixed_workload(proxy: RunningProxy) -> list[tuple[int, str, dict[str, str]]]:
     failing = {"embedded": {"first_token_delay": 0, "error": {"type": "rate_limit_error", "status": 429}}}
     return [
         await _post(proxy, _body(), headers={"X-Request-ID": "req-plain"}),
         await _post(proxy, _body(stream=True, stream_options={"chunk_by_sentence": True})),
-        await _post(proxy, _body(provider_kwargs=failing, fallbacks=[{"provider": "keyed"}])),
-        await _post(proxy, _body(stream=True, provider_kwargs=failing)),
+        await _post(proxy, _body(provider_kwargs=failing, retry=NO_RETRY, fallbacks=[{"provider": "keyed"}])),
+        await _post(proxy, _body(stream=True, provider_kwargs=failing, retry=NO_RETRY)),
         await _post(proxy, _body(messages=[]), headers={"X-Request-ID": "req-invalid"}),
         await _post(proxy, _body(), token="wrong-token-wrong-token"),
     ]

@@ -18,6 +18,9 @@ SAMPLES = [case["text"] for case in _GOLDEN if len(case["text"]) < 600] + [
     '| a | b |\n|---|---|\n| 1.5 | x. Y |\nHe said "Hello. World',
     "« Bonjour ! » Puis. ¿Qué? ¡Sí! これは。「はい。」と言った。안녕하세요. 你好……我是。",
     "Visit https://x.com/a?b=1. Mail a.b@c.de. At 5 p.m. Mr. Smith left. 1) a 2) b • c • d",
+    "操作如下：\n1. 打开设置。\n2.选择网络。\n１．好。순서: 1. 앱을 엽니다. 2. 😊 끝.",
+    "In der Gartenstr. 7. Dort usw. Morgen. Um 18 h. Venez. At 9 a.m. Eastern, etc. Everything.",
+    "On Main St. Then Baker St. Suite 4. Washington, D.C. Friends. Open it. eBay. Done‽ Yes﹗ok. 3 items.",
 ]
 OPTIONS = [
     StreamOptions(clean_sentences=False, min_sentence_length=0),
@@ -75,7 +78,9 @@ def test_a_sentence_is_emitted_on_the_first_non_space_character_after_it() -> No
     assert _emission_index("Hello there. Next", "Hello there.") == len("Hello there. ")
     assert _emission_index('He said "Go!" Then', 'He said "Go!"') == len('He said "Go!" ')
     assert _emission_index("你好。我们", "你好。") == len("你好。")
-    assert _emission_index("Done!\n\nNext", "Done!") == len("Done!\n\n")
+    # A mark at the end of a line is decided by the line break itself.
+    assert _emission_index("Done!\n\nNext", "Done!") == len("Done!")
+    assert _emission_index("The end.\nNext", "The end.") == len("The end.")
 
 
 def test_a_line_break_emits_the_line_at_once() -> None:

@@ -20,6 +20,8 @@ SINGAPORE = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 VIRGINIA = "https://dashscope-us.aliyuncs.com/compatible-mode/v1"
 BEIJING = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 MANAGED = Credential("managed", Secret("sk-managed-dashscope-0123456789"))
+CUSTOMER = Credential("customer", Secret("sk-customer-dashscope-9876543210"))
+GATEWAY = "http://127.0.0.1:9/compatible-mode/v1"
 
 
 def test_the_three_documented_regions_are_the_allowlist() -> None:
@@ -146,11 +148,59 @@ def test_a_base_url_that_is_not_a_string_is_refused(value: Any) -> None:
 
 
 def test_a_request_picks_its_region_through_client_config(make_request: Request) -> None:
-    adapter = AlibabaAdapter(base_url="http://127.0.0.1:9/compatible-mode/v1")
+    adapter = AlibabaAdapter(base_url=GATEWAY)
     request = make_request(
         provider_kwargs={"alibaba": {"base_url": "https://DASHSCOPE-US.aliyuncs.com/compatible-mode/v1/"}}
     )
-    assert adapter.client_config(request, MANAGED).base_url == VIRGINIA
+    assert adapter.client_config(request, CUSTOMER).base_url == VIRGINIA
+
+
+def test_without_an_operator_endpoint_a_managed_key_request_may_pick_a_region(make_request: Request) -> None:
+    request = make_request(provider_kwargs={"alibaba": {"base_url": BEIJING}})
+    assert AlibabaAdapter().client_config(request, MANAGED).base_url == BEIJING
+
+
+@pytest.mark.parametrize("region", [SINGAPORE, VIRGINIA, BEIJING])
+@pytest.mark.parametrize("from_env", [True, False], ids=["env", "argument"])
+def test_the_operators_endpoint_wins_for_the_managed_key(
+    make_request: Request, monkeypatch: pytest.MonkeyPatch, region: str, from_env: bool
+) -> None:
+    if from_env:
+        monkeypatch.setenv("COMPLETIONS_ALIBABA_BASE_URL", GATEWAY)
+    adapter = AlibabaAdapter() if from_env else AlibabaAdapter(base_url=GATEWAY)
+    request = make_request(provider_kwargs={"alibaba": {"base_url": region}})
+    assert adapter.client_config(request, MANAGED).base_url == GATEWAY
+    # A customer's own key may still go to the region it is for.
+    assert adapter.client_config(request, CUSTOMER).base_url == region
+    # A hostile value is still refused, managed key or not.
+    hostile = make_request(provider_kwargs={"alibaba": {"base_url": "https://evil.example.com/compatible-mode/v1"}})
+    with pytest.raises(InvalidRequestError):
+        adapter.client_config(hostile, MANAGED)
+
+
+@pytest.mark.anyio
+async def test_the_managed_key_reaches_only_the_operators_gateway(
+    server: ReplayServer, make_request: Request, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # End to end through the real SDK: the gateway (the replay server) gets the call and the key.
+    monkeypatch.setenv("COMPLETIONS_ALIBABA_BASE_URL", server.url + "/compatible-mode/v1")
+    adapter = AlibabaAdapter()
+    request = make_request(provider_kwargs={"alibaba": {"base_url": VIRGINIA}})
+    client = adapter.create_client(adapter.client_config(request, MANAGED))
+    try:
+        server.enqueue_json(
+            200,
+            {"id": "c", "object": "chat.completion", "created": 1, "model": request.model,
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]},
+            method="POST",
+            path="/compatible-mode/v1/chat/completions",
+        )  # fmt: skip
+        completion = await adapter.complete(client, request)
+    finally:
+        await adapter.close_client(client)
+    server.assert_all_used()
+    assert completion.message.content == "ok"
+    assert server.requests[0].headers["authorization"] == "Bearer sk-managed-dashscope-0123456789"
 
 
 def test_without_a_region_the_operators_endpoint_is_used(make_request: Request) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
-from completions_core.errors import ProviderError
+from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
-from completions_core.secrets import Secret, fingerprint
+from completions_core.secrets import Secret, fingerprint, scrub_error
 from completions_core.types import ChatCompletionRequest
 
 from .errors import map_error
@@ -18,6 +19,7 @@ from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
 from .response import StreamTranslator, completion_from_message
 
 __all__ = [
+    "PREPARED_MODULES",
     "ANTHROPIC_BASE_URL",
     "AnthropicAdapter",
     "AnthropicClientConfig",
@@ -62,6 +64,87 @@ def _timeout(seconds: Optional[float]) -> Any:
     return httpx2.Timeout(seconds)
 
 
+#: What :meth:`AnthropicAdapter.prepare` imports: everything a first request would import otherwise.
+PREPARED_MODULES: tuple[str, ...] = (
+    "httpx2",
+    "anthropic",
+    "anthropic.types",
+    "anthropic.resources.messages",
+    "anthropic.resources.models",
+)
+# Imported by the SDK on its first request when OpenTelemetry is installed (trace propagation).
+_OPTIONAL_MODULES = ("opentelemetry.propagate",)
+
+
+def prepare(adapter: ProviderAdapter, modules: tuple[str, ...], config: Any) -> None:
+    """Import ``modules``, then build one client for ``config`` and close it in a loop of this thread.
+
+    An adapter's :meth:`~ProviderAdapter.prepare`, run at start-up in a worker thread: what the SDK
+    imports or computes on first use happens here instead of on the proxy's event loop. Nothing is sent.
+    """
+    import asyncio
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+    for name in _OPTIONAL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+    async def build_and_close() -> None:
+        await adapter.close_client(adapter.create_client(config))
+
+    asyncio.run(build_and_close())
+
+
+# prepare()'s rehearsal: one answer and one stream, served by a mock transport (nothing is sent).
+_REHEARSAL_MESSAGE = {
+    "id": "msg_prepare", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+    "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}  # fmt: skip
+_REHEARSAL_EVENTS = (
+    ("message_start", {"type": "message_start", "message": {**_REHEARSAL_MESSAGE, "content": [], "stop_reason": None}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ok"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 1}}),
+    ("message_stop", {"type": "message_stop"}),
+)  # fmt: skip
+
+
+def rehearse(adapter: Any, make_client: Any) -> None:
+    """Run one non-streaming and one streaming request through ``adapter`` and the real SDK, on a
+    client ``make_client(http)`` whose transport is a mock: the SDK's first-use work (request
+    building, response models, type checks) happens at start-up. Nothing is sent."""
+    import asyncio
+    import json
+
+    import httpx2
+
+    def answer(request: Any) -> Any:
+        if json.loads(request.content).get("stream"):
+            text = "".join(f"event: {kind}\ndata: {json.dumps(data)}\n\n" for kind, data in _REHEARSAL_EVENTS)
+            return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=_REHEARSAL_MESSAGE)
+
+    async def run() -> None:
+        client = make_client(httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
+        hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+        request = ChatCompletionRequest(provider=adapter.name, model="claude-haiku-4-5", messages=hello)
+        try:
+            await adapter.complete(client, request)
+            async for _ in adapter.stream(client, request):
+                pass
+        finally:
+            await adapter.close_client(client)
+
+    asyncio.run(run())
+
+
 def http_client() -> Any:
     """The SDK's aiohttp transport (COMPLETIONS_ANTHROPIC_TRANSPORT=httpx2 for httpx2), redirects never followed.
 
@@ -85,6 +168,9 @@ class AnthropicAdapter(ProviderAdapter):
     options: ClassVar[frozenset[str]] = frozenset({"thinking"})
     #: Model families that use native structured output instead of the forced tool.
     native_structured_output_models: tuple[str, ...] = NATIVE_STRUCTURED_OUTPUT_MODELS
+    #: The model names this provider accepts, and the rule a refused name is told.
+    model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+    model_rule: ClassVar[str] = "1-128 letters, digits and . _ - : @ starting with a letter or digit"
 
     def __init__(self, base_url: Optional[str] = None, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         """Operator settings: the endpoint (else ``COMPLETIONS_ANTHROPIC_BASE_URL``, else Anthropic's)
@@ -96,8 +182,14 @@ class AnthropicAdapter(ProviderAdapter):
 
     # -- who to talk to ----------------------------------------------------------------------
 
+    def check_model(self, model: str) -> None:
+        """Refuse a model name outside :attr:`model_pattern` (a 400 naming the rule, the name not echoed)."""
+        if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
+            raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
+
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
-        """The endpoint plus the key: equal keys share one warm client."""
+        """The endpoint plus the key: equal keys share one warm client (the model name checked first)."""
+        self.check_model(request.model)
         if credential.api_key is None:
             raise ProviderError("no Anthropic API key was resolved", "authentication_error", provider=self.name)
         return AnthropicClientConfig(self.base_url, credential.api_key)
@@ -113,6 +205,20 @@ class AnthropicAdapter(ProviderAdapter):
             max_retries=0,
             timeout=_timeout(None),
             http_client=http_client(),
+        )
+
+    def prepare(self) -> None:
+        """Import the SDK, build (and close) one client with a placeholder key, and rehearse one
+        request and one stream on a mock transport; at start-up, off the event loop."""
+        prepare(self, PREPARED_MODULES, AnthropicClientConfig(self.base_url, Secret("prepare-only-placeholder")))
+        rehearse(self, self.rehearsal_client)
+
+    def rehearsal_client(self, http: Any) -> Any:
+        """A client on ``http`` (a mock transport) for :meth:`prepare`'s rehearsal."""
+        import anthropic
+
+        return anthropic.AsyncAnthropic(
+            api_key="prepare-only-placeholder", base_url="http://prepare.invalid", max_retries=0, http_client=http
         )
 
     async def warm(self, client: Any) -> None:
@@ -141,6 +247,11 @@ class AnthropicAdapter(ProviderAdapter):
         """The ProviderError for an SDK failure, or None when ``exc`` is not one."""
         return map_error(exc, self.name)
 
+    def client_secrets(self, client: Any) -> list[Optional[str]]:
+        """The credentials ``client`` sends: masked in every error text (Vertex adds its token)."""
+        key = getattr(client, "api_key", None)
+        return [key if isinstance(key, str) else None]
+
     # -- how to talk ------------------------------------------------------------------------------
 
     def plan(self, request: ChatCompletionRequest) -> Plan:
@@ -160,12 +271,36 @@ class AnthropicAdapter(ProviderAdapter):
             options["extra_body"] = extra
         return options
 
-    def _raise(self, exc: Exception) -> NoReturn:
-        error = self.map_error(exc)
+    def _raise(self, exc: Exception, client: Any) -> NoReturn:
+        error = exc if isinstance(exc, ProviderError) else self.map_error(exc)
         if error is None:
             raise exc
+        # Upstream text may repeat the request's headers: no credential leaves the adapter.
+        scrub_error(error, self.client_secrets(client))
+        if error is exc:
+            raise error
         # Not chained: the SDK error holds the request, and its headers hold the key.
         raise error from None
+
+    def _read(self, message: Any, plan: Plan) -> Completion:
+        """The Completion for a non-streaming answer; anything unreadable is ``invalid_response_error``."""
+        import anthropic
+
+        if not isinstance(message, anthropic.types.Message):
+            # The SDK hands back raw text for a 200 that is not JSON (an HTML error page).
+            kind = "text" if isinstance(message, str) else type(message).__name__
+            raise ProviderError(
+                f"{self.name} answered with {kind} instead of a message", "invalid_response_error", provider=self.name
+            )
+        try:
+            return completion_from_message(message, plan, self.name)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # JSON of the wrong shape: the SDK builds its models without validating them.
+            raise ProviderError(
+                f"{self.name} sent a message that could not be read ({type(exc).__name__})",
+                "invalid_response_error",
+                provider=self.name,
+            ) from None
 
     async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
         """One ``messages.create`` call, mapped back to a Completion."""
@@ -173,11 +308,9 @@ class AnthropicAdapter(ProviderAdapter):
         try:
             messages = await self.messages_api(client)
             message = await messages.create(**plan.params, **self._call_options(plan, request))
-        except ProviderError:
-            raise
+            return self._read(message, plan)
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
-            self._raise(exc)
-        return completion_from_message(message, plan, self.name)
+            self._raise(exc, client)
 
     async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """``messages.create(stream=True)``; the raw SSE events are parsed with orjson and translated one by one.
@@ -197,9 +330,7 @@ class AnthropicAdapter(ProviderAdapter):
                     if line.startswith("data:"):
                         for item in translator.feed(loads(line[5:])):
                             yield item
-        except ProviderError:
-            raise
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
-            self._raise(exc)
+            self._raise(exc, client)
         for item in translator.finish():
             yield item

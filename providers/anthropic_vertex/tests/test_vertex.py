@@ -511,3 +511,99 @@ async def test_a_token_endpoint_outage_fails_the_attempt_at_once_without_google_
     assert (info.value.error_type, info.value.retryable) == (expected, True)
     assert info.value.message == f"Google's token endpoint answered HTTP {status}"
     assert paths(server) == ["/token"]  # one request: the engine, not google-auth, retries
+
+
+async def test_through_the_proxy_a_401_mints_a_new_token_before_its_one_retry(
+    server: ReplayServer, cassette: Callable[[str], Cassette], service_account: dict[str, Any], tmp_path: Path
+) -> None:
+    """The engine drops the cached client on an auth error, so the retry's client mints a new token."""
+    import aiohttp
+
+    from completions_core.plugins import ProviderRegistry
+    from completions_proxy.testing import running_proxy
+
+    (tmp_path / "anthropic_vertex").write_text(json.dumps(service_account))
+    server.enqueue_json(200, token_reply("ya29.revoked-token"), path="/token")
+    unauthorized = {"type": "error", "error": {"type": "authentication_error", "message": "invalid token"}}
+    server.enqueue(Fault.status(401, unauthorized), path=vertex_path(MODEL, stream=False))
+    server.enqueue_json(200, token_reply("ya29.fresh-token"), path="/token")
+    serve_text(server, cassette)
+    registry = ProviderRegistry()
+    registry.register(AnthropicVertexAdapter(
+        base_url=server.url + "/v1", project_id=PROJECT, region=REGION, token_uri=server.url + "/token"
+    ))
+    body = {"provider": "anthropic_vertex", "model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
+            "credentials": {"anthropic_vertex": {"voicerun_managed": True}}}
+    async with running_proxy(registry, env={"COMPLETIONS_SECRETS_DIR": str(tmp_path)}) as proxy, \
+            aiohttp.ClientSession() as session, session.post(
+                proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}"}
+            ) as resp:
+        answer = await resp.json()
+        attempts = json.loads(resp.headers["X-Completions-Attempts"])
+    assert resp.status == 200 and answer["provider"] == "anthropic_vertex"
+    assert [(a["outcome"], a["error_type"]) for a in attempts] == [("error", "authentication_error"), ("ok", None)]
+    assert paths(server) == ["/token", vertex_path(MODEL, False), "/token", vertex_path(MODEL, False)]
+    sent = [r.headers["authorization"] for r in server.requests if r.path != "/token"]
+    assert sent == ["Bearer ya29.revoked-token", "Bearer ya29.fresh-token"]
+    assert "ya29." not in json.dumps(answer)
+    server.assert_all_used()
+
+
+# -- issue 14, item 8: the managed service account serves only the operator's projects ------------
+
+
+def _managed(service_account: dict[str, Any]) -> Credential:
+    return Credential("managed", Secret(json.dumps(service_account)))
+
+
+@pytest.mark.parametrize("project", ["someone-elses-project", "attacker-billing-1"])
+def test_a_managed_call_to_a_project_the_operator_did_not_allow_is_refused(
+    service_account: dict[str, Any], project: str
+) -> None:
+    adapter = AnthropicVertexAdapter(project_id=PROJECT, region=REGION)
+    with pytest.raises(InvalidRequestError) as info:
+        adapter.client_config(request(vertex={"project_id": project}), _managed(service_account))
+    error = info.value
+    assert (error.status_code, error.error_type) == (403, "permission_error")
+    assert error.path == "provider_kwargs.anthropic_vertex.project_id"
+    assert "managed Vertex service account" in error.message and PROJECT not in error.message
+
+
+def test_the_allowed_projects_setting_lists_where_the_managed_account_may_go(
+    service_account: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS", " team-a-prod , team-b-prod ")
+    adapter = AnthropicVertexAdapter(project_id="team-a-prod", region=REGION)
+    managed = _managed(service_account)
+    for project in ("team-a-prod", "team-b-prod"):
+        config = adapter.client_config(request(vertex={"project_id": project}), managed)
+        assert isinstance(config, VertexClientConfig) and config.project_id == project
+    # Listed explicitly, the setting is the whole list: the account's own project is not implied.
+    for project in (PROJECT, "team-c-prod"):
+        with pytest.raises(InvalidRequestError):
+            adapter.client_config(request(vertex={"project_id": project}), managed)
+    assert adapter.client_config(request(), managed).project_id == "team-a-prod"  # type: ignore[attr-defined]
+
+
+def test_without_the_setting_the_managed_account_serves_the_default_and_its_own_project(
+    service_account: dict[str, Any],
+) -> None:
+    adapter = AnthropicVertexAdapter(project_id="operator-default", region=REGION)
+    managed = _managed(service_account)
+    assert adapter.client_config(request(), managed).project_id == "operator-default"  # type: ignore[attr-defined]
+    own = adapter.client_config(request(vertex={"project_id": PROJECT}), managed)
+    assert own.project_id == PROJECT  # type: ignore[attr-defined]
+
+
+def test_a_customer_service_account_uses_its_own_project_when_the_caller_names_none(
+    service_account: dict[str, Any],
+) -> None:
+    # The operator's default project is for the managed account, not for a customer's key.
+    adapter = AnthropicVertexAdapter(project_id="operator-default", region=REGION)
+    customer = Credential("customer", Secret(json.dumps(service_account)))
+    assert adapter.client_config(request(), customer).project_id == PROJECT  # type: ignore[attr-defined]
+    via_kwargs = adapter.client_config(request(service_account), MANAGED_NOTHING)
+    assert via_kwargs.project_id == PROJECT  # type: ignore[attr-defined]
+    # A customer's own credentials may go to any project the caller names (its key, its bill).
+    named = adapter.client_config(request(vertex={"project_id": "customer-other-1"}), customer)
+    assert named.project_id == "customer-other-1"  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ Registers :class:`GoogleAdapter` as provider ``"google"``. The managed key comes
 (operator configuration), else Google's. ``provider_kwargs={"google": {"thinking_config": {...}}}``
 is passed to Gemini as ``ThinkingConfig``. See README.md for every mapping choice.
 
-Importing this module is cheap: google-genai and httpx2 are imported on first use.
+Importing this module is cheap: google-genai and httpx2 are imported by :meth:`GoogleAdapter.prepare`
+(the proxy calls it at start-up, off the event loop), else on first use.
 """
 
 from __future__ import annotations
@@ -19,17 +20,26 @@ import anyio
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
 from completions_core.hookspecs import hookimpl
+from completions_core.secrets import Secret
 from completions_core.types import ChatCompletionRequest
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
-from .errors import PROVIDER, map_error
-from .request import build_call
+from .errors import PROVIDER, map_error, unreadable
+from .request import MODEL_PATTERN, MODEL_RULE, build_call, check_model
 from .response import StreamReader, completion_from
 
 __all__ = ["BASE_URL_ENV", "GoogleAdapter", "GoogleClient", "register_providers"]
 
 #: Environment variable an operator sets to send Gemini traffic elsewhere (a gateway, a test server).
 BASE_URL_ENV = "COMPLETIONS_GOOGLE_BASE_URL"
+#: What :meth:`GoogleAdapter.prepare` imports: everything a first request would import otherwise.
+PREPARED_MODULES: tuple[str, ...] = (
+    "httpx2",
+    "google.genai",
+    "google.genai.types",
+    "google.genai.errors",
+    "google.genai.models",
+)
 # Seconds a stream's cleanup may take before it is abandoned.
 _CLOSE_TIMEOUT = 5.0
 
@@ -40,14 +50,30 @@ class GoogleAdapter(ProviderAdapter):
     name = "google"
     usage_format = "google"
     managed_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    #: google-genai puts the model into the URL path (``models/{model}:generateContent``) and
+    #: passes ``models/...`` and ``tunedModels/...`` through as they are: only a bare model id.
+    model_pattern = MODEL_PATTERN
+    model_rule = MODEL_RULE
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
         """One client per key (the endpoint is operator configuration, fixed per adapter)."""
+        check_model(request.model)
         if credential.api_key is None or not credential.api_key:
             raise ProviderError("no Gemini API key", "authentication_error", provider=PROVIDER, retryable=False)
+        raw = credential.api_key.reveal()
+        if not raw.isascii() or not raw.isprintable():
+            # It could not travel in the x-goog-api-key header: the transport would fail with the
+            # raw key in its error (CR/LF, NUL) or not encode it at all (non-ASCII). Never echoed.
+            raise ProviderError(
+                "the Gemini API key holds a control or non-ASCII character (CR, LF, NUL, é...), which no HTTP "
+                "header can carry; register the key again as Google shows it",
+                "authentication_error",
+                provider=PROVIDER,
+                retryable=False,
+            )
         return ClientConfig(base_url=self.base_url, api_key=credential.api_key)
 
     def create_client(self, config: Any) -> GoogleClient:
@@ -55,6 +81,47 @@ class GoogleAdapter(ProviderAdapter):
         if not isinstance(config, ClientConfig):
             raise TypeError(f"expected a ClientConfig from client_config(), got {type(config).__name__}")
         return build_client(config)
+
+    def prepare(self) -> None:
+        """Import google-genai and httpx2, build (and close) one client with a placeholder key, and
+        rehearse one request and one stream on a mock transport; off the loop.
+
+        Run at start-up in a worker thread, so the proxy's event loop never waits on these imports.
+        """
+        import asyncio
+        import importlib
+
+        for name in PREPARED_MODULES:
+            importlib.import_module(name)
+
+        import json
+
+        import httpx2
+
+        candidate = {"content": {"parts": [{"text": "ok"}], "role": "model"}, "finishReason": "STOP"}
+        body = {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 2}}
+
+        def answer(request: Any) -> Any:
+            # One request and one stream through the real SDK on a mock transport: nothing is sent.
+            if request.url.path.endswith(":streamGenerateContent"):
+                text = f"data: {json.dumps(body)}\r\n\r\n"
+                return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream"})
+            return httpx2.Response(200, json=body)
+
+        async def rehearse() -> None:
+            config = ClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
+            await self.close_client(self.create_client(config))
+            client = build_client(config, httpx2.MockTransport(answer))
+            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+            request = ChatCompletionRequest(provider=self.name, model="gemini-2.5-flash", messages=hello)
+            try:
+                await self.complete(client, request)
+                async for _ in self.stream(client, request):
+                    pass
+            finally:
+                await self.close_client(client)
+
+        asyncio.run(rehearse())
 
     async def close_client(self, client: Any) -> None:
         """Close the SDK client (async and sync sides) and its connection pool."""
@@ -69,7 +136,13 @@ class GoogleAdapter(ProviderAdapter):
             )
         except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
             raise _mapped(exc, client) from None
-        return completion_from(response)
+        try:
+            return completion_from(response)
+        except ProviderError as exc:
+            raise _mapped(exc, client) from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # JSON that is not a GenerateContentResponse (google-genai does not validate it).
+            raise unreadable(exc) from None
 
     async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
@@ -93,7 +166,11 @@ class GoogleAdapter(ProviderAdapter):
                     break
                 except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
                     raise _mapped(exc, client) from None
-                for event in reader.feed(chunk):
+                try:
+                    events = list(reader.feed(chunk))
+                except ProviderError as exc:
+                    raise _mapped(exc, client) from None
+                for event in events:
                     yield event
         finally:
             # Shielded (and bounded): a cancelled caller must still release the connection.

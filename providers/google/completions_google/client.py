@@ -122,8 +122,11 @@ class GoogleClient:
         return f"<GoogleClient closed={self.closed}>"
 
 
-def build_client(config: ClientConfig) -> GoogleClient:
-    """A client for ``config``: API version pinned, SDK retries off, no environment consulted."""
+def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
+    """A client for ``config``: API version pinned, SDK retries off, no environment consulted.
+
+    ``transport`` replaces the network (the adapter's start-up rehearsal passes a mock one).
+    """
     import httpx2
     from google import genai
     from google.genai import types
@@ -132,6 +135,7 @@ def build_client(config: ClientConfig) -> GoogleClient:
     http = httpx2.AsyncClient(
         timeout=httpx2.Timeout(DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT),
         event_hooks={"response": [_track_response]},
+        **({"transport": transport} if transport is not None else {}),
     )
     options = types.HttpOptions(
         base_url=config.base_url,

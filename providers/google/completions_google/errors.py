@@ -16,18 +16,13 @@ from datetime import UTC, datetime
 from typing import Any, Optional
 
 from completions_core.errors import ProviderError
-from completions_core.secrets import Secret
+from completions_core.secrets import Secret, scrub_error
+from completions_core.secrets import scrub as scrub_text
 
-__all__ = ["PROVIDER", "invalid_request", "map_error", "scrub"]
+__all__ = ["PROVIDER", "invalid_request", "map_error", "scrub", "unreadable"]
 
 PROVIDER = "google"
 
-# A key in a query string (?key=..., the REST API's other way to authenticate), in a header dump,
-# or anything that looks like a Google API key even when we do not know it.
-_QUERY_KEY = re.compile(r"((?:[?&]|\b)(?:key|api_key|apikey)=)[^&\s'\"#)]+", re.IGNORECASE)
-_HEADER_KEY = re.compile(r"(x-goog-api-key['\"]?\s*[:=,]\s*['\"]?)[^\s'\",})]+", re.IGNORECASE)
-_GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{30,}")
-_MASK = "****"
 _MAX_MESSAGE = 1000
 
 # Reasons in ErrorInfo that mean "the key is wrong", even though Gemini answers them with 400.
@@ -48,16 +43,9 @@ _STATUS_TYPES = {
 
 
 def scrub(text: str, secret: Optional[Secret] = None) -> str:
-    """``text`` with the API key (and key-shaped values in URLs and headers) masked."""
-    if secret is not None:
-        raw = secret.reveal()
-        if raw:
-            from urllib.parse import quote
-
-            text = text.replace(raw, _MASK).replace(quote(raw, safe=""), _MASK)
-    text = _QUERY_KEY.sub(lambda m: m.group(1) + _MASK, text)
-    text = _HEADER_KEY.sub(lambda m: m.group(1) + _MASK, text)
-    return _GOOGLE_KEY.sub(_MASK, text)
+    """``text`` with the API key (in any case, near-miss or URL-encoded form) and anything shaped
+    like a credential masked: core's :func:`completions_core.secrets.scrub`."""
+    return scrub_text(text, [secret])
 
 
 def invalid_request(message: str) -> ProviderError:
@@ -71,8 +59,16 @@ def map_error(exc: BaseException, secret: Optional[Secret] = None) -> Optional[P
     Returns None for an exception this module does not recognise (a bug, not a provider
     failure), which the caller re-raises so the proxy reports it as an internal error.
     """
+    mapped = _map(exc, secret)
+    # Every text kept from upstream goes through the scrubber once more, whatever built it.
+    return None if mapped is None else scrub_error(mapped, [secret])
+
+
+def _map(exc: BaseException, secret: Optional[Secret]) -> Optional[ProviderError]:
     from google.genai import errors as genai_errors
 
+    if isinstance(exc, ProviderError):
+        return exc
     if isinstance(exc, genai_errors.APIError):
         return _api_error(exc, secret)
     if isinstance(exc, genai_errors.UnknownApiResponseError):
@@ -80,7 +76,23 @@ def map_error(exc: BaseException, secret: Optional[Secret] = None) -> Optional[P
         detail = scrub(str(exc).split("\n", 1)[0][:300], secret)
         return ProviderError(f"Gemini sent a response that is not valid JSON ({detail})", "invalid_response_error",
                              provider=PROVIDER)
+    if isinstance(exc, json.JSONDecodeError):
+        # google-genai parses a 200 body itself: malformed, truncated or not JSON at all (HTML).
+        return ProviderError(
+            f"Gemini sent a response that is not valid JSON ({exc.msg} at character {exc.pos})",
+            "invalid_response_error",
+            provider=PROVIDER,
+        )
     return _transport_error(exc, secret)
+
+
+def unreadable(exc: BaseException) -> ProviderError:
+    """A 200 answer google-genai decoded into something that is not a Gemini response."""
+    return ProviderError(
+        f"Gemini sent a response that could not be read ({type(exc).__name__})",
+        "invalid_response_error",
+        provider=PROVIDER,
+    )
 
 
 def _transport_error(exc: BaseException, secret: Optional[Secret]) -> Optional[ProviderError]:

@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import quote
 
 from completions_core.errors import InvalidRequestError
 from completions_core.types import (
@@ -37,9 +39,21 @@ from .errors import invalid_request
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["GeminiCall", "build_call", "build_contents", "build_tools"]
+__all__ = ["MODEL_PATTERN", "MODEL_RULE", "GeminiCall", "build_call", "build_contents", "build_tools", "check_model"]
 
 _KWARGS = frozenset({"thinking_config"})
+#: A bare Gemini model id: it becomes one URL path segment (``models/{model}:generateContent``).
+MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MODEL_RULE = (
+    "a Gemini model id such as gemini-2.5-flash: 1-128 letters, digits and . _ - "
+    "(no models/, tunedModels/ or cachedContents/ prefix)"
+)
+
+
+def check_model(model: str) -> None:
+    """Refuse a model name outside :data:`MODEL_PATTERN` (a 400 naming the rule, the name not echoed)."""
+    if not isinstance(model, str) or not MODEL_PATTERN.fullmatch(model):
+        raise InvalidRequestError(f"is not a google model name: use {MODEL_RULE}", "model")
 
 
 @dataclass
@@ -54,6 +68,8 @@ class GeminiCall:
 def build_call(request: ChatCompletionRequest) -> GeminiCall:
     """Map ``request``; a request Gemini cannot take raises an ``invalid_request_error``."""
     from google.genai import types
+
+    check_model(request.model)
 
     messages = _messages(request.messages)
     system, contents = build_contents(messages)
@@ -88,7 +104,8 @@ def build_call(request: ChatCompletionRequest) -> GeminiCall:
         config = types.GenerateContentConfig(**fields)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise invalid_request(f"Gemini cannot take this request: {_first_line(exc)}") from None
-    return GeminiCall(model=request.model, contents=contents, config=config)
+    # Escaped where it enters the URL path (a no-op for every name check_model lets through).
+    return GeminiCall(model=quote(request.model, safe=""), contents=contents, config=config)
 
 
 def build_contents(

@@ -120,6 +120,9 @@ async def test_the_key_never_appears_in_an_error_message(server, adapter, client
 @pytest.mark.anyio
 async def test_the_key_never_appears_in_any_log(server, adapter, client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # Every logger at DEBUG, also those the proxy holds at WARNING (an earlier test may have built one).
+    for name in ("httpx2", "httpcore2", "google_genai", "hpack", "h2"):
+        caplog.set_level(logging.DEBUG, logger=name)
     server.enqueue_cassette(load("generate_text.yaml"), path=GENERATE)
     server.enqueue_cassette(load("stream_text.yaml"), path=STREAM)
     server.enqueue_cassette(load("error_400_api_key_invalid.yaml"), path=GENERATE)
@@ -197,3 +200,27 @@ def test_scrub_masks_the_key_and_key_shaped_values() -> None:
 def test_adapter_rejects_a_foreign_client_config() -> None:
     with pytest.raises(TypeError):
         GoogleAdapter().create_client(Credential("customer", Secret(KEY)))
+
+
+@pytest.mark.parametrize(
+    "bad_key",
+    [
+        "AIzaSyA-abcdefghij\r\nklmnopqrstuvwxyz012345",
+        "AIzaSyA-abcdefghij\nX-Injected: 1",
+        "AIzaSyA-abcdefghij\x00klmnopqrstuvwxyz012345",
+        "AIzaSyA-abcdefghijéklmnopqrstuvwxyz012345",
+        "AIzaSyA-abcdefghij\u20acklmnopqrstuvwxyz012345",
+    ],
+)
+@pytest.mark.anyio
+async def test_a_key_no_header_can_carry_is_a_clear_401_that_never_repeats_it(server, adapter, bad_key: str) -> None:
+    # Issue 14, item 9: such a key used to reach the transport, which failed with the raw key in
+    # its message (a retryable 502) or with a UnicodeEncodeError holding it (a 500).
+    with pytest.raises(ProviderError) as info:
+        adapter.client_config(make_request(), Credential("customer", Secret(bad_key)))
+    error = info.value
+    assert (error.error_type, error.http_status, error.retryable) == ("authentication_error", 401, False)
+    assert "header" in error.message
+    for piece in ("abcdefghij", "klmnopqrst", "X-Injected"):
+        assert piece not in error.message and piece not in repr(error)
+    assert server.requests == []

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
-from completions_core.errors import ProviderError
+from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.schemas import Target
 from completions_core.secrets import Secret
@@ -28,7 +29,44 @@ from .response import StreamState, completion_from_response, events_from_chunk
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-__all__ = ["OpenAIAdapter", "OpenAIClientConfig"]
+__all__ = ["PREPARED_MODULES", "OpenAIAdapter", "OpenAIClientConfig", "import_modules", "prepare_client"]
+
+#: What :meth:`OpenAIAdapter.prepare` imports: everything a first request would import otherwise.
+PREPARED_MODULES: tuple[str, ...] = (
+    "httpx2",
+    "openai",
+    "openai.types.chat",
+    "openai.types.chat.chat_completion",
+    "openai.types.chat.chat_completion_chunk",
+    "openai.resources.chat.chat",
+    "openai.resources.chat.completions.completions",
+    "openai.resources.chat.completions.messages",
+    "openai.resources.models",
+    "openai.lib.streaming.chat",
+    "jiter",
+)
+
+
+def import_modules(names: tuple[str, ...]) -> None:
+    """Import each of ``names`` (an adapter's :meth:`~ProviderAdapter.prepare`)."""
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)
+
+
+def prepare_client(adapter: ProviderAdapter, config: Any) -> None:
+    """Build one client for ``config`` and close it, in an event loop of this (worker) thread.
+
+    What the SDK and its transport import or compute when a client is first built happens here,
+    at start-up, instead of on the proxy's event loop at the first request. Nothing is sent.
+    """
+    import asyncio
+
+    async def build_and_close() -> None:
+        await adapter.close_client(adapter.create_client(config))
+
+    asyncio.run(build_and_close())
 
 
 @functools.cache
@@ -87,6 +125,10 @@ class OpenAIAdapter(ProviderAdapter):
     #: The output-limit field. OpenAI's API reference deprecates ``max_tokens`` in favour of
     #: ``max_completion_tokens``, which every current model accepts and reasoning models require.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    #: The model names this provider accepts (the model travels in the JSON body, not in a URL,
+    #: but a gateway may route on it: no ".."), and the rule a refused name is told.
+    model_pattern: ClassVar[re.Pattern[str]] = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+    model_rule: ClassVar[str] = "1-128 letters, digits and . _ - : / starting with a letter or digit, no '..'"
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         """``base_url`` is operator configuration (tests, gateways), never taken from a request."""
@@ -101,8 +143,14 @@ class OpenAIAdapter(ProviderAdapter):
         """The base URL this request goes to (hook: a variant may let the request pick a region)."""
         return self.base_url
 
+    def check_model(self, model: str) -> None:
+        """Refuse a model name outside :attr:`model_pattern` (a 400 naming the rule, the name not echoed)."""
+        if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
+            raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
+
     def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
-        """The endpoint and key of the client this request needs."""
+        """The endpoint and key of the client this request needs (the model name checked first)."""
+        self.check_model(request.model)
         return OpenAIClientConfig(base_url=self.endpoint(request), api_key=credential.api_key)
 
     def create_client(self, config: OpenAIClientConfig) -> AsyncOpenAI:
@@ -127,6 +175,54 @@ class OpenAIAdapter(ProviderAdapter):
         client.organization = None
         client.project = None
         return client
+
+    def prepare(self) -> None:
+        """Import the SDK, its transport and the models a first answer needs; build and close one
+        client (with a placeholder key, no connection) in a throwaway loop. At start-up, off the loop."""
+        import_modules(PREPARED_MODULES)
+        config = OpenAIClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
+        prepare_client(self, config)
+        self._rehearse()
+
+    def _rehearse(self) -> None:
+        """One request and one stream through the real SDK on a mock transport (nothing is sent):
+        its first-use work (request building, response models, type checks) happens here."""
+        import asyncio
+        import json
+
+        import httpx2
+        import openai
+
+        message = {"role": "assistant", "content": "ok"}
+        answer_body = {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                       "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": message, "finish_reason": "stop"}]}  # fmt: skip
+
+        def answer(request: Any) -> Any:
+            if json.loads(request.content).get("stream"):
+                text = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
+                return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream"})
+            return httpx2.Response(200, json=answer_body)
+
+        async def run() -> None:
+            http = httpx2.AsyncClient(transport=httpx2.MockTransport(answer))
+            client = openai.AsyncOpenAI(
+                api_key="prepare-only-placeholder",
+                base_url="http://prepare.invalid/v1",
+                max_retries=0,
+                http_client=http,
+            )
+            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+            request = ChatCompletionRequest(provider=self.name, model="m", messages=hello)
+            try:
+                await self.complete(client, request)
+                async for _ in self.stream(client, request):
+                    pass
+            finally:
+                await client.close()
+
+        asyncio.run(run())
 
     async def warm(self, client: AsyncOpenAI) -> None:
         """Open the connection (TCP and TLS) ahead of the first request: one cheap model listing."""
@@ -206,8 +302,19 @@ class OpenAIAdapter(ProviderAdapter):
             mapped = self._mapped(exc, client)
             if mapped is None:
                 raise
-            raise mapped from exc
-        return completion_from_response(response, self.name)
+            # Not chained: the SDK error holds the raw body, which may repeat the key.
+            raise mapped from None
+        try:
+            return completion_from_response(response, self.name)
+        except ProviderError as exc:
+            raise self._mapped(exc, client) or exc from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # Valid JSON of the wrong shape (the SDK builds its models without validation).
+            raise ProviderError(
+                f"{self.name} sent a response that could not be read ({type(exc).__name__})",
+                "invalid_response_error",
+                provider=self.name,
+            ) from None
 
     async def stream(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """A streaming call; every provider delta becomes an event as soon as it arrives.
@@ -249,7 +356,7 @@ class OpenAIAdapter(ProviderAdapter):
             mapped = self._mapped(exc, client)
             if mapped is None:
                 raise
-            raise mapped from exc
+            raise mapped from None
         if not state.finished:
             raise ProviderError(
                 f"the {self.name} stream ended before the model finished (no finish reason)",

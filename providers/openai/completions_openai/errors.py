@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from completions_core.errors import ProviderError, broken_connection, retry_after_seconds
+from completions_core.secrets import scrub_error
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -52,12 +53,6 @@ def _status_type(status: int) -> str:
     return "invalid_response_error"
 
 
-def _scrub(message: str, secret: Optional[str]) -> str:
-    if secret and len(secret) >= 8 and secret in message:
-        return message.replace(secret, "****")
-    return message
-
-
 def _from_status(exc: Any, provider: str) -> ProviderError:
     status = int(exc.status_code)
     body = exc.body
@@ -95,13 +90,14 @@ def _from_stream_error(exc: Any, provider: str) -> ProviderError:
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
-    ``secret`` (the API key in use) is masked in the message should a provider ever echo it.
+    ``secret`` (the API key in use) and anything shaped like a credential is masked in the
+    message (:func:`~completions_core.secrets.scrub`): a provider may echo request headers.
     """
     import httpx2
     import openai
 
     if isinstance(exc, ProviderError):
-        return exc
+        return scrub_error(exc, [secret])
     error: ProviderError
     broken = broken_connection(exc)
     if broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
@@ -137,6 +133,4 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         error = ProviderError(f"{provider} client error: {exc}", "provider_error", provider=provider, retryable=False)
     else:
         return None
-    error.message = _scrub(error.message, secret)
-    error.args = (error.message,)
-    return error
+    return scrub_error(error, [secret])

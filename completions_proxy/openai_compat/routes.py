@@ -1,0 +1,159 @@
+"""``POST /v1/chat/completions`` and ``GET /v1/models``: the OpenAI-compatible front door.
+
+Same token, same body limits, same engine (plan, retries, fallbacks, deadlines, hedging,
+breaker), same client cache and credentials, same telemetry record as ``POST /v1/completions``;
+only the request's shape and the answer's encoding differ (docs/openai-compatible.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+import anyio
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from completions_core.codec import message_to_wire
+from completions_core.errors import InvalidRequestError, ProviderError
+from completions_proxy.auth import authenticate
+from completions_proxy.engine import Turn
+from completions_proxy.openai_compat.encode import SSEStreamResponse, completion_to_openai
+from completions_proxy.openai_compat.errors import (
+    invalid_request_response,
+    openai_error_response,
+    provider_failure_response,
+)
+from completions_proxy.openai_compat.translate import OpenAIRequest, translate_request
+from completions_proxy.responses import json_response
+from completions_proxy.routes import _header_seconds, _Reporter, _request_id, _state, _turn_headers, read_json
+from completions_proxy.state import ProxyState
+
+__all__ = ["openai_routes"]
+
+
+def _model_map(request: Request) -> Mapping[str, tuple[str, str]]:
+    mapped: Mapping[str, tuple[str, str]] = getattr(request.app.state, "openai_model_map", {})
+    return mapped
+
+
+def _unauthorized(headers: dict[str, str]) -> Response:
+    return openai_error_response(
+        "missing or invalid API key: send the proxy token as the OpenAI API key ('Authorization: Bearer <token>')",
+        "authentication_error",
+        401,
+        headers={**headers, "WWW-Authenticate": "Bearer"},
+        code="invalid_api_key",
+    )
+
+
+async def chat_completions(request: Request) -> Response | SSEStreamResponse:
+    """``POST /v1/chat/completions``: a ``chat.completion`` object, or SSE chunks when ``stream`` is true."""
+    state = _state(request)
+    turn = Turn(request_id=_request_id(request))
+    headers = {"X-Request-ID": turn.request_id}
+    caller = authenticate(request.headers.get("authorization"), state.settings.proxy_tokens)
+    report = _Reporter(state, request, turn, caller)
+    if caller is None:
+        return report.done(_unauthorized(headers), "unauthorized", "authentication_error")
+    try:
+        data = await read_json(request, state)
+        parsed = translate_request(data, request.headers, _model_map(request))
+        report.stream = parsed.stream
+        chat_request = parsed.request
+        report.requested = (str(chat_request.provider), chat_request.model)
+        if state.settings.log_content:
+            report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
+        targets = state.engine.plan(chat_request, parsed.credentials)
+        settings = state.settings
+        # Read here, inside the try: a deadline header out of bounds is a 400 in the OpenAI shape.
+        deadlines = (
+            _header_seconds(request, "X-Completions-First-Token-Timeout", settings.first_token_timeout),
+            _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout),
+            _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after),
+        )
+    except ClientDisconnect:
+        return report.done(Response(status_code=499), "client_disconnected")
+    except InvalidRequestError as exc:
+        return report.done(invalid_request_response(exc, headers), "invalid_request", exc.error_type)
+    if not parsed.stream:
+        try:
+            answer = await state.engine.complete(targets, turn)
+        except ProviderError as exc:
+            failed = provider_failure_response(exc, {**headers, **_turn_headers(turn)})
+            return report.done(failed, "error", exc.error_type)
+        except anyio.get_cancelled_exc_class():
+            report.done(None, "client_disconnected", status=499)
+            raise
+        body = completion_to_openai(answer, turn, parsed.model)
+        return report.done(json_response(body, headers={**headers, **_turn_headers(turn)}), "ok")
+    return _stream(state, turn, report, parsed, targets, headers, deadlines)
+
+
+def _stream(
+    state: ProxyState,
+    turn: Turn,
+    report: _Reporter,
+    parsed: OpenAIRequest,
+    targets: list[Any],
+    headers: dict[str, str],
+    deadlines: tuple[Optional[float], Optional[float], Optional[float]],
+) -> SSEStreamResponse:
+    settings = state.settings
+    first_token_timeout, idle_timeout, hedge_after = deadlines
+    chunks = state.engine.stream(
+        targets,
+        parsed.options,
+        turn,
+        first_token_timeout=first_token_timeout,
+        idle_timeout=idle_timeout,
+        hedge_after=hedge_after,
+    )
+    state.metrics.inflight.inc()
+
+    def finished(outcome: str, status: int, error_type: Optional[str]) -> None:
+        state.metrics.inflight.dec()
+        report.done(None, outcome, error_type, status=status)
+
+    return SSEStreamResponse(
+        chunks,
+        headers,
+        keepalive=settings.keepalive_interval,
+        late_headers=lambda: _turn_headers(turn),
+        on_finish=finished,
+        registry=state.streams,
+        turn=turn,
+        requested=parsed.model,
+        include_usage=parsed.include_usage,
+    )
+
+
+def model_list(state: ProxyState, model_map: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The operator's mapped names, then ``<provider>/*`` for every installed provider (any model of it)."""
+    installed = set(state.registry.names())
+    out: list[dict[str, Any]] = []
+    for alias, (provider, model) in model_map.items():
+        adapter = state.registry.get(provider)
+        if adapter is None:
+            continue
+        target = f"{provider}/{model}"
+        out.append({"id": alias, "object": "model", "created": 0, "owned_by": adapter.name, "maps_to": target})
+    for name in sorted(installed):
+        out.append({"id": f"{name}/*", "object": "model", "created": 0, "owned_by": name})
+    return out
+
+
+async def models(request: Request) -> Response:
+    """``GET /v1/models``: what this proxy offers, in OpenAI's list shape."""
+    state = _state(request)
+    headers = {"X-Request-ID": _request_id(request)}
+    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
+        return _unauthorized(headers)
+    return json_response({"object": "list", "data": model_list(state, _model_map(request))}, headers=headers)
+
+
+openai_routes = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/models", models, methods=["GET"]),
+]
