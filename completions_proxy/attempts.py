@@ -55,7 +55,8 @@ def admit(engine: Engine, target: Target, index: int, turn: Turn, record: Attemp
         target.provider,
         target.request.model,
         shared=target.credential.api_key is None,
-        last_resort=index >= turn.last_target,
+        # No fallback after it, or the attempt cap leaves no attempt after this one.
+        last_resort=index >= turn.last_target or len(turn.attempts) >= engine.settings.max_attempts,
     )
     record.breaker = ticket.note
     return ticket

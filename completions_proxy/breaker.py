@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -83,6 +83,14 @@ class BreakerSettings:
     budget_ratio: Optional[float] = 0.2
     budget_floor: int = 10
     budget_window: float = 10.0
+
+
+class Labeller(Protocol):
+    """Maps names onto bounded label values (telemetry's ``Labels``)."""
+
+    def provider(self, name: Optional[str]) -> str: ...
+
+    def model(self, name: Optional[str], *, answered: bool = False) -> str: ...
 
 
 class BreakerOpen(ProviderError):
@@ -384,10 +392,15 @@ class Health:
 
 
 class HealthCollector(Collector):
-    """Prometheus metrics of a :class:`Health`, computed at scrape time (bounded label sets)."""
+    """Prometheus metrics of a :class:`Health`, computed at scrape time (bounded label sets).
 
-    def __init__(self, health: Health) -> None:
+    ``labels`` (the metrics' :class:`~completions_proxy.telemetry.Labels`) maps provider and model
+    names onto their bounded sets; targets that share a label show the worst state among them.
+    """
+
+    def __init__(self, health: Health, labels: Optional[Labeller] = None) -> None:
         self.health = health
+        self.labels = labels
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         health = self.health
@@ -396,8 +409,12 @@ class HealthCollector(Collector):
             "Breaker state per tracked target: 0 closed, 1 half-open, 2 open",
             labels=["provider", "model"],
         )
+        worst: dict[tuple[str, str], float] = {}
         for provider, model in list(health.targets):
-            state.add_metric([provider, model], _STATE_VALUE[health.state(provider, model)])
+            key = (self.labels.provider(provider), self.labels.model(model)) if self.labels else (provider, model)
+            worst[key] = max(worst.get(key, 0.0), _STATE_VALUE[health.state(provider, model)])
+        for (provider, model), value in sorted(worst.items()):
+            state.add_metric([provider, model], value)
         yield state
         transitions = CounterMetricFamily(
             "completions_breaker_transitions", "Breaker state changes", labels=["provider", "state"]
@@ -423,9 +440,9 @@ class HealthCollector(Collector):
             "completions_retry_budget_left", "Retries a provider may still make now", labels=["provider"]
         )
         for provider in sorted(health.budgets):
-            value = health.budget_left(provider)
-            if value is not None:
-                left.add_metric([provider], max(value, 0.0))
+            budget = health.budget_left(provider)
+            if budget is not None:
+                left.add_metric([provider], max(budget, 0.0))
         yield left
         denied = CounterMetricFamily(
             "completions_retry_budget_denied", "Retries not made: the provider's retry budget was spent",

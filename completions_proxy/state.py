@@ -46,7 +46,7 @@ class ProxyState:
         metrics = Metrics(cache_size=clients.__len__, labels=labels)
         engine = Engine(settings, registry, clients)
         admission = Admission(settings.max_inflight)
-        metrics.registry.register(HealthCollector(engine.health))  # breaker and retry budget
+        metrics.registry.register(HealthCollector(engine.health, metrics.labels))  # breaker and retry budget
         metrics.registry.register(AdmissionCollector(admission))
         return cls(
             settings=settings,
