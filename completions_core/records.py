@@ -23,6 +23,10 @@ class AttemptRecord:
     status: Optional[int] = None
     started_at: float = 0.0
     latency_ms: float = 0.0
+    #: The circuit breaker when this attempt was made, if not closed: ``probe`` (this attempt
+    #: probes a half-open target), ``open``/``half_open``/``rate_limited`` (tried anyway: no
+    #: fallback left; or, with outcome ``breaker_skipped``, why it was skipped).
+    breaker: Optional[str] = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -15,12 +15,14 @@ from typing import Optional
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from completions_core.errors import ERROR_STATUS
 from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
+from completions_proxy.admission import AdmissionMiddleware
 from completions_proxy.openai_compat import openai_routes, parse_model_map
 from completions_proxy.openai_compat.errors import openai_error_response
 from completions_proxy.responses import error_response
@@ -101,9 +103,11 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
             state.draining = True
             await state.aclose()
 
+    admission = [Middleware(AdmissionMiddleware, admission=state.admission)]  # COMPLETIONS_MAX_INFLIGHT
     app = Starlette(
         routes=[*routes, *openai_routes],
         lifespan=lifespan,
+        middleware=admission,
         exception_handlers={HTTPException: _http_error, ClientDisconnect: _disconnected, Exception: _internal_error},
     )
     app.state.proxy = state

@@ -19,6 +19,7 @@ from completions_core.assembly import ResponseAssembler
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.records import AttemptRecord
 from completions_core.types import ChatCompletionChunk, StreamOptions
+from completions_proxy.breaker import BreakerOpen, Ticket
 
 if TYPE_CHECKING:
     from completions_proxy.engine import Engine, Target, Turn
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DeadlineExceeded",
     "LiveAttempt",
+    "admit",
     "as_provider_error",
     "deadline",
     "nullcontext",
@@ -38,11 +40,26 @@ logger = structlog.get_logger("completions_proxy.engine")
 
 
 def record_failure(attempt: AttemptRecord, exc: ProviderError, started: float) -> None:
-    """Mark ``attempt`` failed with ``exc``."""
-    attempt.outcome = "error"
+    """Mark ``attempt`` failed with ``exc`` (or skipped, when its breaker was open)."""
+    attempt.outcome = "breaker_skipped" if isinstance(exc, BreakerOpen) else "error"
+    if isinstance(exc, BreakerOpen):
+        attempt.breaker = exc.reason
     attempt.error_type = exc.error_type
     attempt.status = exc.status_code
     attempt.latency_ms = (time.perf_counter() - started) * 1000
+
+
+def admit(engine: Engine, target: Target, index: int, turn: Turn, record: AttemptRecord) -> Ticket:
+    """Ask the breaker before an attempt (raises :class:`BreakerOpen` to skip it); note its state on ``record``."""
+    ticket = engine.health.admit(
+        target.provider,
+        target.request.model,
+        shared=target.credential.api_key is None,
+        # No fallback after it, or the attempt cap leaves no attempt after this one.
+        last_resort=index >= turn.last_target or len(turn.attempts) >= engine.settings.max_attempts,
+    )
+    record.breaker = ticket.note
+    return ticket
 
 
 class LiveAttempt:
@@ -70,6 +87,8 @@ class LiveAttempt:
         turn.attempts.append(self.record)
         self.started = time.perf_counter()
         self.produced = False
+        self.index = index
+        self.ticket: Optional[Ticket] = None
 
     def commit(self) -> None:
         """This attempt's first chunk reached the client: it carries the turn."""
@@ -81,6 +100,7 @@ class LiveAttempt:
         """The attempt's chunks; raises ProviderError (recorded) on failure."""
         target, turn = self.target, self.turn
         try:
+            self.ticket = ticket = admit(self.engine, target, self.index, turn, self.record)
             assembler = ResponseAssembler(
                 self.options, provider=target.provider, model=target.request.model, request_id=turn.request_id
             )
@@ -111,6 +131,8 @@ class LiveAttempt:
                             turn.provider_wait += time.perf_counter() - waiting
                         produced = assembler.feed(event)
                         if produced:
+                            if not self.produced:
+                                ticket.ok()  # a first chunk: the provider is answering
                             self.produced = True
                             if turn.first_sentence_at is None and assembler.sentences:
                                 turn.first_sentence_at = time.perf_counter()
@@ -126,15 +148,20 @@ class LiveAttempt:
                 turn.first_sentence_at = time.perf_counter()
             self.record.latency_ms = (time.perf_counter() - self.started) * 1000
             self.produced = True
+            ticket.ok()
             for chunk in final:
                 turn.chunks += 1
                 yield chunk
         except (anyio.get_cancelled_exc_class(), GeneratorExit):
+            if self.ticket is not None:
+                self.ticket.release()
             self.record.outcome = "cancelled"
             self.record.latency_ms = (time.perf_counter() - self.started) * 1000
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded ProviderError
             error = as_provider_error(target, exc)
+            if self.ticket is not None:
+                self.ticket.failed(error)
             record_failure(self.record, error, self.started)
             raise error from None
 

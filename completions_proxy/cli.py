@@ -162,6 +162,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         keepalive = _seconds_shown(settings.keepalive_interval or None)
         print(f"stream keep-alive: {keepalive} (COMPLETIONS_KEEPALIVE_SECONDS)")
         print(f"log format: {settings.log_format}; message content logged: {'yes' if settings.log_content else 'no'}")
+        breaker = settings.breaker_settings()
+        print(f"circuit breaker: {f'{breaker.failures} failures' if breaker.failures else 'off'}, "
+              f"ratio {breaker.failure_ratio:g}, window {breaker.window:g} s, cool-down {breaker.cooldown:g} s")
+        budget = f"{breaker.budget_floor} + {breaker.budget_ratio:g} x requests"
+        if breaker.budget_ratio is None:
+            budget = "off"
+        print(f"retry budget: {budget} per {breaker.budget_window:g} s")
+        print(f"max in-flight completions per worker: {settings.max_inflight or 'no limit'}")
         caller_key = "set" if settings.env.get("COMPLETIONS_CALLER_ID_KEY") else "random per process"
         print(f"caller id key: {caller_key} (COMPLETIONS_CALLER_ID_KEY)")
         models = ", ".join(settings.metrics_models) or f"first {settings.metrics_max_models} answered, then 'other'"

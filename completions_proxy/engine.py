@@ -42,7 +42,8 @@ from completions_core.types import (
     StreamOptions,
 )
 from completions_core.usage import NormalizedUsage, chat_completions_usage
-from completions_proxy.attempts import LiveAttempt, nullcontext, record_failure, refused, unexpected
+from completions_proxy.attempts import LiveAttempt, admit, nullcontext, record_failure, refused, unexpected
+from completions_proxy.breaker import Health
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
@@ -157,6 +158,7 @@ class Turn:
     chunks: int = 0
     sentences: int = 0
     response: Optional[ChatCompletionResponse] = None
+    last_target: int = 0  # the plan's last target: the breaker never skips it
 
 
 def _strip_for(adapter: ProviderAdapter, messages: ConversationHistory) -> ConversationHistory:
@@ -270,6 +272,7 @@ class Engine:
         self.settings = settings
         self.registry = registry
         self.clients = clients
+        self.health = Health(settings.breaker_settings())  # breaker and retry budget (breaker.py)
         #: How the engine waits between retries and draws jitter (tests inject their own).
         self.sleep: Callable[[float], Any] = anyio.sleep
         self.random: Callable[[], float] = random.random
@@ -394,8 +397,11 @@ class Engine:
     async def complete(self, targets: list[Target], turn: Turn) -> ChatCompletionResponse:
         """Run a non-streaming request through the plan; raise the last error if every attempt fails."""
         schedule = self.schedule(targets, turn)
+        turn.last_target = len(targets) - 1
         for step in schedule:
             index, target = step.index, step.target
+            if step.retry and not step.refresh and not self.health.allow_retry(target.provider):
+                continue  # the provider's retry budget is spent
             if step.retry:
                 await self._before_retry(step, schedule, turn)
             attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
@@ -404,7 +410,11 @@ class Engine:
             # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
             timeout = target.request.timeout or self.settings.complete_timeout
             try:
-                with self.lease(target) as client, anyio.fail_after(timeout) if timeout else nullcontext():
+                with (
+                    self.lease(target) as client,
+                    admit(self, target, index, turn, attempt),  # the breaker: may skip (BreakerOpen)
+                    anyio.fail_after(timeout) if timeout else nullcontext(),
+                ):
                     try:
                         completion = await target.adapter.complete(client, target.request)
                     finally:
@@ -465,8 +475,11 @@ class Engine:
         """
         deadlines = (first_token_timeout, idle_timeout)
         schedule = self.schedule(targets, turn)
+        turn.last_target = len(targets) - 1
         for step in schedule:
             index, target = step.index, step.target
+            if step.retry and not step.refresh and not self.health.allow_retry(target.provider):
+                continue  # the provider's retry budget is spent
             if step.retry:
                 await self._before_retry(step, schedule, turn)
             # A race makes two attempts: only when the cap leaves room for both.

@@ -115,7 +115,7 @@ class Race:
 
     def _cancel_losers(self, winner: int) -> None:
         for lane, (live, scope) in enumerate(self.lanes):
-            if lane != winner and live.record.outcome != "error":
+            if lane != winner and live.record.outcome not in ("error", "breaker_skipped"):
                 scope.cancel()
                 live.record.outcome = "hedge_lost"
                 logger.info(

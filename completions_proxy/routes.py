@@ -402,8 +402,11 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: plugins loaded and prepared, at least one provider, not draining."""
+    """Readiness: plugins loaded and prepared, at least one provider, not draining, not at the admission limit."""
     state: Optional[ProxyState] = getattr(request.app.state, "proxy", None)
+    if state is not None and state.admission.saturated:
+        error = {"message": "not ready: saturated (COMPLETIONS_MAX_INFLIGHT)", "type": "overloaded_error"}
+        return json_response({"status": "unavailable", "reason": "saturated", "error": error}, 503)
     if state is None or state.draining or not state.prepared or len(state.registry) == 0:
         reason = "draining" if state is not None and state.draining else "no provider plugin loaded"
         if state is not None and not state.draining and not state.prepared:

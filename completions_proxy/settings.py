@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from completions_core.redaction import Secret
+from completions_proxy.breaker import BreakerSettings
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -42,6 +43,22 @@ def _seconds(env: Mapping[str, str], name: str, default: Optional[float]) -> Opt
     if not 0 <= value <= 3600:
         raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value:g}")
     return value or None
+
+
+def _ratio(env: Mapping[str, str], name: str, default: Optional[float]) -> Optional[float]:
+    """A fraction between 0 and 1, or ``off`` (None)."""
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw == "off":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a fraction between 0 and 1 or 'off', got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be between 0 and 1, got {value:g}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -134,6 +151,15 @@ class Settings:
     retry_min_delay: float = 0.05
     #: Per attempt, the deadline of a non-streaming call that sets no ``timeout`` (None: none).
     complete_timeout: Optional[float] = 120.0
+    # Provider health and admission (completions_proxy/breaker.py, completions_proxy/admission.py).
+    breaker_failures: int = 5
+    breaker_failure_ratio: float = 0.5
+    breaker_window: float = 10.0
+    breaker_cooldown: float = 5.0
+    retry_budget_ratio: Optional[float] = 0.2
+    retry_budget_floor: int = 10
+    retry_budget_window: float = 10.0
+    max_inflight: int = 512
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Settings:
@@ -167,6 +193,30 @@ class Settings:
             max_attempts=_int(env, "COMPLETIONS_MAX_ATTEMPTS", cls.max_attempts),
             retry_min_delay=_seconds(env, "COMPLETIONS_RETRY_MIN_DELAY", cls.retry_min_delay) or 0.0,
             complete_timeout=_seconds(env, "COMPLETIONS_COMPLETE_TIMEOUT", cls.complete_timeout),
+            breaker_failures=_int(env, "COMPLETIONS_BREAKER_FAILURES", cls.breaker_failures, minimum=0),
+            breaker_failure_ratio=_ratio(env, "COMPLETIONS_BREAKER_FAILURE_RATIO", cls.breaker_failure_ratio) or 0.0,
+            breaker_window=_seconds(env, "COMPLETIONS_BREAKER_WINDOW", cls.breaker_window) or cls.breaker_window,
+            breaker_cooldown=(
+                _seconds(env, "COMPLETIONS_BREAKER_COOLDOWN", cls.breaker_cooldown) or cls.breaker_cooldown
+            ),
+            retry_budget_ratio=_ratio(env, "COMPLETIONS_RETRY_BUDGET_RATIO", cls.retry_budget_ratio),
+            retry_budget_floor=_int(env, "COMPLETIONS_RETRY_BUDGET_FLOOR", cls.retry_budget_floor, minimum=0),
+            retry_budget_window=(
+                _seconds(env, "COMPLETIONS_RETRY_BUDGET_WINDOW", cls.retry_budget_window) or cls.retry_budget_window
+            ),
+            max_inflight=_int(env, "COMPLETIONS_MAX_INFLIGHT", cls.max_inflight, minimum=0),
+        )
+
+    def breaker_settings(self) -> BreakerSettings:
+        """The breaker's and the retry budget's thresholds."""
+        return BreakerSettings(
+            failures=self.breaker_failures,
+            failure_ratio=self.breaker_failure_ratio,
+            window=self.breaker_window,
+            cooldown=self.breaker_cooldown,
+            budget_ratio=self.retry_budget_ratio,
+            budget_floor=self.retry_budget_floor,
+            budget_window=self.retry_budget_window,
         )
 
     def _read_secret_file(self, path: Path) -> Optional[Secret]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from completions_core.plugins import ProviderRegistry
+from completions_proxy.admission import Admission, AdmissionCollector
+from completions_proxy.breaker import HealthCollector
 from completions_proxy.clients import ClientCache
 from completions_proxy.engine import Engine
 from completions_proxy.settings import Settings
@@ -30,6 +32,7 @@ class ProxyState:
     metrics: Metrics
     telemetry: Telemetry
     draining: bool = False
+    admission: Admission = field(default_factory=lambda: Admission(0))
     #: False until every adapter's ``prepare()`` has run (readiness waits for it).
     prepared: bool = False
     streams: set[Any] = field(default_factory=set)
@@ -43,13 +46,18 @@ class ProxyState:
             registry.names(), settings.metrics_models, settings.metrics_max_models, aliases=registry.aliases()
         )
         metrics = Metrics(cache_size=clients.__len__, labels=labels)
+        engine = Engine(settings, registry, clients)
+        admission = Admission(settings.max_inflight)
+        metrics.registry.register(HealthCollector(engine.health, metrics.labels))  # breaker and retry budget
+        metrics.registry.register(AdmissionCollector(admission))
         return cls(
             settings=settings,
             registry=registry,
             clients=clients,
-            engine=Engine(settings, registry, clients),
+            engine=engine,
             metrics=metrics,
             telemetry=Telemetry(metrics, hook, log_content=settings.log_content),
+            admission=admission,
         )
 
     async def prepare(self) -> None:

@@ -7,7 +7,10 @@ plugin turns it into spans after the fact, with the start and end times the reco
 - ``completions.request`` (kind SERVER): the whole request, a child of the caller's span when the
   caller sent a W3C ``traceparent`` (and ``tracestate``);
 - ``completions.attempt`` (kind CLIENT): one child per call to a provider, in order, retries and
-  fallbacks included.
+  fallbacks included;
+- ``completions.breaker_skipped``: an event on the request span for each target the circuit
+  breaker skipped (no call was made, so no attempt span). An attempt made although its breaker
+  was not closed (its probe, or a target with no fallback left) carries ``completions.breaker``.
 
 Attributes follow the OpenTelemetry GenAI semantic conventions where they apply (``gen_ai.*``,
 ``error.type``, ``http.response.status_code``); the rest are ``completions.*``. Spans never carry
@@ -28,6 +31,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import (
     NoOpTracerProvider,
     ProxyTracerProvider,
+    Span,
     SpanKind,
     Status,
     StatusCode,
@@ -40,10 +44,18 @@ from opentelemetry.util.types import AttributeValue
 from completions_core.hookspecs import hookimpl
 from completions_core.records import AttemptRecord, CompletionRecord
 
-__all__ = ["ATTEMPT_SPAN", "REQUEST_SPAN", "gen_ai_provider_name", "record_completion", "record_spans"]
+__all__ = [
+    "ATTEMPT_SPAN",
+    "BREAKER_SKIPPED_EVENT",
+    "REQUEST_SPAN",
+    "gen_ai_provider_name",
+    "record_completion",
+    "record_spans",
+]
 
 REQUEST_SPAN = "completions.request"
 ATTEMPT_SPAN = "completions.attempt"
+BREAKER_SKIPPED_EVENT = "completions.breaker_skipped"
 
 # The proxy's provider names where the GenAI conventions have a well-known value of their own;
 # any other name (embedded, alibaba, a third-party plugin's) is used as it is.
@@ -152,6 +164,7 @@ def _attempt_attributes(index: int, attempt: AttemptRecord) -> dict[str, Attribu
         "completions.latency_ms": attempt.latency_ms,
     }
     _put(attributes, "http.response.status_code", attempt.status)
+    _put(attributes, "completions.breaker", attempt.breaker)
     if attempt.outcome == "error":
         attributes["error.type"] = attempt.error_type or "error"
     return attributes
@@ -170,6 +183,19 @@ def _attempt_span(tracer: Tracer, parent: Context, index: int, attempt: AttemptR
     if attempt.outcome == "error":
         span.set_status(Status(StatusCode.ERROR, attempt.error_type or "error"))
     span.end(end_time=start + round(attempt.latency_ms * 1e6))
+
+
+def _skipped_event(span: Span, index: int, attempt: AttemptRecord, fallback_ns: int) -> None:
+    attributes: dict[str, AttributeValue] = {
+        "gen_ai.provider.name": gen_ai_provider_name(attempt.provider),
+        "gen_ai.request.model": attempt.model,
+        "completions.provider": attempt.provider,
+        "completions.attempt": index,
+        "completions.target": attempt.target,
+    }
+    _put(attributes, "completions.breaker", attempt.breaker)
+    when = _ns(attempt.started_at) if attempt.started_at > 0 else fallback_ns
+    span.add_event(BREAKER_SKIPPED_EVENT, attributes=attributes, timestamp=when)
 
 
 def record_spans(record: CompletionRecord, tracer_provider: Optional[TracerProvider] = None) -> None:
@@ -200,7 +226,10 @@ def record_spans(record: CompletionRecord, tracer_provider: Optional[TracerProvi
         span.set_status(status)
     inside = trace.set_span_in_context(span, parent)
     for index, attempt in enumerate(record.attempts):
-        _attempt_span(tracer, inside, index, attempt, start)
+        if attempt.outcome == "breaker_skipped":
+            _skipped_event(span, index, attempt, start)
+        else:
+            _attempt_span(tracer, inside, index, attempt, start)
     span.end(end_time=end)
 
 

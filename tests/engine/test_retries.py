@@ -245,7 +245,8 @@ async def test_an_upstream_failing_everything_gets_at_most_the_cap_of_calls(
             "messages": [{"role": "user", "content": "x"}],
             "credentials": {"openai": {"api_key": "sk-test-cap-0000000000"}},
             "fallbacks": [{"model": "gpt-4o"}, {"model": "gpt-4.1"}]}
-    async with running_proxy(registry) as proxy:
+    # The circuit breaker off: it would skip gpt-4o-mini after five 503s in a row (tests/engine/test_outage.py).
+    async with running_proxy(registry, breaker_failures=0) as proxy:
         waits = _injected(proxy)
         status, lines, attempts = await _post(proxy, body)
         cap = proxy.state.settings.max_attempts

@@ -296,3 +296,27 @@ def test_hook_uses_the_module_provider_override(
     request, attempts = _spans(exporter)
     assert request.attributes is not None and request.attributes["completions.request_id"] == "req-42"
     assert len(attempts) == 2
+
+
+def test_breaker_skipped_target_is_an_event_on_the_request_span_not_an_attempt_span(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    attempts = [
+        AttemptRecord("openai", "gpt-4o-mini", target=0, outcome="breaker_skipped", error_type="unavailable_error",
+                      started_at=START + 0.001, breaker="open"),
+        AttemptRecord("anthropic", "claude-haiku", target=1, started_at=START + 0.002, latency_ms=300.0,
+                      breaker="probe"),
+    ]
+    completions_otel.record_spans(_record(attempts=attempts), provider)
+    request, spans = _spans(exporter)
+    assert [s.attributes["completions.provider"] for s in spans if s.attributes] == ["anthropic"]
+    assert spans[0].attributes is not None and spans[0].attributes["completions.breaker"] == "probe"
+    events = [e for e in request.events if e.name == completions_otel.BREAKER_SKIPPED_EVENT]
+    assert len(events) == 1
+    event = events[0]
+    assert event.attributes is not None
+    assert event.attributes["completions.provider"] == "openai"
+    assert event.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert event.attributes["completions.breaker"] == "open"
+    assert event.attributes["completions.attempt"] == 0
+    assert event.timestamp == completions_otel._ns(START + 0.001)
