@@ -1,9 +1,10 @@
 """Admission control: at most ``COMPLETIONS_MAX_INFLIGHT`` completions at once per worker.
 
 A queue of streams makes every stream slow; a voice agent would rather hear at once that this
-replica is full and go elsewhere. Beyond the limit, ``POST /v1/completions`` is answered at
-once, before its body is read, with ``503`` and ``Retry-After: 1`` in the usual JSON error
-envelope (``error_type`` ``overloaded_error``, without a ``provider``), and ``/readyz`` says
+replica is full and go elsewhere. Beyond the limit, ``POST /v1/completions`` and
+``POST /v1/chat/completions`` (one count for both) are answered at once, before the body is
+read, with ``503`` and ``Retry-After: 1`` in the route's JSON error envelope (``error_type``
+``overloaded_error``; in the OpenAI shape, its ``code``), and ``/readyz`` says
 not ready while the worker is full, so that Kubernetes sends new connections to other pods.
 Per worker process, like everything else in the proxy.
 """
@@ -23,7 +24,7 @@ __all__ = ["RETRY_AFTER", "Admission", "AdmissionCollector", "AdmissionMiddlewar
 
 #: Seconds a refused caller is asked to wait (or to try another replica at once).
 RETRY_AFTER = 1
-_PATH = "/v1/completions"
+_NATIVE, _OPENAI = "/v1/completions", "/v1/chat/completions"
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -34,11 +35,16 @@ class Admission:
         self.limit = limit
         self.inflight = 0
         self.rejected = 0
-        self._body = orjson.dumps({"error": {
-            "message": f"this proxy worker is serving its limit of {limit} concurrent completions "
-                       f"(COMPLETIONS_MAX_INFLIGHT); retry in {RETRY_AFTER} s or on another replica",
-            "type": "overloaded_error",
-        }})
+        message = (
+            f"this proxy worker is serving its limit of {limit} concurrent completions "
+            f"(COMPLETIONS_MAX_INFLIGHT); retry in {RETRY_AFTER} s or on another replica"
+        )
+        self._bodies = {
+            _NATIVE: orjson.dumps({"error": {"message": message, "type": "overloaded_error"}}),
+            _OPENAI: orjson.dumps(
+                {"error": {"message": message, "type": "server_error", "param": None, "code": "overloaded_error"}}
+            ),
+        }
 
     @property
     def saturated(self) -> bool:
@@ -48,6 +54,7 @@ class Admission:
     async def refuse(self, scope: Scope, send: Send) -> None:
         """Answer 503 with Retry-After, without reading the request."""
         self.rejected += 1
+        body = self._bodies[scope["path"]]
         request_id = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
         if not _REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex.encode()
@@ -56,16 +63,17 @@ class Admission:
             "status": 503,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(self._body)).encode()),
+                (b"content-length", str(len(body)).encode()),
                 (b"retry-after", str(RETRY_AFTER).encode()),
                 (b"x-request-id", request_id),
             ],
         })
-        await send({"type": "http.response.body", "body": self._body})
+        await send({"type": "http.response.body", "body": body})
 
 
 class AdmissionMiddleware:
-    """Pure ASGI middleware counting ``POST /v1/completions`` in progress and refusing beyond the limit."""
+    """Pure ASGI middleware counting completions (native and OpenAI-compatible) in progress and
+    refusing beyond the limit."""
 
     def __init__(self, app: ASGIApp, admission: Admission) -> None:
         self.app = app
@@ -73,7 +81,7 @@ class AdmissionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         admission = self.admission
-        if scope["type"] != "http" or admission.limit <= 0 or scope["path"] != _PATH:
+        if scope["type"] != "http" or admission.limit <= 0 or scope["path"] not in (_NATIVE, _OPENAI):
             await self.app(scope, receive, send)
             return
         if admission.inflight >= admission.limit:

@@ -225,12 +225,18 @@ async def test_admission_refuses_beyond_the_limit_with_503_and_readiness_false()
             error = (await refused.json())["error"]
         assert error["type"] == "overloaded_error" and "COMPLETIONS_MAX_INFLIGHT" in error["message"]
         assert "provider" not in error
+        # The OpenAI-compatible route shares the count and answers in the OpenAI shape.
+        chat = {"model": "hanging/m", "messages": [{"role": "user", "content": "hi"}]}
+        async with session.post(running.url + "/v1/chat/completions", json=chat, headers=auth) as refused_chat:
+            assert refused_chat.status == 503 and refused_chat.headers["Retry-After"] == "1"
+            chat_error = (await refused_chat.json())["error"]
+        assert chat_error["code"] == "overloaded_error" and set(chat_error) == {"message", "type", "param", "code"}
         async with session.get(running.url + "/readyz") as ready:
             assert ready.status == 503 and (await ready.json())["reason"] == "saturated"
         async with session.get(running.url + "/healthz") as live:
             assert live.status == 200
         text = await _metrics(running)
-        assert "completions_admission_rejected_total 1.0" in text and "completions_inflight_requests 1.0" in text
+        assert "completions_admission_rejected_total 2.0" in text and "completions_inflight_requests 1.0" in text
         first.close()
         await hanging.closed.wait()
         with anyio.fail_after(5):
