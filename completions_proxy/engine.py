@@ -339,14 +339,10 @@ class Engine:
             credential = Credential("managed", key)
         return adapter.client_config(target.request, credential), credential.source == "customer"
 
-    def client_for(self, target: Target) -> Any:
-        """The cached SDK client for a target (not leased: for warming; attempts use :meth:`lease`)."""
-        config, customer = self._config(target)
-        return self.clients.get(target.adapter, config, customer=customer)
-
     @contextmanager
     def lease(self, target: Target) -> Iterator[Any]:
-        """The cached SDK client for a target, never closed by the cache while the block runs."""
+        """The cached SDK client for a target, never closed by the cache while the block runs
+        (an attempt, or a warm-up)."""
         config, customer = self._config(target)
         with self.clients.lease(target.adapter, config, customer=customer) as client:
             yield client

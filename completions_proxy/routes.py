@@ -6,6 +6,7 @@ import json
 import math
 import re
 import uuid
+from contextlib import ExitStack
 from typing import Any, Optional
 
 import anyio
@@ -358,13 +359,20 @@ async def warm(request: Request) -> Response:
     except InvalidRequestError as exc:
         return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
     target = targets[0]
+    held = ExitStack()
     try:
-        client = state.engine.client_for(target)
+        # Leased for as long as the warm-up runs: the cache never closes a client in use.
+        client = held.enter_context(state.engine.lease(target))
     except ProviderError as exc:
         return provider_error_response(exc, headers)
     except InvalidRequestError as exc:
         return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
-    state.spawn(target.adapter.warm(client))
+
+    async def warm_then_release() -> None:
+        with held:
+            await target.adapter.warm(client)
+
+    state.spawn(warm_then_release())
     return json_response({"provider": target.provider, "warm": True}, 202, headers)
 
 

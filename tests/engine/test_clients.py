@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Hashable
-from typing import Any
+from typing import Any, Optional
 
 import aiohttp
 import anyio
@@ -107,3 +107,43 @@ async def test_a_managed_stream_survives_80_customer_key_warms() -> None:
         assert len(held.closed) == 80 - proxy.state.settings.client_cache_size  # only customer clients went
     assert [r["type"] for r in rest][-1] == "response", rest
     assert rest[-1]["response"]["message"]["content"] == "Hello there. Still here."
+
+
+class SlowWarm(Held):
+    """Its first warm-up waits for ``gate`` and then reads from its client, as an SDK would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warming = anyio.Event()
+        self.done = anyio.Event()
+        self.first: Any = None
+        self.saw_closed: Optional[bool] = None
+
+    async def warm(self, client: Any) -> None:
+        if self.first is not None:
+            return
+        self.first = client
+        self.warming.set()
+        await self.gate.wait()
+        self.saw_closed = client["closed"]
+        self.done.set()
+
+
+async def test_a_warm_up_in_progress_keeps_its_client_open_through_evictions() -> None:
+    slow = SlowWarm()
+    registry = ProviderRegistry()
+    registry.register(slow, "tests")
+    async with running_proxy(registry, env={"HELD_API_KEY": "managed-key-000000001"}) as proxy, aiohttp.ClientSession() as session:
+        auth = {"Authorization": f"Bearer {proxy.token}"}
+        for i in range(80):  # the first warm-up parks; the next 79 push its client out of the cache
+            warm = {"provider": "held", "credentials": {"held": {"api_key": f"customer-key-{i:04d}"}}}
+            async with session.post(proxy.url + "/v1/warm", json=warm, headers=auth) as warmed:
+                assert warmed.status == 202
+            if i == 0:
+                await slow.warming.wait()
+        await proxy.state.clients.closed()
+        assert slow.first not in slow.closed  # evicted, but in use: still open
+        slow.gate.set()
+        await slow.done.wait()
+        await proxy.state.clients.closed()
+        assert slow.saw_closed is False and slow.first in slow.closed  # closed after its last user
