@@ -24,7 +24,7 @@ __all__ = ["RETRY_AFTER", "Admission", "AdmissionCollector", "AdmissionMiddlewar
 
 #: Seconds a refused caller is asked to wait (or to try another replica at once).
 RETRY_AFTER = 1
-_NATIVE, _OPENAI = "/v1/completions", "/v1/chat/completions"
+_NATIVE, _CHAT = "/v1/completions", "/v1/chat/completions"
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -41,7 +41,7 @@ class Admission:
         )
         self._bodies = {
             _NATIVE: orjson.dumps({"error": {"message": message, "type": "overloaded_error"}}),
-            _OPENAI: orjson.dumps(
+            _CHAT: orjson.dumps(
                 {"error": {"message": message, "type": "server_error", "param": None, "code": "overloaded_error"}}
             ),
         }
@@ -81,7 +81,7 @@ class AdmissionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         admission = self.admission
-        if scope["type"] != "http" or admission.limit <= 0 or scope["path"] not in (_NATIVE, _OPENAI):
+        if scope["type"] != "http" or admission.limit <= 0 or scope["path"] not in (_NATIVE, _CHAT):
             await self.app(scope, receive, send)
             return
         if admission.inflight >= admission.limit:
