@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from typing import TYPE_CHECKING, Optional, cast
 
 import anyio
@@ -30,7 +30,6 @@ __all__ = [
     "admit",
     "as_provider_error",
     "deadline",
-    "nullcontext",
     "record_failure",
     "refused",
     "unexpected",
@@ -222,11 +221,3 @@ def unexpected(target: Target, exc: Exception) -> ProviderError:
         provider=target.provider,
         retryable=False,
     )
-
-
-class nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -16,7 +16,7 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -42,13 +42,13 @@ from completions_core.types import (
     StreamOptions,
 )
 from completions_core.usage import NormalizedUsage, chat_completions_usage
-from completions_proxy.attempts import LiveAttempt, admit, nullcontext, record_failure, refused, unexpected
+from completions_proxy.attempts import LiveAttempt, admit, record_failure, refused, unexpected
 from completions_proxy.breaker import Health
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
 
-__all__ = ["Attempt", "CredentialSpec", "Engine", "Schedule", "Step", "Target", "Turn", "parse_credentials"]
+__all__ = ["CredentialSpec", "Engine", "Schedule", "Step", "Target", "Turn", "parse_credentials"]
 
 logger = structlog.get_logger("completions_proxy.engine")
 
@@ -135,7 +135,6 @@ class Target:
         return self.adapter.name
 
 
-Attempt = AttemptRecord
 
 
 @dataclass
@@ -143,7 +142,7 @@ class Turn:
     """The state of one request through the engine: attempts so far and who answered."""
 
     request_id: str
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[AttemptRecord] = field(default_factory=list)
     provider: Optional[str] = None
     model: Optional[str] = None
     first_chunk_at: Optional[float] = None
@@ -234,7 +233,7 @@ class Schedule:
     ``attempts``, hedges included). The engine sets :attr:`last` after every failure.
     """
 
-    def __init__(self, targets: list[Target], attempts: list[Attempt], max_attempts: int) -> None:
+    def __init__(self, targets: list[Target], attempts: list[AttemptRecord], max_attempts: int) -> None:
         self.targets = targets
         self.attempts = attempts
         self.max_attempts = max_attempts
@@ -400,7 +399,7 @@ class Engine:
                 continue  # the provider's retry budget is spent
             if step.retry:
                 await self._before_retry(step, schedule, turn)
-            attempt = Attempt(target.provider, target.request.model, target=index, started_at=time.time())
+            attempt = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
             # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
