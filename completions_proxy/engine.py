@@ -365,7 +365,17 @@ class Engine:
 
     def schedule(self, targets: list[Target], turn: Turn) -> Schedule:
         """The turn's attempts, in order, within the proxy's cap."""
+        turn.last_target = len(targets) - 1  # the breaker never skips the plan's last target
         return Schedule(targets, turn.attempts, self.settings.max_attempts)
+
+    async def _ready(self, step: Step, schedule: Schedule, turn: Turn) -> bool:
+        """Whether ``step`` runs: False when it is a retry the provider's budget has no room for;
+        otherwise after the retry's refresh or back-off."""
+        if step.retry and not step.refresh and not self.health.allow_retry(step.target.provider):
+            return False
+        if step.retry:
+            await self._before_retry(step, schedule, turn)
+        return True
 
     async def _before_retry(self, step: Step, schedule: Schedule, turn: Turn) -> None:
         """Refresh the credential (authentication errors) or back off (everything else)."""
@@ -392,13 +402,10 @@ class Engine:
     async def complete(self, targets: list[Target], turn: Turn) -> ChatCompletionResponse:
         """Run a non-streaming request through the plan; raise the last error if every attempt fails."""
         schedule = self.schedule(targets, turn)
-        turn.last_target = len(targets) - 1
         for step in schedule:
             index, target = step.index, step.target
-            if step.retry and not step.refresh and not self.health.allow_retry(target.provider):
-                continue  # the provider's retry budget is spent
-            if step.retry:
-                await self._before_retry(step, schedule, turn)
+            if not await self._ready(step, schedule, turn):
+                continue
             attempt = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
@@ -470,13 +477,10 @@ class Engine:
         """
         deadlines = (first_token_timeout, idle_timeout)
         schedule = self.schedule(targets, turn)
-        turn.last_target = len(targets) - 1
         for step in schedule:
             index, target = step.index, step.target
-            if step.retry and not step.refresh and not self.health.allow_retry(target.provider):
-                continue  # the provider's retry budget is spent
-            if step.retry:
-                await self._before_retry(step, schedule, turn)
+            if not await self._ready(step, schedule, turn):
+                continue
             # A race makes two attempts: only when the cap leaves room for both.
             room = self.settings.max_attempts - len(turn.attempts)
             if hedge_after and step.retry == 0 and index + 1 < len(targets) and room >= 2:

@@ -7,7 +7,7 @@ import math
 import re
 import uuid
 from contextlib import ExitStack
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -21,9 +21,9 @@ from completions_core.codec import message_to_wire, normalize_request, response_
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS
-from completions_core.types import ChatCompletionRequest, FallbackRequest
+from completions_core.types import ChatCompletionRequest, FallbackRequest, StreamOptions
 from completions_proxy.auth import authenticate
-from completions_proxy.engine import Turn, parse_credentials
+from completions_proxy.engine import Target, Turn, parse_credentials
 from completions_proxy.openapi import OPENAPI
 from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
 from completions_proxy.state import ProxyState
@@ -183,6 +183,30 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
             raise
         ok = json_response(response_to_wire(answer), headers={**headers, **_turn_headers(turn)})
         return report.done(ok, "ok")
+    return stream_response(
+        ChunkStreamResponse, state, turn, report, targets, options, (first_token_timeout, idle_timeout, hedge_after),
+        headers,
+    )
+
+
+StreamResponseT = TypeVar("StreamResponseT", bound=ChunkStreamResponse)
+
+
+def stream_response(
+    response_class: type[StreamResponseT],
+    state: ProxyState,
+    turn: Turn,
+    report: _Reporter,
+    targets: list[Target],
+    options: StreamOptions,
+    deadlines: tuple[Optional[float], Optional[float], Optional[float]],
+    headers: dict[str, str],
+    /,
+    **encoding: Any,
+) -> StreamResponseT:
+    """The engine's stream for ``targets`` as a ``response_class`` response (NDJSON, or the
+    OpenAI route's SSE with its ``encoding`` options), counted in flight and reported once."""
+    first_token_timeout, idle_timeout, hedge_after = deadlines
     chunks = state.engine.stream(
         targets,
         options,
@@ -197,13 +221,14 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         state.metrics.inflight.dec()
         report.done(None, outcome, error_type, status=status)
 
-    return ChunkStreamResponse(
+    return response_class(
         chunks,
         headers,
-        keepalive=settings.keepalive_interval,
+        keepalive=state.settings.keepalive_interval,
         late_headers=lambda: _turn_headers(turn),
         on_finish=finished,
         registry=state.streams,
+        **encoding,
     )
 
 

@@ -27,7 +27,15 @@ from completions_proxy.openai_compat.errors import (
 )
 from completions_proxy.openai_compat.translate import OpenAIRequest, translate_request
 from completions_proxy.responses import json_response
-from completions_proxy.routes import _header_seconds, _Reporter, _request_id, _state, _turn_headers, read_json
+from completions_proxy.routes import (
+    _header_seconds,
+    _Reporter,
+    _request_id,
+    _state,
+    _turn_headers,
+    read_json,
+    stream_response,
+)
 from completions_proxy.state import ProxyState
 
 __all__ = ["openai_routes"]
@@ -100,32 +108,9 @@ def _stream(
     headers: dict[str, str],
     deadlines: tuple[Optional[float], Optional[float], Optional[float]],
 ) -> SSEStreamResponse:
-    settings = state.settings
-    first_token_timeout, idle_timeout, hedge_after = deadlines
-    chunks = state.engine.stream(
-        targets,
-        parsed.options,
-        turn,
-        first_token_timeout=first_token_timeout,
-        idle_timeout=idle_timeout,
-        hedge_after=hedge_after,
-    )
-    state.metrics.inflight.inc()
-
-    def finished(outcome: str, status: int, error_type: Optional[str]) -> None:
-        state.metrics.inflight.dec()
-        report.done(None, outcome, error_type, status=status)
-
-    return SSEStreamResponse(
-        chunks,
-        headers,
-        keepalive=settings.keepalive_interval,
-        late_headers=lambda: _turn_headers(turn),
-        on_finish=finished,
-        registry=state.streams,
-        turn=turn,
-        requested=parsed.model,
-        include_usage=parsed.include_usage,
+    return stream_response(
+        SSEStreamResponse, state, turn, report, targets, parsed.options, deadlines, headers,
+        turn=turn, requested=parsed.model, include_usage=parsed.include_usage,
     )
 
 
