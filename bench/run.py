@@ -347,12 +347,12 @@ def main() -> int:
         finally:
             stop(baseline)
 
-    def run_ours(round_: int, name: str = "ours", env: Optional[dict[str, str]] = None) -> None:
+    def start_ours(plugins: list[str], env: Optional[dict[str, str]]) -> tuple[subprocess.Popen[bytes], str, str]:
         port, token = free_port(), secrets.token_urlsafe(24)
-        ours = start(
+        process = start(
             pinned(0, [PY, "-m", "completions_proxy.cli", "--bind", f"127.0.0.1:{port}",
                        "--workers", str(args.workers)]),
-            {"COMPLETIONS_PROXY_TOKENS": token, "COMPLETIONS_PLUGINS": ",".join(providers),
+            {"COMPLETIONS_PROXY_TOKENS": token, "COMPLETIONS_PLUGINS": ",".join(plugins),
              "OPENAI_API_KEY": "sk-bench", "COMPLETIONS_OPENAI_BASE_URL": upstream + "/v1",
              "ANTHROPIC_API_KEY": "sk-ant-bench", "COMPLETIONS_ANTHROPIC_BASE_URL": upstream,
              "GEMINI_API_KEY": "gemini-bench", "COMPLETIONS_GOOGLE_BASE_URL": upstream,
@@ -361,14 +361,28 @@ def main() -> int:
         )
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz", 60)
-            url = f"http://127.0.0.1:{port}/v1/completions"
+        except BaseException:
+            stop(process)
+            raise
+        return process, f"http://127.0.0.1:{port}/v1/completions", token
+
+    def run_ours(round_: int, name: str = "ours", env: Optional[dict[str, str]] = None) -> None:
+        ours, url, token = start_ours(providers, env)
+        try:
             print(f"{name} (token deltas)")
             results["rows"] += measure(name, ours.pid, url, "ndjson", scenarios, seconds, round_, token=token)
             if not args.no_sentences:
                 print(f"{name} (sentence chunking)")
                 results["rows"] += measure(f"{name}+sentences", ours.pid, url, "ndjson", openai_only, seconds, round_,
                                            token=token, sentences=True)
-            print(f"{name}: 256 streams held open (memory)")
+        finally:
+            stop(ours)
+        # Memory as in every earlier run: the OpenAI plugin alone (each other provider's SDK adds its
+        # modules), 256 streams open at once.
+        ours, url, token = start_ours(["openai"], env)
+        try:
+            print(f"{name}: 256 streams held open (memory, the OpenAI plugin only)")
+            loadgen(url, "ndjson", 4, 1.0, token=token, model="gpt-mock")
             with PeakRSS(ours.pid) as peak:
                 held = loadgen(url, "ndjson", 256, max(seconds, 3.0), token=token, model="gpt-mock-slow")
             results.setdefault("held", []).append(
