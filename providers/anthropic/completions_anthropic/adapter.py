@@ -17,7 +17,7 @@ from completions_core.types import ChatCompletionRequest, ConversationHistory, U
 from completions_core.usage import NormalizedUsage
 
 from .errors import map_error
-from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
+from .request import DEFAULT_MAX_TOKENS, Plan, build_request, model_family
 from .response import StreamTranslator, completion_from_message, normalize_usage
 
 __all__ = [
@@ -265,9 +265,9 @@ class AnthropicAdapter(ProviderAdapter):
 
     # -- how to talk ------------------------------------------------------------------------------
 
-    def plan(self, request: ChatCompletionRequest) -> Plan:
+    def build_request(self, request: ChatCompletionRequest) -> Plan:
         """Map ``request`` onto Messages API parameters (raises before anything is sent)."""
-        return build_plan(
+        return build_request(
             request,
             provider=self.name,
             allowed_options=self.option_keys,
@@ -315,7 +315,7 @@ class AnthropicAdapter(ProviderAdapter):
 
     async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
         """One ``messages.create`` call, mapped back to a Completion."""
-        plan = self.plan(request)
+        plan = self.build_request(request)
         try:
             messages = await self.messages_api(client)
             message = await messages.create(**plan.params, **self._call_options(plan, request))
@@ -329,7 +329,7 @@ class AnthropicAdapter(ProviderAdapter):
         The SDK builds and sends the request and raises its typed errors for a failed status;
         reading the events raw skips its per-event pydantic models (bench/README.md).
         """
-        plan = self.plan(request)
+        plan = self.build_request(request)
         translator = StreamTranslator(plan, self.name)
         try:
             messages = await self.messages_api(client)

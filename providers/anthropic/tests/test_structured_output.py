@@ -143,7 +143,7 @@ async def test_with_the_callers_tools_the_model_must_call_a_tool_or_answer(
 
 async def test_an_open_map_schema_uses_the_forced_tool_even_on_native_models(adapter: AnthropicAdapter) -> None:
     schema = {"type": "object", "additionalProperties": {"type": "number"}}
-    plan = adapter.plan(request("claude-haiku-4-5", response_schema=schema))
+    plan = adapter.build_request(request("claude-haiku-4-5", response_schema=schema))
     assert "output_config" not in plan.params
     assert plan.answer_tool == "structured_output"
     assert plan.params["tools"][0]["input_schema"] == schema

@@ -447,7 +447,7 @@ async def test_structured_output_uses_the_forced_tool_unless_the_operator_enable
 ) -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     default = AnthropicVertexAdapter(project_id=PROJECT, region=REGION)
-    assert "output_config" not in default.plan(request(model="claude-sonnet-4-6", response_schema=schema)).params
+    assert "output_config" not in default.build_request(request(model="claude-sonnet-4-6", response_schema=schema)).params
     native = AnthropicVertexAdapter(
         base_url=server.url + "/v1", project_id=PROJECT, region=REGION, native_structured_output=True
     )
@@ -465,7 +465,7 @@ async def test_structured_output_uses_the_forced_tool_unless_the_operator_enable
 def test_unknown_vertex_options_are_refused_before_sending() -> None:
     adapter = AnthropicVertexAdapter(project_id=PROJECT, region=REGION)
     with pytest.raises(ProviderError) as info:
-        adapter.plan(request(vertex={"location": "us-east5"}))
+        adapter.build_request(request(vertex={"location": "us-east5"}))
     assert "unknown option 'location'" in info.value.message
 
 

@@ -11,17 +11,16 @@ import anyio
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
-from completions_core.hookspecs import Register, hookimpl
 from completions_core.redaction import Secret
 from completions_core.types import ChatCompletionRequest
 from completions_core.usage import NormalizedUsage
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
 from .errors import PROVIDER, map_error, unreadable
-from .request import MODEL_PATTERN, MODEL_RULE, build_call, check_model
+from .request import MODEL_PATTERN, MODEL_RULE, OPTION_KEYS, build_request, check_model
 from .response import StreamTranslator, completion_from, normalize_usage
 
-__all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient", "register_providers"]
+__all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient"]
 
 #: Environment variable an operator sets to send Gemini traffic elsewhere (a gateway, a test server).
 BASE_URL_ENV = "COMPLETIONS_GOOGLE_BASE_URL"
@@ -49,6 +48,7 @@ class GoogleAdapter(ProviderAdapter):
     #: passes ``models/...`` and ``tunedModels/...`` through as they are: only a bare model id.
     model_pattern = MODEL_PATTERN
     model_rule = MODEL_RULE
+    option_keys = OPTION_KEYS
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
@@ -128,7 +128,7 @@ class GoogleAdapter(ProviderAdapter):
 
     async def complete(self, client: GoogleClient, request: ChatCompletionRequest) -> Completion:
         """``generate_content``: the whole answer at once."""
-        call = build_call(request)
+        call = build_request(request)
         try:
             response = await client.genai.aio.models.generate_content(
                 model=call.model, contents=call.contents, config=call.config
@@ -145,7 +145,7 @@ class GoogleAdapter(ProviderAdapter):
 
     async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
         """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
-        call = build_call(request)
+        call = build_request(request)
         reader = StreamTranslator()
         tracker = ResponseTracker()
         try:
@@ -195,9 +195,3 @@ async def _close(chunks: Any) -> None:
         await close()
     except Exception:  # noqa: BLE001 - the stream is being abandoned; its close must not mask why
         pass
-
-
-@hookimpl
-def register_providers(register: Register) -> None:
-    """Register the Gemini provider."""
-    register(GoogleAdapter())

@@ -39,9 +39,19 @@ from .errors import invalid_request
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["MODEL_PATTERN", "MODEL_RULE", "GeminiCall", "build_call", "build_contents", "build_tools", "check_model"]
+__all__ = [
+    "MODEL_PATTERN",
+    "MODEL_RULE",
+    "OPTION_KEYS",
+    "GeminiCall",
+    "build_contents",
+    "build_request",
+    "build_tools",
+    "check_model",
+]
 
-_KWARGS = frozenset({"thinking_config"})
+#: The keys ``provider_kwargs["google"]`` may hold.
+OPTION_KEYS: frozenset[str] = frozenset({"thinking_config"})
 #: A bare Gemini model id: it becomes one URL path segment (``models/{model}:generateContent``).
 MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MODEL_RULE = (
@@ -65,7 +75,7 @@ class GeminiCall:
     config: types.GenerateContentConfig
 
 
-def build_call(request: ChatCompletionRequest) -> GeminiCall:
+def build_request(request: ChatCompletionRequest) -> GeminiCall:
     """Map ``request``; a request Gemini cannot take raises an ``invalid_request_error``."""
     from google.genai import types
 
@@ -221,9 +231,9 @@ def _thinking_config(provider_kwargs: Any) -> Optional[types.ThinkingConfig]:
         return None
     if not isinstance(options, Mapping):
         raise invalid_request("provider_kwargs.google must be an object")
-    unknown = sorted(set(options) - _KWARGS)
+    unknown = sorted(set(options) - OPTION_KEYS)
     if unknown:
-        supported = ", ".join(sorted(_KWARGS))
+        supported = ", ".join(sorted(OPTION_KEYS))
         listed = ", ".join(unknown)
         raise invalid_request(f"provider_kwargs.google has unknown option(s) {listed}; supported: {supported}")
     raw = options.get("thinking_config")

@@ -25,7 +25,7 @@ from completions_core.types import ChatCompletionRequest
 
 from .errors import map_error
 from .request import map_messages, map_response_format, map_tool_choice, map_tools
-from .response import StreamState, completion_from_response, events_from_chunk
+from .response import StreamTranslator, completion_from_response
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -240,7 +240,7 @@ class OpenAIAdapter(ProviderAdapter):
         """The schema dialect for tool parameters (``strict``) and ``response_schema`` (hook)."""
         return "strict" if strict else "json_schema"
 
-    def options(self, request: ChatCompletionRequest) -> dict[str, Any]:
+    def read_options(self, request: ChatCompletionRequest) -> dict[str, Any]:
         """This provider's ``provider_kwargs`` entry, with unknown keys refused."""
         kwargs: Any = request.provider_kwargs or {}
         raw = kwargs.get(self.name) if isinstance(kwargs, Mapping) else None
@@ -268,9 +268,9 @@ class OpenAIAdapter(ProviderAdapter):
                 self._refuse(f"provider_kwargs.{self.name}.{key} must be a string")
             params[key] = value
 
-    def build_params(self, request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
+    def build_request(self, request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
         """Everything passed to ``chat.completions.create`` for this request."""
-        options = self.options(request)
+        options = self.read_options(request)
         params: dict[str, Any] = {
             "model": request.model,
             "messages": map_messages(request.messages, self.name),
@@ -298,7 +298,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     async def complete(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> Completion:
         """One non-streaming Chat Completions call."""
-        params = self.build_params(request, stream=False)
+        params = self.build_request(request, stream=False)
         try:
             response = await client.chat.completions.create(**params)
         except Exception as exc:
@@ -327,7 +327,7 @@ class OpenAIAdapter(ProviderAdapter):
         """
         import httpx2
 
-        params = self.build_params(request, stream=True)
+        params = self.build_request(request, stream=True)
         # The SDK's documented low-level call (``client.post(..., cast_to=httpx.Response)``): it
         # authenticates, sends and raises its typed errors for a failed status, but skips the
         # type-driven transform of parameters that are already plain JSON (8% of the proxy's
@@ -336,7 +336,7 @@ class OpenAIAdapter(ProviderAdapter):
         extra_body = params.pop("extra_body", {})
         body = {**params, **extra_body}
         options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        state = StreamState()
+        state = StreamTranslator(self.name)
         try:
             # The overloads pair stream=True with an SSE stream class; with cast_to=httpx2.Response the
             # SDK returns the raw response instead, which is what we read.
@@ -375,14 +375,14 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _sse_line(self, line: bytes, state: StreamState) -> list[StreamEvent]:
+    def _sse_line(self, line: bytes, state: StreamTranslator) -> list[StreamEvent]:
         """The events of one SSE line: only ``data:`` lines carry any."""
         if not line.startswith(b"data:"):
             return []  # blank separators, comments, "event:" lines
         data = line[5:].strip()
         if data == b"[DONE]":
             return []  # keep reading to the end, so the connection goes back to the pool
-        return events_from_chunk(loads(data), state, self.name)
+        return state.feed(loads(data))
 
     def _refuse(self, message: str) -> NoReturn:
         raise ProviderError(message, "invalid_request_error", provider=self.name, retryable=False)

@@ -30,7 +30,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "MAX_CACHE_BREAKPOINTS",
     "Plan",
-    "build_plan",
+    "build_request",
     "cache_control",
     "model_family",
 ]
@@ -288,7 +288,7 @@ def _native_format(schema: dict[str, Any], provider: str) -> Optional[dict[str, 
     return {"type": "json_schema", "schema": strict}
 
 
-def build_plan(
+def build_request(
     request: ChatCompletionRequest,
     *,
     provider: str,
