@@ -14,8 +14,8 @@ from typing import Any, Optional
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter
 from completions_core.redaction import Secret
-from completions_core.testing.replay import Body, ReplayServer, Stream
 from completions_core.request import ProviderRequest
+from completions_core.testing.replay import Body, ReplayServer, Stream
 from completions_core.types import UserMessage
 
 PROVIDERS = ("openai", "alibaba", "anthropic", "anthropic_vertex", "google")

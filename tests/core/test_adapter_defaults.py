@@ -18,8 +18,8 @@ from completions_core.adapter import (
     http_transport,
 )
 from completions_core.errors import ProviderError
-from completions_core.sse import sse_data
 from completions_core.request import ProviderRequest
+from completions_core.sse import sse_data
 from completions_core.testing.requests import provider_request
 from completions_core.types import UserMessage
 

@@ -9,8 +9,8 @@ import pytest
 from completions_core.codec import (
     chunk_from_wire,
     chunk_to_wire,
-    deserialize_conversation,
     decode_request,
+    deserialize_conversation,
     request_to_wire,
     serialize_conversation,
     stream_options_from_wire,

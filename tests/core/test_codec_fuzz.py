@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from completions_core.codec import (
     chunk_from_wire,
-    deserialize_conversation,
     decode_request,
+    deserialize_conversation,
     request_to_wire,
     serialize_conversation,
 )

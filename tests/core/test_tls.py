@@ -10,8 +10,8 @@ import pytest
 from completions_core.adapter import Credential
 from completions_core.plugins import get_providers
 from completions_core.redaction import Secret
-from completions_core.tls import shared_ssl_context
 from completions_core.testing.requests import provider_request
+from completions_core.tls import shared_ssl_context
 from completions_core.types import UserMessage
 
 

@@ -25,9 +25,9 @@ from completions_core.errors import ProviderError
 from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
+from completions_core.request import ProviderRequest, RetryPolicy
 from completions_core.testing.cassettes import load_cassette
 from completions_core.testing.replay import Fault, ReplayServer
-from completions_core.request import ProviderRequest, RetryPolicy
 from completions_core.types import AssistantMessage, UserMessage
 from completions_proxy.engine import JITTER, MAX_BACKOFF, CredentialSpec, Schedule, Target, _backoff
 from completions_proxy.settings import ConfigError, Settings
