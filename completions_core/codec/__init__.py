@@ -5,6 +5,10 @@ its string) and strict about everything else: an unknown field, a wrong type or 
 is an :class:`~completions_core.errors.InvalidRequestError` that names the path, e.g.
 ``messages[2].role``. Bytes (thought signatures) travel as standard base64; URL-safe base64 is
 accepted too, because Gemini's SDK re-encodes signatures that way.
+
+A request is decoded once, by :func:`decode_request`, into the strict internal form the engine
+and the adapters work on (:class:`~completions_core.request.ProviderRequest`, one per provider to
+try); :func:`request_to_wire` encodes that form back for the client.
 """
 
 from __future__ import annotations
