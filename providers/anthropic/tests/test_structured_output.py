@@ -14,19 +14,21 @@ import pytest
 from completions_anthropic import AnthropicAdapter
 
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest, FunctionDefinition, ToolDefinition, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import FunctionDefinition, ToolDefinition, UserMessage
 
 pytestmark = pytest.mark.anyio
 
-ClientFor = Callable[[ChatCompletionRequest], Any]
+ClientFor = Callable[[ProviderRequest], Any]
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 SYNTH = "synthesized_structured_output.yaml"
 
 
-def request(model: str, **fields: Any) -> ChatCompletionRequest:
+def request(model: str, **fields: Any) -> ProviderRequest:
     values: dict[str, Any] = {
         "provider": "anthropic",
         "model": model,
@@ -34,7 +36,7 @@ def request(model: str, **fields: Any) -> ChatCompletionRequest:
         "response_schema": SCHEMA,
     }
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def tool_answer(value: Any, name: str = "structured_output") -> dict[str, Any]:

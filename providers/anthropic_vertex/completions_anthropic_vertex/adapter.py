@@ -15,7 +15,7 @@ from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.redaction import Secret, fingerprint
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
 
 from .auth import (
     CLOUD_PLATFORM_SCOPE,
@@ -198,13 +198,10 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         # A caller's non-JSON key is an OAuth2 access token; it is never read as a file path.
         return None, Secret(text)
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """Project, region, endpoint and credentials; refuse anything that could redirect the call."""
         self.check_model(request.model)
-        kwargs: Mapping[str, Any] = request.provider_kwargs or {}
-        options = kwargs.get(self.name) or {}
-        if not isinstance(options, Mapping):
-            raise invalid("must be an object", _KWARGS)
+        options = request.provider_kwargs.get(self.name) or {}
         service_account, access_token = self._credential(options, credential)
         region = options.get("region", self.region)
         if not isinstance(region, str) or region not in VERTEX_REGIONS:

@@ -26,13 +26,14 @@ from completions_anthropic_vertex import (
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import Fault, ReplayServer
+from completions_core.testing.requests import provider_request
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
-    ChatCompletionRequest,
     FunctionDefinition,
     SystemMessage,
     ToolDefinition,
@@ -45,7 +46,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
 ]
 
-ClientFor = Callable[[ChatCompletionRequest, Credential], Any]
+ClientFor = Callable[[ProviderRequest, Credential], Any]
 PROJECT = "voicerun-test-1"
 REGION = "us-east5"
 TOKEN = "ya29.c.TEST-ACCESS-TOKEN-9f8e7d6c"
@@ -90,7 +91,7 @@ def adapter(server: ReplayServer) -> AnthropicVertexAdapter:
 async def client_for(adapter: AnthropicVertexAdapter) -> AsyncIterator[ClientFor]:
     made: list[Any] = []
 
-    def build(request: ChatCompletionRequest, credential: Credential) -> Any:
+    def build(request: ProviderRequest, credential: Credential) -> Any:
         client = adapter.create_client(adapter.client_config(request, credential))
         made.append(client)
         return client
@@ -102,7 +103,7 @@ async def client_for(adapter: AnthropicVertexAdapter) -> AsyncIterator[ClientFor
 MANAGED_NOTHING = Credential("managed", Secret("/nonexistent/never-read.json"))
 
 
-def request(service_account: dict[str, Any] | None = None, **fields: Any) -> ChatCompletionRequest:
+def request(service_account: dict[str, Any] | None = None, **fields: Any) -> ProviderRequest:
     options: dict[str, Any] = {}
     if service_account is not None:
         options["service_account_credentials"] = service_account
@@ -114,7 +115,7 @@ def request(service_account: dict[str, Any] | None = None, **fields: Any) -> Cha
         "provider_kwargs": {"anthropic_vertex": options} if options else None,
     }
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def serve_text(server: ReplayServer, cassette: Callable[[str], Cassette], times: int = 1) -> None:

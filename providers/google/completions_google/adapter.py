@@ -12,7 +12,8 @@ import anyio
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
 from completions_core.redaction import Secret
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
+from completions_core.types import UserMessage
 from completions_core.usage import NormalizedUsage
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
@@ -57,7 +58,7 @@ class GoogleAdapter(ProviderAdapter):
         """Thinking counted as output, tool-use prompts as input."""
         return normalize_usage(usage)
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """One client per key (the endpoint is operator configuration, fixed per adapter)."""
         check_model(request.model)
         if credential.api_key is None or not credential.api_key:
@@ -111,8 +112,7 @@ class GoogleAdapter(ProviderAdapter):
             config = ClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
             await self.close_client(self.create_client(config))
             client = build_client(config, httpx2.MockTransport(answer))
-            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
-            request = ChatCompletionRequest(provider=self.name, model="gemini-2.5-flash", messages=hello)
+            request = ProviderRequest(provider=self.name, model="gemini-2.5-flash", messages=(UserMessage("hi"),))
             try:
                 await self.complete(client, request)
                 async for _ in self.stream(client, request):
@@ -126,7 +126,7 @@ class GoogleAdapter(ProviderAdapter):
         """Close the SDK client (async and sync sides) and its connection pool."""
         await client.aclose()
 
-    async def complete(self, client: GoogleClient, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: GoogleClient, request: ProviderRequest) -> Completion:
         """``generate_content``: the whole answer at once."""
         call = build_request(request)
         try:
@@ -143,7 +143,7 @@ class GoogleAdapter(ProviderAdapter):
             # JSON that is not a GenerateContentResponse (google-genai does not validate it).
             raise unreadable(exc) from None
 
-    async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: GoogleClient, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
         call = build_request(request)
         reader = StreamTranslator()

@@ -19,9 +19,10 @@ from completions_core.adapter import Completion, Credential, ProviderAdapter, St
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.schemas import Target
 from completions_core.tls import shared_ssl_context
-from completions_core.types import ChatCompletionRequest
+from completions_core.types import UserMessage
 
 from .errors import map_error
 from .request import map_messages, map_response_format, map_tool_choice, map_tools
@@ -142,7 +143,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- who to talk to ---------------------------------------------------------------------------
 
-    def endpoint(self, request: ChatCompletionRequest) -> str:
+    def endpoint(self, request: ProviderRequest) -> str:
         """The base URL this request goes to (hook: a variant may let the request pick a region)."""
         return self.base_url
 
@@ -151,7 +152,7 @@ class OpenAIAdapter(ProviderAdapter):
         if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
             raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> OpenAIClientConfig:
         """The endpoint and key of the client this request needs (the model name checked first)."""
         self.check_model(request.model)
         return OpenAIClientConfig(base_url=self.endpoint(request), api_key=credential.api_key)
@@ -216,8 +217,7 @@ class OpenAIAdapter(ProviderAdapter):
                 max_retries=0,
                 http_client=http,
             )
-            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
-            request = ChatCompletionRequest(provider=self.name, model="m", messages=hello)
+            request = ProviderRequest(provider=self.name, model="m", messages=(UserMessage("hi"),))
             try:
                 await self.complete(client, request)
                 async for _ in self.stream(client, request):
@@ -240,14 +240,11 @@ class OpenAIAdapter(ProviderAdapter):
         """The schema dialect for tool parameters (``strict``) and ``response_schema`` (hook)."""
         return "strict" if strict else "json_schema"
 
-    def read_options(self, request: ChatCompletionRequest) -> dict[str, Any]:
+    def read_options(self, request: ProviderRequest) -> dict[str, Any]:
         """This provider's ``provider_kwargs`` entry, with unknown keys refused."""
-        kwargs: Any = request.provider_kwargs or {}
-        raw = kwargs.get(self.name) if isinstance(kwargs, Mapping) else None
+        raw = request.provider_kwargs.get(self.name)
         if raw is None:
             return {}
-        if not isinstance(raw, Mapping):
-            self._refuse(f"provider_kwargs.{self.name} must be an object")
         unknown = sorted(str(key) for key in raw if key not in self.option_keys)
         if unknown:
             self._refuse(
@@ -257,7 +254,7 @@ class OpenAIAdapter(ProviderAdapter):
         return dict(raw)
 
     def apply_options(
-        self, options: Mapping[str, Any], params: dict[str, Any], request: ChatCompletionRequest, *, stream: bool
+        self, options: Mapping[str, Any], params: dict[str, Any], request: ProviderRequest, *, stream: bool
     ) -> None:
         """Put the provider options into the request parameters (hook)."""
         for key in ("service_tier", "reasoning_effort"):
@@ -268,7 +265,7 @@ class OpenAIAdapter(ProviderAdapter):
                 self._refuse(f"provider_kwargs.{self.name}.{key} must be a string")
             params[key] = value
 
-    def build_request(self, request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
+    def build_request(self, request: ProviderRequest, *, stream: bool) -> dict[str, Any]:
         """Everything passed to ``chat.completions.create`` for this request."""
         options = self.read_options(request)
         params: dict[str, Any] = {
@@ -286,7 +283,7 @@ class OpenAIAdapter(ProviderAdapter):
             params[self.max_tokens_field] = request.max_tokens
         if request.response_schema is not None:
             params["response_format"] = map_response_format(
-                request.response_schema, self.schema_target(True), self.name
+                dict(request.response_schema), self.schema_target(True), self.name
             )
         if stream:
             params["stream"] = True
@@ -296,7 +293,7 @@ class OpenAIAdapter(ProviderAdapter):
         self.apply_options(options, params, request, stream=stream)
         return params
 
-    async def complete(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: AsyncOpenAI, request: ProviderRequest) -> Completion:
         """One non-streaming Chat Completions call."""
         params = self.build_request(request, stream=False)
         try:
@@ -319,7 +316,7 @@ class OpenAIAdapter(ProviderAdapter):
                 provider=self.name,
             ) from None
 
-    async def stream(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: AsyncOpenAI, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """A streaming call; every provider delta becomes an event as soon as it arrives.
 
         The SSE lines are read raw and parsed with orjson, skipping the SDK's per-chunk pydantic
