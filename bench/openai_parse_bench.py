@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from completions_openai.response import StreamState, events_from_chunk
+from completions_openai.response import StreamTranslator
 from openai._models import construct_type
 from openai.types.chat import ChatCompletionChunk
 
@@ -43,9 +43,9 @@ def _sdk(lines: list[str]) -> None:
 
 
 def _raw(lines: list[str]) -> None:
-    state = StreamState()
+    translator = StreamTranslator()
     for line in lines:
-        events_from_chunk(loads(line), state)
+        translator.feed(loads(line))
 
 
 def _time(fn: Any, lines: list[str], rounds: int) -> float:

@@ -1,7 +1,8 @@
 """The provider-adapter protocol: what a provider plugin implements.
 
-An adapter is "how to talk" to one provider: it maps a normalized
-:class:`~completions_core.types.ChatCompletionRequest` onto the provider's SDK and the SDK's
+An adapter is "how to talk" to one provider: it maps a
+:class:`~completions_core.request.ProviderRequest` (strict, frozen, already decoded by the codec:
+message and tool dataclasses, never dicts) onto the provider's SDK and the SDK's
 answer back onto either a :class:`Completion` (non-streaming) or one normalized stream of
 :data:`StreamEvent`. "Who to talk to" (an authenticated SDK client for an endpoint) is built by
 :meth:`ProviderAdapter.create_client` from a hashable :meth:`ProviderAdapter.client_config`, so
@@ -29,7 +30,7 @@ from completions_core.events import (
     UsageEvent,
 )
 from completions_core.redaction import Secret
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
 from completions_core.usage import NormalizedUsage, chat_completions_usage
 
 __all__ = [
@@ -93,7 +94,7 @@ class ProviderAdapter:
     #: False for providers that need no key at all (the embedded one).
     requires_key: ClassVar[bool] = True
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """Return the hashable description of the client this request needs.
 
         Requests with equal configs share one cached SDK client. Raise
@@ -132,7 +133,7 @@ class ProviderAdapter:
         counts otherwise builds its own from :mod:`completions_core.usage`'s helpers."""
         return chat_completions_usage(usage)
 
-    async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: Any, request: ProviderRequest) -> Completion:
         """Answer a request without streaming. Default: :meth:`stream` run to its end through the
         core's response assembler (the same reassembly of text and tool calls the proxy does)."""
         assembler = ResponseAssembler(provider=self.name, model=request.model)
@@ -153,7 +154,7 @@ class ProviderAdapter:
             native_finish_reason=assembler.native_finish_reason,
         )
 
-    def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """Answer a request as a stream of events; must close the provider stream when closed early."""
         raise NotImplementedError
 

@@ -1,7 +1,8 @@
 """The attempt engine: every request goes through here, for every provider.
 
-A request becomes a plan of :class:`Target`s (the primary, then each fallback with every unset
-field inherited from the primary). Each target gets its own retries (the documented defaults when
+A request, decoded by the codec into one :class:`~completions_core.request.ProviderRequest` per
+provider (the primary, then each fallback with every unset field inherited from the primary),
+becomes a plan of :class:`Target`s. Each target gets its own retries (the documented defaults when
 the request says nothing; exponential backoff, never shorter than the nominal delay, jitter on
 top, the provider's Retry-After honoured up to a cap); a :class:`Schedule` hands out the attempts
 one at a time, at most ``COMPLETIONS_MAX_ATTEMPTS`` per request. Streaming commits to a target
@@ -15,7 +16,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -30,15 +31,13 @@ from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest, RetryPolicy
 from completions_core.types import (
     AssistantMessage,
     ChatCompletionChunk,
-    ChatCompletionRequest,
     ChatCompletionResponse,
-    ConversationHistory,
+    ConversationHistoryMessage,
     ErrorChunk,
-    FallbackRequest,
-    RetryConfiguration,
     StreamOptions,
 )
 from completions_core.usage import NormalizedUsage, chat_completions_usage
@@ -125,14 +124,18 @@ class Target:
     """One provider to try, with the request as that provider will see it."""
 
     adapter: ProviderAdapter
-    request: ChatCompletionRequest
+    request: ProviderRequest
     credential: CredentialSpec
-    retry: RetryConfiguration
 
     @property
     def provider(self) -> str:
         """The provider's canonical name."""
         return self.adapter.name
+
+    @property
+    def retry(self) -> Optional[RetryPolicy]:
+        """The target's retry policy (None: no retries)."""
+        return self.request.retry
 
 
 
@@ -160,10 +163,12 @@ class Turn:
     last_target: int = 0  # the plan's last target: the breaker never skips it
 
 
-def _strip_for(adapter: ProviderAdapter, messages: ConversationHistory) -> ConversationHistory:
+def _strip_for(
+    adapter: ProviderAdapter, messages: tuple[ConversationHistoryMessage, ...]
+) -> tuple[ConversationHistoryMessage, ...]:
     """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays)."""
     provider, keep_signatures = adapter.name, adapter.keeps_thought_signatures
-    out: ConversationHistory = []
+    out: list[ConversationHistoryMessage] = []
     for message in messages:
         if isinstance(message, AssistantMessage):
             state = message.provider_state
@@ -179,19 +184,11 @@ def _strip_for(adapter: ProviderAdapter, messages: ConversationHistory) -> Conve
                 provider_state=state,
             )
         out.append(message)
-    return out
-
-
-def _merge(primary: ChatCompletionRequest, fallback: FallbackRequest) -> ChatCompletionRequest:
-    merged = {
-        f.name: getattr(fallback, f.name) if getattr(fallback, f.name) is not None else getattr(primary, f.name)
-        for f in dataclasses.fields(FallbackRequest)
-    }
-    return ChatCompletionRequest(fallbacks=None, **merged)
+    return tuple(out)
 
 
 def _backoff(
-    retry: RetryConfiguration,
+    retry: RetryPolicy,
     attempt: int,
     retry_after: Optional[float],
     *,
@@ -246,7 +243,7 @@ class Schedule:
 
     def __iter__(self) -> Iterator[Step]:
         for index, target in enumerate(self.targets):
-            retries = target.retry.max_retries if target.retry.enabled else 0
+            retries = target.retry.max_retries if target.retry is not None else 0
             retry, refresh, refreshed = 0, False, False
             while True:
                 if retry > 0 or index not in self.hedged:
@@ -278,15 +275,14 @@ class Engine:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def plan(self, request: ChatCompletionRequest, credentials: Mapping[str, CredentialSpec]) -> list[Target]:
-        """Build the primary and fallback targets; refuse unknown or unregistered providers up front."""
+    def plan(self, requests: Sequence[ProviderRequest], credentials: Mapping[str, CredentialSpec]) -> list[Target]:
+        """Build the targets of a decoded request (the primary, then each fallback, as the codec's
+        :func:`~completions_core.codec.decode_request` returns them); refuse unknown or
+        unregistered providers up front."""
         targets = []
-        entries: list[tuple[str, ChatCompletionRequest]] = [("provider", request)]
-        for i, fallback in enumerate(request.fallbacks or []):
-            assert isinstance(fallback, FallbackRequest)
-            entries.append((f"fallbacks[{i}].provider", _merge(request, fallback)))
-        for path, effective in entries:
-            name = str(effective.provider)
+        for i, effective in enumerate(requests):
+            path = f"fallbacks[{i - 1}].provider" if i else "provider"
+            name = effective.provider
             adapter = self.registry.get(name)
             if adapter is None:
                 installed = ", ".join(self.registry.names()) or "none"
@@ -305,15 +301,12 @@ class Engine:
                         error_type="provider_not_configured_error",
                     )
                 spec = CredentialSpec(managed=True)
-            messages = _strip_for(adapter, list(effective.messages))  # type: ignore[arg-type]
-            # No ``retry`` means the documented defaults; ``{"enabled": false}`` turns retries off.
-            retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else RetryConfiguration()
+            messages = _strip_for(adapter, effective.messages)
             targets.append(
                 Target(
                     adapter=adapter,
-                    request=dataclasses.replace(effective, provider=adapter.name, messages=messages, fallbacks=None),
+                    request=dataclasses.replace(effective, provider=adapter.name, messages=messages),
                     credential=spec,
-                    retry=retry,
                 )
             )
         return targets
@@ -383,6 +376,7 @@ class Engine:
             self.refresh(step.target)
             return
         assert schedule.last is not None
+        assert step.target.retry is not None  # a target without a policy is never retried
         delay = _backoff(
             step.target.retry,
             step.retry - 1,

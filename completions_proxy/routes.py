@@ -17,11 +17,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from completions_core.codec import message_to_wire, normalize_request, response_to_wire, stream_options_from_wire
+from completions_core.codec import decode_request, message_to_wire, response_to_wire, stream_options_from_wire
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS
-from completions_core.types import ChatCompletionRequest, FallbackRequest, StreamOptions
+from completions_core.request import ProviderRequest
+from completions_core.types import StreamOptions
 from completions_proxy.auth import authenticate
 from completions_proxy.engine import Target, Turn, parse_credentials
 from completions_proxy.openapi import OPENAPI
@@ -156,11 +157,11 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         report.stream = stream
         raw_options = data.pop("stream_options", None)
         credentials = parse_credentials(data.pop("credentials", None))
-        chat_request = normalize_request(data, wire=True)
-        report.requested = (str(chat_request.provider), chat_request.model)
-        _check_provider_kwargs(chat_request, state)
+        requests = decode_request(data, wire=True)
+        report.requested = (requests[0].provider, requests[0].model)
+        _check_provider_kwargs(requests, state)
         if state.settings.log_content:
-            report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
+            report.messages = [message_to_wire(m) for m in requests[0].messages]
         options, _deprecated = stream_options_from_wire(raw_options)
         settings = state.settings
         first_token_timeout = _header_seconds(
@@ -168,7 +169,7 @@ async def completions(request: Request) -> Response | ChunkStreamResponse:
         )
         idle_timeout = _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout)
         hedge_after = _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after)
-        targets = state.engine.plan(chat_request, credentials)
+        targets = state.engine.plan(requests, credentials)
     except InvalidRequestError as exc:
         response = error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
         return report.done(response, "invalid_request", exc.error_type)
@@ -276,15 +277,14 @@ class _Reporter:
         return response  # type: ignore[return-value]
 
 
-def _check_provider_kwargs(request: ChatCompletionRequest, state: ProxyState) -> None:
+def _check_provider_kwargs(requests: tuple[ProviderRequest, ...], state: ProxyState) -> None:
     """``provider_kwargs`` keys are installed providers' names: a typo is a 400, never silently ignored."""
-    parts: list[tuple[str, Any]] = [("provider_kwargs", request.provider_kwargs)]
-    for i, fallback in enumerate(request.fallbacks or []):
-        kwargs = fallback.provider_kwargs if isinstance(fallback, FallbackRequest) else None
-        parts.append((f"fallbacks[{i}].provider_kwargs", kwargs))
     installed = state.registry.names()
-    for path, kwargs in parts:
-        for key in kwargs or {}:
+    for i, request in enumerate(requests):
+        if i and request.provider_kwargs is requests[0].provider_kwargs:
+            continue  # inherited from the primary, checked there
+        path = f"fallbacks[{i - 1}].provider_kwargs" if i else "provider_kwargs"
+        for key in request.provider_kwargs:
             if key in installed:
                 continue
             shown = key if len(key) <= 64 else f"{key[:64]}..."
@@ -378,7 +378,7 @@ async def warm(request: Request) -> Response:
         credentials = parse_credentials(data.get("credentials"))
         model = data.get("model") if isinstance(data.get("model"), str) else "warm"
         targets = state.engine.plan(
-            normalize_request({"provider": provider, "model": model, "messages": [{"role": "user", "content": "."}]}),
+            decode_request({"provider": provider, "model": model, "messages": [{"role": "user", "content": "."}]}),
             credentials,
         )
     except InvalidRequestError as exc:

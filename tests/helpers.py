@@ -10,7 +10,8 @@ from completions_embedded import EmbeddedAdapter
 
 from completions_core.adapter import Completion, Credential, Finish, ProviderAdapter, StreamEvent, TextDelta
 from completions_core.plugins import ProviderRegistry
-from completions_core.types import AssistantMessage, ChatCompletionRequest
+from completions_core.request import ProviderRequest
+from completions_core.types import AssistantMessage
 
 
 class KeyedAdapter(ProviderAdapter):
@@ -22,7 +23,7 @@ class KeyedAdapter(ProviderAdapter):
     def __init__(self) -> None:
         self.configs: list[Hashable] = []
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         self.configs.append(credential)
         return credential
 
@@ -32,7 +33,7 @@ class KeyedAdapter(ProviderAdapter):
     async def close_client(self, client: Any) -> None:
         return None
 
-    async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: Any, request: ProviderRequest) -> Completion:
         credential: Credential = client["credential"]
         key = credential.api_key.reveal() if credential.api_key else ""
         return Completion(
@@ -40,7 +41,7 @@ class KeyedAdapter(ProviderAdapter):
             finish_reason="stop",
         )
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         completion = await self.complete(client, request)
         yield TextDelta(completion.message.content or "")
         yield Finish("stop")
@@ -62,7 +63,7 @@ class HangingAdapter(ProviderAdapter):
     async def close_client(self, client: Any) -> None:
         return None
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         try:
             yield TextDelta("Hello. ")
             self.started.set()

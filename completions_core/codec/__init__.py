@@ -5,6 +5,10 @@ its string) and strict about everything else: an unknown field, a wrong type or 
 is an :class:`~completions_core.errors.InvalidRequestError` that names the path, e.g.
 ``messages[2].role``. Bytes (thought signatures) travel as standard base64; URL-safe base64 is
 accepted too, because Gemini's SDK re-encodes signatures that way.
+
+A request is decoded once, by :func:`decode_request`, into the strict internal form the engine
+and the adapters work on (:class:`~completions_core.request.ProviderRequest`, one per provider to
+try); :func:`request_to_wire` encodes that form back for the client.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from completions_core.codec.messages import (
 from completions_core.codec.requests import (
     MAX_TIMEOUT,
     MIN_TIMEOUT,
-    normalize_request,
+    decode_request,
     request_to_wire,
     retry_from_wire,
     stream_options_from_wire,
@@ -40,10 +44,10 @@ __all__ = [
     "bytes_to_wire",
     "chunk_from_wire",
     "chunk_to_wire",
+    "decode_request",
     "deserialize_conversation",
     "message_from_wire",
     "message_to_wire",
-    "normalize_request",
     "request_to_wire",
     "response_from_wire",
     "response_to_wire",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, Optional, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from completions_core.codec._fields import (
     _as_mapping,
@@ -18,23 +18,11 @@ from completions_core.codec._fields import (
     _object,
     _str,
 )
-from completions_core.codec.messages import (
-    _messages_from_wire,
-    message_from_wire,
-    message_to_wire,
-    tool_from_wire,
-    tool_to_wire,
-)
+from completions_core.codec.messages import _messages_from_wire, message_to_wire, tool_from_wire, tool_to_wire
 from completions_core.errors import InvalidRequestError
 from completions_core.limits import DEFAULT_LIMITS, check_json
-from completions_core.types import (
-    LANGUAGES,
-    ChatCompletionRequest,
-    CompletionsProvider,
-    FallbackRequest,
-    RetryConfiguration,
-    StreamOptions,
-)
+from completions_core.request import DEFAULT_RETRY, ProviderRequest, RetryPolicy
+from completions_core.types import LANGUAGES, CompletionsProvider, RetryConfiguration, StreamOptions, ToolDefinition
 
 # --- requests --------------------------------------------------------------------------------
 
@@ -57,10 +45,6 @@ def retry_from_wire(value: Any, path: str = "retry") -> Optional[RetryConfigurat
         retry_delay=default.retry_delay if delay is None else delay,
         backoff_multiplier=default.backoff_multiplier if multiplier is None else multiplier,
     )
-
-
-def _retry_to_wire(value: Optional[RetryConfiguration]) -> Optional[dict[str, Any]]:
-    return None if value is None else dataclasses.asdict(value)
 
 
 #: Bounds of ``timeout``: below 10 ms no provider can answer; above an hour nobody is waiting.
@@ -87,7 +71,8 @@ def _provider(data: Mapping[str, Any], path: str, *, required: bool) -> Optional
         return None
     if not isinstance(value, str) or not value:
         raise InvalidRequestError(f"expected a provider name, got {_kind(value)}", _join(path, "provider"))
-    return _str(data, "provider", path, limit="max_provider_chars")
+    name = _str(data, "provider", path, limit="max_provider_chars")
+    return None if name is None else str(name)  # a CompletionsProvider becomes its plain value
 
 
 def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict[str, Any]:
@@ -127,12 +112,14 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
             f"got {timeout:g}",
             _join(path, "timeout"),
         )
+    provider = _provider(data, path, required=primary)
+    messages = _messages_from_wire(data.get("messages"), _join(path, "messages"), required=primary)
     return {
-        "provider": _provider(data, path, required=primary),
+        "provider": provider,
         "model": model,
-        "messages": _messages_from_wire(data.get("messages"), _join(path, "messages"), required=primary),
+        "messages": None if messages is None else tuple(messages),
         "temperature": _number(data, "temperature", path, minimum=0, limit="max_temperature"),
-        "tools": tools,
+        "tools": None if tools is None else tuple(tools),
         "tool_choice": tool_choice,
         "timeout": timeout,
         "max_tokens": _int(data, "max_tokens", path, minimum=1, limit="max_output_tokens"),
@@ -142,56 +129,111 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
     }
 
 
-def normalize_request(value: Any, *, wire: bool = False) -> ChatCompletionRequest:
-    """Validate a request given as a dataclass or a dict, and return it with every part a dataclass.
+def decode_request(value: Any, *, wire: bool = False) -> tuple[ProviderRequest, ...]:
+    """Validate a request (a ``ChatCompletionRequest``, or its dict form at any level) and resolve it.
 
-    The result has ``messages`` as message dataclasses, ``tools`` as ``ToolDefinition``s,
-    ``retry`` as ``RetryConfiguration`` and ``fallbacks`` as ``FallbackRequest``s, so that code
-    downstream never has to handle both forms. ``wire``: the value is the body of a proxy
-    request, whose ``stream``, ``stream_options`` and ``credentials`` were taken out before (an
-    unknown field's message then lists them too).
+    The result holds one :class:`~completions_core.request.ProviderRequest` per provider to try:
+    the primary first, then each fallback with every field it leaves unset inherited from the
+    primary. Messages and tools become dataclasses, the provider a plain string, ``retry`` a
+    :class:`~completions_core.request.RetryPolicy` (the documented defaults when the request says
+    nothing; None when it turns retries off). ``wire``: the value is the body of a proxy request,
+    whose ``stream``, ``stream_options`` and ``credentials`` were taken out before (an unknown
+    field's message then lists them too).
     """
     data = _as_mapping(value, "", "a request")
     _check_keys(data, _REQUEST_FIELDS, "", "a request", listed=WIRE_ONLY_FIELDS if wire else frozenset())
-    fields = _common_fields(data, "", primary=True)
+    primary = _common_fields(data, "", primary=True)
+    out = [_provider_request(primary)]
     raw_fallbacks = _list(data, "fallbacks", "", limit="max_fallbacks")
-    fallbacks = None
-    if raw_fallbacks is not None:
-        fallbacks = []
-        for i, raw in enumerate(raw_fallbacks):
-            fpath = f"fallbacks[{i}]"
-            fdata = _as_mapping(raw, fpath, "a fallback request")
-            _check_keys(fdata, _FALLBACK_FIELDS, fpath, "a fallback request")
-            fallbacks.append(FallbackRequest(**_common_fields(fdata, fpath, primary=False)))
-    return ChatCompletionRequest(fallbacks=cast("list[FallbackRequest | dict[str, Any]] | None", fallbacks), **fields)
+    for i, raw in enumerate(raw_fallbacks or ()):
+        fpath = f"fallbacks[{i}]"
+        fdata = _as_mapping(raw, fpath, "a fallback request")
+        _check_keys(fdata, _FALLBACK_FIELDS, fpath, "a fallback request")
+        fields = _common_fields(fdata, fpath, primary=False)
+        # Every field a fallback leaves unset is the primary's (the documented inheritance).
+        out.append(_provider_request({k: primary[k] if v is None else v for k, v in fields.items()}))
+    return tuple(out)
 
 
-def _common_to_wire(req: ChatCompletionRequest | FallbackRequest) -> dict[str, Any]:
+def _provider_request(fields: Mapping[str, Any]) -> ProviderRequest:
+    retry: Optional[RetryConfiguration] = fields["retry"]
+    tools: Optional[tuple[ToolDefinition, ...]] = fields["tools"]
+    kwargs: Optional[dict[str, Any]] = fields["provider_kwargs"]
+    return ProviderRequest(
+        provider=fields["provider"],
+        model=fields["model"],
+        messages=fields["messages"],
+        temperature=fields["temperature"],
+        tools=() if tools is None else tools,
+        tool_choice=fields["tool_choice"],
+        timeout=fields["timeout"],
+        max_tokens=fields["max_tokens"],
+        response_schema=fields["response_schema"],
+        retry=_policy(retry),
+        provider_kwargs={} if kwargs is None else kwargs,
+    )
+
+
+def _policy(retry: Optional[RetryConfiguration]) -> Optional[RetryPolicy]:
+    """No ``retry`` means the documented defaults; ``{"enabled": false}`` turns retries off."""
+    if retry is None:
+        return DEFAULT_RETRY
+    if not retry.enabled:
+        return None
+    policy = RetryPolicy(retry.max_retries, retry.retry_delay, retry.backoff_multiplier)
+    return DEFAULT_RETRY if policy == DEFAULT_RETRY else policy
+
+
+def _retry_to_wire(policy: Optional[RetryPolicy]) -> dict[str, Any]:
+    if policy is None:
+        return {"enabled": False}
+    return {"enabled": True, **dataclasses.asdict(policy)}
+
+
+def _fields_to_wire(request: ProviderRequest, primary: Optional[ProviderRequest]) -> dict[str, Any]:
+    """``request``'s fields; for a fallback (``primary`` given) only those that differ from the primary's."""
+
+    def differs(name: str) -> bool:
+        mine = getattr(request, name)
+        if primary is None:
+            return mine is not None
+        theirs = getattr(primary, name)
+        # Inherited values are the primary's own objects: the identity test spares comparing them.
+        return mine is not theirs and mine != theirs
+
     out: dict[str, Any] = {}
-    if req.provider is not None:
-        out["provider"] = str(req.provider)
-    if req.model is not None:
-        out["model"] = req.model
-    if req.messages is not None:
-        out["messages"] = [message_to_wire(message_from_wire(m)) for m in req.messages]
-    for key in ("temperature", "tool_choice", "timeout", "max_tokens", "response_schema", "provider_kwargs"):
-        value = getattr(req, key)
-        if value is not None:
-            out[key] = value
-    if req.tools is not None:
-        out["tools"] = [tool_to_wire(tool_from_wire(t)) for t in req.tools]
-    if req.retry is not None:
-        out["retry"] = _retry_to_wire(retry_from_wire(req.retry))
+    if differs("provider"):
+        out["provider"] = request.provider
+    if differs("model"):
+        out["model"] = request.model
+    if differs("messages"):
+        out["messages"] = [message_to_wire(m) for m in request.messages]
+    for key in ("temperature", "tool_choice", "timeout", "max_tokens"):
+        if differs(key):
+            out[key] = getattr(request, key)
+    if request.response_schema is not None and differs("response_schema"):
+        out["response_schema"] = dict(request.response_schema)
+    # An empty list and a missing one mean the same to a primary, not to a fallback (no inheritance).
+    if (request.tools or primary is not None) and differs("tools"):
+        out["tools"] = [tool_to_wire(t) for t in request.tools]
+    if (request.provider_kwargs or primary is not None) and differs("provider_kwargs"):
+        out["provider_kwargs"] = {name: dict(options) for name, options in request.provider_kwargs.items()}
+    retry, base = request.retry, DEFAULT_RETRY if primary is None else primary.retry
+    if retry is not base and retry != base:
+        out["retry"] = _retry_to_wire(retry)
     return out
 
 
-def request_to_wire(request: ChatCompletionRequest) -> dict[str, Any]:
-    """Encode a normalized request (see :func:`normalize_request`) as a JSON-ready dict."""
-    out = _common_to_wire(request)
-    if request.fallbacks is not None:
-        out["fallbacks"] = [
-            _common_to_wire(f if isinstance(f, FallbackRequest) else FallbackRequest(**f)) for f in request.fallbacks
-        ]
+def request_to_wire(requests: Sequence[ProviderRequest]) -> dict[str, Any]:
+    """Encode what :func:`decode_request` returned as a JSON-ready request dict.
+
+    Each fallback carries only the fields in which it differs from the primary (the others are
+    inherited on the way back in), so a conversation travels once however many fallbacks there are.
+    """
+    primary, *fallbacks = requests
+    out = _fields_to_wire(primary, None)
+    if fallbacks:
+        out["fallbacks"] = [_fields_to_wire(fallback, primary) for fallback in fallbacks]
     return out
 
 

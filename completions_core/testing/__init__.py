@@ -1,1 +1,1 @@
-"""Test helpers for provider plugins: replay server, network guard, cassettes, the adapter contract."""
+"""Test helpers for provider plugins: replay server, network guard, cassettes, requests, the adapter contract."""

@@ -22,12 +22,13 @@ from completions_core.adapter import Credential, ProviderAdapter, StreamEvent, T
 from completions_core.assembly import ResponseAssembler
 from completions_core.errors import ProviderError
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import Fault, PathOverride, ReplayServer, Stream
 from completions_core.testing.replies import refusing_port
+from completions_core.testing.requests import provider_request
 from completions_core.types import (
     AssistantMessage,
-    ChatCompletionRequest,
     FunctionCall,
     FunctionDefinition,
     StreamOptions,
@@ -52,7 +53,7 @@ WEATHER = ToolDefinition(
 )
 
 
-async def collect(adapter: ProviderAdapter, client: Any, request: ChatCompletionRequest) -> ResponseAssembler:
+async def collect(adapter: ProviderAdapter, client: Any, request: ProviderRequest) -> ResponseAssembler:
     """Run a stream to its end through the core assembler (as the proxy does)."""
     assembler = ResponseAssembler(StreamOptions(), provider=adapter.name, model=request.model)
     stream = adapter.stream(client, request)
@@ -122,18 +123,12 @@ class AdapterContract:
     def cassette(self, name: str) -> Cassette:
         return load_cassette(self.cassette_dir / name)
 
-    def request(self, **overrides: Any) -> ChatCompletionRequest:
-        fields: dict[str, Any] = {
-            "provider": "",
-            "model": self.model,
-            "messages": [UserMessage("Say hello.")],
-        }
-        fields.update(overrides)
-        adapter_name = overrides.get("provider") or ""
-        fields["provider"] = adapter_name
-        return ChatCompletionRequest(**fields)
+    def request(self, provider: str, **overrides: Any) -> ProviderRequest:
+        """The adapter's request (through the codec, as the proxy builds it) for these fields."""
+        fields: dict[str, Any] = {"model": self.model, "messages": [UserMessage("Say hello.")], **overrides}
+        return provider_request(provider, **fields)
 
-    def client(self, adapter: ProviderAdapter, request: ChatCompletionRequest) -> Any:
+    def client(self, adapter: ProviderAdapter, request: ProviderRequest) -> Any:
         """A client for ``request``; closed when the test ends (pooled sockets must not leak)."""
         made = adapter.create_client(adapter.client_config(request, self.credential()))
         self._made_clients.append((adapter, made))

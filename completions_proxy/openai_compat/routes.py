@@ -69,11 +69,11 @@ async def chat_completions(request: Request) -> Response | SSEStreamResponse:
         data = await read_json(request, state)
         parsed = translate_request(data, request.headers, _model_map(request))
         report.stream = parsed.stream
-        chat_request = parsed.request
-        report.requested = (str(chat_request.provider), chat_request.model)
+        primary = parsed.requests[0]
+        report.requested = (primary.provider, primary.model)
         if state.settings.log_content:
-            report.messages = [message_to_wire(m) for m in chat_request.messages]  # type: ignore[arg-type]
-        targets = state.engine.plan(chat_request, parsed.credentials)
+            report.messages = [message_to_wire(m) for m in primary.messages]
+        targets = state.engine.plan(parsed.requests, parsed.credentials)
         settings = state.settings
         # Read here, inside the try: a deadline header out of bounds is a 400 in the OpenAI shape.
         deadlines = (

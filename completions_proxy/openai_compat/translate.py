@@ -1,7 +1,7 @@
 """An OpenAI Chat Completions request, translated into the proxy's own request.
 
 The translation builds the native wire form (docs/protocol.md) and hands it to
-:func:`~completions_core.codec.normalize_request`, so every bound and check of the native route
+:func:`~completions_core.codec.decode_request`, so every bound and check of the native route
 (message and tool counts, JSON depth and size, timeouts, retry and fallback limits) applies
 unchanged; only the OpenAI-specific shape is checked here. Message indexes are kept one to one,
 so a path such as ``messages[2].content`` in an error names the caller's own message.
@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from completions_core.codec import normalize_request, stream_options_from_wire
+from completions_core.codec import decode_request, stream_options_from_wire
 from completions_core.errors import InvalidRequestError
 from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.redaction import Secret
-from completions_core.types import ChatCompletionRequest, StreamOptions
+from completions_core.request import ProviderRequest
+from completions_core.types import StreamOptions
 from completions_proxy.engine import CredentialSpec
 from completions_proxy.settings import ConfigError
 
@@ -70,7 +71,8 @@ class UnsupportedParameter(InvalidRequestError):
 class OpenAIRequest:
     """What the Chat Completions route needs to run a request through the engine."""
 
-    request: ChatCompletionRequest
+    #: The decoded request: the primary, then each fallback (see ``decode_request``).
+    requests: tuple[ProviderRequest, ...]
     credentials: dict[str, CredentialSpec]
     stream: bool = False
     include_usage: bool = False
@@ -493,10 +495,10 @@ def translate_request(
     fallbacks = _fallbacks(data.get("fallbacks"), model_map)
     if fallbacks is not None:
         native["fallbacks"] = fallbacks
-    request = normalize_request(native)
+    requests = decode_request(native)
     providers = [provider] + [f["provider"] for f in fallbacks or []]
     return OpenAIRequest(
-        request=request,
+        requests=requests,
         credentials=_credentials(providers, headers),
         stream=stream,
         include_usage=_stream_options(data.get("stream_options")),

@@ -43,11 +43,8 @@ from completions_core.adapter import (
 )
 from completions_core.errors import ERROR_STATUS, InvalidRequestError, ProviderError
 from completions_core.hookspecs import Register, hookimpl
-from completions_core.types import (
-    ChatCompletionRequest,
-    ToolResultMessage,
-    UserMessage,
-)
+from completions_core.request import ProviderRequest
+from completions_core.types import ToolResultMessage, UserMessage
 
 __all__ = ["EmbeddedAdapter", "EmbeddedClient", "arguments_from_text", "example_for_schema", "register_providers"]
 
@@ -187,17 +184,15 @@ def _value_from_text(prop: str, schema: dict[str, Any], text: str, names: list[s
     return None
 
 
-def _last_user_text(request: ChatCompletionRequest) -> str:
+def _last_user_text(request: ProviderRequest) -> str:
     for message in reversed(request.messages):
         if isinstance(message, UserMessage):
             return message.content
     return ""
 
 
-def _script(request: ChatCompletionRequest) -> dict[str, Any]:
-    kwargs: Any = request.provider_kwargs or {}
-    script = kwargs.get("embedded") or {}
-    return dict(script) if isinstance(script, dict) else {}
+def _script(request: ProviderRequest) -> dict[str, Any]:
+    return dict(request.provider_kwargs.get("embedded") or {})
 
 
 _MAX_DELAY = 60.0
@@ -211,7 +206,7 @@ def _bounded(value: Any, low: float, high: float, path: str, *, integer: bool = 
         raise InvalidRequestError(f"must be {what} from {low:g} to {high:g} (embedded script bounds)", path)
 
 
-def check_script(request: ChatCompletionRequest) -> None:
+def check_script(request: ProviderRequest) -> None:
     """Refuse a script whose numbers would make the embedded model sleep for ever or fail oddly."""
     script = _script(request)
     path = "provider_kwargs.embedded"
@@ -239,7 +234,7 @@ def check_script(request: ChatCompletionRequest) -> None:
             _bounded(error[knob], low, high, f"{path}.error.{knob}", integer=integer)
 
 
-def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str, Any]]], Optional[str]]:
+def _plan(request: ProviderRequest) -> tuple[str, list[tuple[str, dict[str, Any]]], Optional[str]]:
     """(text, tool calls, finish reason) the embedded model will produce."""
     script = _script(request)
     if "text" in script or "tool_calls" in script:
@@ -251,14 +246,14 @@ def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str
     if request.tools and isinstance(last, UserMessage) and request.tool_choice != "none":
         wanted = None
         for tool in request.tools:
-            name = tool.function.name  # type: ignore[union-attr]
+            name = tool.function.name
             if request.tool_choice == name or name.lower() in last.content.lower():
                 wanted = tool
                 break
         if wanted is None and request.tool_choice == "required":
             wanted = request.tools[0]
         if wanted is not None:
-            fn = wanted.function  # type: ignore[union-attr]
+            fn = wanted.function
             return "", [(fn.name, arguments_from_text(fn.parameters, last.content))], script.get("finish_reason")
     if isinstance(last, ToolResultMessage):
         return (
@@ -277,7 +272,7 @@ def _plan(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, dict[str
     )
 
 
-def _maybe_fail(request: ChatCompletionRequest, tokens_sent: int) -> None:
+def _maybe_fail(request: ProviderRequest, tokens_sent: int) -> None:
     error = _script(request).get("error")
     if not isinstance(error, dict) or tokens_sent != int(error.get("after_tokens", 0)):
         return
@@ -297,7 +292,7 @@ def _maybe_fail(request: ChatCompletionRequest, tokens_sent: int) -> None:
     )
 
 
-def _usage(request: ChatCompletionRequest, completion_tokens: int) -> dict[str, Any]:
+def _usage(request: ProviderRequest, completion_tokens: int) -> dict[str, Any]:
     prompt = sum(len(str(getattr(m, "content", "") or "").split()) + 3 for m in request.messages)
     return {"prompt_tokens": prompt, "completion_tokens": completion_tokens, "total_tokens": prompt + completion_tokens}
 
@@ -308,7 +303,7 @@ class EmbeddedAdapter(ProviderAdapter):
     name = "embedded"
     requires_key = False
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """One shared client: there is no key and no endpoint (the script is checked here, before any call)."""
         check_script(request)
         return "embedded"
@@ -317,7 +312,7 @@ class EmbeddedAdapter(ProviderAdapter):
         """A new stand-in client."""
         return EmbeddedClient()
 
-    async def stream(self, client: EmbeddedClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: EmbeddedClient, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """Token by token, then tool-call fragments, finish reason and usage."""
         script = _script(request)
         first = float(script.get("first_token_delay", client.first_token_delay))

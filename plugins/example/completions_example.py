@@ -15,8 +15,9 @@ import aiohttp
 from completions_core.adapter import Finish, ProviderAdapter, StreamEvent, TextDelta, ToolCallDelta, UsageEvent
 from completions_core.errors import ProviderError, retry_after_seconds, status_error_type
 from completions_core.hookspecs import Register, hookimpl
+from completions_core.request import ProviderRequest
 from completions_core.sse import sse_data
-from completions_core.types import AssistantMessage, ChatCompletionRequest, ToolResultMessage
+from completions_core.types import AssistantMessage, ToolResultMessage
 
 FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter"}
 
@@ -31,11 +32,11 @@ class ExampleAdapter(ProviderAdapter):
         key = config.api_key.reveal() if config.api_key else ""
         return aiohttp.ClientSession(self.base_url + "/", headers={"Authorization": f"Bearer {key}"})
 
-    async def stream(self, client: aiohttp.ClientSession, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: aiohttp.ClientSession, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         body: dict[str, Any] = {"model": request.model, "messages": [_message(m) for m in request.messages],
                                 "stream": True, "stream_options": {"include_usage": True}}
         if request.tools:
-            body["tools"] = [{"type": "function", "function": vars(t.function)} for t in request.tools]  # type: ignore
+            body["tools"] = [{"type": "function", "function": vars(t.function)} for t in request.tools]
         if request.response_schema:
             schema = {"name": "answer", "schema": request.response_schema}
             body["response_format"] = {"type": "json_schema", "json_schema": schema}

@@ -12,7 +12,7 @@ import aiohttp
 
 from completions_core.codec import (
     chunk_from_wire,
-    normalize_request,
+    decode_request,
     request_to_wire,
     response_from_wire,
     stream_options_from_wire,
@@ -24,7 +24,6 @@ from completions_core.types import (
     ChatCompletionResponse,
     CompletionsProvider,
     ErrorChunk,
-    FallbackRequest,
     FinalResponseChunk,
     StreamOptions,
 )
@@ -182,7 +181,7 @@ def _has_api_key(value: Any) -> bool:
     return "api_key" in getattr(value, "__dict__", {})
 
 
-def _prepare(request: ChatCompletionRequest | dict[str, Any]) -> tuple[ChatCompletionRequest, dict[str, Any]]:
+def _prepare(request: ChatCompletionRequest | dict[str, Any]) -> dict[str, Any]:
     if _has_api_key(request):
         raise ValueError("api_key is not a request field: register keys with configure_provider(provider, api_key=...)")
     fallbacks = request.get("fallbacks") if isinstance(request, Mapping) else request.fallbacks
@@ -192,11 +191,8 @@ def _prepare(request: ChatCompletionRequest | dict[str, Any]) -> tuple[ChatCompl
                 "api_key is not a fallback field: register keys with configure_provider(provider, api_key=...)"
             )
     base = _require_configured()
-    normalized = normalize_request(request)
-    providers = [_provider_key(str(normalized.provider))]
-    for fallback in normalized.fallbacks or []:
-        assert isinstance(fallback, FallbackRequest)
-        providers.append(_provider_key(str(fallback.provider)) if fallback.provider else providers[0])
+    decoded = decode_request(request)  # the primary, then each fallback with its inherited fields
+    providers = [_provider_key(part.provider) for part in decoded]
     credentials: dict[str, Any] = {}
     for name in providers:
         registration = _state.providers.get(name)
@@ -207,9 +203,9 @@ def _prepare(request: ChatCompletionRequest | dict[str, Any]) -> tuple[ChatCompl
                 "first (fallback providers too)"
             )
         credentials[name] = registration.to_wire()
-    body = request_to_wire(normalized)
+    body = request_to_wire(decoded)
     body["credentials"] = credentials
-    return normalized, {"url": f"{base}/v1/completions", "body": body}
+    return {"url": f"{base}/v1/completions", "body": body}
 
 
 async def _error_from(resp: aiohttp.ClientResponse) -> CompletionsProxyError:
@@ -251,7 +247,7 @@ async def _post(url: str, payload: bytes) -> tuple[aiohttp.ClientResponse, Optio
 
 async def generate_chat_completion(request: ChatCompletionRequest | dict[str, Any]) -> ChatCompletionResponse:
     """Send a non-streaming request and return the whole response."""
-    _, prepared = _prepare(request)
+    prepared = _prepare(request)
     payload = dumps({**prepared["body"], "stream": False})
     for attempt in range(2):
         resp, owned = await _post(prepared["url"], payload)
@@ -294,7 +290,7 @@ async def generate_chat_completion_stream(
             warnings.warn(message, DeprecationWarning, stacklevel=2)
         options, _ = stream_options_from_wire(stream_options)
         options_wire = dataclasses.asdict(options)
-    _, prepared = _prepare(request)
+    prepared = _prepare(request)
     payload = dumps({**prepared["body"], "stream": True, "stream_options": options_wire})
     resp, owned = await _post(prepared["url"], payload)
     if resp.status != 200:

@@ -19,8 +19,8 @@ from completions_openai import OpenAIAdapter, OpenAIClientConfig
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
 from completions_core.hookspecs import Register, hookimpl
+from completions_core.request import ProviderRequest
 from completions_core.schemas import Target
-from completions_core.types import ChatCompletionRequest
 
 __all__ = ["DASHSCOPE_ENDPOINTS", "AlibabaAdapter", "allowed_endpoint", "register_providers"]
 
@@ -92,7 +92,7 @@ class AlibabaAdapter(OpenAIAdapter):
         #: Whether the operator chose the endpoint: then managed keys go nowhere else.
         self.operator_endpoint = bool(base_url or os.environ.get(self.base_url_env))
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> OpenAIClientConfig:
         """The request's region for a customer key; for the managed key, the operator's endpoint if set."""
         config = super().client_config(request, credential)  # checks the model and the region
         if credential.source == "managed" and self.operator_endpoint and config.base_url != self.base_url:
@@ -100,14 +100,11 @@ class AlibabaAdapter(OpenAIAdapter):
             return OpenAIClientConfig(base_url=self.base_url, api_key=credential.api_key)
         return config
 
-    def endpoint(self, request: ChatCompletionRequest) -> str:
+    def endpoint(self, request: ProviderRequest) -> str:
         """The operator's endpoint, or the allowlisted region the request names."""
-        kwargs: Any = request.provider_kwargs or {}
-        options = kwargs.get(self.name) if isinstance(kwargs, Mapping) else None
+        options = request.provider_kwargs.get(self.name)
         if options is None:
             return self.base_url
-        if not isinstance(options, Mapping):
-            raise InvalidRequestError("expected an object of alibaba options", "provider_kwargs.alibaba")
         chosen = options.get("base_url")
         return self.base_url if chosen is None else allowed_endpoint(chosen)
 
@@ -116,7 +113,7 @@ class AlibabaAdapter(OpenAIAdapter):
         return "inlined"
 
     def apply_options(
-        self, options: Mapping[str, Any], params: dict[str, Any], request: ChatCompletionRequest, *, stream: bool
+        self, options: Mapping[str, Any], params: dict[str, Any], request: ProviderRequest, *, stream: bool
     ) -> None:
         """``enable_search``, and thinking turned off where DashScope requires it."""
         extra: dict[str, Any] = {}

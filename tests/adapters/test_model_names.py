@@ -98,13 +98,13 @@ async def test_a_valid_name_reaches_exactly_its_path(provider: str, model: str, 
 
 
 @pytest.mark.parametrize("model", ["m1#frag", "../x", "tunedModels/x", "m?x", "m\r\nx"])
-async def test_gemini_build_call_refuses_a_bad_model_on_its_own(model: str) -> None:
+async def test_gemini_build_request_refuses_a_bad_model_on_its_own(model: str) -> None:
     # The adapter checks again where the path is built, in case a caller skips client_config.
-    from completions_google.request import build_call
+    from completions_google.request import build_request
 
     async with ReplayServer() as server:
         with pytest.raises(InvalidRequestError):
-            build_call(Case("google", server).request(model=model))
+            build_request(Case("google", server).request(model=model))
 
 
 @pytest.mark.parametrize("model", ["m1#frag", "../x", "tunedModels/x", "cachedContents/abc", "m?alt=json"])

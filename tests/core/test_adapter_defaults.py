@@ -18,8 +18,10 @@ from completions_core.adapter import (
     http_transport,
 )
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.sse import sse_data
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import UserMessage
 
 
 class _Minimal(ProviderAdapter):
@@ -34,7 +36,7 @@ class _Minimal(ProviderAdapter):
     def create_client(self, config: Any) -> object:
         return object()
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         try:
             for index, piece in enumerate(["Hel", "lo."]):
                 if index == self.fail_after:
@@ -50,8 +52,8 @@ class _Minimal(ProviderAdapter):
             self.closed = True
 
 
-def _request() -> ChatCompletionRequest:
-    return ChatCompletionRequest(provider="minimal", model="m", messages=[UserMessage("Hi")])
+def _request() -> ProviderRequest:
+    return provider_request("minimal", "m", [UserMessage("Hi")])
 
 
 @pytest.mark.anyio

@@ -215,3 +215,24 @@ def test_core_imports_no_proxy_client_or_provider_module() -> None:
         if not target.startswith("completions_core")
     }
     assert outside == set()
+
+
+def test_no_adapter_imports_the_codec() -> None:
+    # Adapters get a ProviderRequest the codec decoded once: decoding again (each adapter its own
+    # way) is what the strict internal request put an end to.
+    modules = _production_modules()
+    graph = import_graph()
+    adapters = {
+        module
+        for module, path in modules.items()
+        if path.relative_to(ROOT).parts[0] in ("providers", "plugins")
+    }
+    assert {"completions_openai.request", "completions_google.request", "completions_embedded",
+            "completions_example"} <= adapters  # fmt: skip
+    found = sorted(
+        f"{module} -> {target}"
+        for module in adapters
+        for target in graph[module]
+        if target == "completions_core.codec" or target.startswith("completions_core.codec.")
+    )
+    assert found == [], "adapters read the ProviderRequest they are given; they never decode:\n" + "\n".join(found)

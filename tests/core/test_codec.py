@@ -9,13 +9,14 @@ import pytest
 from completions_core.codec import (
     chunk_from_wire,
     chunk_to_wire,
+    decode_request,
     deserialize_conversation,
-    normalize_request,
     request_to_wire,
     serialize_conversation,
     stream_options_from_wire,
 )
 from completions_core.errors import InvalidRequestError
+from completions_core.request import RetryPolicy
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
@@ -88,7 +89,7 @@ def test_url_safe_base64_signature_is_accepted() -> None:
 
 
 def test_dict_messages_and_dataclasses_mix_in_one_request() -> None:
-    request = normalize_request(
+    requests = decode_request(
         {
             "provider": CompletionsProvider.ANTHROPIC,
             "model": "claude-haiku-4-5",
@@ -98,13 +99,16 @@ def test_dict_messages_and_dataclasses_mix_in_one_request() -> None:
             "fallbacks": [{"provider": "openai", "model": "gpt-4o-mini"}, FallbackRequest(model="x")],
         }
     )
+    request = requests[0]
     assert isinstance(request.messages[0], UserMessage)
-    assert isinstance(request.tools[0], ToolDefinition)  # type: ignore[index]
-    assert request.retry == RetryConfiguration(max_retries=1)
-    assert request.provider == "anthropic"
-    assert [f.provider for f in request.fallbacks] == ["openai", None]  # type: ignore[union-attr]
-    again = normalize_request(request_to_wire(request))
-    assert again == request
+    assert isinstance(request.tools[0], ToolDefinition)
+    assert request.retry == RetryPolicy(max_retries=1)
+    assert request.provider == "anthropic" and type(request.provider) is str
+    # The second fallback sets no provider: it inherits the primary's.
+    assert [f.provider for f in requests[1:]] == ["openai", "anthropic"]
+    assert [f.model for f in requests[1:]] == ["gpt-4o-mini", "x"]
+    again = decode_request(request_to_wire(requests))
+    assert again == requests
 
 
 @pytest.mark.parametrize(
@@ -128,18 +132,18 @@ def test_dict_messages_and_dataclasses_mix_in_one_request() -> None:
 )
 def test_invalid_requests_name_the_path(body: dict, path: str, fragment: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidRequestError) as info:
-        normalize_request(body)
+        decode_request(body)
     assert info.value.path == path
     assert fragment in info.value.message
 
 
 def test_api_key_field_gets_a_hint_about_configure_provider() -> None:
     with pytest.raises(InvalidRequestError, match="configure_provider"):
-        normalize_request({"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x"}], "api_key": "k"})
+        decode_request({"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x"}], "api_key": "k"})
 
 
 def test_tool_result_with_text_content_is_wrapped() -> None:
-    request = normalize_request(
+    (request,) = decode_request(
         {"provider": "p", "model": "m", "messages": [{"role": "tool", "tool_call_id": "1", "content": "sunny"}]}
     )
     assert request.messages[0].content == {"result": "sunny"}  # type: ignore[union-attr]
@@ -206,7 +210,7 @@ def _nested(depth: int) -> dict:  # type: ignore[type-arg]
 def test_each_exceeded_limit_is_a_400_that_names_the_limit(body: dict, limit: str) -> None:  # type: ignore[type-arg]
     request = {"provider": "openai", "model": "m", "messages": [{"role": "user", "content": "x"}], **body}
     with pytest.raises(InvalidRequestError) as info:
-        normalize_request(request)
+        decode_request(request)
     assert limit in info.value.message
     assert info.value.status_code == 400
 
@@ -218,4 +222,4 @@ def test_hostile_nesting_does_not_exhaust_the_stack() -> None:
         node["x"] = {}
         node = node["x"]
     with pytest.raises(InvalidRequestError, match="max_depth"):
-        normalize_request({"provider": "p", "model": "m", "messages": [{"role": "user", "content": "x"}], "response_schema": deep})
+        decode_request({"provider": "p", "model": "m", "messages": [{"role": "user", "content": "x"}], "response_schema": deep})

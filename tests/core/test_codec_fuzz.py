@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from completions_core.codec import (
     chunk_from_wire,
+    decode_request,
     deserialize_conversation,
-    normalize_request,
     request_to_wire,
     serialize_conversation,
 )
@@ -65,12 +65,13 @@ request = st.fixed_dictionaries(
 @given(request)
 def test_any_json_request_is_accepted_or_refused_with_a_clear_error(body: dict[str, Any]) -> None:
     try:
-        normalized = normalize_request(body)
+        normalized = decode_request(body)
     except InvalidRequestError as exc:
         assert exc.message and exc.status_code == 400
         return
-    again = normalize_request(request_to_wire(normalized))
+    again = decode_request(request_to_wire(normalized))
     assert request_to_wire(again) == request_to_wire(normalized)
+    assert again == normalized
 
 
 @settings(max_examples=200, suppress_health_check=list(HealthCheck), deadline=None)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from completions_core.codec import normalize_request, stream_options_from_wire
+from completions_core.codec import decode_request, stream_options_from_wire
 from completions_core.errors import InvalidRequestError
 from completions_core.limits import DEFAULT_LIMITS
 
@@ -22,7 +22,7 @@ def _request(**extra: Any) -> dict[str, Any]:
 
 def _refused(value: dict[str, Any]) -> InvalidRequestError:
     with pytest.raises(InvalidRequestError) as caught:
-        normalize_request(value)
+        decode_request(value)
     return caught.value
 
 
@@ -89,7 +89,7 @@ def test_a_value_over_its_limit_is_refused_naming_the_limit_and_the_path(
 
 
 def test_the_extreme_allowed_values_are_accepted() -> None:
-    request = normalize_request(
+    (request,) = decode_request(
         _request(
             retry={"max_retries": L.max_retries, "retry_delay": L.max_retry_delay,
                    "backoff_multiplier": L.max_backoff_multiplier},
@@ -119,7 +119,7 @@ def test_stream_options_are_bounded() -> None:
 
 def test_an_unknown_top_level_field_lists_every_allowed_field() -> None:
     with pytest.raises(InvalidRequestError) as caught:
-        normalize_request(_request(temprature=0.2), wire=True)
+        decode_request(_request(temprature=0.2), wire=True)
     allowed = caught.value.message.split("allowed fields: ", 1)[1].split(", ")
     for name in ("stream", "stream_options", "credentials", "fallbacks", "retry", "provider_kwargs", "max_tokens"):
         assert name in allowed, name

@@ -10,8 +10,9 @@ import pytest
 from completions_core.adapter import Credential
 from completions_core.plugins import get_providers
 from completions_core.redaction import Secret
+from completions_core.testing.requests import provider_request
 from completions_core.tls import shared_ssl_context
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.types import UserMessage
 
 
 def test_the_shared_context_verifies_certificates_and_hostnames() -> None:
@@ -29,7 +30,7 @@ def test_building_a_client_for_a_new_key_loads_no_ca_bundle(
 ) -> None:
     adapter = get_providers().get(provider)
     assert adapter is not None
-    request = ChatCompletionRequest(provider=provider, model=model, messages=[UserMessage("hi")])
+    request = provider_request(provider, model, [UserMessage("hi")])
 
     def build(key: str) -> Any:
         return adapter.create_client(adapter.client_config(request, Credential("customer", Secret(key))))

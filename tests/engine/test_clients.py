@@ -12,7 +12,7 @@ import pytest
 
 from completions_core.adapter import Credential, Finish, ProviderAdapter, StreamEvent, TextDelta
 from completions_core.plugins import ProviderRegistry
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
 from completions_proxy.clients import ClientCache
 from completions_proxy.testing import running_proxy
 
@@ -31,7 +31,7 @@ class Held(ProviderAdapter):
         self.created = 0
         self.closed: list[dict[str, Any]] = []
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         return credential
 
     def create_client(self, config: Any) -> Any:
@@ -42,7 +42,7 @@ class Held(ProviderAdapter):
         client["closed"] = True
         self.closed.append(client)
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         yield TextDelta("Hello there. ")
         await self.gate.wait()
         if client["closed"]:

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import aiohttp
 import pytest
@@ -25,9 +25,10 @@ from completions_core.errors import ProviderError
 from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
+from completions_core.request import ProviderRequest, RetryPolicy
 from completions_core.testing.cassettes import load_cassette
 from completions_core.testing.replay import Fault, ReplayServer
-from completions_core.types import AssistantMessage, ChatCompletionRequest, RetryConfiguration, UserMessage
+from completions_core.types import AssistantMessage, UserMessage
 from completions_proxy.engine import JITTER, MAX_BACKOFF, CredentialSpec, Schedule, Target, _backoff
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.testing import RunningProxy, running_proxy
@@ -150,13 +151,13 @@ async def test_a_zero_retry_delay_still_waits_the_floor() -> None:
 
 
 def test_backoff_bounds_with_an_injected_random() -> None:
-    retry = RetryConfiguration(retry_delay=1.0, backoff_multiplier=2.0)
+    retry = RetryPolicy(retry_delay=1.0, backoff_multiplier=2.0)
     assert _backoff(retry, 2, None, rand=lambda: 0.0) == 4.0
     assert _backoff(retry, 2, None, rand=lambda: 1.0) == 4.0 * (1 + JITTER)
-    assert _backoff(RetryConfiguration(retry_delay=0.0), 0, None, floor=0.05, rand=lambda: 0.0) == 0.05
+    assert _backoff(RetryPolicy(retry_delay=0.0), 0, None, floor=0.05, rand=lambda: 0.0) == 0.05
     # A huge exponent or multiplier neither overflows nor sleeps forever.
-    assert _backoff(RetryConfiguration(backoff_multiplier=1e10), 10**6, None, rand=lambda: 1.0) == MAX_BACKOFF
-    assert _backoff(RetryConfiguration(retry_delay=1e300), 3, None, rand=lambda: 0.5) == MAX_BACKOFF
+    assert _backoff(RetryPolicy(backoff_multiplier=1e10), 10**6, None, rand=lambda: 1.0) == MAX_BACKOFF
+    assert _backoff(RetryPolicy(retry_delay=1e300), 3, None, rand=lambda: 0.5) == MAX_BACKOFF
     # The provider's Retry-After raises the delay (capped), never lowers it.
     assert _backoff(retry, 0, 7.0, rand=lambda: 0.0) == 7.0
     assert _backoff(retry, 3, 0.5, rand=lambda: 0.0) == 8.0
@@ -165,9 +166,9 @@ def test_backoff_bounds_with_an_injected_random() -> None:
 # -- the schedule -----------------------------------------------------------------------------
 
 
-def _target(name: str, retry: RetryConfiguration) -> Target:
-    request = ChatCompletionRequest(provider="embedded", model=name, messages=[UserMessage("x")])
-    return Target(adapter=EmbeddedAdapter(), request=request, credential=CredentialSpec(managed=True), retry=retry)
+def _target(name: str, retry: Optional[RetryPolicy]) -> Target:
+    request = ProviderRequest(provider="embedded", model=name, messages=(UserMessage("x"),), retry=retry)
+    return Target(adapter=EmbeddedAdapter(), request=request, credential=CredentialSpec(managed=True))
 
 
 def _walk(schedule: Schedule, error: ProviderError) -> list[tuple[int, int, bool]]:
@@ -181,7 +182,7 @@ def _walk(schedule: Schedule, error: ProviderError) -> list[tuple[int, int, bool
 
 
 def test_the_schedule_is_lazy_and_capped_whatever_max_retries_says() -> None:
-    huge = RetryConfiguration(max_retries=10**18)
+    huge = RetryPolicy(max_retries=10**18)
     schedule = Schedule([_target("a", huge), _target("b", huge)], [], max_attempts=8)
     steps = _walk(schedule, ProviderError("down", "overloaded_error"))
     assert steps == [(0, n, False) for n in range(8)]
@@ -189,21 +190,21 @@ def test_the_schedule_is_lazy_and_capped_whatever_max_retries_says() -> None:
 
 
 def test_a_failure_that_is_not_retryable_moves_on_at_once_even_with_huge_max_retries() -> None:
-    huge = RetryConfiguration(max_retries=10**18)
+    huge = RetryPolicy(max_retries=10**18)
     schedule = Schedule([_target("a", huge), _target("b", huge)], [], max_attempts=8)
     assert _walk(schedule, ProviderError("bad", "invalid_request_error")) == [(0, 0, False), (1, 0, False)]
     assert not schedule.capped
 
 
 def test_an_auth_error_gets_one_refreshed_retry_per_target() -> None:
-    retry = RetryConfiguration(max_retries=3)
+    retry = RetryPolicy(max_retries=3)
     schedule = Schedule([_target("a", retry), _target("b", retry)], [], max_attempts=8)
     steps = _walk(schedule, ProviderError("401", "authentication_error"))
     assert steps == [(0, 0, False), (0, 1, True), (1, 0, False), (1, 1, True)]
 
 
 def test_with_retries_off_an_auth_error_is_not_retried() -> None:
-    schedule = Schedule([_target("a", RetryConfiguration(enabled=False))], [], max_attempts=8)
+    schedule = Schedule([_target("a", None)], [], max_attempts=8)
     assert _walk(schedule, ProviderError("401", "authentication_error")) == [(0, 0, False)]
 
 
@@ -359,7 +360,7 @@ class Minting(ProviderAdapter):
     def __init__(self) -> None:
         self.minted = 0
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         return "the-service-account"
 
     def create_client(self, config: Any) -> Any:
@@ -369,7 +370,7 @@ class Minting(ProviderAdapter):
     async def close_client(self, client: Any) -> None:
         return None
 
-    async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: Any, request: ProviderRequest) -> Completion:
         if client["token"] == 1:
             raise ProviderError("token expired", "authentication_error", provider=self.name, status_code=401)
         return Completion(message=AssistantMessage(content=f"token {client['token']}"), finish_reason="stop")

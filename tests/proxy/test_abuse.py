@@ -14,7 +14,7 @@ import pytest
 import starlette
 
 from completions_core.adapter import ProviderAdapter, StreamEvent, TextDelta
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
 from completions_proxy.testing import RunningProxy, running_proxy
 from tests.helpers import FAST, registry
 
@@ -39,7 +39,7 @@ class FloodAdapter(ProviderAdapter):
     async def close_client(self, client: Any) -> None:
         return None
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         try:
             while True:
                 self.produced += 1

@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 from completions_core.adapter import ProviderAdapter
-from completions_core.types import AssistantMessage, FunctionCall, RetryConfiguration, ToolCall, UserMessage
+from completions_core.request import RetryPolicy
+from completions_core.types import AssistantMessage, FunctionCall, ToolCall, UserMessage
 from completions_proxy.engine import JITTER, _backoff, _strip_for
 from completions_proxy.testing import RunningProxy, running_proxy
 from tests.helpers import KeyedAdapter, registry
@@ -188,7 +189,7 @@ async def test_keepalive_lines_are_sent_while_waiting_and_ignored_by_the_client(
 
 
 def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> None:
-    retry = RetryConfiguration(retry_delay=1.0, backoff_multiplier=2.0)
+    retry = RetryPolicy(retry_delay=1.0, backoff_multiplier=2.0)
     for attempt, nominal in enumerate([1.0, 2.0, 4.0]):
         delays = [_backoff(retry, attempt, None) for _ in range(200)]
         assert min(delays) >= nominal and max(delays) <= nominal * (1 + JITTER)

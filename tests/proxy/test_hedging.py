@@ -13,7 +13,7 @@ import pytest
 from completions_core.adapter import Finish, ProviderAdapter, StreamEvent, TextDelta
 from completions_core.errors import ProviderError
 from completions_core.plugins import ProviderRegistry
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
 from completions_proxy.testing import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +39,7 @@ class Scripted(ProviderAdapter):
     async def close_client(self, client: Any) -> None:
         return None
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         self.calls += 1
         try:
             if self.after is not None:

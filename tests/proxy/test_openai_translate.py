@@ -45,8 +45,8 @@ def test_a_malformed_model_map_stops_the_app_at_start() -> None:
 
 
 def test_models_resolve_from_provider_slash_model_or_the_map() -> None:
-    assert _translate().request.provider == "openai"
-    request = _translate(model="fast").request
+    assert _translate().requests[0].provider == "openai"
+    request = _translate(model="fast").requests[0]
     assert (request.provider, request.model) == ("anthropic", "claude-haiku-4-5")
     with pytest.raises(InvalidRequestError) as caught:
         _translate(model="gpt-4o")
@@ -67,7 +67,7 @@ def test_messages_map_one_to_one_with_tool_names_found_from_the_calls() -> None:
             {"role": "tool", "tool_call_id": "c1", "content": '{"temp": 3}'},
             {"role": "tool", "tool_call_id": "c2", "content": "noon"},
         ]
-    ).request
+    ).requests[0]
     system, user, assistant, first, second = request.messages
     assert isinstance(system, SystemMessage) and system.content == "a\nb"
     assert isinstance(user, UserMessage) and user.name == "ana"
@@ -84,7 +84,7 @@ def test_a_tool_result_too_deep_or_not_json_stays_text() -> None:
             {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f"}}]},
             {"role": "tool", "tool_call_id": "c", "content": text},
         ]
-        result = _translate(messages=[{"role": "user", "content": "hi"}, *messages]).request.messages[2]
+        result = _translate(messages=[{"role": "user", "content": "hi"}, *messages]).requests[0].messages[2]
         assert isinstance(result, ToolResultMessage) and result.content == {"result": text}
 
 
@@ -96,7 +96,7 @@ def test_cache_breakpoints_in_both_spellings() -> None:
             {"role": "user", "content": "hi", "cache_breakpoint": {"ttl": "5m"}},
         ],
         tools=[{"type": "function", "function": {"name": "f"}, "cache_control": {"type": "ephemeral"}}],
-    ).request
+    ).requests[0]
     assert request.messages[0].cache_breakpoint.ttl == "1h"  # type: ignore[union-attr]
     assert request.messages[1].cache_breakpoint.ttl == "5m"  # type: ignore[union-attr]
     assert request.tools[0].cache_breakpoint.ttl == "5m"  # type: ignore[index,union-attr]
@@ -108,10 +108,10 @@ def test_cache_breakpoints_in_both_spellings() -> None:
 def test_response_format_and_token_limits() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
     request = _translate(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
-                         max_completion_tokens=50).request
+                         max_completion_tokens=50).requests[0]
     assert request.response_schema == schema and request.max_tokens == 50
-    assert _translate(response_format={"type": "json_object"}).request.response_schema == {"type": "object"}
-    assert _translate(response_format={"type": "text"}).request.response_schema is None
+    assert _translate(response_format={"type": "json_object"}).requests[0].response_schema == {"type": "object"}
+    assert _translate(response_format={"type": "text"}).requests[0].response_schema is None
     with pytest.raises(InvalidRequestError, match="differ"):
         _translate(max_tokens=10, max_completion_tokens=20)
     with pytest.raises(InvalidRequestError) as caught:
@@ -126,12 +126,15 @@ def test_extensions_fallbacks_retry_and_sentences() -> None:
         sentences={"min_sentence_length": 3},
         timeout=5,
     )
-    fallbacks = parsed.request.fallbacks
-    assert [(f.provider, f.model) for f in fallbacks] == [  # type: ignore[union-attr]
+    primary, *fallbacks = parsed.requests
+    assert [(f.provider, f.model) for f in fallbacks] == [
         ("anthropic", "claude-haiku-4-5"), ("google", "gemini-2.5-flash")
     ]
-    assert fallbacks[1].max_tokens == 9  # type: ignore[union-attr,index]
-    assert parsed.request.retry.max_retries == 2  # type: ignore[union-attr]
+    assert fallbacks[1].max_tokens == 9
+    assert primary.retry is not None and primary.retry.max_retries == 2
+    # A fallback inherits what it leaves unset (the primary's retry), and keeps what it sets.
+    assert fallbacks[0].retry == primary.retry and fallbacks[0].timeout == 5
+    assert fallbacks[1].retry is not None and fallbacks[1].retry.max_retries == 1
     assert parsed.options.chunk_by_sentence and parsed.options.min_sentence_length == 3
     assert set(parsed.credentials) == {"openai", "anthropic", "google"}
     assert all(spec.managed for spec in parsed.credentials.values())

@@ -11,7 +11,9 @@ from completions_embedded import EmbeddedAdapter, arguments_from_text, example_f
 from completions_core.adapter import Credential, Finish, TextDelta, ToolCallDelta, UsageEvent
 from completions_core.assembly import ResponseAssembler
 from completions_core.errors import ProviderError
-from completions_core.types import ChatCompletionRequest, FunctionDefinition, ToolDefinition, UserMessage
+from completions_core.request import ProviderRequest
+from completions_core.testing.requests import provider_request
+from completions_core.types import FunctionDefinition, ToolDefinition, UserMessage
 
 pytestmark = pytest.mark.anyio
 
@@ -19,13 +21,12 @@ FAST: dict[str, Any] = {"token_delay": 0, "first_token_delay": 0}
 
 
 
-def _request(text: str = "hello", **extra: Any) -> ChatCompletionRequest:
+def _request(text: str = "hello", **extra: Any) -> ProviderRequest:
     kwargs = extra.pop("provider_kwargs", {"embedded": FAST})
-    return ChatCompletionRequest(provider="embedded", model="m", messages=[UserMessage(text)],
-                                 provider_kwargs=kwargs, **extra)
+    return provider_request("embedded", "m", [UserMessage(text)], provider_kwargs=kwargs, **extra)
 
 
-async def _events(request: ChatCompletionRequest) -> list[Any]:
+async def _events(request: ProviderRequest) -> list[Any]:
     adapter = EmbeddedAdapter()
     client = adapter.create_client(adapter.client_config(request, Credential("none")))
     return [event async for event in adapter.stream(client, request)]

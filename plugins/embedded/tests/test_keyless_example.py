@@ -15,7 +15,8 @@ from completions_embedded import EmbeddedAdapter
 from completions_core.adapter import Credential
 from completions_core.plugins import ProviderRegistry
 from completions_core.testing.contract import collect
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import UserMessage
 from completions_proxy.testing import running_proxy
 from primfunctions.completions import close, configure, configure_provider, generate_chat_completion
 
@@ -33,8 +34,7 @@ def anyio_backend() -> str:
 
 async def test_the_adapter_streams_a_whole_answer() -> None:
     adapter = EmbeddedAdapter()
-    request = ChatCompletionRequest(provider=PROVIDER, model=MODEL, messages=[UserMessage("Hello")],
-                                    provider_kwargs=KWARGS)
+    request = provider_request(PROVIDER, MODEL, [UserMessage("Hello")], provider_kwargs=KWARGS)
     client = adapter.create_client(adapter.client_config(request, Credential("none")))
     answer = await collect(adapter, client, request)
     assert answer.text.strip()

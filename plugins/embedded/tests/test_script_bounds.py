@@ -10,12 +10,14 @@ from completions_embedded import EmbeddedAdapter, example_for_schema
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.request import ProviderRequest
+from completions_core.types import UserMessage
 
 
 def _config(script: dict[str, Any]) -> Any:
-    request = ChatCompletionRequest(provider="embedded", model="m", messages=[UserMessage("hi")],
-                                    provider_kwargs={"embedded": script})
+    # Built by hand: the values here (NaN, 10**400) are ones the codec would refuse before the adapter.
+    request = ProviderRequest(provider="embedded", model="m", messages=(UserMessage("hi"),),
+                              provider_kwargs={"embedded": script})
     return EmbeddedAdapter().client_config(request, Credential("none"))
 
 

@@ -13,9 +13,11 @@ from completions_alibaba import AlibabaAdapter
 
 from completions_core.adapter import Credential
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer, with_prefix
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import UserMessage
 
 #: No DashScope recording exists: the OpenAI plugin's cassettes are replayed under DashScope's
 #: /compatible-mode prefix (see tests/README.md), read from there rather than copied twice.
@@ -65,23 +67,23 @@ def adapter(server: ReplayServer) -> AlibabaAdapter:
 
 
 @pytest.fixture
-def make_request() -> Callable[..., ChatCompletionRequest]:
+def make_request() -> Callable[..., ProviderRequest]:
     """A request with sensible defaults; keyword arguments override fields."""
 
-    def build(**fields: Any) -> ChatCompletionRequest:
+    def build(**fields: Any) -> ProviderRequest:
         values: dict[str, Any] = {"provider": "alibaba", "model": "qwen-plus", "messages": [UserMessage("Hi")]}
         values.update(fields)
-        return ChatCompletionRequest(**values)
+        return provider_request(**values)
 
     return build
 
 
 @pytest.fixture
-async def client_for() -> AsyncIterator[Callable[[AlibabaAdapter, ChatCompletionRequest], Any]]:
+async def client_for() -> AsyncIterator[Callable[[AlibabaAdapter, ProviderRequest], Any]]:
     """The SDK client the proxy would build for a request (managed key); closed after the test."""
     clients: list[Any] = []
 
-    def build(adapter: AlibabaAdapter, request: ChatCompletionRequest) -> Any:
+    def build(adapter: AlibabaAdapter, request: ProviderRequest) -> Any:
         client = adapter.create_client(adapter.client_config(request, Credential("managed", Secret(KEY))))
         clients.append(client)
         return client

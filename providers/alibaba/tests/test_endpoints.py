@@ -11,10 +11,10 @@ from completions_alibaba import DASHSCOPE_ENDPOINTS, AlibabaAdapter, allowed_end
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.replay import Body, ReplayServer
-from completions_core.types import ChatCompletionRequest
 
-Request = Callable[..., ChatCompletionRequest]
+Request = Callable[..., ProviderRequest]
 
 SINGAPORE = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 VIRGINIA = "https://dashscope-us.aliyuncs.com/compatible-mode/v1"
@@ -219,9 +219,9 @@ def test_a_hostile_region_is_refused_before_any_client_exists(make_request: Requ
 
 
 def test_alibaba_options_that_are_not_an_object_are_refused(make_request: Request) -> None:
-    request = make_request(provider_kwargs={"alibaba": "https://evil.example.com"})
+    # Refused where the request is decoded (the codec), before any adapter could see it.
     with pytest.raises(InvalidRequestError) as info:
-        AlibabaAdapter().client_config(request, MANAGED)
+        make_request(provider_kwargs={"alibaba": "https://evil.example.com"})
     assert info.value.path == "provider_kwargs.alibaba"
 
 
@@ -229,7 +229,7 @@ def test_alibaba_options_that_are_not_an_object_are_refused(make_request: Reques
 async def test_a_redirect_to_another_host_is_not_followed(
     server: ReplayServer,
     adapter: AlibabaAdapter,
-    client_for: Callable[[AlibabaAdapter, ChatCompletionRequest], Any],
+    client_for: Callable[[AlibabaAdapter, ProviderRequest], Any],
     make_request: Request,
 ) -> None:
     from completions_core.errors import ProviderError

@@ -11,12 +11,13 @@ from completions_alibaba import AlibabaAdapter
 
 from completions_core.adapter import ReasoningDelta, StreamEvent, TextDelta
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest, FunctionDefinition, ToolDefinition
+from completions_core.types import FunctionDefinition, ToolDefinition
 
-Request = Callable[..., ChatCompletionRequest]
-ClientFor = Callable[[AlibabaAdapter, ChatCompletionRequest], Any]
+Request = Callable[..., ProviderRequest]
+ClientFor = Callable[[AlibabaAdapter, ProviderRequest], Any]
 Enqueue = Callable[..., None]
 
 ADDRESS_SCHEMA = {
@@ -32,7 +33,7 @@ async def sent_body(
     enqueue: Enqueue,
     adapter: AlibabaAdapter,
     client_for: ClientFor,
-    request: ChatCompletionRequest,
+    request: ProviderRequest,
 ) -> dict[str, Any]:
     """Send a non-streaming request (answered by a recorded reply) and return the body that went out."""
     enqueue("chat_text.yaml")
@@ -185,7 +186,7 @@ async def test_tool_parameter_references_are_inlined_for_qwen(
     assert body["tool_choice"] == {"type": "function", "function": {"name": "save_addresses"}}
 
 
-async def events_of(adapter: AlibabaAdapter, client: Any, request: ChatCompletionRequest) -> list[StreamEvent]:
+async def events_of(adapter: AlibabaAdapter, client: Any, request: ProviderRequest) -> list[StreamEvent]:
     stream = adapter.stream(client, request)
     try:
         return [event async for event in stream]

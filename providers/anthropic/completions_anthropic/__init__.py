@@ -17,7 +17,7 @@ from .adapter import (
     AnthropicClientConfig,
 )
 from .errors import map_error, retry_after_seconds
-from .mapping import ANSWER_TOOL_NAME, DEFAULT_MAX_TOKENS, MAX_CACHE_BREAKPOINTS, Plan, build_plan
+from .request import ANSWER_TOOL_NAME, DEFAULT_MAX_TOKENS, MAX_CACHE_BREAKPOINTS, Plan, build_request
 from .response import FINISH_REASONS, StreamTranslator, completion_from_message
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "AnthropicClientConfig",
     "Plan",
     "StreamTranslator",
-    "build_plan",
+    "build_request",
     "completion_from_message",
     "map_error",
     "register_providers",

@@ -12,12 +12,13 @@ from completions_core.adapter import Completion, Credential, ProviderAdapter, St
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.redaction import Secret, fingerprint, scrub_error
+from completions_core.request import ProviderRequest
 from completions_core.tls import shared_ssl_context
-from completions_core.types import ChatCompletionRequest, ConversationHistory, UserMessage
+from completions_core.types import UserMessage
 from completions_core.usage import NormalizedUsage
 
 from .errors import map_error
-from .mapping import DEFAULT_MAX_TOKENS, Plan, build_plan, model_family
+from .request import DEFAULT_MAX_TOKENS, Plan, build_request, model_family
 from .response import StreamTranslator, completion_from_message, normalize_usage
 
 __all__ = [
@@ -135,9 +136,7 @@ def rehearse(adapter: Any, make_client: Any) -> None:
 
     async def run() -> None:
         client = make_client(httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
-        # Typed messages, as the engine hands them over (the adapter refuses wire dicts).
-        hello: ConversationHistory = [UserMessage(content="hi")]
-        request = ChatCompletionRequest(provider=adapter.name, model="claude-haiku-4-5", messages=hello)
+        request = ProviderRequest(provider=adapter.name, model="claude-haiku-4-5", messages=(UserMessage("hi"),))
         try:
             await adapter.complete(client, request)
             async for _ in adapter.stream(client, request):
@@ -198,7 +197,7 @@ class AnthropicAdapter(ProviderAdapter):
         """Cache writes and reads added back into the input."""
         return normalize_usage(usage)
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """The endpoint plus the key: equal keys share one warm client (the model name checked first)."""
         self.check_model(request.model)
         if credential.api_key is None:
@@ -265,9 +264,9 @@ class AnthropicAdapter(ProviderAdapter):
 
     # -- how to talk ------------------------------------------------------------------------------
 
-    def plan(self, request: ChatCompletionRequest) -> Plan:
+    def build_request(self, request: ProviderRequest) -> Plan:
         """Map ``request`` onto Messages API parameters (raises before anything is sent)."""
-        return build_plan(
+        return build_request(
             request,
             provider=self.name,
             allowed_options=self.option_keys,
@@ -275,7 +274,7 @@ class AnthropicAdapter(ProviderAdapter):
             default_max_tokens=self.default_max_tokens,
         )
 
-    def _call_options(self, plan: Plan, request: ChatCompletionRequest) -> dict[str, Any]:
+    def _call_options(self, plan: Plan, request: ProviderRequest) -> dict[str, Any]:
         options: dict[str, Any] = {"timeout": _timeout(request.timeout)}
         extra = self.extra_body(plan)
         if extra:
@@ -313,9 +312,9 @@ class AnthropicAdapter(ProviderAdapter):
                 provider=self.name,
             ) from None
 
-    async def complete(self, client: Any, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: Any, request: ProviderRequest) -> Completion:
         """One ``messages.create`` call, mapped back to a Completion."""
-        plan = self.plan(request)
+        plan = self.build_request(request)
         try:
             messages = await self.messages_api(client)
             message = await messages.create(**plan.params, **self._call_options(plan, request))
@@ -323,13 +322,13 @@ class AnthropicAdapter(ProviderAdapter):
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
             self._raise(exc, client)
 
-    async def stream(self, client: Any, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """``messages.create(stream=True)``; the raw SSE events are parsed with orjson and translated one by one.
 
         The SDK builds and sends the request and raises its typed errors for a failed status;
         reading the events raw skips its per-event pydantic models (bench/README.md).
         """
-        plan = self.plan(request)
+        plan = self.build_request(request)
         translator = StreamTranslator(plan, self.name)
         try:
             messages = await self.messages_api(client)

@@ -22,7 +22,7 @@ from completions_core.types import AssistantMessage, FunctionCall, ToolCall
 from completions_core.usage import NormalizedUsage, count, section
 
 from .errors import stream_error
-from .mapping import Plan
+from .request import Plan
 
 __all__ = ["FINISH_REASONS", "StreamTranslator", "completion_from_message", "finish_reason", "normalize_usage"]
 

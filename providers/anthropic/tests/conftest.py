@@ -11,9 +11,9 @@ from completions_anthropic import AnthropicAdapter
 
 from completions_core.adapter import Credential
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest
 
 CASSETTES = Path(__file__).parent / "cassettes"
 API_KEY = "sk-ant-test-PLUGIN-0d9c8b7a6f5e"
@@ -40,10 +40,10 @@ def adapter(server: ReplayServer) -> AnthropicAdapter:
 
 
 @pytest.fixture
-async def client_for(adapter: AnthropicAdapter) -> AsyncIterator[Callable[[ChatCompletionRequest], Any]]:
+async def client_for(adapter: AnthropicAdapter) -> AsyncIterator[Callable[[ProviderRequest], Any]]:
     made: list[Any] = []
 
-    def build(request: ChatCompletionRequest) -> Any:
+    def build(request: ProviderRequest) -> Any:
         client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret(API_KEY))))
         made.append(client)
         return client

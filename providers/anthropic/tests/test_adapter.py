@@ -8,7 +8,8 @@ from completions_anthropic import AnthropicAdapter
 from completions_core.adapter import Credential
 from completions_core.redaction import Secret
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import UserMessage
 
 
 @pytest.mark.anyio
@@ -17,7 +18,7 @@ async def test_warm_opens_the_connection_with_a_one_model_listing_and_never_fail
     server.enqueue_json(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
                         path="/v1/models")
     adapter = AnthropicAdapter(base_url=server.url)
-    request = ChatCompletionRequest(provider="anthropic", model="claude-haiku-4-5", messages=[UserMessage("x")])
+    request = provider_request(provider="anthropic", model="claude-haiku-4-5", messages=[UserMessage("x")])
     client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret("sk-ant-test-warm-01"))))
     try:
         await adapter.warm(client)

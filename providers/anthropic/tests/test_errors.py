@@ -10,25 +10,27 @@ import pytest
 from completions_anthropic import AnthropicAdapter, retry_after_seconds
 
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import Fault, ReplayServer, Stream
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import UserMessage
 
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
 ]
 
-ClientFor = Callable[[ChatCompletionRequest], Any]
+ClientFor = Callable[[ProviderRequest], Any]
 # Anthropic's documented overload body (no real 529 was ever recorded in a permissive repo).
 OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
-def request(**fields: Any) -> ChatCompletionRequest:
+def request(**fields: Any) -> ProviderRequest:
     values: dict[str, Any] = {"provider": "anthropic", "model": "claude-haiku-4-5", "messages": [UserMessage("Hi")]}
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def error(kind: str, message: str) -> dict[str, Any]:

@@ -13,13 +13,14 @@ from completions_anthropic.response import normalize_usage
 from completions_core.adapter import Credential
 from completions_core.errors import ProviderError
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
+from completions_core.testing.requests import provider_request
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
-    ChatCompletionRequest,
     FunctionCall,
     FunctionDefinition,
     SystemMessage,
@@ -34,7 +35,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
 ]
 
-ClientFor = Callable[[ChatCompletionRequest], Any]
+ClientFor = Callable[[ProviderRequest], Any]
 
 WEATHER = ToolDefinition(
     type="function",
@@ -59,10 +60,10 @@ TIME = ToolDefinition(
 )
 
 
-def request(**fields: Any) -> ChatCompletionRequest:
+def request(**fields: Any) -> ProviderRequest:
     values: dict[str, Any] = {"provider": "anthropic", "model": "claude-haiku-4-5", "messages": [UserMessage("Hi")]}
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def sent(server: ReplayServer) -> dict[str, Any]:

@@ -14,19 +14,21 @@ import pytest
 from completions_anthropic import AnthropicAdapter
 
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest, FunctionDefinition, ToolDefinition, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import FunctionDefinition, ToolDefinition, UserMessage
 
 pytestmark = pytest.mark.anyio
 
-ClientFor = Callable[[ChatCompletionRequest], Any]
+ClientFor = Callable[[ProviderRequest], Any]
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 SYNTH = "synthesized_structured_output.yaml"
 
 
-def request(model: str, **fields: Any) -> ChatCompletionRequest:
+def request(model: str, **fields: Any) -> ProviderRequest:
     values: dict[str, Any] = {
         "provider": "anthropic",
         "model": model,
@@ -34,7 +36,7 @@ def request(model: str, **fields: Any) -> ChatCompletionRequest:
         "response_schema": SCHEMA,
     }
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def tool_answer(value: Any, name: str = "structured_output") -> dict[str, Any]:
@@ -143,7 +145,7 @@ async def test_with_the_callers_tools_the_model_must_call_a_tool_or_answer(
 
 async def test_an_open_map_schema_uses_the_forced_tool_even_on_native_models(adapter: AnthropicAdapter) -> None:
     schema = {"type": "object", "additionalProperties": {"type": "number"}}
-    plan = adapter.plan(request("claude-haiku-4-5", response_schema=schema))
+    plan = adapter.build_request(request("claude-haiku-4-5", response_schema=schema))
     assert "output_config" not in plan.params
     assert plan.answer_tool == "structured_output"
     assert plan.params["tools"][0]["input_schema"] == schema

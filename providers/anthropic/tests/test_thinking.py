@@ -12,12 +12,13 @@ from completions_anthropic import AnthropicAdapter
 from completions_core.adapter import MessageExtras, ReasoningDelta, StreamEvent, TextDelta
 from completions_core.codec import message_from_wire, message_to_wire
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
+from completions_core.testing.requests import provider_request
 from completions_core.types import (
     AssistantMessage,
-    ChatCompletionRequest,
     FunctionDefinition,
     ToolDefinition,
     ToolResultMessage,
@@ -29,12 +30,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
 ]
 
-ClientFor = Callable[[ChatCompletionRequest], Any]
+ClientFor = Callable[[ProviderRequest], Any]
 THINKING = {"anthropic": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}
 STRAWBERRY = "How many times does the letter 'r' appear in the word strawberry?"
 
 
-def request(**fields: Any) -> ChatCompletionRequest:
+def request(**fields: Any) -> ProviderRequest:
     values: dict[str, Any] = {
         "provider": "anthropic",
         "model": "claude-3-7-sonnet-20250219",
@@ -43,7 +44,7 @@ def request(**fields: Any) -> ChatCompletionRequest:
         "provider_kwargs": THINKING,
     }
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def recorded_blocks(cassette: Cassette, index: int = 0) -> list[dict[str, Any]]:
@@ -51,7 +52,7 @@ def recorded_blocks(cassette: Cassette, index: int = 0) -> list[dict[str, Any]]:
     return blocks
 
 
-async def events_of(adapter: AnthropicAdapter, client: Any, req: ChatCompletionRequest) -> list[StreamEvent]:
+async def events_of(adapter: AnthropicAdapter, client: Any, req: ProviderRequest) -> list[StreamEvent]:
     stream = adapter.stream(client, req)
     try:
         return [event async for event in stream]

@@ -26,13 +26,14 @@ from completions_anthropic_vertex import (
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import Fault, ReplayServer
+from completions_core.testing.requests import provider_request
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
-    ChatCompletionRequest,
     FunctionDefinition,
     SystemMessage,
     ToolDefinition,
@@ -45,7 +46,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
 ]
 
-ClientFor = Callable[[ChatCompletionRequest, Credential], Any]
+ClientFor = Callable[[ProviderRequest, Credential], Any]
 PROJECT = "voicerun-test-1"
 REGION = "us-east5"
 TOKEN = "ya29.c.TEST-ACCESS-TOKEN-9f8e7d6c"
@@ -90,7 +91,7 @@ def adapter(server: ReplayServer) -> AnthropicVertexAdapter:
 async def client_for(adapter: AnthropicVertexAdapter) -> AsyncIterator[ClientFor]:
     made: list[Any] = []
 
-    def build(request: ChatCompletionRequest, credential: Credential) -> Any:
+    def build(request: ProviderRequest, credential: Credential) -> Any:
         client = adapter.create_client(adapter.client_config(request, credential))
         made.append(client)
         return client
@@ -102,7 +103,7 @@ async def client_for(adapter: AnthropicVertexAdapter) -> AsyncIterator[ClientFor
 MANAGED_NOTHING = Credential("managed", Secret("/nonexistent/never-read.json"))
 
 
-def request(service_account: dict[str, Any] | None = None, **fields: Any) -> ChatCompletionRequest:
+def request(service_account: dict[str, Any] | None = None, **fields: Any) -> ProviderRequest:
     options: dict[str, Any] = {}
     if service_account is not None:
         options["service_account_credentials"] = service_account
@@ -114,7 +115,7 @@ def request(service_account: dict[str, Any] | None = None, **fields: Any) -> Cha
         "provider_kwargs": {"anthropic_vertex": options} if options else None,
     }
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
 def serve_text(server: ReplayServer, cassette: Callable[[str], Cassette], times: int = 1) -> None:
@@ -447,7 +448,7 @@ async def test_structured_output_uses_the_forced_tool_unless_the_operator_enable
 ) -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     default = AnthropicVertexAdapter(project_id=PROJECT, region=REGION)
-    assert "output_config" not in default.plan(request(model="claude-sonnet-4-6", response_schema=schema)).params
+    assert "output_config" not in default.build_request(request(model="claude-sonnet-4-6", response_schema=schema)).params
     native = AnthropicVertexAdapter(
         base_url=server.url + "/v1", project_id=PROJECT, region=REGION, native_structured_output=True
     )
@@ -465,7 +466,7 @@ async def test_structured_output_uses_the_forced_tool_unless_the_operator_enable
 def test_unknown_vertex_options_are_refused_before_sending() -> None:
     adapter = AnthropicVertexAdapter(project_id=PROJECT, region=REGION)
     with pytest.raises(ProviderError) as info:
-        adapter.plan(request(vertex={"location": "us-east5"}))
+        adapter.build_request(request(vertex={"location": "us-east5"}))
     assert "unknown option 'location'" in info.value.message
 
 

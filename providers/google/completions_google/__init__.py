@@ -11,6 +11,14 @@ Importing this module is cheap: google-genai and httpx2 are imported by :meth:`G
 
 from __future__ import annotations
 
-from .adapter import BASE_URL_ENV, PREPARED_MODULES, GoogleAdapter, GoogleClient, register_providers
+from completions_core.hookspecs import Register, hookimpl
+
+from .adapter import BASE_URL_ENV, PREPARED_MODULES, GoogleAdapter, GoogleClient
 
 __all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient", "register_providers"]
+
+
+@hookimpl
+def register_providers(register: Register) -> None:
+    """Register the Gemini provider."""
+    register(GoogleAdapter())

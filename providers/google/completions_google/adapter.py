@@ -11,17 +11,17 @@ import anyio
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
-from completions_core.hookspecs import Register, hookimpl
 from completions_core.redaction import Secret
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
+from completions_core.types import UserMessage
 from completions_core.usage import NormalizedUsage
 
 from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
 from .errors import PROVIDER, map_error, unreadable
-from .request import MODEL_PATTERN, MODEL_RULE, build_call, check_model
+from .request import MODEL_PATTERN, MODEL_RULE, OPTION_KEYS, build_request, check_model
 from .response import StreamTranslator, completion_from, normalize_usage
 
-__all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient", "register_providers"]
+__all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient"]
 
 #: Environment variable an operator sets to send Gemini traffic elsewhere (a gateway, a test server).
 BASE_URL_ENV = "COMPLETIONS_GOOGLE_BASE_URL"
@@ -49,6 +49,7 @@ class GoogleAdapter(ProviderAdapter):
     #: passes ``models/...`` and ``tunedModels/...`` through as they are: only a bare model id.
     model_pattern = MODEL_PATTERN
     model_rule = MODEL_RULE
+    option_keys = OPTION_KEYS
 
     def __init__(self, base_url: Optional[str] = None) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
@@ -57,7 +58,7 @@ class GoogleAdapter(ProviderAdapter):
         """Thinking counted as output, tool-use prompts as input."""
         return normalize_usage(usage)
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """One client per key (the endpoint is operator configuration, fixed per adapter)."""
         check_model(request.model)
         if credential.api_key is None or not credential.api_key:
@@ -111,8 +112,7 @@ class GoogleAdapter(ProviderAdapter):
             config = ClientConfig(base_url=self.base_url, api_key=Secret("prepare-only-placeholder"))
             await self.close_client(self.create_client(config))
             client = build_client(config, httpx2.MockTransport(answer))
-            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
-            request = ChatCompletionRequest(provider=self.name, model="gemini-2.5-flash", messages=hello)
+            request = ProviderRequest(provider=self.name, model="gemini-2.5-flash", messages=(UserMessage("hi"),))
             try:
                 await self.complete(client, request)
                 async for _ in self.stream(client, request):
@@ -126,9 +126,9 @@ class GoogleAdapter(ProviderAdapter):
         """Close the SDK client (async and sync sides) and its connection pool."""
         await client.aclose()
 
-    async def complete(self, client: GoogleClient, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: GoogleClient, request: ProviderRequest) -> Completion:
         """``generate_content``: the whole answer at once."""
-        call = build_call(request)
+        call = build_request(request)
         try:
             response = await client.genai.aio.models.generate_content(
                 model=call.model, contents=call.contents, config=call.config
@@ -143,9 +143,9 @@ class GoogleAdapter(ProviderAdapter):
             # JSON that is not a GenerateContentResponse (google-genai does not validate it).
             raise unreadable(exc) from None
 
-    async def stream(self, client: GoogleClient, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: GoogleClient, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
-        call = build_call(request)
+        call = build_request(request)
         reader = StreamTranslator()
         tracker = ResponseTracker()
         try:
@@ -195,9 +195,3 @@ async def _close(chunks: Any) -> None:
         await close()
     except Exception:  # noqa: BLE001 - the stream is being abandoned; its close must not mask why
         pass
-
-
-@hookimpl
-def register_providers(register: Register) -> None:
-    """Register the Gemini provider."""
-    register(GoogleAdapter())

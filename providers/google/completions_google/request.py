@@ -1,4 +1,4 @@
-"""How to talk, outbound: a :class:`ChatCompletionRequest` as ``generate_content`` arguments.
+"""How to talk, outbound: a :class:`~completions_core.request.ProviderRequest` as ``generate_content`` arguments.
 
 - System messages are collapsed into ``system_instruction`` (Gemini has exactly one).
 - User, assistant and tool turns become ``contents`` with roles ``user`` / ``model``; turns of
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
 from completions_core.errors import InvalidRequestError
+from completions_core.request import ProviderRequest
 from completions_core.types import (
     AssistantMessage,
-    ChatCompletionRequest,
     ConversationHistoryMessage,
     SystemMessage,
     ToolDefinition,
@@ -39,9 +39,19 @@ from .errors import invalid_request
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["MODEL_PATTERN", "MODEL_RULE", "GeminiCall", "build_call", "build_contents", "build_tools", "check_model"]
+__all__ = [
+    "MODEL_PATTERN",
+    "MODEL_RULE",
+    "OPTION_KEYS",
+    "GeminiCall",
+    "build_contents",
+    "build_request",
+    "build_tools",
+    "check_model",
+]
 
-_KWARGS = frozenset({"thinking_config"})
+#: The keys ``provider_kwargs["google"]`` may hold.
+OPTION_KEYS: frozenset[str] = frozenset({"thinking_config"})
 #: A bare Gemini model id: it becomes one URL path segment (``models/{model}:generateContent``).
 MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MODEL_RULE = (
@@ -65,14 +75,13 @@ class GeminiCall:
     config: types.GenerateContentConfig
 
 
-def build_call(request: ChatCompletionRequest) -> GeminiCall:
+def build_request(request: ProviderRequest) -> GeminiCall:
     """Map ``request``; a request Gemini cannot take raises an ``invalid_request_error``."""
     from google.genai import types
 
     check_model(request.model)
 
-    messages = _messages(request.messages)
-    system, contents = build_contents(messages)
+    system, contents = build_contents(request.messages)
     if not contents:
         raise invalid_request("Gemini needs at least one user, assistant or tool message besides the system prompt")
     fields: dict[str, Any] = {
@@ -81,7 +90,7 @@ def build_call(request: ChatCompletionRequest) -> GeminiCall:
     }
     if system is not None:
         fields["system_instruction"] = types.Content(role="user", parts=[types.Part(text=system)])
-    tools = _tools(request.tools)
+    tools = request.tools
     if tools:
         fields["tools"] = [build_tools(tools)]
     tool_config = _tool_config(request.tool_choice, tools)
@@ -94,7 +103,7 @@ def build_call(request: ChatCompletionRequest) -> GeminiCall:
     if request.response_schema is not None:
         fields["response_mime_type"] = "application/json"
         fields["response_schema"] = _sanitized(request.response_schema, "response_schema")
-    thinking = _thinking_config(request.provider_kwargs)
+    thinking = _thinking_config(request.provider_kwargs.get("google"))
     if thinking is not None:
         fields["thinking_config"] = thinking
     if request.timeout is not None:
@@ -211,19 +220,14 @@ def _tool_config(choice: Any, tools: Sequence[ToolDefinition]) -> Optional[types
     return types.ToolConfig(function_calling_config=config)
 
 
-def _thinking_config(provider_kwargs: Any) -> Optional[types.ThinkingConfig]:
+def _thinking_config(options: Optional[Mapping[str, Any]]) -> Optional[types.ThinkingConfig]:
     from google.genai import types
 
-    if not provider_kwargs:
+    if not options:
         return None
-    options = provider_kwargs.get("google") if isinstance(provider_kwargs, Mapping) else None
-    if options is None:
-        return None
-    if not isinstance(options, Mapping):
-        raise invalid_request("provider_kwargs.google must be an object")
-    unknown = sorted(set(options) - _KWARGS)
+    unknown = sorted(set(options) - OPTION_KEYS)
     if unknown:
-        supported = ", ".join(sorted(_KWARGS))
+        supported = ", ".join(sorted(OPTION_KEYS))
         listed = ", ".join(unknown)
         raise invalid_request(f"provider_kwargs.google has unknown option(s) {listed}; supported: {supported}")
     raw = options.get("thinking_config")
@@ -238,44 +242,13 @@ def _thinking_config(provider_kwargs: Any) -> Optional[types.ThinkingConfig]:
         raise invalid_request(f"provider_kwargs.google.thinking_config: {_first_line(exc)}") from None
 
 
-def _sanitized(schema: Any, where: str) -> dict[str, Any]:
+def _sanitized(schema: Mapping[str, Any], where: str) -> dict[str, Any]:
     from completions_core.schemas import SchemaError, sanitize_schema
 
-    if not isinstance(schema, Mapping):
-        raise invalid_request(f"{where} must be a JSON Schema object")
     try:
         return sanitize_schema(dict(schema), "openapi")
     except (SchemaError, ValueError) as exc:
         raise invalid_request(f"{where} cannot be expressed for Gemini: {exc}") from None
-
-
-def _messages(raw: Sequence[Any]) -> list[ConversationHistoryMessage]:
-    """Message dataclasses; dicts (a request that did not go through the codec) are decoded."""
-    from completions_core.codec import message_from_wire
-
-    out: list[ConversationHistoryMessage] = []
-    for position, message in enumerate(raw):
-        if isinstance(message, (UserMessage, AssistantMessage, SystemMessage, ToolResultMessage)):
-            out.append(message)
-        else:
-            out.append(_decoded(message_from_wire, message, f"messages[{position}]"))
-    return out
-
-
-def _tools(raw: Optional[Sequence[Any]]) -> list[ToolDefinition]:
-    from completions_core.codec import tool_from_wire
-
-    out: list[ToolDefinition] = []
-    for position, tool in enumerate(raw or ()):
-        out.append(tool if isinstance(tool, ToolDefinition) else _decoded(tool_from_wire, tool, f"tools[{position}]"))
-    return out
-
-
-def _decoded(decode: Any, value: Any, path: str) -> Any:
-    try:
-        return decode(value, path)
-    except InvalidRequestError as exc:
-        raise invalid_request(exc.message) from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,9 +13,11 @@ from completions_google import GoogleAdapter, GoogleClient
 from completions_core.adapter import Credential
 from completions_core.assembly import ResponseAssembler
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest, StreamOptions, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import StreamOptions, UserMessage
 
 CASSETTES = Path(__file__).parent / "cassettes"
 KEY = "AIzaSy-test-GEMINI-key-0123456789abcdef"
@@ -42,7 +44,7 @@ def adapter(server: ReplayServer) -> GoogleAdapter:
 @pytest.fixture
 async def client(adapter: GoogleAdapter) -> AsyncIterator[GoogleClient]:
     """The client the proxy would build for a customer key; closed after the test."""
-    request = ChatCompletionRequest(provider="google", model="m", messages=[UserMessage("Hi")])
+    request = provider_request(provider="google", model="m", messages=[UserMessage("Hi")])
     built = adapter.create_client(adapter.client_config(request, Credential("customer", Secret(KEY))))
     yield built
     await adapter.close_client(built)
@@ -53,14 +55,14 @@ def load(name: str) -> Cassette:
     return load_cassette(CASSETTES / name)
 
 
-def make_request(**fields: Any) -> ChatCompletionRequest:
+def make_request(**fields: Any) -> ProviderRequest:
     """A Gemini request with defaults; keyword arguments override fields."""
     values: dict[str, Any] = {"provider": "google", "model": "gemini-2.5-flash", "messages": [UserMessage("Hi")]}
     values.update(fields)
-    return ChatCompletionRequest(**values)
+    return provider_request(**values)
 
 
-async def collect(adapter: GoogleAdapter, client: GoogleClient, request: ChatCompletionRequest) -> tuple[
+async def collect(adapter: GoogleAdapter, client: GoogleClient, request: ProviderRequest) -> tuple[
     ResponseAssembler, list[Any]
 ]:
     """Run a stream to its end through the core assembler; also return the raw events."""

@@ -19,13 +19,14 @@ from completions_core.adapter import Completion, Credential, ProviderAdapter, St
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.schemas import Target
 from completions_core.tls import shared_ssl_context
-from completions_core.types import ChatCompletionRequest
+from completions_core.types import UserMessage
 
 from .errors import map_error
 from .request import map_messages, map_response_format, map_tool_choice, map_tools
-from .response import StreamState, completion_from_response, events_from_chunk
+from .response import StreamTranslator, completion_from_response
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -142,7 +143,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- who to talk to ---------------------------------------------------------------------------
 
-    def endpoint(self, request: ChatCompletionRequest) -> str:
+    def endpoint(self, request: ProviderRequest) -> str:
         """The base URL this request goes to (hook: a variant may let the request pick a region)."""
         return self.base_url
 
@@ -151,7 +152,7 @@ class OpenAIAdapter(ProviderAdapter):
         if not isinstance(model, str) or not self.model_pattern.fullmatch(model):
             raise InvalidRequestError(f"is not a {self.name} model name: use {self.model_rule}", "model")
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> OpenAIClientConfig:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> OpenAIClientConfig:
         """The endpoint and key of the client this request needs (the model name checked first)."""
         self.check_model(request.model)
         return OpenAIClientConfig(base_url=self.endpoint(request), api_key=credential.api_key)
@@ -216,8 +217,7 @@ class OpenAIAdapter(ProviderAdapter):
                 max_retries=0,
                 http_client=http,
             )
-            hello: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
-            request = ChatCompletionRequest(provider=self.name, model="m", messages=hello)
+            request = ProviderRequest(provider=self.name, model="m", messages=(UserMessage("hi"),))
             try:
                 await self.complete(client, request)
                 async for _ in self.stream(client, request):
@@ -240,14 +240,11 @@ class OpenAIAdapter(ProviderAdapter):
         """The schema dialect for tool parameters (``strict``) and ``response_schema`` (hook)."""
         return "strict" if strict else "json_schema"
 
-    def options(self, request: ChatCompletionRequest) -> dict[str, Any]:
+    def read_options(self, request: ProviderRequest) -> dict[str, Any]:
         """This provider's ``provider_kwargs`` entry, with unknown keys refused."""
-        kwargs: Any = request.provider_kwargs or {}
-        raw = kwargs.get(self.name) if isinstance(kwargs, Mapping) else None
+        raw = request.provider_kwargs.get(self.name)
         if raw is None:
             return {}
-        if not isinstance(raw, Mapping):
-            self._refuse(f"provider_kwargs.{self.name} must be an object")
         unknown = sorted(str(key) for key in raw if key not in self.option_keys)
         if unknown:
             self._refuse(
@@ -257,7 +254,7 @@ class OpenAIAdapter(ProviderAdapter):
         return dict(raw)
 
     def apply_options(
-        self, options: Mapping[str, Any], params: dict[str, Any], request: ChatCompletionRequest, *, stream: bool
+        self, options: Mapping[str, Any], params: dict[str, Any], request: ProviderRequest, *, stream: bool
     ) -> None:
         """Put the provider options into the request parameters (hook)."""
         for key in ("service_tier", "reasoning_effort"):
@@ -268,9 +265,9 @@ class OpenAIAdapter(ProviderAdapter):
                 self._refuse(f"provider_kwargs.{self.name}.{key} must be a string")
             params[key] = value
 
-    def build_params(self, request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
+    def build_request(self, request: ProviderRequest, *, stream: bool) -> dict[str, Any]:
         """Everything passed to ``chat.completions.create`` for this request."""
-        options = self.options(request)
+        options = self.read_options(request)
         params: dict[str, Any] = {
             "model": request.model,
             "messages": map_messages(request.messages, self.name),
@@ -286,7 +283,7 @@ class OpenAIAdapter(ProviderAdapter):
             params[self.max_tokens_field] = request.max_tokens
         if request.response_schema is not None:
             params["response_format"] = map_response_format(
-                request.response_schema, self.schema_target(True), self.name
+                dict(request.response_schema), self.schema_target(True), self.name
             )
         if stream:
             params["stream"] = True
@@ -296,9 +293,9 @@ class OpenAIAdapter(ProviderAdapter):
         self.apply_options(options, params, request, stream=stream)
         return params
 
-    async def complete(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> Completion:
+    async def complete(self, client: AsyncOpenAI, request: ProviderRequest) -> Completion:
         """One non-streaming Chat Completions call."""
-        params = self.build_params(request, stream=False)
+        params = self.build_request(request, stream=False)
         try:
             response = await client.chat.completions.create(**params)
         except Exception as exc:
@@ -319,7 +316,7 @@ class OpenAIAdapter(ProviderAdapter):
                 provider=self.name,
             ) from None
 
-    async def stream(self, client: AsyncOpenAI, request: ChatCompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, client: AsyncOpenAI, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """A streaming call; every provider delta becomes an event as soon as it arrives.
 
         The SSE lines are read raw and parsed with orjson, skipping the SDK's per-chunk pydantic
@@ -327,7 +324,7 @@ class OpenAIAdapter(ProviderAdapter):
         """
         import httpx2
 
-        params = self.build_params(request, stream=True)
+        params = self.build_request(request, stream=True)
         # The SDK's documented low-level call (``client.post(..., cast_to=httpx.Response)``): it
         # authenticates, sends and raises its typed errors for a failed status, but skips the
         # type-driven transform of parameters that are already plain JSON (8% of the proxy's
@@ -336,7 +333,7 @@ class OpenAIAdapter(ProviderAdapter):
         extra_body = params.pop("extra_body", {})
         body = {**params, **extra_body}
         options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        state = StreamState()
+        state = StreamTranslator(self.name)
         try:
             # The overloads pair stream=True with an SSE stream class; with cast_to=httpx2.Response the
             # SDK returns the raw response instead, which is what we read.
@@ -375,14 +372,14 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _sse_line(self, line: bytes, state: StreamState) -> list[StreamEvent]:
+    def _sse_line(self, line: bytes, state: StreamTranslator) -> list[StreamEvent]:
         """The events of one SSE line: only ``data:`` lines carry any."""
         if not line.startswith(b"data:"):
             return []  # blank separators, comments, "event:" lines
         data = line[5:].strip()
         if data == b"[DONE]":
             return []  # keep reading to the end, so the connection goes back to the pool
-        return events_from_chunk(loads(data), state, self.name)
+        return state.feed(loads(data))
 
     def _refuse(self, message: str) -> NoReturn:
         raise ProviderError(message, "invalid_request_error", provider=self.name, retryable=False)

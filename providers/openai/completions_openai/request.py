@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-from completions_core.codec import message_from_wire, tool_from_wire
-from completions_core.errors import InvalidRequestError, ProviderError
+from completions_core.errors import ProviderError
 from completions_core.schemas import SchemaError, Target, sanitize_schema
 from completions_core.types import (
     AssistantMessage,
@@ -22,7 +21,6 @@ from completions_core.types import (
     SystemMessage,
     ToolChoice,
     ToolDefinition,
-    ToolResultMessage,
     UserMessage,
 )
 
@@ -46,23 +44,13 @@ def encode_json(value: Any, provider: str, where: str) -> str:
         raise _invalid(provider, f"{where} is not JSON-serializable: {exc}") from None
 
 
-def _as_message(message: Any, index: int, provider: str) -> ConversationHistoryMessage:
-    if isinstance(message, (SystemMessage, UserMessage, AssistantMessage, ToolResultMessage)):
-        return message
-    try:
-        return message_from_wire(message, f"messages[{index}]")
-    except InvalidRequestError as exc:
-        raise _invalid(provider, exc.message) from None
-
-
-def map_messages(messages: Sequence[Any], provider: str) -> list[dict[str, Any]]:
+def map_messages(messages: Sequence[ConversationHistoryMessage], provider: str) -> list[dict[str, Any]]:
     """The ``messages`` array: system/user/assistant (with tool calls)/tool, in order.
 
     Cache breakpoints are dropped: OpenAI caches long prompt prefixes by itself.
     """
     out: list[dict[str, Any]] = []
-    for index, raw in enumerate(messages):
-        message = _as_message(raw, index, provider)
+    for index, message in enumerate(messages):
         if isinstance(message, SystemMessage):
             out.append({"role": "system", "content": message.content})
         elif isinstance(message, UserMessage):
@@ -108,17 +96,10 @@ def _sanitize(schema: dict[str, Any], target: Target, provider: str, where: str)
         raise _invalid(provider, f"{where}: {exc}") from None
 
 
-def map_tools(tools: Sequence[Any], target: SchemaTarget, provider: str) -> list[dict[str, Any]]:
+def map_tools(tools: Sequence[ToolDefinition], target: SchemaTarget, provider: str) -> list[dict[str, Any]]:
     """The ``tools`` array; ``target(strict)`` names the schema dialect for each tool's parameters."""
     out = []
-    for index, raw in enumerate(tools):
-        if isinstance(raw, ToolDefinition):
-            tool = raw
-        else:
-            try:
-                tool = tool_from_wire(raw, f"tools[{index}]")
-            except InvalidRequestError as exc:
-                raise _invalid(provider, exc.message) from None
+    for index, tool in enumerate(tools):
         fn = tool.function
         strict = fn.strict is True
         function: dict[str, Any] = {

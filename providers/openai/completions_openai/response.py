@@ -24,9 +24,8 @@ if TYPE_CHECKING:
     from openai.types.completion_usage import CompletionUsage
 
 __all__ = [
-    "StreamState",
+    "StreamTranslator",
     "completion_from_response",
-    "events_from_chunk",
     "normalize_finish",
     "parse_arguments",
     "stream_error",
@@ -113,31 +112,34 @@ def _completion(response: ChatCompletion, provider: str) -> Completion:
 
 
 @dataclass
-class StreamState:
-    """What a stream has shown so far (to tell a finished stream from one cut short)."""
+class StreamTranslator:
+    """One stream's chunks -> StreamEvents; remembers what the stream has shown so far.
 
+    ``finished`` tells a finished stream from one cut short.
+    """
+
+    provider: str = "openai"
     finished: bool = False
     refused: bool = False
 
+    def feed(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
+        """The events one stream chunk (its parsed JSON) carries: reasoning, text, tool-call fragments, finish, usage.
 
-def events_from_chunk(chunk: Mapping[str, Any], state: StreamState, provider: str = "openai") -> list[StreamEvent]:
-    """The events one stream chunk (its parsed JSON) carries: reasoning, text, tool-call fragments, finish, usage.
-
-    The adapter reads the SSE lines itself and hands the parsed JSON here: building the SDK's
-    pydantic chunk objects cost more than everything else on the proxy's per-chunk path
-    (bench/README.md).
-    """
-    try:
-        return _events(chunk, state, provider)
-    except (TypeError, AttributeError, ValueError) as exc:
-        raise ProviderError(
-            f"{provider} sent a stream chunk that does not fit the API ({type(exc).__name__})",
-            "invalid_response_error",
-            provider=provider,
-        ) from None
+        The adapter reads the SSE lines itself and hands the parsed JSON here: building the SDK's
+        pydantic chunk objects cost more than everything else on the proxy's per-chunk path
+        (bench/README.md).
+        """
+        try:
+            return _events(chunk, self, self.provider)
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise ProviderError(
+                f"{self.provider} sent a stream chunk that does not fit the API ({type(exc).__name__})",
+                "invalid_response_error",
+                provider=self.provider,
+            ) from None
 
 
-def _events(chunk: Mapping[str, Any], state: StreamState, provider: str) -> list[StreamEvent]:
+def _events(chunk: Mapping[str, Any], state: StreamTranslator, provider: str) -> list[StreamEvent]:
     error = chunk.get("error")
     if error:
         raise stream_error(error, provider)

@@ -13,9 +13,11 @@ from completions_openai import OpenAIAdapter
 
 from completions_core.adapter import Credential
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette, load_cassette
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest, UserMessage
+from completions_core.testing.requests import provider_request
+from completions_core.types import UserMessage
 
 CASSETTES = Path(__file__).parent / "cassettes"
 KEY = "sk-test-openai-7c1e2d3f4a5b"
@@ -46,23 +48,23 @@ def adapter(server: ReplayServer) -> OpenAIAdapter:
 
 
 @pytest.fixture
-def make_request() -> Callable[..., ChatCompletionRequest]:
+def make_request() -> Callable[..., ProviderRequest]:
     """A request with sensible defaults; keyword arguments override fields."""
 
-    def build(**fields: Any) -> ChatCompletionRequest:
+    def build(**fields: Any) -> ProviderRequest:
         values: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "messages": [UserMessage("Hi")]}
         values.update(fields)
-        return ChatCompletionRequest(**values)
+        return provider_request(**values)
 
     return build
 
 
 @pytest.fixture
-async def client_for() -> AsyncIterator[Callable[[OpenAIAdapter, ChatCompletionRequest], Any]]:
+async def client_for() -> AsyncIterator[Callable[[OpenAIAdapter, ProviderRequest], Any]]:
     """The SDK client the proxy would build for a request (customer key); closed after the test."""
     clients: list[Any] = []
 
-    def build(adapter: OpenAIAdapter, request: ChatCompletionRequest) -> Any:
+    def build(adapter: OpenAIAdapter, request: ProviderRequest) -> Any:
         client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret(KEY))))
         clients.append(client)
         return client

@@ -14,12 +14,12 @@ from completions_openai import OpenAIAdapter, OpenAIClientConfig
 from completions_core.adapter import Credential
 from completions_core.errors import ProviderError
 from completions_core.redaction import Secret
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.replay import ReplayServer
-from completions_core.types import ChatCompletionRequest
 
-Request = Callable[..., ChatCompletionRequest]
-ClientFor = Callable[[OpenAIAdapter, ChatCompletionRequest], Any]
+Request = Callable[..., ProviderRequest]
+ClientFor = Callable[[OpenAIAdapter, ProviderRequest], Any]
 
 
 def test_the_default_endpoint_is_openais() -> None:

@@ -9,12 +9,12 @@ import pytest
 from completions_openai import OpenAIAdapter
 
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.replay import Body, Fault, ReplayServer
-from completions_core.types import ChatCompletionRequest
 
-Request = Callable[..., ChatCompletionRequest]
-ClientFor = Callable[[OpenAIAdapter, ChatCompletionRequest], Any]
+Request = Callable[..., ProviderRequest]
+ClientFor = Callable[[OpenAIAdapter, ProviderRequest], Any]
 
 
 def openai_error(message: str, kind: str = "invalid_request_error", code: Optional[str] = None) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def openai_error(message: str, kind: str = "invalid_request_error", code: Option
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-async def failure(adapter: OpenAIAdapter, client_for: ClientFor, request: ChatCompletionRequest) -> ProviderError:
+async def failure(adapter: OpenAIAdapter, client_for: ClientFor, request: ProviderRequest) -> ProviderError:
     with pytest.raises(ProviderError) as info:
         await adapter.complete(client_for(adapter, request), request)
     return info.value

@@ -9,13 +9,13 @@ import pytest
 from completions_openai import OpenAIAdapter
 
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
-    ChatCompletionRequest,
     FunctionCall,
     FunctionDefinition,
     SystemMessage,
@@ -25,8 +25,8 @@ from completions_core.types import (
     UserMessage,
 )
 
-Request = Callable[..., ChatCompletionRequest]
-ClientFor = Callable[[OpenAIAdapter, ChatCompletionRequest], Any]
+Request = Callable[..., ProviderRequest]
+ClientFor = Callable[[OpenAIAdapter, ProviderRequest], Any]
 
 WEATHER_PARAMS = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -53,7 +53,7 @@ async def sent(
     cassette: Callable[[str], Cassette],
     adapter: OpenAIAdapter,
     client_for: ClientFor,
-    request: ChatCompletionRequest,
+    request: ProviderRequest,
 ) -> dict[str, Any]:
     """Send ``request`` (answered by a recorded text reply) and return the JSON body that went out."""
     server.enqueue_cassette(cassette("chat_text.yaml"))

@@ -10,14 +10,14 @@ from completions_openai import OpenAIAdapter
 
 from completions_core.adapter import Finish, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, UsageEvent
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.contract import collect
 from completions_core.testing.replay import ReplayServer, Stream
-from completions_core.types import ChatCompletionRequest
 from completions_core.usage import chat_completions_usage as normalize_usage
 
-Request = Callable[..., ChatCompletionRequest]
-ClientFor = Callable[[OpenAIAdapter, ChatCompletionRequest], Any]
+Request = Callable[..., ProviderRequest]
+ClientFor = Callable[[OpenAIAdapter, ProviderRequest], Any]
 
 
 def completion_body(message: dict[str, Any], finish_reason: str) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def completion_body(message: dict[str, Any], finish_reason: str) -> dict[str, An
     }
 
 
-async def events_of(adapter: OpenAIAdapter, client: Any, request: ChatCompletionRequest) -> list[StreamEvent]:
+async def events_of(adapter: OpenAIAdapter, client: Any, request: ProviderRequest) -> list[StreamEvent]:
     stream = adapter.stream(client, request)
     try:
         return [event async for event in stream]

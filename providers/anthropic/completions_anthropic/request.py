@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from completions_core.errors import ProviderError
+from completions_core.request import ProviderRequest
 from completions_core.types import (
     AssistantMessage,
     CacheBreakpoint,
-    ChatCompletionRequest,
     ConversationHistoryMessage,
     SystemMessage,
     ToolDefinition,
@@ -30,7 +30,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "MAX_CACHE_BREAKPOINTS",
     "Plan",
-    "build_plan",
+    "build_request",
     "cache_control",
     "model_family",
 ]
@@ -79,11 +79,8 @@ def cache_control(breakpoint: CacheBreakpoint) -> dict[str, str]:
     return {"type": "ephemeral", "ttl": breakpoint.ttl}
 
 
-def _options(request: ChatCompletionRequest, provider: str, allowed: frozenset[str]) -> dict[str, Any]:
-    kwargs: Mapping[str, Any] = request.provider_kwargs or {}
-    options = kwargs.get(provider) or {}
-    if not isinstance(options, Mapping):
-        raise _invalid(f"provider_kwargs.{provider} must be an object", provider)
+def _options(request: ProviderRequest, provider: str, allowed: frozenset[str]) -> dict[str, Any]:
+    options = request.provider_kwargs.get(provider) or {}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise _invalid(
@@ -114,7 +111,7 @@ def _thinking(options: Mapping[str, Any], provider: str) -> Optional[dict[str, A
     return dict(thinking)
 
 
-def _max_tokens(request: ChatCompletionRequest, thinking: Optional[dict[str, Any]], default: int, provider: str) -> int:
+def _max_tokens(request: ProviderRequest, thinking: Optional[dict[str, Any]], default: int, provider: str) -> int:
     budget = thinking.get("budget_tokens") if thinking and thinking.get("type") == "enabled" else None
     if request.max_tokens is None:
         return default + budget if isinstance(budget, int) else default
@@ -150,7 +147,7 @@ def _thinking_blocks(message: AssistantMessage, provider: str, position: int) ->
 
 
 def _message_blocks(
-    message: ConversationHistoryMessage, provider: str, position: int
+    message: UserMessage | ToolResultMessage | AssistantMessage, provider: str, position: int
 ) -> tuple[str, list[dict[str, Any]]]:
     if isinstance(message, UserMessage):
         return "user", [{"type": "text", "text": message.content}]
@@ -158,17 +155,15 @@ def _message_blocks(
         # The result goes back as JSON text: Anthropic reads it as the tool's output verbatim.
         text = json.dumps(message.content, ensure_ascii=False)
         return "user", [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": text}]
-    if isinstance(message, AssistantMessage):
-        # Anthropic wants the earlier turn's thinking blocks (with signatures) first in the turn.
-        blocks = _thinking_blocks(message, provider, position)
-        if message.content:
-            blocks.append({"type": "text", "text": message.content})
-        for call in message.tool_calls or []:
-            blocks.append(
-                {"type": "tool_use", "id": call.id, "name": call.function.name, "input": call.function.arguments}
-            )
-        return "assistant", blocks
-    raise _invalid(f"messages[{position}] has an unsupported type {type(message).__name__}", provider)
+    # An assistant turn. Anthropic wants its thinking blocks (with signatures) first in the turn.
+    blocks = _thinking_blocks(message, provider, position)
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls or []:
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.function.name, "input": call.function.arguments}
+        )
+    return "assistant", blocks
 
 
 def _conversation(
@@ -207,13 +202,11 @@ def _conversation(
     return system, turns, breakpoints
 
 
-def _input_schema(schema: Any, where: str, provider: str) -> dict[str, Any]:
+def _input_schema(schema: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]:
     from completions_core.schemas import SchemaError, sanitize_schema
 
-    if not isinstance(schema, dict):
-        raise _invalid(f"{where} must be a JSON Schema object", provider)
     try:
-        clean = sanitize_schema(schema, "json_schema")
+        clean = sanitize_schema(dict(schema), "json_schema")
     except SchemaError as exc:
         raise _invalid(f"{where}: {exc}", provider) from None
     if "type" not in clean and not clean.get("properties"):
@@ -221,14 +214,10 @@ def _input_schema(schema: Any, where: str, provider: str) -> dict[str, Any]:
     return clean
 
 
-def _tools(
-    tools: Optional[Sequence[Any]], provider: str, strict_ok: bool
-) -> tuple[list[dict[str, Any]], int]:
+def _tools(tools: Sequence[ToolDefinition], provider: str, strict_ok: bool) -> tuple[list[dict[str, Any]], int]:
     out: list[dict[str, Any]] = []
     breakpoints = 0
-    for i, tool in enumerate(tools or []):
-        if not isinstance(tool, ToolDefinition):
-            raise _invalid(f"tools[{i}] is not a tool definition", provider)
+    for i, tool in enumerate(tools):
         fn = tool.function
         entry: dict[str, Any] = {
             "name": fn.name,
@@ -270,7 +259,7 @@ def _has_open_object(schema: Any) -> bool:
     return False
 
 
-def _native_format(schema: dict[str, Any], provider: str) -> Optional[dict[str, Any]]:
+def _native_format(schema: Mapping[str, Any], provider: str) -> Optional[dict[str, Any]]:
     """The ``output_config.format`` for ``schema``, or None when native output cannot express it.
 
     Native structured output closes every object (``additionalProperties: false``), so a schema
@@ -288,8 +277,8 @@ def _native_format(schema: dict[str, Any], provider: str) -> Optional[dict[str, 
     return {"type": "json_schema", "schema": strict}
 
 
-def build_plan(
-    request: ChatCompletionRequest,
+def build_request(
+    request: ProviderRequest,
     *,
     provider: str,
     allowed_options: frozenset[str],
@@ -299,7 +288,7 @@ def build_plan(
     """Map ``request`` onto Messages API parameters (see the module docstring for the errors)."""
     options = _options(request, provider, allowed_options)
     thinking = _thinking(options, provider)
-    system, messages, breakpoints = _conversation(request.messages, provider)  # type: ignore[arg-type]
+    system, messages, breakpoints = _conversation(request.messages, provider)
     tools, tool_breakpoints = _tools(request.tools, provider, strict_ok=native_structured_output)
     breakpoints += tool_breakpoints
     if breakpoints > MAX_CACHE_BREAKPOINTS:
@@ -341,7 +330,7 @@ def _add_answer_tool(
     plan: Plan,
     tools: list[dict[str, Any]],
     tool_names: list[str],
-    request: ChatCompletionRequest,
+    request: ProviderRequest,
     choice: Optional[dict[str, Any]],
     provider: str,
 ) -> Optional[dict[str, Any]]:

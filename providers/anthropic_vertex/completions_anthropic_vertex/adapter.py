@@ -1,27 +1,4 @@
-"""Anthropic on Vertex AI: the Anthropic plugin's mapping with an ``AsyncAnthropicVertex`` client.
-
-Registers :class:`AnthropicVertexAdapter` under the name ``anthropic_vertex``. Only "who to talk
-to" differs from :mod:`completions_anthropic`: a Google Cloud project and region, and Google
-credentials instead of an API key. Every request body, stream and error goes through the same
-code as the Anthropic provider.
-
-Credentials, in order of preference:
-
-1. ``provider_kwargs["anthropic_vertex"]["service_account_credentials"]``: a parsed
-   service-account JSON key (a dict);
-2. the key the session registered with ``configure_provider("anthropic_vertex", api_key=...)``:
-   the service-account JSON *text*, or else an OAuth2 access token used as is (never refreshed);
-3. the managed service account (``voicerun_managed=True``): the mounted secret
-   ``<secrets dir>/anthropic_vertex`` holding the JSON, or the file named by
-   ``COMPLETIONS_VERTEX_SERVICE_ACCOUNT_FILE`` / ``GOOGLE_APPLICATION_CREDENTIALS``.
-
-A caller never picks a destination: the region must be a Vertex AI region (or ``global``, ``us``,
-``eu``), the project id must have Google Cloud's project-id syntax, the Vertex host follows from
-the region, and a service account's ``token_uri`` is replaced by the operator's token endpoint.
-The managed service account only serves the operator's allowed projects
-(``COMPLETIONS_ANTHROPIC_VERTEX_ALLOWED_PROJECTS``); a caller's own service account serves its own
-``project_id`` unless the caller names another.
-"""
+"""The Anthropic-on-Vertex adapter: the Anthropic adapter with Vertex's destination and credentials."""
 
 from __future__ import annotations
 
@@ -30,39 +7,36 @@ import os
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Optional
 
-import anyio
 from completions_anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter, Plan
 from completions_anthropic.adapter import CLIENT_TIMEOUT, PREPARED_MODULES, http_client, prepare, rehearse
 
 from completions_core.adapter import Credential
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.hookspecs import Register, hookimpl
 from completions_core.redaction import Secret, fingerprint
-from completions_core.types import ChatCompletionRequest
+from completions_core.request import ProviderRequest
+
+from .auth import (
+    CLOUD_PLATFORM_SCOPE,
+    GOOGLE_AUTH_MODULES,
+    GOOGLE_TOKEN_URI,
+    ManagedFile,
+    VertexClient,
+    canonical_service_account,
+    parse_json_key,
+)
+from .errors import invalid, map_token_error
 
 __all__ = [
-    "CLOUD_PLATFORM_SCOPE",
-    "GOOGLE_TOKEN_URI",
-    "TOKEN_REQUEST_TIMEOUT",
     "VERTEX_ANTHROPIC_VERSION",
     "VERTEX_NATIVE_STRUCTURED_OUTPUT_MODELS",
     "VERTEX_REGIONS",
     "AnthropicVertexAdapter",
-    "TokenEndpointError",
-    "VertexClient",
     "VertexClientConfig",
-    "register_providers",
     "vertex_base_url",
 ]
 
-#: Google's OAuth2 token endpoint: where service-account JWTs are exchanged for access tokens.
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-#: Seconds one token request may take.
-TOKEN_REQUEST_TIMEOUT = 30.0
 #: The body field Vertex requires (anthropic 2.12 would otherwise send its own API version).
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 #: Google Cloud regions that serve Vertex AI, plus the global and multi-region endpoints. Which
@@ -90,17 +64,7 @@ VERTEX_NATIVE_STRUCTURED_OUTPUT_MODELS: tuple[str, ...] = ("claude-opus-4-7", "c
 # a letter and not ending with a hyphen. (Legacy domain-scoped ids are not accepted.)
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _KWARGS = "provider_kwargs.anthropic_vertex"
-# What a first request on a service account imports (prepare() does it at start-up).
-_GOOGLE_AUTH_MODULES = (
-    "google.auth.exceptions",
-    "google.auth.transport.requests",
-    "google.oauth2.service_account",
-    "anthropic.lib.vertex",
-)
-_SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key")
 _TRUE = frozenset({"1", "true", "yes", "on"})
-# An OAuth2 error code ("invalid_grant") at the start of google-auth's RefreshError text.
-_OAUTH_ERROR = re.compile(r"[a-z_]{3,40}(?=:)")
 
 
 def vertex_base_url(region: str) -> str:
@@ -138,142 +102,6 @@ class VertexClientConfig:
         )
 
     __str__ = __repr__
-
-
-class TokenEndpointError(Exception):
-    """Google's token endpoint answered 429 or 5xx; ``status`` is its HTTP status."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"Google's token endpoint answered HTTP {status}")
-        self.status = status
-
-
-class _OneShotTokenRequest:
-    """google-auth's HTTP transport, minus its retries.
-
-    google-auth retries a token request that failed with 429/5xx itself (three attempts with one
-    and two seconds of backoff, in a blocked thread). Retries belong to the proxy engine, so such
-    an answer ends the attempt at once, as a :class:`TokenEndpointError`.
-    """
-
-    def __init__(self) -> None:
-        from google.auth.transport.requests import Request
-
-        self._request: Any = Request()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", TOKEN_REQUEST_TIMEOUT)  # google-auth's own default is 120 s
-        response = self._request(*args, **kwargs)
-        if response.status == 429 or response.status >= 500:
-            raise TokenEndpointError(int(response.status))
-        return response
-
-    def close(self) -> None:
-        """Close the pooled connections to the token endpoint."""
-        self._request.session.close()
-
-
-class VertexClient:
-    """An ``AsyncAnthropicVertex`` with the google-auth credentials it uses.
-
-    The credentials live as long as the cached client, so their access token is reused until it
-    expires; :meth:`messages` refreshes it under a lock, so concurrent requests on an expired
-    token cause one token request, not one each.
-    """
-
-    def __init__(self, sdk: Any, credentials: Any = None) -> None:
-        self.sdk = sdk
-        self.credentials = credentials
-        self._refresh_lock = anyio.Lock()
-        self._token_request: Optional[_OneShotTokenRequest] = None
-
-    async def messages(self) -> Any:
-        """The SDK's ``messages`` resource, with a valid access token in place."""
-        credentials = self.credentials
-        if credentials is not None and (credentials.expired or not credentials.token):
-            async with self._refresh_lock:
-                if credentials.expired or not credentials.token:
-                    if self._token_request is None:
-                        self._token_request = _OneShotTokenRequest()
-                    # google-auth's refresh blocks on HTTP: run it off the event loop, and let a
-                    # cancelled request (the engine's timeout) go without waiting for the thread.
-                    await anyio.to_thread.run_sync(credentials.refresh, self._token_request, abandon_on_cancel=True)
-        return self.sdk.messages
-
-    async def close(self) -> None:
-        """Close the SDK client's connections (and the token endpoint's)."""
-        await self.sdk.close()
-        if self._token_request is not None:
-            self._token_request.close()
-
-    def __repr__(self) -> str:
-        return f"<VertexClient region={self.sdk.region!r} project={self.sdk.project_id!r}>"
-
-
-def _invalid(message: str, path: str) -> InvalidRequestError:
-    return InvalidRequestError(message, path)
-
-
-def _canonical_service_account(info: Any, path: str) -> Secret:
-    """Validate a parsed service-account key; return it as canonical JSON text (hashable, masked)."""
-    if not isinstance(info, Mapping):
-        raise _invalid("must be a service-account JSON key (an object)", path)
-    if info.get("type") != "service_account":
-        raise _invalid('must be a service-account key ("type": "service_account")', path)
-    missing = [name for name in _SERVICE_ACCOUNT_FIELDS if not isinstance(info.get(name), str) or not info.get(name)]
-    if missing:
-        raise _invalid(f"is missing {missing[0]!r}", path)
-    universe = info.get("universe_domain", "googleapis.com")
-    if universe != "googleapis.com":
-        raise _invalid("must belong to the googleapis.com universe", path)
-    project = info.get("project_id")
-    if project is not None and not isinstance(project, str):
-        raise _invalid("has a project_id that is not a string", path)
-    return Secret(json.dumps(dict(info), sort_keys=True, separators=(",", ":")))
-
-
-def _parse_json_key(text: str, path: str) -> Secret:
-    try:
-        info = json.loads(text)
-    except ValueError:
-        # Never echo the text: it is a credential.
-        raise _invalid("is not valid service-account JSON", path) from None
-    return _canonical_service_account(info, path)
-
-
-class _ManagedFile:
-    """The managed service-account file, re-read only when it changes (secrets get rotated)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[int, int], Secret]] = {}
-
-    def read(self, path: str) -> Secret:
-        try:
-            stat = os.stat(path)
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            cached = self._cache.get(path)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError:
-            raise _managed_unavailable() from None
-        try:
-            secret = _parse_json_key(text, "managed service account")
-        except InvalidRequestError:
-            raise _managed_unavailable() from None
-        self._cache[path] = (stamp, secret)
-        return secret
-
-
-def _managed_unavailable() -> ProviderError:
-    # The operator's problem, not the caller's: say so without naming the file or its content.
-    return ProviderError(
-        "the managed Vertex service account could not be loaded; ask the operator, or register your own "
-        'with configure_provider("anthropic_vertex", api_key=<service-account JSON>)',
-        "authentication_error",
-        provider="anthropic_vertex",
-        retryable=False,
-    )
 
 
 class AnthropicVertexAdapter(AnthropicAdapter):
@@ -340,7 +168,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         self.native_structured_output_models = (
             VERTEX_NATIVE_STRUCTURED_OUTPUT_MODELS if native_structured_output else ()
         )
-        self._managed_file = _ManagedFile()
+        self._managed_file = ManagedFile()
 
     # -- who to talk to ----------------------------------------------------------------------
 
@@ -356,31 +184,28 @@ class AnthropicVertexAdapter(AnthropicAdapter):
         """(service-account JSON, access token): exactly one is set."""
         if "service_account_credentials" in options:
             path = f"{_KWARGS}.service_account_credentials"
-            return _canonical_service_account(options["service_account_credentials"], path), None
+            return canonical_service_account(options["service_account_credentials"], path), None
         if credential.api_key is None:
             raise ProviderError("no Vertex credentials were resolved", "authentication_error", provider=self.name)
         text = credential.api_key.reveal().strip()
         if credential.source == "managed":
             # The operator's value: the mounted JSON itself, or the path of the key file.
             if text.startswith("{"):
-                return _parse_json_key(text, "managed service account"), None
+                return parse_json_key(text, "managed service account"), None
             return self._managed_file.read(text), None
         if text.startswith("{"):
-            return _parse_json_key(text, "credentials.anthropic_vertex.api_key"), None
+            return parse_json_key(text, "credentials.anthropic_vertex.api_key"), None
         # A caller's non-JSON key is an OAuth2 access token; it is never read as a file path.
         return None, Secret(text)
 
-    def client_config(self, request: ChatCompletionRequest, credential: Credential) -> Hashable:
+    def client_config(self, request: ProviderRequest, credential: Credential) -> Hashable:
         """Project, region, endpoint and credentials; refuse anything that could redirect the call."""
         self.check_model(request.model)
-        kwargs: Mapping[str, Any] = request.provider_kwargs or {}
-        options = kwargs.get(self.name) or {}
-        if not isinstance(options, Mapping):
-            raise _invalid("must be an object", _KWARGS)
+        options = request.provider_kwargs.get(self.name) or {}
         service_account, access_token = self._credential(options, credential)
         region = options.get("region", self.region)
         if not isinstance(region, str) or region not in VERTEX_REGIONS:
-            raise _invalid(
+            raise invalid(
                 f"{region!r} is not a Vertex AI region (e.g. us-east5, europe-west1, global)", f"{_KWARGS}.region"
             )
         own_project = json.loads(service_account.reveal()).get("project_id") if service_account else None
@@ -391,12 +216,12 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             # A caller's own service account bills its own project unless the caller names another.
             project = options.get("project_id") or own_project or self.project_id
         if project is None:
-            raise _invalid(
+            raise invalid(
                 "is required: name the Google Cloud project (or use a service account that has one)",
                 f"{_KWARGS}.project_id",
             )
         if not isinstance(project, str) or not _PROJECT_ID.fullmatch(project):
-            raise _invalid(
+            raise invalid(
                 f"{project!r} is not a Google Cloud project id (6-30 lower-case letters, digits and hyphens)",
                 f"{_KWARGS}.project_id",
             )
@@ -462,7 +287,7 @@ class AnthropicVertexAdapter(AnthropicAdapter):
             token_uri=self.token_uri,
             access_token=Secret("prepare-only-placeholder"),
         )
-        prepare(self, PREPARED_MODULES + _GOOGLE_AUTH_MODULES, config)
+        prepare(self, PREPARED_MODULES + GOOGLE_AUTH_MODULES, config)
         rehearse(self, self.rehearsal_client)
 
     def rehearsal_client(self, http: Any) -> VertexClient:
@@ -509,35 +334,5 @@ class AnthropicVertexAdapter(AnthropicAdapter):
 
     def map_error(self, exc: BaseException) -> Optional[ProviderError]:
         """Token failures (google-auth) first, then everything the Anthropic adapter maps."""
-        from google.auth import exceptions as google_errors
-
-        if isinstance(exc, google_errors.RefreshError):
-            # Its text quotes the token endpoint's answer, which is safe, but keep only the
-            # OAuth error code: nothing of the key or token may surface.
-            first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
-            match = _OAUTH_ERROR.match(first)
-            code = match.group(0) if match else "refresh failed"
-            return ProviderError(
-                f"Google refused the service account's token request ({code})",
-                "authentication_error",
-                provider=self.name,
-                retryable=bool(getattr(exc, "retryable", False)),
-            )
-        if isinstance(exc, TokenEndpointError):
-            return ProviderError(
-                str(exc),
-                "rate_limit_error" if exc.status == 429 else "provider_error",
-                provider=self.name,
-                retryable=True,
-            )
-        if isinstance(exc, google_errors.TransportError):
-            return ProviderError(
-                "could not reach Google's token endpoint", "connection_error", provider=self.name
-            )
-        return super().map_error(exc)
-
-
-@hookimpl
-def register_providers(register: Register) -> None:
-    """Register the Anthropic-on-Vertex provider."""
-    register(AnthropicVertexAdapter())
+        mapped = map_token_error(exc, self.name)
+        return mapped if mapped is not None else super().map_error(exc)
