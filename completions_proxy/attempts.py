@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing, nullcontext
-from typing import TYPE_CHECKING, Optional, cast
+from contextlib import AbstractContextManager, aclosing, nullcontext
+from typing import Any, Optional, Protocol, cast
 
 import anyio
 import structlog
@@ -19,14 +19,14 @@ from completions_core.assembly import ResponseAssembler
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.records import AttemptRecord
 from completions_core.types import ChatCompletionChunk, StreamOptions
-from completions_proxy.breaker import BreakerOpen, Ticket
-
-if TYPE_CHECKING:
-    from completions_proxy.engine import Engine, Target, Turn
+from completions_proxy.breaker import BreakerOpen, Health, Ticket
+from completions_proxy.settings import Settings
+from completions_proxy.turns import Target, Turn
 
 __all__ = [
     "DeadlineExceeded",
     "LiveAttempt",
+    "Runner",
     "admit",
     "as_provider_error",
     "deadline",
@@ -36,6 +36,17 @@ __all__ = [
 ]
 
 logger = structlog.get_logger("completions_proxy.engine")
+
+
+class Runner(Protocol):
+    """What an attempt needs from the engine that runs it (:class:`~completions_proxy.engine.Engine`)."""
+
+    health: Health
+    settings: Settings
+
+    def lease(self, target: Target) -> AbstractContextManager[Any]:
+        """The cached SDK client for ``target``, held for as long as the block runs."""
+        ...
 
 
 def record_failure(attempt: AttemptRecord, exc: ProviderError, started: float) -> None:
@@ -48,7 +59,7 @@ def record_failure(attempt: AttemptRecord, exc: ProviderError, started: float) -
     attempt.latency_ms = (time.perf_counter() - started) * 1000
 
 
-def admit(engine: Engine, target: Target, index: int, turn: Turn, record: AttemptRecord) -> Ticket:
+def admit(engine: Runner, target: Target, index: int, turn: Turn, record: AttemptRecord) -> Ticket:
     """Ask the breaker before an attempt (raises :class:`BreakerOpen` to skip it); note its state on ``record``."""
     ticket = engine.health.admit(
         target.provider,
@@ -70,7 +81,7 @@ class LiveAttempt:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Runner,
         target: Target,
         index: int,
         options: StreamOptions,

@@ -23,11 +23,11 @@ from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS
 from completions_core.types import ChatCompletionRequest, FallbackRequest, StreamOptions
 from completions_proxy.auth import authenticate
-from completions_proxy.engine import Target, Turn, parse_credentials
 from completions_proxy.openapi import OPENAPI
 from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
 from completions_proxy.state import ProxyState
 from completions_proxy.telemetry import overhead_ms
+from completions_proxy.turns import Target, Turn, parse_credentials
 
 __all__ = ["routes"]
 

@@ -18,7 +18,6 @@ from starlette.routing import Route
 from completions_core.codec import message_to_wire
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_proxy.auth import authenticate
-from completions_proxy.engine import Turn
 from completions_proxy.openai_compat.encode import SSEStreamResponse, completion_to_openai
 from completions_proxy.openai_compat.errors import (
     invalid_request_response,
@@ -37,6 +36,7 @@ from completions_proxy.routes import (
     stream_response,
 )
 from completions_proxy.state import ProxyState
+from completions_proxy.turns import Turn
 
 __all__ = ["openai_routes"]
 

@@ -20,8 +20,8 @@ from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.redaction import Secret
 from completions_core.types import ChatCompletionRequest, StreamOptions
-from completions_proxy.engine import CredentialSpec
 from completions_proxy.settings import ConfigError
+from completions_proxy.turns import CredentialSpec
 
 __all__ = [
     "MODEL_MAP_ENV",

@@ -28,9 +28,10 @@ from completions_core.records import AttemptRecord
 from completions_core.testing.cassettes import load_cassette
 from completions_core.testing.replay import Fault, ReplayServer
 from completions_core.types import AssistantMessage, ChatCompletionRequest, RetryConfiguration, UserMessage
-from completions_proxy.engine import JITTER, MAX_BACKOFF, CredentialSpec, Schedule, Target, _backoff
+from completions_proxy.engine import JITTER, MAX_BACKOFF, Schedule, _backoff
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.testing import RunningProxy, running_proxy
+from completions_proxy.turns import CredentialSpec, Target
 
 pytestmark = pytest.mark.anyio
 
