@@ -64,7 +64,7 @@ def admit(engine: Runner, target: Target, index: int, turn: Turn, record: Attemp
     ticket = engine.health.admit(
         target.provider,
         target.request.model,
-        shared=target.credential.api_key is None,
+        shared=target.credential.source != "customer",
         # No fallback after it, or the attempt cap leaves no attempt after this one.
         last_resort=index >= turn.last_target or len(turn.attempts) >= engine.settings.max_attempts,
     )
@@ -102,13 +102,13 @@ class LiveAttempt:
 
     def commit(self) -> None:
         """This attempt's first chunk reached the client: it carries the turn."""
-        turn = self.turn
-        turn.first_chunk_at = time.perf_counter()
-        turn.provider, turn.model = self.target.provider, self.target.request.model
+        self.turn.first_chunk()
+        self.turn.answered(self.target.provider, self.target.request.model)
 
     async def chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
         """The attempt's chunks; raises ProviderError (recorded) on failure."""
         target, turn = self.target, self.turn
+        record = turn.record  # the turn's telemetry record (self.record is this attempt's)
         try:
             self.ticket = ticket = admit(self.engine, target, self.index, turn, self.record)
             assembler = ResponseAssembler(
@@ -144,23 +144,23 @@ class LiveAttempt:
                             if not self.produced:
                                 ticket.ok()  # a first chunk: the provider is answering
                             self.produced = True
-                            if turn.first_sentence_at is None and assembler.sentences:
-                                turn.first_sentence_at = time.perf_counter()
+                            if record.time_to_first_sentence_ms is None and assembler.sentences:
+                                turn.first_sentence()
                             for chunk in produced:
-                                turn.chunks += 1
+                                record.chunks += 1
                                 yield chunk
                     final = assembler.finish()
-            turn.usage, turn.usage_reader = assembler.usage, target.adapter.normalize_usage
-            turn.finish_reason = assembler.finish_reason
-            turn.sentences = assembler.sentences
+            record.usage, turn.usage_reader = assembler.usage, target.adapter.normalize_usage
+            record.finish_reason = assembler.finish_reason
+            record.sentences = assembler.sentences
             turn.response = assembler.response
-            if turn.first_sentence_at is None and assembler.sentences:
-                turn.first_sentence_at = time.perf_counter()
+            if record.time_to_first_sentence_ms is None and assembler.sentences:
+                turn.first_sentence()
             self.record.latency_ms = (time.perf_counter() - self.started) * 1000
             self.produced = True
             ticket.ok()
             for chunk in final:
-                turn.chunks += 1
+                record.chunks += 1
                 yield chunk
         except (anyio.get_cancelled_exc_class(), GeneratorExit):
             if self.ticket is not None:

@@ -16,7 +16,7 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
-from contextlib import aclosing, contextmanager, nullcontext
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -39,12 +39,12 @@ from completions_core.types import (
     RetryConfiguration,
     StreamOptions,
 )
-from completions_proxy.attempts import LiveAttempt, admit, record_failure, refused, unexpected
+from completions_proxy.attempts import DeadlineExceeded, LiveAttempt, admit, as_provider_error, record_failure
 from completions_proxy.breaker import Health
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
-from completions_proxy.turns import CredentialSpec, Target, Turn
+from completions_proxy.turns import Target, Turn
 
 __all__ = ["Engine", "Schedule", "Step"]
 
@@ -112,6 +112,21 @@ def _backoff(
     return delay
 
 
+@contextmanager
+def _deadline(timeout: Optional[float], default: Optional[float]) -> Iterator[None]:
+    """The deadline of a non-streaming call: its request's ``timeout``, else the operator's default."""
+    seconds = timeout or default
+    if not seconds:
+        yield
+        return
+    try:
+        with anyio.fail_after(seconds):
+            yield
+    except TimeoutError:
+        why = "" if timeout else " (the proxy's default deadline; set `timeout` to change it)"
+        raise DeadlineExceeded(f"did not answer within {seconds:g} s{why}") from None
+
+
 @dataclass(frozen=True)
 class Step:
     """One attempt a :class:`Schedule` asks for."""
@@ -176,7 +191,7 @@ class Engine:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def plan(self, request: ChatCompletionRequest, credentials: Mapping[str, CredentialSpec]) -> list[Target]:
+    def plan(self, request: ChatCompletionRequest, credentials: Mapping[str, Credential]) -> list[Target]:
         """Build the primary and fallback targets; refuse unknown or unregistered providers up front."""
         targets = []
         entries: list[tuple[str, ChatCompletionRequest]] = [("provider", request)]
@@ -202,7 +217,7 @@ class Engine:
                         path,
                         error_type="provider_not_configured_error",
                     )
-                spec = CredentialSpec(managed=True)
+                spec = Credential("none")
             messages = _strip_for(adapter, list(effective.messages))  # type: ignore[arg-type]
             # No ``retry`` means the documented defaults; ``{"enabled": false}`` turns retries off.
             retry = effective.retry if isinstance(effective.retry, RetryConfiguration) else RetryConfiguration()
@@ -218,12 +233,12 @@ class Engine:
 
     def _config(self, target: Target) -> tuple[Hashable, bool]:
         """The SDK client config for a target, resolving its credential; and whether it is a customer's."""
-        adapter = target.adapter
-        if target.credential.api_key is not None:
-            credential = Credential("customer", target.credential.api_key)
+        adapter, credential = target.adapter, target.credential
+        if credential.source == "customer":
+            pass  # the key the client registered, used as it is
         elif not adapter.requires_key:
             credential = Credential("none")
-        else:
+        else:  # managed: read now, so a rotated or re-mounted key is picked up
             key = self.settings.managed_key(adapter.name, adapter.managed_key_env)
             if key is None:
                 raise ProviderError(
@@ -256,7 +271,7 @@ class Engine:
             config = None
         if config is not None:
             self.clients.discard(target.adapter, config, customer=customer)
-        if target.credential.api_key is None and target.adapter.requires_key:
+        if target.credential.source != "customer" and target.adapter.requires_key:
             self.settings.forget_key(target.adapter.name)
 
     # -- running ----------------------------------------------------------------------------
@@ -307,49 +322,31 @@ class Engine:
             attempt = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
-            # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
-            timeout = target.request.timeout or self.settings.complete_timeout
             try:
                 with (
                     self.lease(target) as client,
                     admit(self, target, index, turn, attempt),  # the breaker: may skip (BreakerOpen)
-                    anyio.fail_after(timeout) if timeout else nullcontext(),
+                    # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
+                    _deadline(target.request.timeout, self.settings.complete_timeout),
                 ):
                     try:
                         completion = await target.adapter.complete(client, target.request)
                     finally:
                         turn.provider_wait += time.perf_counter() - started
-            except TimeoutError:
-                why = "" if target.request.timeout else " (the proxy's default deadline; set `timeout` to change it)"
-                schedule.last = ProviderError(
-                    f"{target.provider} did not answer within {timeout:g} s{why}",
-                    "timeout_error",
-                    provider=target.provider,
-                )
-                record_failure(attempt, schedule.last, started)
-                continue
-            except ProviderError as exc:
-                schedule.last = exc
-                record_failure(attempt, exc, started)
-                continue
-            except InvalidRequestError as exc:
-                # Refused before anything was sent (an endpoint outside the allowlist, too many
-                # cache breakpoints): a 400 for this target; a fallback may still answer.
-                schedule.last = refused(target, exc)
-                record_failure(attempt, schedule.last, started)
-                continue
             except anyio.get_cancelled_exc_class():
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
-            except Exception as exc:  # noqa: BLE001 - reported, never silent
-                schedule.last = unexpected(target, exc)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded ProviderError
+                # A refusal before anything was sent (an endpoint outside the allowlist, too many
+                # cache breakpoints) is a 400 for this target only: a fallback may still answer.
+                schedule.last = as_provider_error(target, exc)
                 record_failure(attempt, schedule.last, started)
                 continue
             attempt.latency_ms = (time.perf_counter() - started) * 1000
-            turn.provider, turn.model = target.provider, target.request.model
-            turn.usage, turn.usage_reader = completion.usage, target.adapter.normalize_usage
-            turn.finish_reason = completion.finish_reason
+            turn.answered(target.provider, target.request.model)
+            turn.record.usage, turn.usage_reader = completion.usage, target.adapter.normalize_usage
+            turn.record.finish_reason = completion.finish_reason
             turn.response = response_from_completion(
                 completion, provider=target.provider, model=target.request.model, request_id=turn.request_id
             )

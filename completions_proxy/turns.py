@@ -1,5 +1,5 @@
-"""What the engine, its attempts and its hedges share about one request: the turn, its targets,
-and the credentials the client registered.
+"""One request through the proxy: the turn that owns its telemetry record, and the targets the
+engine plans for it.
 
 Imports flow one way: :mod:`~completions_proxy.engine` -> :mod:`~completions_proxy.hedging` ->
 :mod:`~completions_proxy.attempts` -> this module, which knows none of them.
@@ -9,78 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
-from completions_core.adapter import ProviderAdapter
-from completions_core.errors import InvalidRequestError
-from completions_core.limits import DEFAULT_LIMITS
-from completions_core.records import AttemptRecord
-from completions_core.redaction import Secret
+from completions_core.adapter import Credential, ProviderAdapter
+from completions_core.records import AttemptRecord, CompletionRecord
 from completions_core.types import ChatCompletionRequest, ChatCompletionResponse, RetryConfiguration
 from completions_core.usage import NormalizedUsage, chat_completions_usage
 
-__all__ = ["CredentialSpec", "Target", "Turn", "parse_credentials"]
-
-
-@dataclass(frozen=True)
-class CredentialSpec:
-    """What the client registered for one provider: the managed key, or its own key."""
-
-    managed: bool
-    api_key: Optional[Secret] = None
-
-
-def parse_credentials(value: Any) -> dict[str, CredentialSpec]:
-    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``.
-
-    A key travels in an HTTP header to the provider, so it must be printable Latin-1 without
-    CR, LF or NUL, and at most ``max_key_chars`` long; a message never repeats the key.
-    """
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidRequestError("expected an object mapping provider names to credentials", "credentials")
-    if len(value) > DEFAULT_LIMITS.max_credentials:
-        raise DEFAULT_LIMITS.too_many("providers", len(value), "max_credentials", "credentials")
-    out: dict[str, CredentialSpec] = {}
-    for name, spec in value.items():
-        if not isinstance(name, str) or not name.strip() or len(name) > DEFAULT_LIMITS.max_provider_chars:
-            raise InvalidRequestError(
-                f"each key is a provider name of 1 to {DEFAULT_LIMITS.max_provider_chars} characters "
-                "(max_provider_chars)",
-                "credentials",
-            )
-        path = f"credentials.{name}"
-        if not isinstance(spec, Mapping):
-            raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
-        unknown = set(spec) - {"voicerun_managed", "api_key"}
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown field {sorted(unknown)[0][:64]!r}; allowed fields: api_key, voicerun_managed", path
-            )
-        managed = spec.get("voicerun_managed") is True
-        key = spec.get("api_key")
-        if key is not None and (not isinstance(key, str) or not key.strip()):
-            raise InvalidRequestError("api_key must be a non-empty string", path)
-        if managed == bool(key):
-            raise InvalidRequestError("exactly one of voicerun_managed or api_key must be set", path)
-        if key is not None:
-            _check_key(key, f"{path}.api_key")
-        out[name.strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
-    return out
-
-
-def _check_key(key: str, path: str) -> None:
-    if len(key) > DEFAULT_LIMITS.max_key_chars:
-        raise InvalidRequestError(
-            f"is {len(key)} characters long, over the limit of {DEFAULT_LIMITS.max_key_chars} (max_key_chars)", path
-        )
-    # Never name the offending character's neighbours: they are part of the key.
-    if any(ch in key for ch in "\r\n\0"):
-        raise InvalidRequestError("must not contain CR, LF or NUL characters (check how the key was read)", path)
-    if any(ord(ch) > 0xFF or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key.strip()):
-        raise InvalidRequestError("must hold only printable Latin-1 characters (it is sent in an HTTP header)", path)
+__all__ = ["Target", "Turn"]
 
 
 @dataclass
@@ -89,7 +26,7 @@ class Target:
 
     adapter: ProviderAdapter
     request: ChatCompletionRequest
-    credential: CredentialSpec
+    credential: Credential
     retry: RetryConfiguration
 
     @property
@@ -98,26 +35,101 @@ class Target:
         return self.adapter.name
 
 
-
-
-@dataclass
 class Turn:
-    """The state of one request through the engine: attempts so far and who answered."""
+    """The state of one request, from the route that received it to its telemetry record.
 
-    request_id: str
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    provider: Optional[str] = None
-    model: Optional[str] = None
-    first_chunk_at: Optional[float] = None
-    first_sentence_at: Optional[float] = None
-    started_at: float = field(default_factory=time.perf_counter)
-    provider_wait: float = 0.0
-    backoff_wait: float = 0.0
-    usage: Optional[dict[str, Any]] = None
-    #: Reads ``usage`` with the answering adapter's meaning (its ``normalize_usage``).
-    usage_reader: Callable[[Optional[Mapping[str, Any]]], NormalizedUsage] = field(default=chat_completions_usage)
-    finish_reason: Optional[str] = None
-    chunks: int = 0
-    sentences: int = 0
-    response: Optional[ChatCompletionResponse] = None
-    last_target: int = 0  # the plan's last target: the breaker never skips it
+    :attr:`record` is the request's :class:`~completions_core.records.CompletionRecord`, and the
+    only place its facts are kept: the route writes who asked and for what, the engine and its
+    attempts write each attempt and who answered, and :meth:`finish` closes it exactly once with
+    the outcome and the timings. Telemetry then reads it as it is. The turn itself keeps only the
+    clocks and what the engine needs on the way (the answer, the usage reader, the plan's end).
+    """
+
+    def __init__(
+        self,
+        request_id: str,
+        *,
+        caller: Optional[str] = None,
+        trace: tuple[Optional[str], Optional[str]] = (None, None),
+    ) -> None:
+        self.started_at = time.perf_counter()
+        self.record = CompletionRecord(
+            request_id=request_id,
+            caller=caller,
+            stream=False,
+            started_at=time.time(),
+            traceparent=trace[0],
+            tracestate=trace[1],
+        )
+        #: Seconds spent waiting on providers, and backing off between retries (not the proxy's own time).
+        self.provider_wait = 0.0
+        self.backoff_wait = 0.0
+        #: Reads the record's ``usage`` with the answering adapter's meaning (its ``normalize_usage``).
+        self.usage_reader: Callable[[Optional[Mapping[str, Any]]], NormalizedUsage] = chat_completions_usage
+        #: The answer, once a provider gave one (assembled from the stream when streaming).
+        self.response: Optional[ChatCompletionResponse] = None
+        #: The plan's last target: the breaker never skips it.
+        self.last_target = 0
+        self.finished = False
+
+    @property
+    def request_id(self) -> str:
+        """The request's id (``X-Request-ID``)."""
+        return self.record.request_id
+
+    @property
+    def attempts(self) -> list[AttemptRecord]:
+        """Every attempt so far, in order (the record's list: appending to it records an attempt)."""
+        return self.record.attempts
+
+    @property
+    def provider(self) -> Optional[str]:
+        """The provider that answered, once one has."""
+        return self.record.provider
+
+    @property
+    def model(self) -> Optional[str]:
+        """The model that answered, once one has."""
+        return self.record.model
+
+    def asked(self, request: ChatCompletionRequest, *, stream: bool, messages: Optional[list[Any]] = None) -> None:
+        """Record what the caller asked for; ``messages`` (their wire form) only when content logging is on."""
+        record = self.record
+        record.stream = stream
+        record.requested_provider, record.requested_model = str(request.provider), request.model
+        if messages is not None:
+            record.content = {"messages": messages, "answer": None}
+
+    def answered(self, provider: str, model: str) -> None:
+        """A provider's answer carries the turn (the first chunk reached the client, or it completed)."""
+        self.record.provider, self.record.model = provider, model
+
+    def first_chunk(self) -> None:
+        """The first chunk reached the client now."""
+        self.record.time_to_first_token_ms = (time.perf_counter() - self.started_at) * 1000
+
+    def first_sentence(self) -> None:
+        """The first sentence was complete now."""
+        self.record.time_to_first_sentence_ms = (time.perf_counter() - self.started_at) * 1000
+
+    def overhead_ms(self, now: Optional[float] = None) -> float:
+        """Time the proxy spent on its own: elapsed minus provider waits and backoff pauses."""
+        now = time.perf_counter() if now is None else now
+        return max(0.0, ((now - self.started_at) - self.provider_wait - self.backoff_wait) * 1000)
+
+    def finish(self, outcome: str, status: int, error_type: Optional[str] = None) -> bool:
+        """Close the record with how the request ended; False (and nothing changes) when already closed."""
+        if self.finished:
+            return False
+        self.finished = True
+        now = time.perf_counter()
+        record = self.record
+        record.outcome, record.status, record.error_type = outcome, status, error_type
+        record.client_disconnected = outcome == "client_disconnected"
+        record.total_ms = (now - self.started_at) * 1000
+        record.overhead_ms = self.overhead_ms(now)
+        record.normalized_usage = self.usage_reader(record.usage)
+        if record.content is not None:
+            answer = self.response
+            record.content["answer"] = answer.message.content if answer is not None else None
+        return True

@@ -31,7 +31,8 @@ from completions_core.types import AssistantMessage, ChatCompletionRequest, Retr
 from completions_proxy.engine import JITTER, MAX_BACKOFF, Schedule, _backoff
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.testing import RunningProxy, running_proxy
-from completions_proxy.turns import CredentialSpec, Target
+from completions_proxy.turns import Target
+from completions_proxy.wire import MANAGED
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +169,7 @@ def test_backoff_bounds_with_an_injected_random() -> None:
 
 def _target(name: str, retry: RetryConfiguration) -> Target:
     request = ChatCompletionRequest(provider="embedded", model=name, messages=[UserMessage("x")])
-    return Target(adapter=EmbeddedAdapter(), request=request, credential=CredentialSpec(managed=True), retry=retry)
+    return Target(adapter=EmbeddedAdapter(), request=request, credential=MANAGED, retry=retry)
 
 
 def _walk(schedule: Schedule, error: ProviderError) -> list[tuple[int, int, bool]]:
