@@ -210,6 +210,7 @@ def deadline(
 
 
 def as_provider_error(target: Target, exc: Exception) -> ProviderError:
+    """Any failure of an attempt as the ProviderError it is recorded and answered with."""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, DeadlineExceeded):

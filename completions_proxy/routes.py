@@ -33,7 +33,7 @@ from completions_proxy.state import ProxyState
 from completions_proxy.turns import Target, Turn
 from completions_proxy.wire import parse_credentials, parse_request
 
-__all__ = ["guarded", "report", "routes", "with_turn"]
+__all__ = ["answer", "guarded", "header_deadlines", "read_json", "report", "routes", "stream_response", "with_turn"]
 
 logger = structlog.get_logger("completions_proxy.routes")
 
