@@ -51,6 +51,7 @@ class SentenceChunker:
 
     def _reset(self) -> None:
         self._scanner = Scanner(rules_for(self._language), self._terminals)
+        self._window = self._scanner.window
         self._fast: Callable[[str], re.Match[str] | None] | None = self._scanner.fast
         self._limit = COMPACT_AT
         self._postponed = False
@@ -65,13 +66,14 @@ class SentenceChunker:
         """Add ``delta`` to the stream; return the sentences it completed, in order."""
         fast = self._fast
         scanner = self._scanner
+        window = self._window
         if fast is not None:
             match = fast(delta)
-            scanner.buf += delta
+            window.buf += delta
             if match is None:
                 # Fast path: no decision pending and nothing in the delta that could end a
                 # sentence (or, for a postponed decision, nothing that could let it go further).
-                if len(scanner.buf) < self._limit:
+                if len(window.buf) < self._limit:
                     return []
                 # Past the hold cap of an open quote, or a long run to move aside: scan it now.
             elif (
@@ -84,7 +86,7 @@ class SentenceChunker:
                 self._fast = None
                 return []
         else:
-            scanner.buf += delta
+            window.buf += delta
         scanner.scan()
         scanner.trim()
         if scanner.waiting:
@@ -105,7 +107,7 @@ class SentenceChunker:
     def flush(self) -> list[str]:
         """End the stream: return every sentence still held back, even a short last one."""
         scanner = self._scanner
-        scanner.final = True
+        scanner.window.final = True
         scanner.scan()
         rest = scanner.rest()
         if rest:
