@@ -52,7 +52,7 @@ class SentenceChunker:
     def _reset(self) -> None:
         self._scanner = Scanner(rules_for(self._language), self._terminals)
         self._window = self._scanner.window
-        self._fast: Callable[[str], re.Match[str] | None] | None = self._scanner.fast
+        self._fast: Callable[..., re.Match[str] | None] | None = self._scanner.fast
         self._limit = COMPACT_AT
         self._postponed = False
         self._idle = self._scanner.idle_tail
@@ -80,9 +80,11 @@ class SentenceChunker:
                 not self._postponed
                 and not delta[match.end() :].lstrip(self._idle).strip()
                 and delta[match.start()] in self._terminal_set
+                and not (delta[match.end() : match.end() + 1] == "\n" and delta[match.start()] in ".!?")
             ):
                 # The delta ends on a terminal mark (and closers): any decision on it needs the
-                # next character, so the scan waits for the next delta.
+                # next character, so the scan waits for the next delta. A line break right
+                # after ".", "!" or "?" decides at once (as the scan's own check says).
                 self._fast = None
                 return []
         else:
@@ -152,6 +154,12 @@ class SentenceChunker:
 
 def _starts_line(raw: str) -> bool:
     """Whether the leading whitespace of ``raw`` holds a line break."""
+    # The first two characters answer most segments ("Next", "\nNext", " Next") without a search.
+    first = raw[:1]
+    if first in NEWLINES:
+        return first != ""
+    if not first.isspace() or not raw[1:2].isspace():
+        return False
     return _LINE_BREAK_FIRST(raw) is not None
 
 

@@ -93,6 +93,7 @@ class Scanner:
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
         w = self.window
+        terms = self.terms
         while True:
             buf = w.buf
             n = len(buf)
@@ -117,9 +118,9 @@ class Scanner:
                     break
             i = m.start()
             if (
-                not w.final
-                and n - i <= 8
-                and buf[i] in self.terms
+                n - i <= 8
+                and buf[i] in terms
+                and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
                 and not (buf[i + 1 : i + 2] == "\n" and buf[i] in ".!?")
             ):
@@ -146,7 +147,11 @@ class Scanner:
                 return
             cut = False
             if kind == BOUND:
-                self._update_stack(at)
+                if at > self.stack_pos:
+                    if self.stack or QUOTE_RE.search(buf, self.stack_pos, at) is not None:
+                        self._update_stack(at)
+                    else:
+                        self.stack_pos = at  # no quote or bracket: nothing to track
                 if self.stack:
                     if not self.held or self.held[-1] < at:
                         self.held.append(at)

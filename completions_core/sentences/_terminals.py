@@ -79,16 +79,18 @@ def terminal(w: TextWindow, i: int) -> Decision:
         if buf[i] == "." and (nxt.islower() or (nxt.isdigit() and w.before(i).isdigit())):
             return SKIP, i, i + 1
         if nxt == " " and buf[i + 2].isalnum():
-            k = i
-            while k > w.start and buf[k - 1].isalpha():
-                k -= 1
-            word = buf[k:i].lower()
-            if i - k >= 2 and w.before(k) == " " and word not in _CONTEXT_WORDS:
-                if buf[i] == "." and (word in w.rules.titles or word in w.rules.never_final):
-                    return SKIP, i, i + 1
-                if buf[i + 2].isupper() and word not in w.rules.abbreviations and word[-3:] != "str":
-                    if buf[i] == "." or word not in w.rules.exclaim_names:
-                        return BOUND, i + 1, i + 1
+            # The word before the mark: letters only, back to a plain space or the sentence start.
+            k = max(buf.rfind(" ", w.start, i) + 1, w.start)
+            word = buf[k:i]
+            if len(word) >= 2 and word.isalpha():
+                word = word.lower()
+                if word not in _CONTEXT_WORDS:
+                    abbrev = w.rules.kinds.get(word)
+                    if buf[i] == "." and (abbrev == "title" or abbrev == "never"):
+                        return SKIP, i, i + 1
+                    if abbrev is None and buf[i + 2].isupper() and word[-3:] != "str":
+                        if buf[i] == "." or word not in w.rules.exclaim_names:
+                            return BOUND, i + 1, i + 1
     terms = w.terms
     j = i + 1
     while w.at(j) in terms and j - i < RUN_CAP:

@@ -56,6 +56,8 @@ BULLETS = "•⁃"
 
 _OTHER_SPACE = re.compile(r"[^\S ]").search
 ENUM_RE = re.compile(r"\d{1,3}|[A-Za-z]")
+# The characters a list marker can start with besides a digit or a letter: bullets, a bracket.
+_MARKER_STARTS = "•⁃·▪◦‣-*+("
 _MARKER_RE = re.compile(
     r"(?P<bullet>[•⁃·▪◦‣\-*+](?=[\s\d(A-Za-z]))?[ \t]*"
     r"(?:\((?P<pv>\d{1,3}|[A-Za-z])\)|(?P<v>\d{1,3}|[A-Za-z])(?P<d>\.\)|\.|\)))?"
@@ -238,7 +240,7 @@ class TextWindow:
         if self.marker is not None:
             return self.marker
         cs = self.content_start()
-        if 0 <= cs and len(self.buf) - cs < 8 and not self.final:
+        if 0 <= cs and len(self.buf) - cs < 8 and not self.final and not _marker_settled(self.buf, cs):
             raise Need(cs + 7)  # the marker may not have arrived whole yet
         m = _MARKER_RE.match(self.buf, cs) if cs >= 0 else None
         marker = NO_MARKER
@@ -252,6 +254,37 @@ class TextWindow:
                 marker = Marker(bullet, "", 0, "", cs + 1)
         self.marker = marker
         return marker
+
+
+def _marker_settled(buf: str, cs: int) -> bool:
+    """Whether more text can no longer change what the marker pattern finds at ``cs``.
+
+    Decided by the first characters in the common cases, so that "2. Wait" or "Open" do not
+    wait for eight characters: a number is settled once its delimiter and the character after
+    it have arrived ("2. W", "12) a") or once a character that is no delimiter follows it; a
+    letter once the character after it is no delimiter; anything that can start no marker at
+    once. A bullet or a bracket waits for the general rule.
+    """
+    n = len(buf)
+    c = buf[cs]
+    if c.isdecimal():  # what \d matches
+        e = cs + 1
+        while e < n and e - cs < 4 and buf[e].isdecimal():
+            e += 1
+        if e - cs == 4:
+            return True  # four digits: no enumerator
+        if e == n:
+            return False
+        if buf[e] == ".":
+            return e + 2 < n or (e + 1 < n and buf[e + 1] != ")")
+        if buf[e] == ")":
+            return e + 1 < n
+        return True
+    if c in _MARKER_STARTS:
+        return False
+    if c.isascii() and c.isalpha():
+        return cs + 1 < n and buf[cs + 1] not in ".)"
+    return True
 
 
 def wordish(c: str) -> bool:

@@ -106,20 +106,8 @@ def list_number(w: TextWindow, k: int) -> bool:
 
 
 def abbreviation(w: TextWindow, lw: str) -> str:
-    r = w.rules
-    if lw in r.titles:
-        return "title"
-    if lw in r.never_final:
-        return "never"
-    if lw in r.numeric:
-        return "numeric"
-    if lw in r.general:
-        return "general"
-    if lw in r.final:
-        return "final"
-    if lw in r.streets:
-        return "street"
-    return ""
+    """The kind of the abbreviation ``lw`` (lowercase, no final period), "" if it is none."""
+    return w.rules.kinds.get(lw, "")
 
 
 def after_period(w: TextWindow, i: int, b: int, t: int, first: str, category: str, word: str, k: int) -> Decision:

@@ -183,3 +183,12 @@ def test_decisions_are_proportional_to_candidates() -> None:
     for step in (1, 4, 64):
         assert _count_decisions(text, step) <= 2 * candidates
     assert _count_decisions(text * 4, 4) <= 4 * _count_decisions(text, 4) + 8
+
+
+def test_a_period_before_a_line_break_at_the_end_of_a_delta_is_decided_at_once() -> None:
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    assert chunker.feed("First line.\n") == ["First line."]
+    assert chunker.feed("Second line!\n") == ["Second line!"]
+    # A mark with a space after it still waits for the next word.
+    assert chunker.feed("Fourth. ") == []
+    assert chunker.flush() == ["Fourth."]
