@@ -1,12 +1,14 @@
 """The incremental boundary scanner behind :class:`~completions_core.sentences.SentenceChunker`.
 
-The scanner keeps the text that has not been emitted yet (``buf``) and a scan position. Only
-candidate characters (terminal marks, newlines, a few list triggers) are looked at, found by one
-precompiled regex. At each candidate a decision is taken from a bounded window of text around
-it; when that window reaches past the text received so far, the decision is postponed
-(:class:`~._text.Need`) and taken again, from the same place, when more text arrives. A
-decision never depends on where the deltas were split, so the output does not either, and every
-character is scanned a bounded number of times: the work is linear in the length of the stream.
+The scanner owns the text that has not been emitted yet (a :class:`~._text.TextWindow`) and a
+scan position. Only candidate characters (terminal marks, newlines, a few list triggers) are
+looked at, found by one precompiled regex. At each candidate it asks the rule that owns it
+(``_terminals.py`` for a terminal mark, ``_lines.py`` for a line break, a fence or a list item),
+which takes a decision from a bounded window of text around it; when that window reaches past
+the text received so far, the decision is postponed (:class:`~._text.Need`) and taken again,
+from the same place, when more text arrives. A decision never depends on where the deltas were
+split, so the output does not either, and every character is scanned a bounded number of times:
+the work is linear in the length of the stream.
 
 Quotes and brackets are tracked lazily (only up to the candidate being decided). A boundary
 inside an open quote is *held*: it is dropped if the quote closes (the quotation stays one
