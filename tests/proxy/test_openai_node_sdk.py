@@ -67,7 +67,14 @@ def hanging() -> HangingAdapter:
 async def proxy(hanging: HangingAdapter) -> AsyncIterator[RunningProxy]:
     env = {"KEYED_API_KEY": MANAGED_KEY, "COMPLETIONS_OPENAI_MODEL_MAP": '{"fast": "embedded/embedded-1"}'}
     async with running_proxy(registry(KeyedAdapter(), hanging), env=env) as running:
+        running.state.engine.sleep = _no_backoff
         yield running
+
+
+async def _no_backoff(delay: float) -> None:
+    """The engine's wait between retries, made instant: the proxy still retries the scripted
+    failures the default number of times (about 17 s of backoff otherwise), only without waiting."""
+    await anyio.sleep(0)
 
 
 async def test_the_node_sdk_streams_calls_tools_fails_over_and_raises(
