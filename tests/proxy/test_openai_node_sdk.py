@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from completions_proxy.testing import RunningProxy, running_proxy
@@ -74,7 +75,7 @@ async def proxy(hanging: HangingAdapter) -> AsyncIterator[RunningProxy]:
 async def _no_backoff(delay: float) -> None:
     """The engine's wait between retries, made instant: the proxy still retries the scripted
     failures the default number of times (about 17 s of backoff otherwise), only without waiting."""
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
 
 
 async def test_the_node_sdk_streams_calls_tools_fails_over_and_raises(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import openai
 import pytest
 from pydantic import BaseModel
@@ -50,7 +51,7 @@ async def proxy(hanging: HangingAdapter) -> AsyncIterator[RunningProxy]:
 async def _no_backoff(delay: float) -> None:
     """The engine's wait between retries, made instant: the proxy still retries a failure the
     default number of times (seconds of backoff per test otherwise), only without waiting."""
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
 
 
 @pytest.fixture
