@@ -3,7 +3,7 @@ and no secret may show up in a log line or an error body anywhere in the suite."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -46,6 +46,25 @@ def _capture_structlog() -> None:
 
     configure_with_capture.captures_leaks = True  # type: ignore[attr-defined]
     app_module.configure_logging = configure_with_capture  # type: ignore[assignment]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = unmarked_generated_tests(items)
+    if unmarked:
+        raise pytest.UsageError(
+            "tests driven by hypothesis or schemathesis must be marked slow (pytest.mark.slow; CI, "
+            "tox -e slow and ./dev.sh test-all run them) to keep the default run fast: " + ", ".join(unmarked)
+        )
+
+
+def unmarked_generated_tests(items: Iterable[Any]) -> list[str]:
+    """The node ids of property-based or fuzz tests (hypothesis, schemathesis) without the slow
+    mark: their example budgets cost seconds each, so they stay out of the default run."""
+    return [
+        item.nodeid
+        for item in items
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) and item.get_closest_marker("slow") is None
+    ]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

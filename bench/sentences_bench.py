@@ -19,7 +19,9 @@ One run measures, on the same text (English golden-rule cases, about 8,000 chara
    holds), so that a change's effect on accuracy shows next to its effect on speed.
 
 Run ``python bench/sentences_bench.py`` (under a minute) or ``--quick`` for a CI smoke run
-(a few seconds). Timings are the best CPU time of several repetitions, so that a busy machine
+(a few seconds). ``--mypyc`` runs only section 4, twice, in child processes: with the modules
+as they are, then with the same modules compiled by mypyc in a temporary copy (needs a C
+compiler; about 40 s). Timings are the best CPU time of several repetitions, so that a busy machine
 disturbs them less; the ratios are what to compare across machines.
 """
 
@@ -27,16 +29,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# --mypyc runs this file again with CODE_ROOT set to a copy whose sentence modules are compiled.
+CODE_ROOT = os.environ.get("SENTENCES_BENCH_CODE_ROOT", str(ROOT))
+sys.path.insert(0, CODE_ROOT)
 
 from completions_core.sentences import SentenceChunker  # noqa: E402
 from completions_core.types import StreamOptions  # noqa: E402
@@ -290,11 +298,41 @@ def golden_section() -> None:
     print()
 
 
+def mypyc_section(quick: bool) -> None:
+    """The voice-replies section twice, in child processes: the modules as they are, then the
+    same modules compiled with mypyc (in a temporary copy; nothing in the tree changes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(
+            ROOT / "completions_core", Path(tmp) / "completions_core", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        modules = sorted(str(p.relative_to(tmp)) for p in (Path(tmp) / "completions_core" / "sentences").glob("_*.py"))
+        print(f"Compiling {len(modules)} modules of completions_core/sentences with mypyc ...", flush=True)
+        subprocess.run([sys.executable, "-m", "mypyc", *modules], cwd=tmp, check=True, capture_output=True)
+        for label, code_root in (("interpreted", str(ROOT)), ("compiled with mypyc", tmp)):
+            print(f"\n# {label}\n", flush=True)
+            child = [sys.executable, __file__, "--replies-only", *(["--quick"] if quick else [])]
+            env = {**os.environ, "SENTENCES_BENCH_CODE_ROOT": code_root}
+            subprocess.run(child, env=env, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small texts, few repetitions (CI smoke run)")
+    parser.add_argument(
+        "--mypyc",
+        action="store_true",
+        help="only the voice replies, interpreted and then compiled with mypyc (needs a C compiler)",
+    )
+    parser.add_argument("--replies-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     size, repeats, pysbd_repeats = (2000, 3, 1) if args.quick else (8000, 15, 2)
+    if args.mypyc:
+        mypyc_section(args.quick)
+        return
+    if args.replies_only:
+        print(f"(the scanner loaded from {sys.modules['completions_core.sentences._scanner'].__file__})\n")
+        replies_section(repeats, pysbd_repeats, args.quick)
+        return
     texts = build_texts(size)
 
     golden_section()

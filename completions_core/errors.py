@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Optional
 
@@ -17,7 +18,9 @@ __all__ = [
     "ERROR_STATUS",
     "broken_connection",
     "retry_after_seconds",
+    "status_error",
     "status_error_type",
+    "transport_errors",
     "InvalidRequestError",
     "ProviderError",
     "RETRYABLE_ERROR_TYPES",
@@ -164,6 +167,60 @@ def broken_connection(exc: BaseException) -> Optional[str]:
             return type(seen).__name__
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def status_error(
+    status: int,
+    message: Optional[str],
+    *,
+    provider: str,
+    headers: Optional[Mapping[str, str]] = None,
+    overrides: Optional[Mapping[int, str]] = None,
+) -> ProviderError:
+    """The :class:`ProviderError` for an HTTP error answer: its type from :func:`status_error_type`,
+    the provider's own ``message`` (or ``HTTP <status>``), and its Retry-After from ``headers``.
+
+    For adapters that talk HTTP themselves; scrub ``message`` first if the provider may echo a key
+    (:func:`completions_core.redaction.scrub`).
+    """
+    return ProviderError(
+        (message if isinstance(message, str) and message.strip() else None) or f"HTTP {status}",
+        status_error_type(status, overrides),
+        provider=provider,
+        status_code=status,
+        retry_after=retry_after_seconds(headers) if headers is not None else None,
+    )
+
+
+@contextmanager
+def transport_errors(provider: str) -> Iterator[None]:
+    """Report a timeout or a broken connection raised inside the block as the :class:`ProviderError`
+    it is (``timeout_error``, ``connection_error``), naming only the exception's type.
+
+    A connection refused or reset that a transport reports as a timeout is a ``connection_error``
+    (:func:`broken_connection`); a :class:`ProviderError` and every other exception pass unchanged.
+    """
+    try:
+        yield
+    except ProviderError:
+        raise
+    except Exception as exc:
+        broken = broken_connection(exc)
+        if broken is not None:
+            message = f"could not reach {provider} ({broken})"
+            raise ProviderError(message, "connection_error", provider=provider) from None
+        if isinstance(exc, TimeoutError):
+            raise ProviderError(f"{provider} did not answer in time", "timeout_error", provider=provider) from None
+        if isinstance(exc, OSError) or _client_connection_error(exc):
+            message = f"could not reach {provider} ({type(exc).__name__})"
+            raise ProviderError(message, "connection_error", provider=provider) from None
+        raise
+
+
+def _client_connection_error(exc: BaseException) -> bool:
+    import aiohttp
+
+    return isinstance(exc, aiohttp.ClientConnectionError)
 
 
 def _finite(seconds: float) -> Optional[float]:

@@ -37,6 +37,9 @@ class AttemptRecord:
 class CompletionRecord:
     """Everything about one request that telemetry may see.
 
+    The proxy keeps one per request and fills it in as the request goes (the route, then each
+    attempt), closing it once the request has ended; the ``record_completion`` hook gets it then.
+
     ``caller`` is a non-reversible id of the proxy token; ``traceparent`` the caller's W3C trace
     context, if it sent one. ``content`` is filled only when content logging is opted in.
     """

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
-from typing import TYPE_CHECKING, Optional, cast
+from contextlib import AbstractContextManager, aclosing
+from typing import Any, Optional, Protocol, cast
 
 import anyio
 import structlog
@@ -19,14 +19,14 @@ from completions_core.assembly import ResponseAssembler
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.records import AttemptRecord
 from completions_core.types import ChatCompletionChunk, StreamOptions
-from completions_proxy.breaker import BreakerOpen, Ticket
-
-if TYPE_CHECKING:
-    from completions_proxy.engine import Engine, Target, Turn
+from completions_proxy.breaker import BreakerOpen, Health, Ticket
+from completions_proxy.settings import Settings
+from completions_proxy.turns import Target, Turn
 
 __all__ = [
     "DeadlineExceeded",
     "LiveAttempt",
+    "Runner",
     "admit",
     "as_provider_error",
     "deadline",
@@ -36,6 +36,17 @@ __all__ = [
 ]
 
 logger = structlog.get_logger("completions_proxy.engine")
+
+
+class Runner(Protocol):
+    """What an attempt needs from the engine that runs it (:class:`~completions_proxy.engine.Engine`)."""
+
+    health: Health
+    settings: Settings
+
+    def lease(self, target: Target) -> AbstractContextManager[Any]:
+        """The cached SDK client for ``target``, held for as long as the block runs."""
+        ...
 
 
 def record_failure(attempt: AttemptRecord, exc: ProviderError, started: float) -> None:
@@ -48,12 +59,12 @@ def record_failure(attempt: AttemptRecord, exc: ProviderError, started: float) -
     attempt.latency_ms = (time.perf_counter() - started) * 1000
 
 
-def admit(engine: Engine, target: Target, index: int, turn: Turn, record: AttemptRecord) -> Ticket:
+def admit(engine: Runner, target: Target, index: int, turn: Turn, record: AttemptRecord) -> Ticket:
     """Ask the breaker before an attempt (raises :class:`BreakerOpen` to skip it); note its state on ``record``."""
     ticket = engine.health.admit(
         target.provider,
         target.request.model,
-        shared=target.credential.api_key is None,
+        shared=target.credential.source != "customer",
         # No fallback after it, or the attempt cap leaves no attempt after this one.
         last_resort=index >= turn.last_target or len(turn.attempts) >= engine.settings.max_attempts,
     )
@@ -70,7 +81,7 @@ class LiveAttempt:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Runner,
         target: Target,
         index: int,
         options: StreamOptions,
@@ -91,13 +102,13 @@ class LiveAttempt:
 
     def commit(self) -> None:
         """This attempt's first chunk reached the client: it carries the turn."""
-        turn = self.turn
-        turn.first_chunk_at = time.perf_counter()
-        turn.provider, turn.model = self.target.provider, self.target.request.model
+        self.turn.first_chunk()
+        self.turn.answered(self.target.provider, self.target.request.model)
 
     async def chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
         """The attempt's chunks; raises ProviderError (recorded) on failure."""
         target, turn = self.target, self.turn
+        record = turn.record  # the turn's telemetry record (self.record is this attempt's)
         try:
             self.ticket = ticket = admit(self.engine, target, self.index, turn, self.record)
             assembler = ResponseAssembler(
@@ -140,23 +151,23 @@ class LiveAttempt:
                         if not self.produced:
                             ticket.ok()  # a first chunk: the provider is answering
                             self.produced = True
-                        if turn.first_sentence_at is None and assembler.sentences:
-                            turn.first_sentence_at = clock()
+                        if record.time_to_first_sentence_ms is None and assembler.sentences:
+                            turn.first_sentence()
                         for chunk in produced:
-                            turn.chunks += 1
+                            record.chunks += 1
                             yield chunk
                     final = assembler.finish()
-            turn.usage, turn.usage_reader = assembler.usage, target.adapter.normalize_usage
-            turn.finish_reason = assembler.finish_reason
-            turn.sentences = assembler.sentences
+            record.usage, turn.usage_reader = assembler.usage, target.adapter.normalize_usage
+            record.finish_reason = assembler.finish_reason
+            record.sentences = assembler.sentences
             turn.response = assembler.response
-            if turn.first_sentence_at is None and assembler.sentences:
-                turn.first_sentence_at = time.perf_counter()
+            if record.time_to_first_sentence_ms is None and assembler.sentences:
+                turn.first_sentence()
             self.record.latency_ms = (time.perf_counter() - self.started) * 1000
             self.produced = True
             ticket.ok()
             for chunk in final:
-                turn.chunks += 1
+                record.chunks += 1
                 yield chunk
         except (anyio.get_cancelled_exc_class(), GeneratorExit):
             if self.ticket is not None:
@@ -206,6 +217,7 @@ def deadline(
 
 
 def as_provider_error(target: Target, exc: Exception) -> ProviderError:
+    """Any failure of an attempt as the ProviderError it is recorded and answered with."""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, DeadlineExceeded):

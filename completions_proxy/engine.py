@@ -17,8 +17,8 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import aclosing, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import anyio
@@ -27,10 +27,8 @@ import structlog
 from completions_core.adapter import Credential, ProviderAdapter
 from completions_core.assembly import response_from_completion
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_core.limits import DEFAULT_LIMITS
 from completions_core.plugins import ProviderRegistry
 from completions_core.records import AttemptRecord
-from completions_core.redaction import Secret
 from completions_core.request import ProviderRequest, RetryPolicy
 from completions_core.types import (
     AssistantMessage,
@@ -40,14 +38,14 @@ from completions_core.types import (
     ErrorChunk,
     StreamOptions,
 )
-from completions_core.usage import NormalizedUsage, chat_completions_usage
-from completions_proxy.attempts import LiveAttempt, admit, record_failure, refused, unexpected
+from completions_proxy.attempts import DeadlineExceeded, LiveAttempt, admit, as_provider_error, record_failure
 from completions_proxy.breaker import Health
 from completions_proxy.clients import ClientCache
 from completions_proxy.hedging import Race
 from completions_proxy.settings import Settings
+from completions_proxy.turns import Target, Turn
 
-__all__ = ["CredentialSpec", "Engine", "Schedule", "Step", "Target", "Turn", "parse_credentials"]
+__all__ = ["Engine", "Schedule", "Step"]
 
 logger = structlog.get_logger("completions_proxy.engine")
 
@@ -57,110 +55,6 @@ RETRY_AFTER_CAP = 20.0
 JITTER = 0.25
 #: No single backoff is longer than this, whatever the multiplier did to it.
 MAX_BACKOFF = 60.0
-
-
-@dataclass(frozen=True)
-class CredentialSpec:
-    """What the client registered for one provider: the managed key, or its own key."""
-
-    managed: bool
-    api_key: Optional[Secret] = None
-
-
-def parse_credentials(value: Any) -> dict[str, CredentialSpec]:
-    """Decode the request's ``credentials`` object: ``{provider: {"voicerun_managed": true} | {"api_key": "..."}}``.
-
-    A key travels in an HTTP header to the provider, so it must be printable Latin-1 without
-    CR, LF or NUL, and at most ``max_key_chars`` long; a message never repeats the key.
-    """
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidRequestError("expected an object mapping provider names to credentials", "credentials")
-    if len(value) > DEFAULT_LIMITS.max_credentials:
-        raise DEFAULT_LIMITS.too_many("providers", len(value), "max_credentials", "credentials")
-    out: dict[str, CredentialSpec] = {}
-    for name, spec in value.items():
-        if not isinstance(name, str) or not name.strip() or len(name) > DEFAULT_LIMITS.max_provider_chars:
-            raise InvalidRequestError(
-                f"each key is a provider name of 1 to {DEFAULT_LIMITS.max_provider_chars} characters "
-                "(max_provider_chars)",
-                "credentials",
-            )
-        path = f"credentials.{name}"
-        if not isinstance(spec, Mapping):
-            raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
-        unknown = set(spec) - {"voicerun_managed", "api_key"}
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown field {sorted(unknown)[0][:64]!r}; allowed fields: api_key, voicerun_managed", path
-            )
-        managed = spec.get("voicerun_managed") is True
-        key = spec.get("api_key")
-        if key is not None and (not isinstance(key, str) or not key.strip()):
-            raise InvalidRequestError("api_key must be a non-empty string", path)
-        if managed == bool(key):
-            raise InvalidRequestError("exactly one of voicerun_managed or api_key must be set", path)
-        if key is not None:
-            _check_key(key, f"{path}.api_key")
-        out[name.strip().lower()] = CredentialSpec(managed=managed, api_key=Secret(key.strip()) if key else None)
-    return out
-
-
-def _check_key(key: str, path: str) -> None:
-    if len(key) > DEFAULT_LIMITS.max_key_chars:
-        raise InvalidRequestError(
-            f"is {len(key)} characters long, over the limit of {DEFAULT_LIMITS.max_key_chars} (max_key_chars)", path
-        )
-    # Never name the offending character's neighbours: they are part of the key.
-    if any(ch in key for ch in "\r\n\0"):
-        raise InvalidRequestError("must not contain CR, LF or NUL characters (check how the key was read)", path)
-    if any(ord(ch) > 0xFF or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key.strip()):
-        raise InvalidRequestError("must hold only printable Latin-1 characters (it is sent in an HTTP header)", path)
-
-
-@dataclass
-class Target:
-    """One provider to try, with the request as that provider will see it."""
-
-    adapter: ProviderAdapter
-    request: ProviderRequest
-    credential: CredentialSpec
-
-    @property
-    def provider(self) -> str:
-        """The provider's canonical name."""
-        return self.adapter.name
-
-    @property
-    def retry(self) -> Optional[RetryPolicy]:
-        """The target's retry policy (None: no retries)."""
-        return self.request.retry
-
-
-
-
-@dataclass
-class Turn:
-    """The state of one request through the engine: attempts so far and who answered."""
-
-    request_id: str
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    provider: Optional[str] = None
-    model: Optional[str] = None
-    first_chunk_at: Optional[float] = None
-    first_sentence_at: Optional[float] = None
-    started_at: float = field(default_factory=time.perf_counter)
-    provider_wait: float = 0.0
-    backoff_wait: float = 0.0
-    usage: Optional[dict[str, Any]] = None
-    #: Reads ``usage`` with the answering adapter's meaning (its ``normalize_usage``).
-    usage_reader: Callable[[Optional[Mapping[str, Any]]], NormalizedUsage] = field(default=chat_completions_usage)
-    finish_reason: Optional[str] = None
-    chunks: int = 0
-    sentences: int = 0
-    response: Optional[ChatCompletionResponse] = None
-    last_target: int = 0  # the plan's last target: the breaker never skips it
 
 
 def _strip_for(
@@ -209,6 +103,21 @@ def _backoff(
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
     return delay
+
+
+@contextmanager
+def _deadline(timeout: Optional[float], default: Optional[float]) -> Iterator[None]:
+    """The deadline of a non-streaming call: its request's ``timeout``, else the operator's default."""
+    seconds = timeout or default
+    if not seconds:
+        yield
+        return
+    try:
+        with anyio.fail_after(seconds):
+            yield
+    except TimeoutError:
+        why = "" if timeout else " (the proxy's default deadline; set `timeout` to change it)"
+        raise DeadlineExceeded(f"did not answer within {seconds:g} s{why}") from None
 
 
 @dataclass(frozen=True)
@@ -275,7 +184,7 @@ class Engine:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def plan(self, requests: Sequence[ProviderRequest], credentials: Mapping[str, CredentialSpec]) -> list[Target]:
+    def plan(self, requests: Sequence[ProviderRequest], credentials: Mapping[str, Credential]) -> list[Target]:
         """Build the targets of a decoded request (the primary, then each fallback, as the codec's
         :func:`~completions_core.codec.decode_request` returns them); refuse unknown or
         unregistered providers up front."""
@@ -300,7 +209,7 @@ class Engine:
                         path,
                         error_type="provider_not_configured_error",
                     )
-                spec = CredentialSpec(managed=True)
+                spec = Credential("none")
             messages = _strip_for(adapter, effective.messages)
             targets.append(
                 Target(
@@ -313,12 +222,12 @@ class Engine:
 
     def _config(self, target: Target) -> tuple[Hashable, bool]:
         """The SDK client config for a target, resolving its credential; and whether it is a customer's."""
-        adapter = target.adapter
-        if target.credential.api_key is not None:
-            credential = Credential("customer", target.credential.api_key)
+        adapter, credential = target.adapter, target.credential
+        if credential.source == "customer":
+            pass  # the key the client registered, used as it is
         elif not adapter.requires_key:
             credential = Credential("none")
-        else:
+        else:  # managed: read now, so a rotated or re-mounted key is picked up
             key = self.settings.managed_key(adapter.name, adapter.managed_key_env)
             if key is None:
                 raise ProviderError(
@@ -351,7 +260,7 @@ class Engine:
             config = None
         if config is not None:
             self.clients.discard(target.adapter, config, customer=customer)
-        if target.credential.api_key is None and target.adapter.requires_key:
+        if target.credential.source != "customer" and target.adapter.requires_key:
             self.settings.forget_key(target.adapter.name)
 
     # -- running ----------------------------------------------------------------------------
@@ -403,49 +312,31 @@ class Engine:
             attempt = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
             started = time.perf_counter()
-            # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
-            timeout = target.request.timeout or self.settings.complete_timeout
             try:
                 with (
                     self.lease(target) as client,
                     admit(self, target, index, turn, attempt),  # the breaker: may skip (BreakerOpen)
-                    anyio.fail_after(timeout) if timeout else nullcontext(),
+                    # Without a ``timeout`` of its own, a non-streaming call gets the operator's deadline.
+                    _deadline(target.request.timeout, self.settings.complete_timeout),
                 ):
                     try:
                         completion = await target.adapter.complete(client, target.request)
                     finally:
                         turn.provider_wait += time.perf_counter() - started
-            except TimeoutError:
-                why = "" if target.request.timeout else " (the proxy's default deadline; set `timeout` to change it)"
-                schedule.last = ProviderError(
-                    f"{target.provider} did not answer within {timeout:g} s{why}",
-                    "timeout_error",
-                    provider=target.provider,
-                )
-                record_failure(attempt, schedule.last, started)
-                continue
-            except ProviderError as exc:
-                schedule.last = exc
-                record_failure(attempt, exc, started)
-                continue
-            except InvalidRequestError as exc:
-                # Refused before anything was sent (an endpoint outside the allowlist, too many
-                # cache breakpoints): a 400 for this target; a fallback may still answer.
-                schedule.last = refused(target, exc)
-                record_failure(attempt, schedule.last, started)
-                continue
             except anyio.get_cancelled_exc_class():
                 attempt.outcome = "cancelled"
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 raise
-            except Exception as exc:  # noqa: BLE001 - reported, never silent
-                schedule.last = unexpected(target, exc)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded ProviderError
+                # A refusal before anything was sent (an endpoint outside the allowlist, too many
+                # cache breakpoints) is a 400 for this target only: a fallback may still answer.
+                schedule.last = as_provider_error(target, exc)
                 record_failure(attempt, schedule.last, started)
                 continue
             attempt.latency_ms = (time.perf_counter() - started) * 1000
-            turn.provider, turn.model = target.provider, target.request.model
-            turn.usage, turn.usage_reader = completion.usage, target.adapter.normalize_usage
-            turn.finish_reason = completion.finish_reason
+            turn.answered(target.provider, target.request.model)
+            turn.record.usage, turn.usage_reader = completion.usage, target.adapter.normalize_usage
+            turn.record.finish_reason = completion.finish_reason
             turn.response = response_from_completion(
                 completion, provider=target.provider, model=target.request.model, request_id=turn.request_id
             )

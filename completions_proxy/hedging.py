@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Optional, Union
 
 import anyio
 import structlog
@@ -21,10 +21,8 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from completions_core.errors import ProviderError
 from completions_core.types import ChatCompletionChunk, ErrorChunk, StreamOptions
-
-if TYPE_CHECKING:
-    from completions_proxy.attempts import LiveAttempt
-    from completions_proxy.engine import Engine, Target, Turn
+from completions_proxy.attempts import LiveAttempt, Runner
+from completions_proxy.turns import Target, Turn
 
 __all__ = ["Race"]
 
@@ -37,7 +35,7 @@ class Race:
     """Runs one target's first attempt, and the next target's beside it once it stalls."""
 
     def __init__(
-        self, engine: Engine, options: StreamOptions, turn: Turn, deadlines: tuple[Optional[float], Optional[float]]
+        self, engine: Runner, options: StreamOptions, turn: Turn, deadlines: tuple[Optional[float], Optional[float]]
     ) -> None:
         self.engine = engine
         self.options = options
@@ -58,7 +56,7 @@ class Race:
 
     def _start(self, tg: TaskGroup, pair: tuple[int, Target], sink: MemoryObjectSendStream[_Item]) -> None:
         index, target = pair
-        live = self.engine.attempt(target, index, self.options, self.turn, self.deadlines)
+        live = LiveAttempt(self.engine, target, index, self.options, self.turn, self.deadlines)
         scope = anyio.CancelScope()
         self.lanes.append((live, scope))
         tg.start_soon(self._lane, len(self.lanes) - 1, live, scope, sink)

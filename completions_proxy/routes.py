@@ -1,11 +1,14 @@
-"""The HTTP routes. Authentication is checked inside each protected endpoint, on the routed path."""
+"""The HTTP routes. Authentication is checked by one wrapper around each protected endpoint, on the
+routed path (:func:`guarded`, and :func:`with_turn` for the endpoints that run a completion)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import Any, Optional, TypeVar
 
@@ -17,20 +20,21 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from completions_core.codec import decode_request, message_to_wire, response_to_wire, stream_options_from_wire
+from completions_core.codec import decode_request, message_to_wire, response_to_wire
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.limits import DEFAULT_LIMITS
 from completions_core.request import ProviderRequest
 from completions_core.types import StreamOptions
 from completions_proxy.auth import authenticate
-from completions_proxy.engine import Target, Turn, parse_credentials
 from completions_proxy.openapi import OPENAPI
 from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
+from completions_proxy.settings import Settings
 from completions_proxy.state import ProxyState
-from completions_proxy.telemetry import overhead_ms
+from completions_proxy.turns import Target, Turn
+from completions_proxy.wire import parse_credentials, parse_request
 
-__all__ = ["routes"]
+__all__ = ["answer", "guarded", "header_deadlines", "read_json", "report", "routes", "stream_response", "with_turn"]
 
 logger = structlog.get_logger("completions_proxy.routes")
 
@@ -88,6 +92,65 @@ def _unauthorized(headers: dict[str, str]) -> Response:
     )
 
 
+#: Builds the 401 a caller without a valid proxy token gets (native or OpenAI shape), given its headers.
+Refusal = Callable[[dict[str, str]], Response]
+Endpoint = Callable[[Request], Awaitable[Any]]
+TurnEndpoint = Callable[[Request, Turn], Awaitable[Any]]
+
+
+def guarded(refuse: Refusal = _unauthorized) -> Callable[[Endpoint], Endpoint]:
+    """Wrap an endpoint that needs the proxy token: a caller without one gets ``refuse``'s 401."""
+
+    def wrap(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def checked(request: Request) -> Any:
+            if _caller(request, _state(request)) is None:
+                return refuse({"X-Request-ID": _request_id(request)})
+            return await endpoint(request)
+
+        return checked
+
+    return wrap
+
+
+def with_turn(refuse: Refusal = _unauthorized) -> Callable[[TurnEndpoint], Endpoint]:
+    """Wrap an endpoint that runs a completion: it gets the request's :class:`Turn`, which records
+    the caller; a caller without a valid token gets ``refuse``'s 401, recorded as ``unauthorized``."""
+
+    def wrap(endpoint: TurnEndpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def checked(request: Request) -> Any:
+            state = _state(request)
+            caller = _caller(request, state)
+            trace = (request.headers.get("traceparent"), request.headers.get("tracestate"))
+            turn = Turn(_request_id(request), caller=caller, trace=trace)
+            if caller is None:
+                refused = refuse({"X-Request-ID": turn.request_id})
+                return answer(state, turn, refused, "unauthorized", "authentication_error")
+            return await endpoint(request, turn)
+
+        return checked
+
+    return wrap
+
+
+def report(state: ProxyState, turn: Turn, outcome: str, status: int, error_type: Optional[str] = None) -> None:
+    """Close the turn's record with how the request ended and hand it to telemetry, the first time only."""
+    if turn.finish(outcome, status, error_type):
+        state.telemetry.emit(turn.record)
+
+
+ResponseT = TypeVar("ResponseT", bound=Response)
+
+
+def answer(
+    state: ProxyState, turn: Turn, response: ResponseT, outcome: str, error_type: Optional[str] = None
+) -> ResponseT:
+    """:func:`report` the turn with ``response``'s status, and return the response."""
+    report(state, turn, outcome, response.status_code, error_type)
+    return response
+
+
 class _Disconnected(Response):
     """The client went away before its body arrived: nobody reads this answer (499 in telemetry)."""
 
@@ -133,61 +196,41 @@ async def _parse_json(request: Request, state: ProxyState, headers: dict[str, st
         return error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
 
 
-async def completions(request: Request) -> Response | ChunkStreamResponse:
+@with_turn()
+async def completions(request: Request, turn: Turn) -> Response | ChunkStreamResponse:
     """``POST /v1/completions``: a JSON response, or NDJSON chunks when ``stream`` is true."""
     state = _state(request)
-    turn = Turn(request_id=_request_id(request))
     headers = {"X-Request-ID": turn.request_id}
-    caller = _caller(request, state)
-    report = _Reporter(state, request, turn, caller)
-    if caller is None:
-        return report.done(_unauthorized(headers), "unauthorized", "authentication_error")
     data = await _parse_json(request, state, headers)
     if isinstance(data, _Disconnected):
-        return report.done(data, "client_disconnected")
+        return answer(state, turn, data, "client_disconnected")
     if isinstance(data, Response):
-        return report.done(data, "invalid_request", "invalid_request_error")
-    stream = False
+        return answer(state, turn, data, "invalid_request", "invalid_request_error")
     try:
-        if not isinstance(data, dict):
-            raise InvalidRequestError("the request body must be a JSON object")
-        stream = data.pop("stream", False)
-        if not isinstance(stream, bool):
-            raise InvalidRequestError("expected true or false", "stream")
-        report.stream = stream
-        raw_options = data.pop("stream_options", None)
-        credentials = parse_credentials(data.pop("credentials", None))
-        requests = decode_request(data, wire=True)
-        report.requested = (requests[0].provider, requests[0].model)
-        _check_provider_kwargs(requests, state)
+        call = parse_request(data)
+        primary = call.requests[0]
+        messages = None
         if state.settings.log_content:
-            report.messages = [message_to_wire(m) for m in requests[0].messages]
-        options, _deprecated = stream_options_from_wire(raw_options)
-        settings = state.settings
-        first_token_timeout = _header_seconds(
-            request, "X-Completions-First-Token-Timeout", settings.first_token_timeout
-        )
-        idle_timeout = _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout)
-        hedge_after = _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after)
-        targets = state.engine.plan(requests, credentials)
+            messages = [message_to_wire(m) for m in primary.messages]
+        turn.asked(primary, stream=call.stream, messages=messages)
+        _check_provider_kwargs(call.requests, state)
+        deadlines = header_deadlines(request, state.settings)
+        targets = state.engine.plan(call.requests, call.credentials)
     except InvalidRequestError as exc:
         response = error_response(exc.message, exc.error_type, exc.status_code, headers=headers)
-        return report.done(response, "invalid_request", exc.error_type)
-    if not stream:
+        return answer(state, turn, response, "invalid_request", exc.error_type)
+    if not call.stream:
         try:
-            answer = await state.engine.complete(targets, turn)
+            completed = await state.engine.complete(targets, turn)
         except ProviderError as exc:
             failed = provider_error_response(exc, {**headers, **_turn_headers(turn)})
-            return report.done(failed, "error", exc.error_type)
+            return answer(state, turn, failed, "error", exc.error_type)
         except anyio.get_cancelled_exc_class():
-            report.done(None, "client_disconnected", status=499)
+            report(state, turn, "client_disconnected", 499)
             raise
-        ok = json_response(response_to_wire(answer), headers={**headers, **_turn_headers(turn)})
-        return report.done(ok, "ok")
-    return stream_response(
-        ChunkStreamResponse, state, turn, report, targets, options, (first_token_timeout, idle_timeout, hedge_after),
-        headers,
-    )
+        ok = json_response(response_to_wire(completed), headers={**headers, **_turn_headers(turn)})
+        return answer(state, turn, ok, "ok")
+    return stream_response(ChunkStreamResponse, state, turn, targets, call.stream_options, deadlines, headers)
 
 
 StreamResponseT = TypeVar("StreamResponseT", bound=ChunkStreamResponse)
@@ -197,7 +240,6 @@ def stream_response(
     response_class: type[StreamResponseT],
     state: ProxyState,
     turn: Turn,
-    report: _Reporter,
     targets: list[Target],
     options: StreamOptions,
     deadlines: tuple[Optional[float], Optional[float], Optional[float]],
@@ -206,7 +248,7 @@ def stream_response(
     **encoding: Any,
 ) -> StreamResponseT:
     """The engine's stream for ``targets`` as a ``response_class`` response (NDJSON, or the
-    OpenAI route's SSE with its ``encoding`` options), counted in flight and reported once."""
+    OpenAI route's SSE with its ``encoding`` options), counted in flight; the turn is reported when it ends."""
     first_token_timeout, idle_timeout, hedge_after = deadlines
     chunks = state.engine.stream(
         targets,
@@ -220,7 +262,7 @@ def stream_response(
 
     def finished(outcome: str, status: int, error_type: Optional[str]) -> None:
         state.metrics.inflight.dec()
-        report.done(None, outcome, error_type, status=status)
+        report(state, turn, outcome, status, error_type)
 
     return response_class(
         chunks,
@@ -231,50 +273,6 @@ def stream_response(
         registry=state.streams,
         **encoding,
     )
-
-
-class _Reporter:
-    """Collects what telemetry needs about one request and emits its record exactly once."""
-
-    def __init__(self, state: ProxyState, request: Request, turn: Turn, caller: Optional[str]) -> None:
-        self.state = state
-        self.turn = turn
-        self.caller = caller
-        self.stream = False
-        self.requested: tuple[Optional[str], Optional[str]] = (None, None)
-        self.messages: Optional[list[dict[str, Any]]] = None
-        self.trace = (request.headers.get("traceparent"), request.headers.get("tracestate"))
-        self._sent = False
-
-    def done(
-        self,
-        response: Optional[Response],
-        outcome: str,
-        error_type: Optional[str] = None,
-        *,
-        status: Optional[int] = None,
-    ) -> Response:
-        if not self._sent:
-            self._sent = True
-            content = None
-            if self.state.settings.log_content:
-                answer = self.turn.response
-                content = {
-                    "messages": self.messages,
-                    "answer": answer.message.content if answer is not None else None,
-                }
-            self.state.telemetry.record(
-                self.turn,
-                caller=self.caller,
-                stream=self.stream,
-                outcome=outcome,
-                status=status if status is not None else (response.status_code if response is not None else 200),
-                error_type=error_type,
-                requested=self.requested,
-                trace=self.trace,
-                content=content,
-            )
-        return response  # type: ignore[return-value]
 
 
 def _check_provider_kwargs(requests: tuple[ProviderRequest, ...], state: ProxyState) -> None:
@@ -296,6 +294,15 @@ def _check_provider_kwargs(requests: tuple[ProviderRequest, ...], state: ProxySt
                 f"{', '.join(installed) or 'none'}",
                 f"{path}.{shown}",
             )
+
+
+def header_deadlines(request: Request, settings: Settings) -> tuple[Optional[float], Optional[float], Optional[float]]:
+    """The first-token, idle and hedge deadlines: the request's headers, else the operator's settings."""
+    return (
+        _header_seconds(request, "X-Completions-First-Token-Timeout", settings.first_token_timeout),
+        _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout),
+        _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after),
+    )
 
 
 def _header_seconds(request: Request, name: str, default: Optional[float]) -> Optional[float]:
@@ -340,7 +347,7 @@ def _turn_headers(turn: Turn) -> dict[str, str]:
         parts.append(part)
     headers = {
         "X-Completions-Attempts": f"[{','.join(parts)}]",
-        "X-Completions-Overhead-Ms": f"{overhead_ms(turn):.2f}",
+        "X-Completions-Overhead-Ms": f"{turn.overhead_ms():.2f}",
     }
     omitted = len(turn.attempts) - len(parts)
     if omitted:
@@ -348,23 +355,21 @@ def _turn_headers(turn: Turn) -> dict[str, str]:
     return headers
 
 
+@guarded()
 async def metrics(request: Request) -> Response:
     """``GET /metrics``: Prometheus metrics (needs the proxy token, like every non-health route)."""
     state = _state(request)
-    if _caller(request, state) is None:
-        return _unauthorized({})
     # Labels are bounded (telemetry.Labels), so the text is small; rendering it in a thread keeps
     # even a slow scrape off the event loop.
     body = await anyio.to_thread.run_sync(generate_latest, state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
+@guarded()
 async def warm(request: Request) -> Response:
     """``POST /v1/warm``: open (or keep) the SDK client and its connection for a provider."""
     state = _state(request)
     headers = {"X-Request-ID": _request_id(request)}
-    if _caller(request, state) is None:
-        return _unauthorized(headers)
     data = await _parse_json(request, state, headers)
     if isinstance(data, Response):
         return data
@@ -413,19 +418,16 @@ def _check_warm_keys(data: dict[str, Any]) -> None:
             )
 
 
+@guarded()
 async def providers(request: Request) -> Response:
     """``GET /v1/providers``: the provider plugins this proxy has loaded."""
     state = _state(request)
-    if _caller(request, state) is None:
-        return _unauthorized({})
     return json_response({"providers": state.registry.names()})
 
 
+@guarded()
 async def openapi(request: Request) -> Response:
     """``GET /openapi.json``: the OpenAPI description of these routes."""
-    state = _state(request)
-    if _caller(request, state) is None:
-        return _unauthorized({})
     return json_response(OPENAPI)
 
 

@@ -11,7 +11,6 @@ import itertools
 import logging
 import sys
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
@@ -21,7 +20,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from completions_core.errors import ERROR_STATUS
 from completions_core.records import CompletionRecord
-from completions_proxy.engine import Turn
 
 __all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
 
@@ -200,7 +198,11 @@ class Metrics:
 
 
 class Telemetry:
-    """Turns a finished :class:`Turn` into a record, then logs, counts and hands it to plugins."""
+    """Logs, counts and hands to plugins the record of every finished request.
+
+    The record is the one its :class:`~completions_proxy.turns.Turn` filled in on the way;
+    telemetry reads it as it is, and drops ``content`` unless content logging is opted in.
+    """
 
     def __init__(self, metrics: Metrics, hook: Any = None, *, log_content: bool = False) -> None:
         self.metrics = metrics
@@ -208,58 +210,10 @@ class Telemetry:
         self.log_content = log_content
         self.logger = structlog.get_logger("completions_proxy")
 
-    def record(
-        self,
-        turn: Turn,
-        *,
-        caller: Optional[str],
-        stream: bool,
-        outcome: str,
-        status: int,
-        error_type: Optional[str] = None,
-        requested: tuple[Optional[str], Optional[str]] = (None, None),
-        trace: tuple[Optional[str], Optional[str]] = (None, None),
-        content: Optional[dict[str, Any]] = None,
-    ) -> CompletionRecord:
-        """Build the record of a finished request, and emit it."""
-        now = time.perf_counter()
-        started = turn.started_at
-
-        def since(moment: Optional[float]) -> Optional[float]:
-            return None if moment is None else (moment - started) * 1000
-
-        record = CompletionRecord(
-            request_id=turn.request_id,
-            caller=caller,
-            stream=stream,
-            started_at=time.time() - (now - started),
-            outcome=outcome,
-            error_type=error_type,
-            status=status,
-            requested_provider=requested[0],
-            requested_model=requested[1],
-            provider=turn.provider,
-            model=turn.model,
-            attempts=list(turn.attempts),
-            total_ms=(now - started) * 1000,
-            time_to_first_token_ms=since(turn.first_chunk_at),
-            time_to_first_sentence_ms=since(turn.first_sentence_at),
-            overhead_ms=overhead_ms(turn, now),
-            usage=turn.usage,
-            normalized_usage=turn.usage_reader(turn.usage),
-            finish_reason=turn.finish_reason,
-            chunks=turn.chunks,
-            sentences=turn.sentences,
-            client_disconnected=outcome == "client_disconnected",
-            traceparent=trace[0],
-            tracestate=trace[1],
-            content=content if self.log_content else None,
-        )
-        self.emit(record)
-        return record
-
     def emit(self, record: CompletionRecord) -> None:
         """Log, count, and call the ``record_completion`` hook; telemetry never fails a request."""
+        if not self.log_content:
+            record.content = None
         try:
             data = record.as_dict()
             data.pop("traceparent", None)
@@ -273,9 +227,3 @@ class Telemetry:
                 self.hook.record_completion(record=record)
             except Exception as exc:  # noqa: BLE001 - a plugin's bug must not break serving
                 self.logger.warning("telemetry_plugin_failed", exception=type(exc).__name__)
-
-
-def overhead_ms(turn: Turn, now: Optional[float] = None) -> float:
-    """Time the proxy spent on its own: elapsed minus provider waits and backoff pauses."""
-    now = time.perf_counter() if now is None else now
-    return max(0.0, ((now - turn.started_at) - turn.provider_wait - turn.backoff_wait) * 1000)

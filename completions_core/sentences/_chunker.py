@@ -51,7 +51,8 @@ class SentenceChunker:
 
     def _reset(self) -> None:
         self._scanner = Scanner(rules_for(self._language), self._terminals)
-        self._fast: Callable[[str], re.Match[str] | None] | None = self._scanner.fast
+        self._window = self._scanner.window
+        self._fast: Callable[..., re.Match[str] | None] | None = self._scanner.fast
         self._limit = COMPACT_AT
         self._postponed = False
         self._idle = self._scanner.idle_tail
@@ -65,26 +66,29 @@ class SentenceChunker:
         """Add ``delta`` to the stream; return the sentences it completed, in order."""
         fast = self._fast
         scanner = self._scanner
+        window = self._window
         if fast is not None:
             match = fast(delta)
-            scanner.buf += delta
+            window.buf += delta
             if match is None:
                 # Fast path: no decision pending and nothing in the delta that could end a
                 # sentence (or, for a postponed decision, nothing that could let it go further).
-                if len(scanner.buf) < self._limit:
+                if len(window.buf) < self._limit:
                     return []
                 # Past the hold cap of an open quote, or a long run to move aside: scan it now.
             elif (
                 not self._postponed
                 and not delta[match.end() :].lstrip(self._idle).strip()
                 and delta[match.start()] in self._terminal_set
+                and not (delta[match.end() : match.end() + 1] == "\n" and delta[match.start()] in ".!?")
             ):
                 # The delta ends on a terminal mark (and closers): any decision on it needs the
-                # next character, so the scan waits for the next delta.
+                # next character, so the scan waits for the next delta. A line break right
+                # after ".", "!" or "?" decides at once (as the scan's own check says).
                 self._fast = None
                 return []
         else:
-            scanner.buf += delta
+            window.buf += delta
         scanner.scan()
         scanner.trim()
         if scanner.waiting:
@@ -105,7 +109,7 @@ class SentenceChunker:
     def flush(self) -> list[str]:
         """End the stream: return every sentence still held back, even a short last one."""
         scanner = self._scanner
-        scanner.final = True
+        scanner.window.final = True
         scanner.scan()
         rest = scanner.rest()
         if rest:
@@ -150,6 +154,12 @@ class SentenceChunker:
 
 def _starts_line(raw: str) -> bool:
     """Whether the leading whitespace of ``raw`` holds a line break."""
+    # The first two characters answer most segments ("Next", "\nNext", " Next") without a search.
+    first = raw[:1]
+    if first in NEWLINES:
+        return first != ""
+    if not first.isspace() or not raw[1:2].isspace():
+        return False
     return _LINE_BREAK_FIRST(raw) is not None
 
 

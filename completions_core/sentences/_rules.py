@@ -253,12 +253,27 @@ class Rules:
     # German street names abbreviate their last part: "Gartenstr.", "Karl-Marx-Str.".
     street_suffix: bool = False
     abbreviations: frozenset[str] = field(init=False)  # every kind together
+    # Each abbreviation's kind, as the word rules name it: one lookup instead of six.
+    kinds: dict[str, str] = field(init=False, hash=False, compare=False)
     starter_prefixes: frozenset[str] = field(init=False)
     ordinal_noun_prefixes: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         everything = self.titles | self.never_final | self.numeric | self.general | self.final | self.streets
         object.__setattr__(self, "abbreviations", everything)
+        kinds: dict[str, str] = {}
+        # Listed from the weakest kind to the strongest, so that the strongest wins a word that
+        # two kinds list (the language tables are made disjoint by rules_for already).
+        for kind, words in (
+            ("street", self.streets),
+            ("final", self.final),
+            ("general", self.general),
+            ("numeric", self.numeric),
+            ("never", self.never_final),
+            ("title", self.titles),
+        ):
+            kinds.update(dict.fromkeys(words, kind))
+        object.__setattr__(self, "kinds", kinds)
         object.__setattr__(self, "starter_prefixes", prefixes(self.starters))
         object.__setattr__(self, "ordinal_noun_prefixes", prefixes(self.ordinal_nouns))
 

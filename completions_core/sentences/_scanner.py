@@ -1,12 +1,14 @@
 """The incremental boundary scanner behind :class:`~completions_core.sentences.SentenceChunker`.
 
-The scanner keeps the text that has not been emitted yet (``buf``) and a scan position. Only
-candidate characters (terminal marks, newlines, a few list triggers) are looked at, found by one
-precompiled regex. At each candidate a decision is taken from a bounded window of text around
-it; when that window reaches past the text received so far, the decision is postponed
-(:class:`~._text.Need`) and taken again, from the same place, when more text arrives. A
-decision never depends on where the deltas were split, so the output does not either, and every
-character is scanned a bounded number of times: the work is linear in the length of the stream.
+The scanner owns the text that has not been emitted yet (a :class:`~._text.TextWindow`) and a
+scan position. Only candidate characters (terminal marks, newlines, a few list triggers) are
+looked at, found by one precompiled regex. At each candidate it asks the rule that owns it
+(``_terminals.py`` for a terminal mark, ``_lines.py`` for a line break, a fence or a list item),
+which takes a decision from a bounded window of text around it; when that window reaches past
+the text received so far, the decision is postponed (:class:`~._text.Need`) and taken again,
+from the same place, when more text arrives. A decision never depends on where the deltas were
+split, so the output does not either, and every character is scanned a bounded number of times:
+the work is linear in the length of the stream.
 
 Quotes and brackets are tracked lazily (only up to the candidate being decided). A boundary
 inside an open quote is *held*: it is dropped if the quote closes (the quotation stays one
@@ -20,26 +22,11 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-from ._chars import AMBIGUOUS_QUOTES, CLOSERS, EOF, MATCHING_OPENERS, NEWLINES, OPENERS, QUOTE_RE
+from ._chars import AMBIGUOUS_QUOTES, CLOSERS, MATCHING_OPENERS, NEWLINES, OPENERS, QUOTE_RE
+from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
-from ._terminals import TerminalRules
-from ._text import (
-    BOUND,
-    BULLETS,
-    ENUM_RE,
-    FENCE,
-    HARD,
-    MD_CLOSERS,
-    NO_MARKER,
-    RUN_CAP,
-    SKIP,
-    SPACES,
-    Decision,
-    Marker,
-    Need,
-    WakeSearch,
-    enum_value,
-)
+from ._terminals import dash_quote, terminal
+from ._text import BOUND, BULLETS, FENCE, HARD, MD_CLOSERS, Decision, Need, TextWindow, WakeSearch
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
 
@@ -50,9 +37,7 @@ COMPACT_AT = 16384
 _LOOKBEHIND = 256
 _TRIM_AT = 512
 
-_SOFT_END_CHARS = ",;-–—(“‘/&+=«„"
 _NON_SPACE = re.compile(r"\S").search
-_BLOCK_START_RE = re.compile(r"[-*+•]\s|\d{1,3}[.)]\s|#|>|\||```|~~~")
 
 
 _Search = Callable[[str], "re.Match[str] | None"]
@@ -80,11 +65,17 @@ def _patterns(terms: str) -> tuple[re.Pattern[str], re.Pattern[str], _Search, _S
     return cand, fence_cand, fast, fast_fence
 
 
-class Scanner(TerminalRules):
-    """Finds sentence boundaries in a growing text; see the module docstring."""
+class Scanner:
+    """Finds sentence boundaries in a growing text; see the module docstring.
+
+    It owns the :class:`~._text.TextWindow` (``window``) and asks the rule functions about each
+    candidate: :func:`~._terminals.terminal` for a terminal mark, the line rules of
+    ``_lines.py`` for a line break, a fence or a list item.
+    """
 
     def __init__(self, rules: Rules, terminals: str | None) -> None:
-        super().__init__(rules, terminals)
+        self.window = window = TextWindow(rules, terminals)
+        self.terms = window.terms
         self.cand, self.fence_cand, self.fast, self.fast_fence = _patterns(self.terms)
         self.idle_tail = self.terms + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES
         self.settled: list[str] = []
@@ -98,21 +89,22 @@ class Scanner(TerminalRules):
         self.stack: list[str] = []
         self.stack_pos = 0
         self.in_fence = False
-        self.stream_start = True
         # Segments cut so far: (raw text with its leading whitespace, inside a code fence).
         self.out: list[tuple[str, bool]] = []
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
+        w = self.window
+        terms = self.terms
         while True:
-            buf = self.buf
+            buf = w.buf
             n = len(buf)
             cand = self.fence_cand if self.in_fence else self.cand
             if self.held:
                 limit = self.held[0] + HOLD_CAP
                 m = cand.search(buf, self.pos, limit)
                 if m is None:
-                    if n > limit or self.final:
+                    if n > limit or w.final:
                         self._update_stack(min(limit, n))
                         if self.held:
                             self._give_up()
@@ -128,9 +120,9 @@ class Scanner(TerminalRules):
                     break
             i = m.start()
             if (
-                not self.final
-                and n - i <= 8
-                and buf[i] in self.terms
+                n - i <= 8
+                and buf[i] in terms
+                and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
                 and not (buf[i + 1 : i + 2] == "\n" and buf[i] in ".!?")
             ):
@@ -140,7 +132,7 @@ class Scanner(TerminalRules):
                 self.waiting = True
                 self.wait_until, self.wake = -1, None
                 return
-            marker = self._marker
+            marker = w.marker
             try:
                 kind, at, resume = self._decide(i, m.group())
             except Need as need:
@@ -148,8 +140,8 @@ class Scanner(TerminalRules):
                 self.waiting = True
                 # The retries that would fail the same way can be skipped, unless this attempt
                 # settled the sentence's list marker (which reads as far as the text goes).
-                # Once the text passes i + 2, the shortcut of _terminal may decide instead.
-                if self._marker is marker:
+                # Once the text passes i + 2, the shortcut of terminal() may decide instead.
+                if w.marker is marker:
                     self.wait_until = need.until if n > i + 2 else min(need.until, i + 2)
                     self.wake = need.wake
                 else:
@@ -157,7 +149,11 @@ class Scanner(TerminalRules):
                 return
             cut = False
             if kind == BOUND:
-                self._update_stack(at)
+                if at > self.stack_pos:
+                    if self.stack or QUOTE_RE.search(buf, self.stack_pos, at) is not None:
+                        self._update_stack(at)
+                    else:
+                        self.stack_pos = at  # no quote or bracket: nothing to track
                 if self.stack:
                     if not self.held or self.held[-1] < at:
                         self.held.append(at)
@@ -172,14 +168,14 @@ class Scanner(TerminalRules):
                 cut = True
                 if kind == FENCE:
                     self.in_fence = not self.in_fence
-            self.pos = max(resume, self.start)
+            self.pos = max(resume, w.start)
             if cut and not self.in_fence and not buf[at : self.pos].strip():
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
                 first = _NON_SPACE(buf, self.pos)
                 self.pos = first.start() if first is not None else len(buf)
-        if self.final and self.held:
-            self._update_stack(len(self.buf))
+        if w.final and self.held:
+            self._update_stack(len(w.buf))
             if self.held:
                 self._give_up()
                 self.scan()
@@ -188,61 +184,45 @@ class Scanner(TerminalRules):
 
     def trim(self) -> None:
         """Drop emitted text from the buffer and move a long undecided prefix aside."""
+        w = self.window
         # Emitted text is dropped in batches: each drop costs a copy of the buffer.
-        if self.start > _TRIM_AT or (self.start and self.start == len(self.buf)):
-            self._shift(self.start)
-        if len(self.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(self.buf) // 2:
+        if w.start > _TRIM_AT or (w.start and w.start == len(w.buf)):
+            self._shift(w.start)
+        if len(w.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(w.buf) // 2:
             # Settle the sentence's facts that look at its start before the start moves away.
-            self._content_start()
+            w.content_start()
             try:
-                self._current_marker()
+                w.current_marker()
             except Need:
                 pass  # the sentence starts within the last characters: it stays in the buffer
             cut = self.pos - _LOOKBEHIND
-            self.settled.append(self.buf[self.start : cut])
+            self.settled.append(w.buf[w.start : cut])
             self._shift(cut, settled=True)
 
     def rest(self) -> str:
         """The text not cut into a segment yet."""
-        return "".join(self.settled) + self.buf[self.start :]
+        w = self.window
+        return "".join(self.settled) + w.buf[w.start :]
 
     def _shift(self, k: int, settled: bool = False) -> None:
-        self.buf = self.buf[k:]
+        self.window.shift(k, settled)
         self.pos = max(0, self.pos - k)
         self.stack_pos = max(0, self.stack_pos - k)
-        self._cs_from = max(0, self._cs_from - k)
         self.held = [h - k for h in self.held]
         if self.wait_until >= 0:
             self.wait_until -= k
-        marker = self._marker
-        if marker is not None and marker is not NO_MARKER:
-            self._marker = Marker(marker.bullet, marker.kind, marker.value, marker.delim, marker.end - k)
-        if settled:
-            self.start = 0
-            if self._cs >= k:
-                self._cs -= k
-            elif self._cs >= 0:
-                self._cs = -2  # the sentence starts in the settled text
-        else:
-            self.start -= k
-            if self._cs >= 0:
-                self._cs -= k
-        if k:
-            self.stream_start = False
 
     def _cut(self, at: int) -> None:
-        text = self.buf[self.start : at]
+        w = self.window
+        text = w.buf[w.start : at]
         if self.settled:
             text = "".join(self.settled) + text
             self.settled.clear()
         self.out.append((text, self.in_fence))
-        self.start = at
+        w.begin_sentence(at)
         self.stack.clear()
         self.stack_pos = at
         self.held.clear()
-        self._cs = -1
-        self._cs_from = at
-        self._marker = None
 
     def _give_up(self) -> None:
         # An unclosed quote or bracket: its first held boundary becomes real, and the rest of
@@ -255,7 +235,7 @@ class Scanner(TerminalRules):
         """Track open quotes and brackets up to index ``j``."""
         if j <= self.stack_pos:
             return
-        buf = self.buf
+        buf = self.window.buf
         if not self.stack and QUOTE_RE.search(buf, self.stack_pos, j) is None:
             self.stack_pos = j  # the common case: no quote or bracket at all
             return
@@ -279,13 +259,14 @@ class Scanner(TerminalRules):
         self.stack_pos = j
 
     def _quote_kind(self, q: int) -> str:
-        buf = self.buf
+        w = self.window
+        buf = w.buf
         c = buf[q]
         if c in OPENERS:
             return "o"
         if c in CLOSERS:
             return "c"
-        prev = self._before(q)
+        prev = w.before(q)
         nxt = buf[q + 1] if q + 1 < len(buf) else " "
         if prev.isalnum() and nxt.isalnum() and c in "'’":
             return ""  # an apostrophe
@@ -299,111 +280,26 @@ class Scanner(TerminalRules):
             if c == "'" and not nxt.isupper() and prev.isspace():
                 # 'round, 'em, 'nineties, 3 's: an elision, unless a quotation is introduced
                 # ("she said, 'after all...").
-                before = buf[q - 2] if q - 2 >= self.start else "\n"
+                before = buf[q - 2] if q - 2 >= w.start else "\n"
                 if not (before in ",:;—–-(" or before in NEWLINES):
                     return ""
             return "o"
         return "c"
 
     def _decide(self, i: int, token: str) -> Decision:
+        """Ask the rule that owns the candidate ``token`` at ``i``."""
+        w = self.window
         c = token[0]
         if c in self.terms and len(token) == 1:
-            return self._terminal(i)
+            return terminal(w, i)
         if c in "`~":
-            return self._fence(i, len(token))
+            return fence(w, i, len(token))
         if len(token) > 1:
-            return self._dash_quote(i)
+            return dash_quote(w, i)
         if c in NEWLINES:
-            return self._newline(i)
+            return (HARD, i, i + 1) if self.in_fence else newline(w, i)
         if c == ")" and c not in self.terms:
-            return self._paren_item(i)
+            return paren_item(w, i)
         if c in BULLETS and c not in self.terms:
-            return self._bullet_item(i)
-        return self._terminal(i)
-
-    def _fence(self, i: int, width: int) -> Decision:
-        buf = self.buf
-        k = i
-        while k > 0 and buf[k - 1] in " \t":
-            k -= 1
-        at_line_start = (k == 0 and self.stream_start) or (k > 0 and buf[k - 1] in NEWLINES)
-        if not at_line_start or i - k > 3:
-            return SKIP, i, i + width
-        return FENCE, k, i + width
-
-    def _newline(self, i: int) -> Decision:
-        buf = self.buf
-        if self.in_fence:
-            return HARD, i, i + 1
-        cs = self._content_start()
-        if cs >= i:
-            return SKIP, i, i + 1
-        # A soft wrap: the line ends where a sentence cannot (a comma, "the", "und") and the next
-        # line simply continues it. Anything else is a line break that ends the sentence.
-        k = i
-        while k > max(cs, 0) and buf[k - 1] in SPACES:
-            k -= 1
-        last = buf[k - 1]
-        line = k
-        while line > max(cs, 0) and buf[line - 1] not in NEWLINES:
-            line -= 1
-        if buf[line] in "#|":
-            return HARD, i, i + 1  # a heading or a table row is a line of its own
-        comma = last in _SOFT_END_CHARS
-        if not comma:
-            if not last.isalpha():
-                return HARD, i, i + 1
-            _, word = self._word_before(k)
-            if word.lower() not in self.rules.function_words:
-                return HARD, i, i + 1
-        t = i + 1
-        if buf[i] == "\r" and self._at(t) == "\n":
-            t += 1
-        while self._at(t) in SPACES and t - i < RUN_CAP:
-            t += 1
-        first = self._at(t)
-        if first == EOF or first in NEWLINES:
-            return HARD, i, i + 1
-        if first in "-*+•#>|`~" or first.isdigit():
-            probe = buf[t : t + 4]
-            if len(probe) < 4 and not self.final:
-                self._at(t + 3)  # the probe needs four characters
-            if _BLOCK_START_RE.match(probe):
-                return HARD, i, i + 1
-        if comma and not (first.islower() or first.isdigit()):
-            return HARD, i, i + 1
-        return SKIP, i, i + 1
-
-    def _paren_item(self, i: int) -> Decision:
-        buf = self.buf
-        if i > 1 and buf[i - 1] == "1" and buf[i - 2].isspace() and i - 1 > self._content_start():
-            # "... by 1) taking this, and 2) judging that": a numbered list opens mid-sentence.
-            if self._at(i + 1).isspace() and self._at(i + 2).isalpha():
-                return HARD, i - 1, i - 1
-        marker = self._current_marker()
-        if marker.kind not in ("n", "a", "A"):
-            return SKIP, i, i + 1
-        k = i
-        while k > self.start and i - k < 3 and buf[k - 1].isalnum():
-            k -= 1
-        value = buf[k:i]
-        if not value or not ENUM_RE.fullmatch(value):
-            return SKIP, i, i + 1
-        if self._before(k) == "(":
-            delim, cut = "()", k - 1
-        else:
-            delim, cut = ")", k
-        if cut <= marker.end or not self._before(cut).isspace():
-            return SKIP, i, i + 1
-        if not self._at(i + 1).isspace():
-            return SKIP, i, i + 1
-        if delim == marker.delim and enum_value(value) == (marker.kind, marker.value + 1):
-            return HARD, cut, cut
-        return SKIP, i, i + 1
-
-    def _bullet_item(self, i: int) -> Decision:
-        marker = self._current_marker()
-        c = self.buf[i]
-        if marker.bullet == c and i > marker.end and self.buf[i - 1].isspace():
-            return HARD, i, i
-        return SKIP, i, i + 1
+            return bullet_item(w, i)
+        return terminal(w, i)

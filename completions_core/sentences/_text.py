@@ -1,6 +1,6 @@
 """The scanner's view of the text: the buffer, lookahead that waits for more text, words.
 
-Every read past the text received so far goes through :meth:`TextWindow._at`, which raises
+Every read past the text received so far goes through :meth:`TextWindow.at`, which raises
 :class:`Need` while the stream is open and returns :data:`~._chars.EOF` once it is flushed. That
 single rule is what makes every decision independent of how the text was split into deltas.
 """
@@ -56,6 +56,8 @@ BULLETS = "•⁃"
 
 _OTHER_SPACE = re.compile(r"[^\S ]").search
 ENUM_RE = re.compile(r"\d{1,3}|[A-Za-z]")
+# The characters a list marker can start with besides a digit or a letter: bullets, a bracket.
+_MARKER_STARTS = "•⁃·▪◦‣-*+("
 _MARKER_RE = re.compile(
     r"(?P<bullet>[•⁃·▪◦‣\-*+](?=[\s\d(A-Za-z]))?[ \t]*"
     r"(?:\((?P<pv>\d{1,3}|[A-Za-z])\)|(?P<v>\d{1,3}|[A-Za-z])(?P<d>\.\)|\.|\)))?"
@@ -93,7 +95,13 @@ NO_MARKER = Marker("", "", 0, "", 0)
 
 
 class TextWindow:
-    """The unemitted text and the per-sentence facts that decisions read."""
+    """The unemitted text and the per-sentence facts that decisions read.
+
+    The scanner owns one window: it appends deltas to ``buf``, moves ``start`` when it cuts a
+    sentence (:meth:`begin_sentence`) and drops text it no longer needs (:meth:`shift`). The
+    rule functions (``_terminals.py``, ``_words.py``, ``_lines.py``) only read it, through the
+    methods below, and the per-sentence caches (content start, list marker) they fill.
+    """
 
     def __init__(self, rules: Rules, terminals: str | None) -> None:
         self.rules = rules
@@ -101,11 +109,43 @@ class TextWindow:
         self.buf = ""
         self.start = 0
         self.final = False
-        self._cs = -1
-        self._cs_from = 0
-        self._marker: Marker | None = None
+        # Whether index 0 of ``buf`` is the start of the stream (a line start for a fence).
+        self.stream_start = True
+        # Per-sentence caches: where its first non-space character is (-1 unknown, -2 in text
+        # moved out of the buffer), where to look for it next, its list marker (None unknown).
+        self.cs = -1
+        self.cs_from = 0
+        self.marker: Marker | None = None
 
-    def _at(self, k: int) -> str:
+    def begin_sentence(self, at: int) -> None:
+        """A sentence was cut at ``at``: the next one starts there, its facts still unknown."""
+        self.start = at
+        self.cs = -1
+        self.cs_from = at
+        self.marker = None
+
+    def shift(self, k: int, settled: bool = False) -> None:
+        """Drop the first ``k`` characters of the buffer, emitted (``start`` >= ``k``) or, when
+        ``settled``, undecided text the caller keeps aside (the sentence then starts at 0)."""
+        self.buf = self.buf[k:]
+        self.cs_from = max(0, self.cs_from - k)
+        marker = self.marker
+        if marker is not None and marker is not NO_MARKER:
+            self.marker = Marker(marker.bullet, marker.kind, marker.value, marker.delim, marker.end - k)
+        if settled:
+            self.start = 0
+            if self.cs >= k:
+                self.cs -= k
+            elif self.cs >= 0:
+                self.cs = -2  # the sentence starts in the settled text
+        else:
+            self.start -= k
+            if self.cs >= 0:
+                self.cs -= k
+        if k:
+            self.stream_start = False
+
+    def at(self, k: int) -> str:
         """The character at ``k``; EOF past the end of a flushed stream, else :class:`Need`."""
         try:
             return self.buf[k]
@@ -114,12 +154,12 @@ class TextWindow:
                 return EOF
             raise Need(k) from None
 
-    def _before(self, i: int) -> str:
+    def before(self, i: int) -> str:
         """The character before ``i``; the start of the sentence counts as a space, so that a
         decision reads the same whether the previous sentence is still in the buffer or not."""
         return self.buf[i - 1] if i > self.start else " "
 
-    def _word_before(self, i: int) -> tuple[int, str]:
+    def word_before(self, i: int) -> tuple[int, str]:
         """Start and text of the token that ends at ``i`` (back to the previous space)."""
         buf = self.buf
         lo = max(self.start, i - WORD_CAP)
@@ -131,18 +171,18 @@ class TextWindow:
                 k -= 1
         return k, buf[k:i]
 
-    def _previous_word(self, k: int) -> str:
+    def previous_word(self, k: int) -> str:
         """The token before the one that contains index ``k`` ("" at the sentence start)."""
-        token_start, _ = self._word_before(k)
+        token_start, _ = self.word_before(k)
         if token_start <= self.start:
             return ""
-        return self._word_before(token_start - 1)[1]
+        return self.word_before(token_start - 1)[1]
 
-    def _is_starter(self, t: int) -> bool:
+    def is_starter(self, t: int) -> bool:
         """Whether the word at ``t`` typically opens a sentence ("The", "I'm", "Dort")."""
-        return self._next_word_in(t, self.rules.starters, self.rules.starter_prefixes)
+        return self.next_word_in(t, self.rules.starters, self.rules.starter_prefixes)
 
-    def _next_word_in(self, t: int, words: frozenset[str], prefixes: frozenset[str]) -> bool:
+    def next_word_in(self, t: int, words: frozenset[str], prefixes: frozenset[str]) -> bool:
         """Whether the word at ``t`` (letters, and apostrophes inside it) is one of ``words``.
 
         Decided as soon as the letters read so far begin no word of ``words`` (``prefixes`` holds
@@ -153,7 +193,7 @@ class TextWindow:
         buf = self.buf
         k = t
         while True:
-            c = self._at(k)
+            c = self.at(k)
             if c.isalpha() or (c in "'’" and k > t):
                 k += 1
                 prefix = buf[t:k].lower()
@@ -168,9 +208,9 @@ class TextWindow:
             break
         return buf[t:k].lower().rstrip("'’") in words
 
-    def _first_token(self, k: int) -> bool:
+    def first_token(self, k: int) -> bool:
         """Whether the token starting at ``k`` opens the sentence (after an optional bullet)."""
-        cs = self._content_start()
+        cs = self.content_start()
         if cs < 0:
             return False
         if k <= cs:
@@ -178,29 +218,29 @@ class TextWindow:
         between = self.buf[cs:k].strip()
         return len(between) == 1 and between in "•⁃·▪◦‣-*+"
 
-    def _content_start(self) -> int:
+    def content_start(self) -> int:
         """Index of the current sentence's first non-space character (len(buf) if none yet)."""
-        if self._cs >= 0:
-            return self._cs
-        if self._cs == -2:
+        if self.cs >= 0:
+            return self.cs
+        if self.cs == -2:
             return -1  # moved out with settled text: before anything in the buffer
         buf = self.buf
-        k = max(self.start, self._cs_from)
+        k = max(self.start, self.cs_from)
         n = len(buf)
         while k < n and buf[k].isspace():
             k += 1
         if k < n:
-            self._cs = k
+            self.cs = k
         else:
-            self._cs_from = k  # whitespace so far: resume here next time
+            self.cs_from = k  # whitespace so far: resume here next time
         return k
 
-    def _current_marker(self) -> Marker:
+    def current_marker(self) -> Marker:
         """The list marker the current sentence starts with, NO_MARKER if none (cached)."""
-        if self._marker is not None:
-            return self._marker
-        cs = self._content_start()
-        if 0 <= cs and len(self.buf) - cs < 8 and not self.final:
+        if self.marker is not None:
+            return self.marker
+        cs = self.content_start()
+        if 0 <= cs and len(self.buf) - cs < 8 and not self.final and not _marker_settled(self.buf, cs):
             raise Need(cs + 7)  # the marker may not have arrived whole yet
         m = _MARKER_RE.match(self.buf, cs) if cs >= 0 else None
         marker = NO_MARKER
@@ -212,8 +252,39 @@ class TextWindow:
                 marker = Marker(bullet, *enum_value(value), delim, m.end())
             elif bullet and not value and self.buf[cs + 1].isspace():
                 marker = Marker(bullet, "", 0, "", cs + 1)
-        self._marker = marker
+        self.marker = marker
         return marker
+
+
+def _marker_settled(buf: str, cs: int) -> bool:
+    """Whether more text can no longer change what the marker pattern finds at ``cs``.
+
+    Decided by the first characters in the common cases, so that "2. Wait" or "Open" do not
+    wait for eight characters: a number is settled once its delimiter and the character after
+    it have arrived ("2. W", "12) a") or once a character that is no delimiter follows it; a
+    letter once the character after it is no delimiter; anything that can start no marker at
+    once. A bullet or a bracket waits for the general rule.
+    """
+    n = len(buf)
+    c = buf[cs]
+    if c.isdecimal():  # what \d matches
+        e = cs + 1
+        while e < n and e - cs < 4 and buf[e].isdecimal():
+            e += 1
+        if e - cs == 4:
+            return True  # four digits: no enumerator
+        if e == n:
+            return False
+        if buf[e] == ".":
+            return e + 2 < n or (e + 1 < n and buf[e + 1] != ")")
+        if buf[e] == ")":
+            return e + 1 < n
+        return True
+    if c in _MARKER_STARTS:
+        return False
+    if c.isascii() and c.isalpha():
+        return cs + 1 < n and buf[cs + 1] not in ".)"
+    return True
 
 
 def wordish(c: str) -> bool:

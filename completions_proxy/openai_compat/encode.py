@@ -30,9 +30,9 @@ from completions_core.types import (
     UsageChunk,
 )
 from completions_core.usage import NormalizedUsage
-from completions_proxy.engine import Turn
 from completions_proxy.openai_compat.errors import error_body, provider_failure_response
 from completions_proxy.responses import ChunkStreamResponse
+from completions_proxy.turns import Turn
 
 __all__ = ["SSEStreamResponse", "completion_to_openai", "openai_usage"]
 

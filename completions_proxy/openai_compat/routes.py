@@ -17,8 +17,6 @@ from starlette.routing import Route
 
 from completions_core.codec import message_to_wire
 from completions_core.errors import InvalidRequestError, ProviderError
-from completions_proxy.auth import authenticate
-from completions_proxy.engine import Turn
 from completions_proxy.openai_compat.encode import SSEStreamResponse, completion_to_openai
 from completions_proxy.openai_compat.errors import (
     invalid_request_response,
@@ -28,15 +26,19 @@ from completions_proxy.openai_compat.errors import (
 from completions_proxy.openai_compat.translate import OpenAIRequest, translate_request
 from completions_proxy.responses import json_response
 from completions_proxy.routes import (
-    _header_seconds,
-    _Reporter,
     _request_id,
     _state,
     _turn_headers,
+    answer,
+    guarded,
+    header_deadlines,
     read_json,
+    report,
     stream_response,
+    with_turn,
 )
 from completions_proxy.state import ProxyState
+from completions_proxy.turns import Turn
 
 __all__ = ["openai_routes"]
 
@@ -56,60 +58,50 @@ def _unauthorized(headers: dict[str, str]) -> Response:
     )
 
 
-async def chat_completions(request: Request) -> Response | SSEStreamResponse:
+@with_turn(_unauthorized)
+async def chat_completions(request: Request, turn: Turn) -> Response | SSEStreamResponse:
     """``POST /v1/chat/completions``: a ``chat.completion`` object, or SSE chunks when ``stream`` is true."""
     state = _state(request)
-    turn = Turn(request_id=_request_id(request))
     headers = {"X-Request-ID": turn.request_id}
-    caller = authenticate(request.headers.get("authorization"), state.settings.proxy_tokens)
-    report = _Reporter(state, request, turn, caller)
-    if caller is None:
-        return report.done(_unauthorized(headers), "unauthorized", "authentication_error")
     try:
         data = await read_json(request, state)
         parsed = translate_request(data, request.headers, _model_map(request))
-        report.stream = parsed.stream
         primary = parsed.requests[0]
-        report.requested = (primary.provider, primary.model)
+        messages = None
         if state.settings.log_content:
-            report.messages = [message_to_wire(m) for m in primary.messages]
+            messages = [message_to_wire(m) for m in primary.messages]
+        turn.asked(primary, stream=parsed.stream, messages=messages)
         targets = state.engine.plan(parsed.requests, parsed.credentials)
-        settings = state.settings
         # Read here, inside the try: a deadline header out of bounds is a 400 in the OpenAI shape.
-        deadlines = (
-            _header_seconds(request, "X-Completions-First-Token-Timeout", settings.first_token_timeout),
-            _header_seconds(request, "X-Completions-Idle-Timeout", settings.idle_timeout),
-            _header_seconds(request, "X-Completions-Hedge-After", settings.hedge_after),
-        )
+        deadlines = header_deadlines(request, state.settings)
     except ClientDisconnect:
-        return report.done(Response(status_code=499), "client_disconnected")
+        return answer(state, turn, Response(status_code=499), "client_disconnected")
     except InvalidRequestError as exc:
-        return report.done(invalid_request_response(exc, headers), "invalid_request", exc.error_type)
+        return answer(state, turn, invalid_request_response(exc, headers), "invalid_request", exc.error_type)
     if not parsed.stream:
         try:
-            answer = await state.engine.complete(targets, turn)
+            completed = await state.engine.complete(targets, turn)
         except ProviderError as exc:
             failed = provider_failure_response(exc, {**headers, **_turn_headers(turn)})
-            return report.done(failed, "error", exc.error_type)
+            return answer(state, turn, failed, "error", exc.error_type)
         except anyio.get_cancelled_exc_class():
-            report.done(None, "client_disconnected", status=499)
+            report(state, turn, "client_disconnected", 499)
             raise
-        body = completion_to_openai(answer, turn, parsed.model)
-        return report.done(json_response(body, headers={**headers, **_turn_headers(turn)}), "ok")
-    return _stream(state, turn, report, parsed, targets, headers, deadlines)
+        body = completion_to_openai(completed, turn, parsed.model)
+        return answer(state, turn, json_response(body, headers={**headers, **_turn_headers(turn)}), "ok")
+    return _stream(state, turn, parsed, targets, headers, deadlines)
 
 
 def _stream(
     state: ProxyState,
     turn: Turn,
-    report: _Reporter,
     parsed: OpenAIRequest,
     targets: list[Any],
     headers: dict[str, str],
     deadlines: tuple[Optional[float], Optional[float], Optional[float]],
 ) -> SSEStreamResponse:
     return stream_response(
-        SSEStreamResponse, state, turn, report, targets, parsed.options, deadlines, headers,
+        SSEStreamResponse, state, turn, targets, parsed.options, deadlines, headers,
         turn=turn, requested=parsed.model, include_usage=parsed.include_usage,
     )
 
@@ -129,12 +121,11 @@ def model_list(state: ProxyState, model_map: Mapping[str, tuple[str, str]]) -> l
     return out
 
 
+@guarded(_unauthorized)
 async def models(request: Request) -> Response:
     """``GET /v1/models``: what this proxy offers, in OpenAI's list shape."""
     state = _state(request)
     headers = {"X-Request-ID": _request_id(request)}
-    if authenticate(request.headers.get("authorization"), state.settings.proxy_tokens) is None:
-        return _unauthorized(headers)
     return json_response({"object": "list", "data": model_list(state, _model_map(request))}, headers=headers)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from completions_core.adapter import Credential
 from completions_core.codec import decode_request, stream_options_from_wire
 from completions_core.errors import InvalidRequestError
 from completions_core.jsonutil import loads
@@ -21,8 +22,8 @@ from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.redaction import Secret
 from completions_core.request import ProviderRequest
 from completions_core.types import StreamOptions
-from completions_proxy.engine import CredentialSpec
 from completions_proxy.settings import ConfigError
+from completions_proxy.wire import MANAGED
 
 __all__ = [
     "MODEL_MAP_ENV",
@@ -73,7 +74,7 @@ class OpenAIRequest:
 
     #: The decoded request: the primary, then each fallback (see ``decode_request``).
     requests: tuple[ProviderRequest, ...]
-    credentials: dict[str, CredentialSpec]
+    credentials: dict[str, Credential]
     stream: bool = False
     include_usage: bool = False
     options: StreamOptions = field(default_factory=StreamOptions)
@@ -419,13 +420,13 @@ def _stream_options(value: Any) -> bool:
     return include
 
 
-def _credentials(providers: list[str], headers: Mapping[str, str]) -> dict[str, CredentialSpec]:
+def _credentials(providers: list[str], headers: Mapping[str, str]) -> dict[str, Credential]:
     """Managed keys for every provider in the plan, unless the caller sent its own key in a header.
 
     ``X-Provider-Api-Key`` is the key for the primary provider; ``X-Provider-Api-Key-<provider>``
     is one for that provider (e.g. a fallback's). They apply to this request only.
     """
-    out = {name: CredentialSpec(managed=True) for name in providers}
+    out = {name: MANAGED for name in providers}
     for header, value in headers.items():
         name = header.lower()
         if not name.startswith(KEY_HEADER):
@@ -440,7 +441,7 @@ def _credentials(providers: list[str], headers: Mapping[str, str]) -> dict[str, 
             raise InvalidRequestError(
                 f"the header must hold one API key of at most {_MAX_KEY_CHARS} characters", header
             )
-        out[provider] = CredentialSpec(managed=False, api_key=Secret(key))
+        out[provider] = Credential("customer", Secret(key))
     return out
 
 

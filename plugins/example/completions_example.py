@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from completions_core.adapter import Finish, ProviderAdapter, StreamEvent, TextDelta, ToolCallDelta, UsageEvent
-from completions_core.errors import ProviderError, retry_after_seconds, status_error_type
+from completions_core.errors import status_error, transport_errors
 from completions_core.hookspecs import Register, hookimpl
 from completions_core.request import ProviderRequest
 from completions_core.sse import sse_data
@@ -40,16 +40,12 @@ class ExampleAdapter(ProviderAdapter):
         if request.response_schema:
             schema = {"name": "answer", "schema": request.response_schema}
             body["response_format"] = {"type": "json_schema", "json_schema": schema}
-        try:
+        with transport_errors(self.name):
             timeout = aiohttp.ClientTimeout(total=request.timeout)
             async with client.post("chat/completions", json=body, timeout=timeout) as response:
                 if response.status >= 400:
-                    error = (await response.json(content_type=None)).get("error") or {}
-                    raise ProviderError(
-                        error.get("message") or f"HTTP {response.status}", status_error_type(response.status),
-                        provider=self.name, status_code=response.status,
-                        retry_after=retry_after_seconds(response.headers),
-                    )  # fmt: skip
+                    message = ((await response.json(content_type=None)).get("error") or {}).get("message")
+                    raise status_error(response.status, message, provider=self.name, headers=response.headers)
                 if response.content_type == "application/json":  # an endpoint that answers unstreamed
                     for event in _events(await response.json(), whole=True):
                         yield event
@@ -57,11 +53,6 @@ class ExampleAdapter(ProviderAdapter):
                 async for data in sse_data(response.content):
                     for event in _events(json.loads(data), whole=False):
                         yield event
-        except TimeoutError:  # before connection errors: aiohttp's timeouts are both
-            raise ProviderError(f"{self.name} did not answer in time", "timeout_error", provider=self.name) from None
-        except (aiohttp.ClientConnectionError, OSError) as exc:
-            message = f"could not reach {self.name} ({type(exc).__name__})"
-            raise ProviderError(message, "connection_error", provider=self.name) from None
 
 
 def _message(m: Any) -> dict[str, Any]:

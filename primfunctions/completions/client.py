@@ -46,8 +46,10 @@ __all__ = [
 _CONNECT_TIMEOUT = 10.0
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class _Registration:
+    """A provider registered for this session: the client's one shape of a credential."""
+
     managed: bool
     api_key: Optional[str]
 
@@ -55,6 +57,7 @@ class _Registration:
         return f"_Registration(managed={self.managed}, api_key={'****' if self.api_key else None})"
 
     def to_wire(self) -> dict[str, Any]:
+        """The documented wire object (docs/protocol.md): ``{"voicerun_managed": true}`` or ``{"api_key": "..."}``."""
         return {"voicerun_managed": True} if self.managed else {"api_key": self.api_key}
 
 

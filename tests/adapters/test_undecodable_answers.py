@@ -78,7 +78,7 @@ async def test_through_the_proxy_an_undecodable_answer_is_retried(provider: str,
                        method="POST", path=case.path(False))  # fmt: skip
         credentials = {provider: {"api_key": case.credential().api_key.reveal()}}  # type: ignore[union-attr]
         body = {"provider": provider, "model": case.model, "stream": False, "credentials": credentials,
-                "messages": [{"role": "user", "content": "hi"}], "retry": {"max_retries": 1}}  # fmt: skip
+                "messages": [{"role": "user", "content": "hi"}], "retry": {"max_retries": 1, "retry_delay": 0}}  # fmt: skip
         async with running_proxy(registry) as proxy, aiohttp.ClientSession() as session:
             async with session.post(
                 proxy.url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {proxy.token}"}

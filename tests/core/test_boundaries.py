@@ -28,9 +28,6 @@ COMPATIBLE_API = re.compile(
     r"|completion_to_openai|openai_error_response|_openai_type|OpenAI[- ](compatible|Chat Completions|API key|shape)"
     r"|openai-compatible|anthropic/claude-haiku-4-5"
 )
-#: The one cycle left, held by TYPE_CHECKING: Target, Turn and the credential spec move into a
-#: module of their own in issue 15's section 2 (another change); then this set becomes empty.
-KNOWN_CYCLES = [{"completions_proxy.attempts", "completions_proxy.engine", "completions_proxy.hedging"}]
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -192,11 +189,11 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     return found
 
 
-def test_production_imports_have_no_cycle_but_the_known_one() -> None:
+def test_production_imports_have_no_cycle() -> None:
     graph = import_graph()
     assert {"completions_core.adapter", "completions_proxy.engine", "completions_openai.adapter",
             "completions_embedded", "completions_google"} <= set(graph)  # fmt: skip
-    assert [c for c in cycles(graph) if c not in KNOWN_CYCLES] == []
+    assert cycles(graph) == []
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

@@ -589,7 +589,7 @@ def test_example_proxy_token_is_refused_so_the_example_cannot_serve(tmp_path: Pa
 
 def test_every_setting_the_deployment_gives_is_one_the_proxy_reads() -> None:
     sources = [ROOT / "completions_proxy", ROOT / "completions_core", ROOT / "providers", ROOT / "plugins"]
-    code = "\n".join(p.read_text() for base in sources for p in base.rglob("*.py") if "tests" not in p.parts)
+    code = "\n".join(p.read_text() for base in sources for p in base.rglob("*.py") if "tests" not in p.relative_to(ROOT).parts)
     for name in _env():
         assert name.startswith("COMPLETIONS_"), name
         assert f'"{name}"' in code, f"{name} is set by the Deployment but read nowhere"

@@ -80,8 +80,10 @@ async def _run(proxy: RunningProxy, body: dict[str, Any]) -> tuple[int, list[dic
         return resp.status, [json.loads(text)], attempts
 
 
-#: The request's timeout: short where a hang must hit it, generous where nothing should.
-HANG_TIMEOUT, TIMEOUT = 0.3, 5.0
+#: The request's timeout: short where a hang must hit it, generous where nothing should. A hang
+#: before any content times out the same way with any deadline; a mid-stream hang's deadline
+#: leaves time for the events it sends first.
+HANG_TIMEOUT, MID_STREAM_HANG_TIMEOUT, TIMEOUT = 0.1, 0.3, 5.0
 
 
 def _body(stream: bool, fallback: bool, timeout: float = TIMEOUT) -> dict[str, Any]:
@@ -113,7 +115,9 @@ async def test_fault(case: Case, stream: bool, fallback: bool, upstream: ReplayS
         registry.register(OpenAIAdapter(base_url=base + "/v1"))
         registry.register(EmbeddedAdapter())
         async with running_proxy(registry) as proxy:
-            timeout = HANG_TIMEOUT if "hang" in case.name else TIMEOUT
+            timeout = TIMEOUT
+            if "hang" in case.name:
+                timeout = MID_STREAM_HANG_TIMEOUT if stream and case.mid_stream else HANG_TIMEOUT
             status, records, attempts = await _run(proxy, _body(stream, fallback, timeout))
     mid_stream = stream and case.mid_stream
     if mid_stream:

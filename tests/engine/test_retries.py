@@ -29,9 +29,11 @@ from completions_core.request import ProviderRequest, RetryPolicy
 from completions_core.testing.cassettes import load_cassette
 from completions_core.testing.replay import Fault, ReplayServer
 from completions_core.types import AssistantMessage, UserMessage
-from completions_proxy.engine import JITTER, MAX_BACKOFF, CredentialSpec, Schedule, Target, _backoff
+from completions_proxy.engine import JITTER, MAX_BACKOFF, Schedule, _backoff
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.testing import RunningProxy, running_proxy
+from completions_proxy.turns import Target
+from completions_proxy.wire import MANAGED
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +170,7 @@ def test_backoff_bounds_with_an_injected_random() -> None:
 
 def _target(name: str, retry: Optional[RetryPolicy]) -> Target:
     request = ProviderRequest(provider="embedded", model=name, messages=(UserMessage("x"),), retry=retry)
-    return Target(adapter=EmbeddedAdapter(), request=request, credential=CredentialSpec(managed=True))
+    return Target(adapter=EmbeddedAdapter(), request=request, credential=MANAGED)
 
 
 def _walk(schedule: Schedule, error: ProviderError) -> list[tuple[int, int, bool]]:

@@ -3,6 +3,7 @@ every error in the OpenAI shape, with every generated request aimed at the embed
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -11,6 +12,9 @@ from completions_proxy.openapi import OPENAPI
 from tests.fuzz.test_openapi_fuzz import TOKEN, server
 
 __all__ = ["server"]
+
+# Fuzzing (schemathesis): slow, run by ./dev.sh test-all, tox -e slow and CI.
+pytestmark = pytest.mark.slow
 
 schema = schemathesis.openapi.from_dict(OPENAPI)
 

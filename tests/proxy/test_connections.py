@@ -138,23 +138,32 @@ def _wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
 def test_connections_whose_client_reset_or_closed_them_are_closed_at_once() -> None:
     """Not after the keep-alive timer: here 600 s, far beyond this test's wait."""
     port, token = _free_port(), secrets.token_urlsafe(24)
-    env = dict(os.environ, COMPLETIONS_PROXY_TOKENS=token, COMPLETIONS_PLUGINS="embedded", COMPLETIONS_LOG_FORMAT="json")
+    # The embedded provider answers at once (its default pacing would make each whole exchange
+    # below take a second); the long stream sets its own pace so it is still running at the reset.
+    env = dict(os.environ, COMPLETIONS_PROXY_TOKENS=token, COMPLETIONS_PLUGINS="embedded", COMPLETIONS_LOG_FORMAT="json",
+               COMPLETIONS_EMBEDDED_TOKEN_DELAY="0", COMPLETIONS_EMBEDDED_FIRST_TOKEN_DELAY="0")
     process = subprocess.Popen(
         [sys.executable, "-m", "completions_proxy.cli", "--bind", f"127.0.0.1:{port}", "--keep-alive-timeout", "600"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     clients: list[socket.socket] = []
     try:
+        # The readiness probe's keep-alive connection stays open to the end and is counted in
+        # ``idle``: a probe closed here would leave the server's socket to a race with the count.
         for _ in range(600):
             assert process.poll() is None, "the proxy exited during start-up"
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-                    probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    if probe.recv(100).startswith(b"HTTP/1.1 200"):
-                        break
+                probe = socket.create_connection(("127.0.0.1", port), timeout=1)
             except OSError:
                 time.sleep(0.05)
+                continue
+            clients.append(probe)
+            probe.settimeout(10)
+            probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            if probe.recv(100).startswith(b"HTTP/1.1 200"):
+                break
         idle = _sockets(process.pid)
+        probes = len(clients)
         short = b'{"provider":"embedded","model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}'
         long = (b'{"provider":"embedded","model":"m","stream":true,"messages":[{"role":"user","content":"x"}],'
                 b'"provider_kwargs":{"embedded":{"text":"' + b"word " * 400 + b'","token_delay":0.05}}}')
@@ -173,7 +182,8 @@ def test_connections_whose_client_reset_or_closed_them_are_closed_at_once() -> N
                 assert sock.recv(65536).startswith(b"HTTP/1.1 200")
             clients.append(sock)  # the rest: connected, never sent a byte
         _wait_until(lambda: _sockets(process.pid) >= idle + 45)  # every connection accepted
-        for i, sock in enumerate(clients):
+        assert _sockets(process.pid) >= idle + 45
+        for i, sock in enumerate(clients[probes:]):
             if i % 2:
                 _reset(sock)
             else:

@@ -159,7 +159,7 @@ def _error_types_in_code() -> set[str]:
     builders = {"ProviderError", "InvalidRequestError", "error_response", "ErrorChunk", "stop"}
     found: set[str] = set()
     sources = [*(ROOT / "completions_proxy").glob("*.py"), *(ROOT / "completions_core").glob("*.py")]
-    sources += [p for p in ROOT.glob("providers/*/**/*.py") if "tests" not in p.parts]
+    sources += [p for p in ROOT.glob("providers/*/**/*.py") if "tests" not in p.relative_to(ROOT).parts]
     sources += [p for p in ROOT.glob("plugins/*/*.py")]
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):

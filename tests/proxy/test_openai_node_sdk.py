@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from completions_proxy.testing import RunningProxy, running_proxy
@@ -67,7 +68,14 @@ def hanging() -> HangingAdapter:
 async def proxy(hanging: HangingAdapter) -> AsyncIterator[RunningProxy]:
     env = {"KEYED_API_KEY": MANAGED_KEY, "COMPLETIONS_OPENAI_MODEL_MAP": '{"fast": "embedded/embedded-1"}'}
     async with running_proxy(registry(KeyedAdapter(), hanging), env=env) as running:
+        running.state.engine.sleep = _no_backoff
         yield running
+
+
+async def _no_backoff(delay: float) -> None:
+    """The engine's wait between retries, made instant: the proxy still retries the scripted
+    failures the default number of times (about 17 s of backoff otherwise), only without waiting."""
+    await anyio.lowlevel.checkpoint()
 
 
 async def test_the_node_sdk_streams_calls_tools_fails_over_and_raises(

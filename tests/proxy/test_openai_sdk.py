@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import openai
 import pytest
 from pydantic import BaseModel
@@ -43,7 +44,14 @@ def hanging() -> HangingAdapter:
 async def proxy(hanging: HangingAdapter) -> AsyncIterator[RunningProxy]:
     env = {"KEYED_API_KEY": MANAGED_KEY, "COMPLETIONS_OPENAI_MODEL_MAP": "fast=embedded/embedded-1"}
     async with running_proxy(registry(KeyedAdapter(), hanging), env=env, max_body_bytes=64 * 1024) as running:
+        running.state.engine.sleep = _no_backoff
         yield running
+
+
+async def _no_backoff(delay: float) -> None:
+    """The engine's wait between retries, made instant: the proxy still retries a failure the
+    default number of times (seconds of backoff per test otherwise), only without waiting."""
+    await anyio.lowlevel.checkpoint()
 
 
 @pytest.fixture

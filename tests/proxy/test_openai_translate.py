@@ -137,7 +137,7 @@ def test_extensions_fallbacks_retry_and_sentences() -> None:
     assert fallbacks[1].retry is not None and fallbacks[1].retry.max_retries == 1
     assert parsed.options.chunk_by_sentence and parsed.options.min_sentence_length == 3
     assert set(parsed.credentials) == {"openai", "anthropic", "google"}
-    assert all(spec.managed for spec in parsed.credentials.values())
+    assert all(spec.source == "managed" for spec in parsed.credentials.values())
     with pytest.raises(InvalidRequestError) as caught:
         _translate(fallbacks=[{"model": "nope"}])
     assert caught.value.path == "fallbacks[0].model"
@@ -152,7 +152,7 @@ def test_key_headers_become_customer_credentials_without_showing_the_key() -> No
         fallbacks=["anthropic_vertex/claude"],
     )
     primary = parsed.credentials["openai"]
-    assert not primary.managed and primary.api_key is not None and primary.api_key.reveal() == secret
+    assert primary.source == "customer" and primary.api_key is not None and primary.api_key.reveal() == secret
     assert parsed.credentials["anthropic_vertex"].api_key.reveal() == "other-key"  # type: ignore[union-attr]
     assert secret not in repr(parsed) + repr(parsed.credentials)
     with pytest.raises(InvalidRequestError) as caught:

@@ -49,3 +49,20 @@ def test_postponed_decisions_give_the_same_sentences_as_the_whole_text() -> None
     expected = whole.feed(text) + whole.flush()
     sentences, _ = _feed_counting(text)
     assert sentences == expected
+
+
+def test_a_list_number_is_decided_once_its_delimiter_and_a_space_arrived() -> None:
+    # "2. T" settles the list marker: the decision on "2." does not wait for eight characters.
+    text = "Steps:\n1. Open the app.\n2. Tap Settings.\n3. Done now.\n"
+    sentences, decisions = _feed_counting(text)
+    assert sentences == ["Steps:", "1. Open the app.", "2. Tap Settings.", "3. Done now."]
+    # Seven candidates (the line break after "Steps:", three list periods, three sentence
+    # ends), each decided once, with no retry.
+    assert decisions == 7
+
+
+def test_a_number_without_a_delimiter_still_waits_for_one() -> None:
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    # "1" may become "12." or "1)": the marker is not settled, and neither is the sentence.
+    assert chunker.feed("Intro.\n1") == ["Intro."]
+    assert chunker.feed("2. Twelve. Thirteen") == ["12. Twelve."]

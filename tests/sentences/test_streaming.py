@@ -120,7 +120,7 @@ def test_the_buffer_stays_small_over_a_long_stream() -> None:
     for _ in range(2000):
         for k in range(0, len(sentence), 4):
             chunker.feed(sentence[k : k + 4])
-            largest = max(largest, len(chunker._scanner.buf))
+            largest = max(largest, len(chunker._scanner.window.buf))
     assert largest < 1024 + 3 * len(sentence)
 
 
@@ -130,22 +130,22 @@ def test_a_long_run_without_boundaries_is_compacted() -> None:
     largest = 0
     for _ in range(20000):
         assert chunker.feed(" word") == []
-        largest = max(largest, len(chunker._scanner.buf))
+        largest = max(largest, len(chunker._scanner.window.buf))
     assert largest <= COMPACT_AT + 8
     assert chunker.flush() == ["Then" + " word" * 20000]
 
 
 def _count_reads(text: str) -> int:
     chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
-    scanner = chunker._scanner
+    window = chunker._scanner.window
     reads: list[int] = []
-    at = scanner._at
+    at = window.at
 
     def counting(k: int) -> str:
         reads.append(k)
         return at(k)
 
-    scanner._at = counting  # type: ignore[method-assign]
+    window.at = counting  # type: ignore[method-assign]
     for char in text:
         chunker.feed(char)
     return len(reads)
@@ -183,3 +183,12 @@ def test_decisions_are_proportional_to_candidates() -> None:
     for step in (1, 4, 64):
         assert _count_decisions(text, step) <= 2 * candidates
     assert _count_decisions(text * 4, 4) <= 4 * _count_decisions(text, 4) + 8
+
+
+def test_a_period_before_a_line_break_at_the_end_of_a_delta_is_decided_at_once() -> None:
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    assert chunker.feed("First line.\n") == ["First line."]
+    assert chunker.feed("Second line!\n") == ["Second line!"]
+    # A mark with a space after it still waits for the next word.
+    assert chunker.feed("Fourth. ") == []
+    assert chunker.flush() == ["Fourth."]

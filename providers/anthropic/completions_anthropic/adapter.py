@@ -13,6 +13,7 @@ from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import loads
 from completions_core.redaction import Secret, fingerprint, scrub_error
 from completions_core.request import ProviderRequest
+from completions_core.sse import SSEPayloads
 from completions_core.tls import shared_ssl_context
 from completions_core.types import UserMessage
 from completions_core.usage import NormalizedUsage
@@ -336,10 +337,14 @@ class AnthropicAdapter(ProviderAdapter):
             call = messages.with_streaming_response.create(**plan.params, stream=True, **options)
             # Leaving this block for any reason (end, error, our caller stopping) closes the response.
             async with call as raw:
-                async for line in raw.iter_lines():
-                    if line.startswith("data:"):
-                        for item in translator.feed(loads(line[5:])):
+                payloads = SSEPayloads(self.name)
+                async for data in raw.iter_bytes():
+                    for payload in payloads.feed(data):
+                        for item in translator.feed(loads(payload)):
                             yield item
+                for payload in payloads.end():
+                    for item in translator.feed(loads(payload)):
+                        yield item
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
             self._raise(exc, client)
         for item in translator.finish():

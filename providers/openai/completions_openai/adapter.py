@@ -21,6 +21,7 @@ from completions_core.jsonutil import loads
 from completions_core.redaction import Secret
 from completions_core.request import ProviderRequest
 from completions_core.schemas import Target
+from completions_core.sse import SSEPayloads
 from completions_core.tls import shared_ssl_context
 from completions_core.types import UserMessage
 
@@ -342,20 +343,17 @@ class OpenAIAdapter(ProviderAdapter):
             )
             # Leaving this block for any reason (end, error, the consumer closing us) closes the response.
             try:
-                # Lines are split from the raw bytes here rather than through the SDK's text and
-                # line decoders (two async generators and a UTF-8 decode per read, on every chunk
-                # of a paced stream); orjson parses the bytes.
-                rest = b""
+                # Lines are split from the raw bytes (core's SSEPayloads) rather than through the
+                # SDK's text and line decoders (two async generators and a UTF-8 decode per read,
+                # on every chunk of a paced stream); orjson parses the bytes.
+                payloads = SSEPayloads(self.name)
                 async for data in response.aiter_bytes():
-                    if b"\r" in data:  # SSE also allows CRLF and bare CR line ends
-                        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                    lines = (rest + data if rest else data).split(b"\n")
-                    rest = lines.pop()
-                    for line in lines:
-                        for event in self._sse_line(line, state):
+                    for payload in payloads.feed(data):
+                        for event in state.feed(loads(payload)):
                             yield event
-                for event in self._sse_line(rest, state):
-                    yield event
+                for payload in payloads.end():
+                    for event in state.feed(loads(payload)):
+                        yield event
             finally:
                 await response.aclose()
         except Exception as exc:
@@ -371,15 +369,6 @@ class OpenAIAdapter(ProviderAdapter):
             )
 
     # -- helpers ----------------------------------------------------------------------------------
-
-    def _sse_line(self, line: bytes, state: StreamTranslator) -> list[StreamEvent]:
-        """The events of one SSE line: only ``data:`` lines carry any."""
-        if not line.startswith(b"data:"):
-            return []  # blank separators, comments, "event:" lines
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            return []  # keep reading to the end, so the connection goes back to the pool
-        return state.feed(loads(data))
 
     def _refuse(self, message: str) -> NoReturn:
         raise ProviderError(message, "invalid_request_error", provider=self.name, retryable=False)
