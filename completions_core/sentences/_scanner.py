@@ -26,7 +26,7 @@ from ._chars import AMBIGUOUS_QUOTES, CLOSERS, MATCHING_OPENERS, NEWLINES, OPENE
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, terminal
-from ._text import BOUND, BULLETS, FENCE, HARD, MD_CLOSERS, Decision, Need, TextWindow, WakeSearch
+from ._text import BOUND, BULLETS, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
 
@@ -73,6 +73,10 @@ class Scanner:
     ``_lines.py`` for a line break, a fence or a list item.
     """
 
+    # The fast path for common terminal decisions (see _fast_terminal); the differential tests
+    # turn it off to compare it with the full rules.
+    fast_path = True
+
     def __init__(self, rules: Rules, terminals: str | None) -> None:
         self.window = window = TextWindow(rules, terminals)
         self.terms = window.terms
@@ -91,6 +95,9 @@ class Scanner:
         self.in_fence = False
         # Segments cut so far: (raw text with its leading whitespace, inside a code fence).
         self.out: list[tuple[str, bool]] = []
+        self.fast_stop_period = rules.fast_stop_period
+        self.fast_stop_strong = rules.fast_stop_strong
+        self.fast_skip = rules.fast_skip_period
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
@@ -119,7 +126,13 @@ class Scanner:
                     self.pos = max(self.pos, n - 2)
                     break
             i = m.start()
-            if (
+            decision: Decision | None = None
+            c = buf[i]
+            if c in ".!?" and i + 2 < n and self.fast_path:
+                decision = self._fast_terminal(buf, i, c)
+            if decision is not None:
+                kind, at, resume = decision
+            elif (
                 n - i <= 8
                 and buf[i] in terms
                 and not w.final
@@ -132,21 +145,23 @@ class Scanner:
                 self.waiting = True
                 self.wait_until, self.wake = -1, None
                 return
-            marker = w.marker
-            try:
-                kind, at, resume = self._decide(i, m.group())
-            except Need as need:
-                self.pos = i
-                self.waiting = True
-                # The retries that would fail the same way can be skipped, unless this attempt
-                # settled the sentence's list marker (which reads as far as the text goes).
-                # Once the text passes i + 2, the shortcut of terminal() may decide instead.
-                if w.marker is marker:
-                    self.wait_until = need.until if n > i + 2 else min(need.until, i + 2)
-                    self.wake = need.wake
-                else:
-                    self.wait_until, self.wake = -1, None
-                return
+            else:
+                marker = w.marker
+                try:
+                    kind, at, resume = self._decide(i, m.group())
+                except Need as need:
+                    self.pos = i
+                    self.waiting = True
+                    # The retries that would fail the same way can be skipped, unless this
+                    # attempt settled the sentence's list marker (which reads as far as the
+                    # text goes). Once the text passes i + 2, the shortcut of terminal() (and
+                    # the fast path) may decide instead.
+                    if w.marker is marker:
+                        self.wait_until = need.until if n > i + 2 else min(need.until, i + 2)
+                        self.wake = need.wake
+                    else:
+                        self.wait_until, self.wake = -1, None
+                    return
             cut = False
             if kind == BOUND:
                 if at > self.stack_pos:
@@ -285,6 +300,39 @@ class Scanner:
                     return ""
             return "o"
         return "c"
+
+    def _fast_terminal(self, buf: str, i: int, c: str) -> Decision | None:
+        """Decide the common cases of ".", "!" or "?" at ``i`` (two characters follow it) with a
+        few string tests and one set lookup, or return None for the full rules.
+
+        The cases: a period inside a word or number ("e.g", "3.14"); "word. Next", "word! Next"
+        after a plain word (no abbreviation, no name an exclamation may precede); "Dr. x" after
+        a title or a never-final abbreviation. The full rules decide each of them the same way
+        (tests/sentences/test_fast_path.py runs both and compares).
+        """
+        nxt = buf[i + 1]
+        if nxt != " ":
+            if c == "." and (nxt.islower() or (nxt.isdigit() and i > self.window.start and buf[i - 1].isdigit())):
+                return SKIP, i, i + 1
+            return None
+        first = buf[i + 2]
+        if not first.isalnum():
+            return None
+        start = self.window.start
+        k = buf.rfind(" ", start, i) + 1
+        word = buf[k if k > start else start : i]
+        if len(word) < 2 or not word.isalpha():
+            return None
+        word = word.lower()
+        if c == ".":
+            if word in self.fast_skip:
+                return SKIP, i, i + 1
+            stop = self.fast_stop_period
+        else:
+            stop = self.fast_stop_strong
+        if first.isupper() and word not in stop and word[-3:] != "str":
+            return BOUND, i + 1, i + 1
+        return None
 
     def _decide(self, i: int, token: str) -> Decision:
         """Ask the rule that owns the candidate ``token`` at ``i``."""
