@@ -266,6 +266,8 @@ class Rules:
     # streets ("Main St."), and after "!" or "?" the names that an exclamation may precede.
     fast_stop_period: frozenset[str] = field(init=False)
     fast_stop_strong: frozenset[str] = field(init=False)
+    # The words before ".\n" that the fast path leaves to the full rules.
+    fast_stop_newline: frozenset[str] = field(init=False)
     # The words before ". x" that never end a sentence there (titles, never-final abbreviations).
     fast_skip_period: frozenset[str] = field(init=False)
 
@@ -288,6 +290,8 @@ class Rules:
         stop = frozenset(kinds) | CONTEXT_WORDS
         object.__setattr__(self, "fast_stop_period", stop)
         object.__setattr__(self, "fast_stop_strong", stop | self.exclaim_names)
+        # Before a line break, "es" and "ej" may be the end of a listed pair ("ad es.", "p. ej.").
+        object.__setattr__(self, "fast_stop_newline", frozenset(kinds) | {"es", "ej"})
         skip = frozenset(word for word, kind in kinds.items() if kind in ("title", "never")) - CONTEXT_WORDS
         object.__setattr__(self, "fast_skip_period", skip)
         object.__setattr__(self, "starter_prefixes", prefixes(self.starters))

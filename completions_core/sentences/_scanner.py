@@ -22,7 +22,16 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-from ._chars import AMBIGUOUS_QUOTES, CLOSERS, MATCHING_OPENERS, NEWLINES, OPENERS, QUOTE_RE
+from ._chars import (
+    AMBIGUOUS_QUOTES,
+    CJK_TERMINALS,
+    CLOSERS,
+    DEFAULT_TERMINALS,
+    MATCHING_OPENERS,
+    NEWLINES,
+    OPENERS,
+    QUOTE_RE,
+)
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, terminal
@@ -38,6 +47,12 @@ _LOOKBEHIND = 256
 _TRIM_AT = 512
 
 _NON_SPACE = re.compile(r"\S").search
+# The marks the fast path of the scan decides (see Scanner._fast_terminal), the full-width ones
+# among them, and what after a full-width mark leaves the decision to the full rules.
+_CJK_FAST = CJK_TERMINALS
+_FAST_MARKS = ".!?" + _CJK_FAST
+_CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
+_DIGITS = "0123456789"
 
 
 _Search = Callable[[str], "re.Match[str] | None"]
@@ -98,6 +113,7 @@ class Scanner:
         self.fast_stop_period = rules.fast_stop_period
         self.fast_stop_strong = rules.fast_stop_strong
         self.fast_skip = rules.fast_skip_period
+        self.fast_stop_newline = rules.fast_stop_newline
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
@@ -128,7 +144,7 @@ class Scanner:
             i = m.start()
             decision: Decision | None = None
             c = buf[i]
-            if c in ".!?" and i + 2 < n and self.fast_path:
+            if c in _FAST_MARKS and i + 1 < n and self.fast_path:
                 decision = self._fast_terminal(buf, i, c)
             if decision is not None:
                 kind, at, resume = decision
@@ -302,23 +318,52 @@ class Scanner:
         return "c"
 
     def _fast_terminal(self, buf: str, i: int, c: str) -> Decision | None:
-        """Decide the common cases of ".", "!" or "?" at ``i`` (two characters follow it) with a
-        few string tests and one set lookup, or return None for the full rules.
+        """Decide the common cases of the terminal mark ``c`` at ``i`` (a character follows it)
+        with a few string tests and set lookups, or return None for the full rules.
 
-        The cases: a period inside a word or number ("e.g", "3.14"); "word. Next", "word! Next"
-        after a plain word (no abbreviation, no name an exclamation may precede); "Dr. x" after
-        a title or a never-final abbreviation. The full rules decide each of them the same way
-        (tests/sentences/test_fast_path.py runs both and compares).
+        The cases, each decided the same way by :func:`~._terminals.terminal` (the tests in
+        tests/sentences/test_fast_path.py run both and compare):
+
+        - "!" or "?" before a line break; "word." before a line break after a word that is no
+          abbreviation;
+        - a period inside a word or a number ("e.g", "3.14");
+        - "word. Next", "word! Next" after a plain word (no abbreviation, no name that an
+          exclamation may precede);
+        - "Dr. x" after a title or a never-final abbreviation;
+        - the period of a list number that opens the sentence ("2. Wait");
+        - a full-width mark ("。", "！") followed by a character that is no mark, closer, quote,
+          space or comma.
         """
         nxt = buf[i + 1]
+        start = self.window.start
+        if c in _CJK_FAST:
+            if nxt in _CJK_NOT_FAST or nxt in self.terms or nxt.isspace():
+                return None
+            if c in "。．" and i > start and buf[i - 1].isdigit():
+                return None  # a full-width decimal point or list number
+            return BOUND, i + 1, i + 1
+        if nxt == "\n":
+            if c != ".":
+                return BOUND, i + 1, i + 1
+            k = buf.rfind(" ", start, i) + 1
+            word = buf[k if k > start else start : i]
+            if len(word) >= 2 and word.isalpha() and word.lower() not in self.fast_stop_newline:
+                return BOUND, i + 1, i + 1
+            return None
+        if i + 2 >= len(buf):
+            return None
         if nxt != " ":
-            if c == "." and (nxt.islower() or (nxt.isdigit() and i > self.window.start and buf[i - 1].isdigit())):
+            if c == "." and (nxt.islower() or (nxt.isdigit() and i > start and buf[i - 1].isdigit())):
                 return SKIP, i, i + 1
             return None
         first = buf[i + 2]
         if not first.isalnum():
             return None
-        start = self.window.start
+        if c == "." and buf[i - 1] in _DIGITS:
+            cs = self.window.content_start()
+            if 0 <= cs and 1 <= i - cs <= 3 and all(d in _DIGITS for d in buf[cs:i]):
+                return SKIP, i, i + 1  # a list number that opens the sentence
+            return None
         k = buf.rfind(" ", start, i) + 1
         word = buf[k if k > start else start : i]
         if len(word) < 2 or not word.isalpha():
