@@ -44,7 +44,7 @@ HOLD_CAP = 400
 # A long run without any boundary is moved out of the working buffer past this size.
 COMPACT_AT = 16384
 _LOOKBEHIND = 256
-_TRIM_AT = 512
+_TRIM_AT = 128
 
 _NON_SPACE = re.compile(r"\S").search
 # The marks the fast path of the scan decides (see Scanner._fast_terminal), the full-width ones
@@ -216,7 +216,8 @@ class Scanner:
     def trim(self) -> None:
         """Drop emitted text from the buffer and move a long undecided prefix aside."""
         w = self.window
-        # Emitted text is dropped in batches: each drop costs a copy of the buffer.
+        # Emitted text is dropped in batches: each drop costs a copy of the buffer, and so does
+        # every delta appended to it (a small batch: 128 characters, about two sentences).
         if w.start > _TRIM_AT or (w.start and w.start == len(w.buf)):
             self._shift(w.start)
         if len(w.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(w.buf) // 2:
