@@ -367,7 +367,21 @@ class Scanner:
             return None
         k = buf.rfind(" ", start, i) + 1
         word = buf[k if k > start else start : i]
-        if len(word) < 2 or not word.isalpha():
+        if not word.isalpha():
+            # The last word comes after a line break or a tab ("\n\nCerto! E"): the full rules
+            # read it back to any space and decide as below, except that "es" and "ej" may end
+            # a listed pair and that a mark from punctuation_marks may follow.
+            word = word.rsplit(None, 1)[-1] if word else word
+            if len(word) < 2 or not word.isalpha() or first in self.terms:
+                return None
+            word = word.lower()
+            if c == "." and word in self.fast_skip:
+                return SKIP, i, i + 1
+            stop = self.fast_stop_newline if c == "." else self.fast_stop_strong
+            if first.isupper() and word not in stop and word[-3:] != "str":
+                return BOUND, i + 1, i + 1
+            return None
+        if len(word) < 2:
             return None
         word = word.lower()
         if c == ".":

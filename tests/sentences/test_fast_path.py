@@ -55,6 +55,8 @@ EDGES = [
     "Done. 3 items. Open the app. eBay will ask. Go! iPhone users. A. B. C. Ab. Cd. x. Y.",
     "Sr. Martínez llegó. Sra. López. Hr. Müller kommt. Fr. Schmidt. M. Dupont. Mme. Curie.",
     "Wait... What? Really!? Yes!! No?! Ok. 你好。世界！ Hello. 1.5. Fine. end. Str. Lang.",
+    "Intro:\n\nCerto! Ecco.\nDone. Next.\n\tDr. Smith.\nad\nes. Vale.\nGartenstr. 7.\nJohn! Go.\nStr. Ab.",
+    "Liste:\n1. Eins. 2. Zwei.\n12. Zwölf.\n1234. Nope.\n- 3. Drei.\n\n完成。下一步！好的？「はい。」と言った。３．５。",
     "**Bold.** Next. _It._ Now. `code.` Then. [link](http://x.y/z.html). Here. <b>Tag.</b> Fin.",
 ]
 
