@@ -97,6 +97,8 @@ def _block(line: str) -> str | None:
     """Strip the block markup at the start of a line; None drops the line."""
     # Each pattern runs only when the line's first non-space character can start a match.
     first = line.lstrip()[:1]
+    if not first:
+        return line  # an empty line: nothing to strip
     if first in _DROP_STARTS and (
         _RULE_LINE.match(line) or _TABLE_SEPARATOR.match(line) or _REF_DEFINITION.match(line)
     ):
