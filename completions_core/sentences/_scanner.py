@@ -35,7 +35,7 @@ from ._chars import (
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, terminal
-from ._text import BOUND, BULLETS, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
+from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
 
@@ -351,11 +351,16 @@ class Scanner:
             if len(word) >= 2 and word.isalpha() and word.lower() not in self.fast_stop_newline:
                 return BOUND, i + 1, i + 1
             return None
-        if i + 2 >= len(buf):
-            return None
-        if nxt != " ":
-            if c == "." and (nxt.islower() or (nxt.isdigit() and i > start and buf[i - 1].isdigit())):
-                return SKIP, i, i + 1
+        if c == "." and (nxt.islower() or (nxt.isdigit() and i > start and buf[i - 1].isdigit())):
+            if i + 2 < len(buf):
+                return SKIP, i, i + 1  # "e.g", "3.14"
+            # The last character so far: the rules read on ("3.1" may be "3.1 Open" after "2.
+            # Close" in a list on one line) unless the list marker they consult is known or
+            # not consulted; then they decide the same.
+            if nxt in self.terms or (self.window.marker is None and self._consults_marker(buf, i)):
+                return None
+            return SKIP, i, i + 1
+        if i + 2 >= len(buf) or nxt != " ":
             return None
         first = buf[i + 2]
         if not first.isalnum():
@@ -393,6 +398,19 @@ class Scanner:
         if first.isupper() and word not in stop and word[-3:] != "str":
             return BOUND, i + 1, i + 1
         return None
+
+    def _consults_marker(self, buf: str, i: int) -> bool:
+        """Whether the rule for inline lists (``_list_continuation`` in ``_terminals.py``) reads
+        the sentence's list marker for the period at ``i``: after an enumerator ("1", "a",
+        "12") that follows a space."""
+        start = self.window.start
+        if i - 1 > start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+            return False
+        k = i
+        while k > start and i - k < 3 and buf[k - 1].isalnum():
+            k -= 1
+        value = buf[k:i]
+        return bool(value) and self.window.before(k).isspace() and ENUM_RE.fullmatch(value) is not None
 
     def _decide(self, i: int, token: str) -> Decision:
         """Ask the rule that owns the candidate ``token`` at ``i``."""

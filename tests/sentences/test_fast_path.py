@@ -57,6 +57,7 @@ EDGES = [
     "Wait... What? Really!? Yes!! No?! Ok. 你好。世界！ Hello. 1.5. Fine. end. Str. Lang.",
     "Intro:\n\nCerto! Ecco.\nDone. Next.\n\tDr. Smith.\nad\nes. Vale.\nGartenstr. 7.\nJohn! Go.\nStr. Ab.",
     "Liste:\n1. Eins. 2. Zwei.\n12. Zwölf.\n1234. Nope.\n- 3. Drei.\n\n完成。下一步！好的？「はい。」と言った。３．５。",
+    "Version 3.1 is out. Use v2.0 now. a.b c. 1. One 2.5 two 2. Three. x 1.a b 2.c. e.g. f.e. Fin.",
     "**Bold.** Next. _It._ Now. `code.` Then. [link](http://x.y/z.html). Here. <b>Tag.</b> Fin.",
 ]
 
