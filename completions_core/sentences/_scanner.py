@@ -376,7 +376,8 @@ class Scanner:
             # The last word comes after a line break or a tab ("\n\nCerto! E"): the full rules
             # read it back to any space and decide as below, except that "es" and "ej" may end
             # a listed pair and that a mark from punctuation_marks may follow.
-            word = word.rsplit(None, 1)[-1] if word else word
+            parts = word.rsplit(None, 1)
+            word = parts[-1] if parts else ""
             if len(word) < 2 or not word.isalpha() or first in self.terms:
                 return None
             word = word.lower()

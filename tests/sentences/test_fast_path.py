@@ -99,6 +99,40 @@ def _splits(text: str, seeds: int) -> Iterator[list[str]]:
         yield pieces
 
 
+# Pieces of text the random texts below are made of: the words and marks the fast path looks at,
+# next to what leaves a decision to the full rules.
+_WORDS = (
+    "Dr St es ej ad p str Gartenstr word Word John wow e g i U S a m etc 3 12 1234 0 Mme M x "
+    "iPhone eBay 設 한 Ⓐ É é Ⅻ 😊 1. 2) a) [1] <b> ** ... … 。 ！ ． 、 「 」 » « ¿ ¡ ` * - • , : ( ) \" '"
+)
+_PIECES = [*_WORDS.split(), " ", " ", " ", "  ", "\n", "\n\n", "\t", ".", ".", ".", "!", "?"]
+
+
+def _random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 40)))
+
+
+def _random_pieces(text: str, rng: random.Random) -> list[str]:
+    size = rng.choice([1, len(text), 0])
+    pieces: list[str] = []
+    k = 0
+    while k < len(text):
+        n = size or rng.randint(1, 8)
+        pieces.append(text[k : k + n])
+        k += n
+    return pieces
+
+
+def _check_random(seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(count):
+        text = _random_text(rng)
+        options = rng.choice(OPTION_SETS)
+        pieces = _random_pieces(text, rng)
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (text, options, pieces)
+
+
 def _check(text: str, options: dict[str, Any], seeds: int) -> None:
     for pieces in _splits(text, seeds):
         fast = _emissions(text, pieces, options, fast=True)
@@ -146,6 +180,22 @@ def test_fast_path_equals_full_rules_on_voice_replies(options: dict[str, Any]) -
         _check(text, options, seeds=1)
     joined = "\n\n".join(text for _, text in REPLIES)
     _check(joined, options, seeds=1)
+
+
+def test_fast_path_equals_full_rules_on_random_texts() -> None:
+    _check_random(seed=16, count=400)
+
+
+def test_a_mark_after_only_whitespace_is_left_to_the_full_rules() -> None:
+    # The "word" before the mark is a tab: no word at all (this once raised IndexError).
+    for text in ("\t! Go on.", "Hi.\n\t. Next", " \n? Why"):
+        _check(text, {"min_sentence_length": 0}, seeds=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_equals_full_rules_on_many_random_texts(seed: int) -> None:
+    _check_random(seed=seed, count=5000)
 
 
 @pytest.mark.slow
