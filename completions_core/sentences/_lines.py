@@ -37,13 +37,16 @@ def newline(w: TextWindow, i: int) -> Decision:
         return SKIP, i, i + 1
     # A soft wrap: the line ends where a sentence cannot (a comma, "the", "und") and the next
     # line simply continues it. Anything else is a line break that ends the sentence.
+    lo = max(cs, 0)
     k = i
-    while k > max(cs, 0) and buf[k - 1] in SPACES:
+    while k > lo and buf[k - 1] in SPACES:
         k -= 1
     last = buf[k - 1]
-    line = k
-    while line > max(cs, 0) and buf[line - 1] not in NEWLINES:
-        line -= 1
+    # The start of the line: after the last line break of the sentence before k (str.rfind
+    # per kind of line break, not a loop over the characters of the line).
+    line = max([buf.rfind(nl, lo, k) for nl in NEWLINES]) + 1
+    if line < lo:
+        line = lo
     if buf[line] in "#|":
         return HARD, i, i + 1  # a heading or a table row is a line of its own
     comma = last in _SOFT_END_CHARS

@@ -20,6 +20,9 @@ _REF_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}(?:\s+|$)")
 _HEADING_CLOSE = re.compile(r"\s+#+\s*$")
 _QUOTE = re.compile(r"^\s{0,3}(?:>\s?)+")
+# The first characters of a line that the patterns above can match at.
+_DROP_STARTS = "*-_=|:["
+_LIST_STARTS = "-*+•⁃·▪◦‣"
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+•⁃·▪◦‣]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
 
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
@@ -39,10 +42,13 @@ _INLINE_TAGS = frozenset(
 # do not count as word characters here: "打开**设置**。", "**Wi-Fi**를".
 _CASELESS = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WORD = f"[^\\W{_CASELESS}]"
+# Written so that every alternative starts with a literal marker character (the lookbehinds on
+# the character before the run come after its first marker): the search then skips ahead to the
+# next "*", "_" or "~" instead of trying the lookbehinds at every position (three times faster).
 _EMPHASIS = re.compile(
-    f"(?<!{_WORD})(?<![*_])[*_]{{1,3}}(?=[^\\s*_])|(?<=[^\\s*_])[*_]{{1,3}}(?!{_WORD})(?![*_])|~~"
+    f"(?:\\*|_)(?:(?<!{_WORD}[*_])(?<![*_][*_])[*_]{{0,2}}(?=[^\\s*_])"
+    f"|(?<=[^\\s*_][*_])[*_]{{0,2}}(?!{_WORD})(?![*_]))|~~"
 )
-_SPACE = re.compile(r"\s+")
 # A sentence in which none of these matches has no markdown in it (the common case): emphasis,
 # code and escape characters, line breaks, links, footnotes, tags, autolinks, entities.
 # Every alternative starts with a literal character (no leading character class), so that the
@@ -84,17 +90,27 @@ def clean(text: str, at_line_start: bool, code: bool = False) -> str:
     text = " ".join(kept)
     if not code:
         text = _inline(text)
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def _block(line: str) -> str | None:
     """Strip the block markup at the start of a line; None drops the line."""
-    if _RULE_LINE.match(line) or _TABLE_SEPARATOR.match(line) or _REF_DEFINITION.match(line):
+    # Each pattern runs only when the line's first non-space character can start a match.
+    first = line.lstrip()[:1]
+    if not first:
+        return line  # an empty line: nothing to strip
+    if first in _DROP_STARTS and (
+        _RULE_LINE.match(line) or _TABLE_SEPARATOR.match(line) or _REF_DEFINITION.match(line)
+    ):
         return None
-    line = _QUOTE.sub("", line)
-    if _HEADING.match(line):
+    if first == ">":
+        line = _QUOTE.sub("", line)
+        first = line.lstrip()[:1]
+    if first == "#" and _HEADING.match(line):
         line = _HEADING_CLOSE.sub("", _HEADING.sub("", line))
-    line = _LIST_MARKER.sub("", line)
+        first = line.lstrip()[:1]
+    if first in _LIST_STARTS or first.isdigit():
+        line = _LIST_MARKER.sub("", line)
     stripped = line.strip()
     if stripped.startswith("|") or (stripped.endswith("|") and "|" in stripped[:-1]):
         cells = [cell.strip() for cell in stripped.strip("|").split("|")]

@@ -37,6 +37,7 @@ from completions_core.types import LANGUAGES
 __all__ = [
     "ADDRESS_PREFIXES",
     "ADDRESS_WORDS",
+    "CONTEXT_WORDS",
     "LANGUAGES",
     "TIME_FOLLOWERS",
     "TIME_FOLLOWER_PREFIXES",
@@ -229,6 +230,9 @@ def prefixes(words: frozenset[str]) -> frozenset[str]:
 
 
 TIME_FOLLOWER_PREFIXES = prefixes(TIME_FOLLOWERS)
+# Titles that the words around them can turn into streets ("Main St.", "Sunset Dr."): the
+# shortcuts of the terminal rules leave them to the full rules.
+CONTEXT_WORDS = frozenset({"st", "dr"})
 ADDRESS_PREFIXES = prefixes(ADDRESS_WORDS)
 
 
@@ -257,6 +261,15 @@ class Rules:
     kinds: dict[str, str] = field(init=False, hash=False, compare=False)
     starter_prefixes: frozenset[str] = field(init=False)
     ordinal_noun_prefixes: frozenset[str] = field(init=False)
+    # The words (lowercase) before ". Capital" and before "! Capital" / "? Capital" that the
+    # scanner's fast path leaves to the full rules: every abbreviation, the titles that can be
+    # streets ("Main St."), and after "!" or "?" the names that an exclamation may precede.
+    fast_stop_period: frozenset[str] = field(init=False)
+    fast_stop_strong: frozenset[str] = field(init=False)
+    # The words before ".\n" that the fast path leaves to the full rules.
+    fast_stop_newline: frozenset[str] = field(init=False)
+    # The words before ". x" that never end a sentence there (titles, never-final abbreviations).
+    fast_skip_period: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         everything = self.titles | self.never_final | self.numeric | self.general | self.final | self.streets
@@ -274,6 +287,13 @@ class Rules:
         ):
             kinds.update(dict.fromkeys(words, kind))
         object.__setattr__(self, "kinds", kinds)
+        stop = frozenset(kinds) | CONTEXT_WORDS
+        object.__setattr__(self, "fast_stop_period", stop)
+        object.__setattr__(self, "fast_stop_strong", stop | self.exclaim_names)
+        # Before a line break, "es" and "ej" may be the end of a listed pair ("ad es.", "p. ej.").
+        object.__setattr__(self, "fast_stop_newline", frozenset(kinds) | {"es", "ej"})
+        skip = frozenset(word for word, kind in kinds.items() if kind in ("title", "never")) - CONTEXT_WORDS
+        object.__setattr__(self, "fast_skip_period", skip)
         object.__setattr__(self, "starter_prefixes", prefixes(self.starters))
         object.__setattr__(self, "ordinal_noun_prefixes", prefixes(self.ordinal_nouns))
 

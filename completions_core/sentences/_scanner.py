@@ -22,11 +22,20 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-from ._chars import AMBIGUOUS_QUOTES, CLOSERS, MATCHING_OPENERS, NEWLINES, OPENERS, QUOTE_RE
+from ._chars import (
+    AMBIGUOUS_QUOTES,
+    CJK_TERMINALS,
+    CLOSERS,
+    DEFAULT_TERMINALS,
+    MATCHING_OPENERS,
+    NEWLINES,
+    OPENERS,
+    QUOTE_RE,
+)
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, terminal
-from ._text import BOUND, BULLETS, FENCE, HARD, MD_CLOSERS, Decision, Need, TextWindow, WakeSearch
+from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
 
@@ -35,9 +44,15 @@ HOLD_CAP = 400
 # A long run without any boundary is moved out of the working buffer past this size.
 COMPACT_AT = 16384
 _LOOKBEHIND = 256
-_TRIM_AT = 512
+_TRIM_AT = 128
 
 _NON_SPACE = re.compile(r"\S").search
+# The marks the fast path of the scan decides (see Scanner._fast_terminal), the full-width ones
+# among them, and what after a full-width mark leaves the decision to the full rules.
+_CJK_FAST = CJK_TERMINALS
+_FAST_MARKS = ".!?" + _CJK_FAST
+_CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
+_DIGITS = "0123456789"
 
 
 _Search = Callable[[str], "re.Match[str] | None"]
@@ -73,6 +88,10 @@ class Scanner:
     ``_lines.py`` for a line break, a fence or a list item.
     """
 
+    # The fast path for common terminal decisions (see _fast_terminal); the differential tests
+    # turn it off to compare it with the full rules.
+    fast_path = True
+
     def __init__(self, rules: Rules, terminals: str | None) -> None:
         self.window = window = TextWindow(rules, terminals)
         self.terms = window.terms
@@ -91,6 +110,10 @@ class Scanner:
         self.in_fence = False
         # Segments cut so far: (raw text with its leading whitespace, inside a code fence).
         self.out: list[tuple[str, bool]] = []
+        self.fast_stop_period = rules.fast_stop_period
+        self.fast_stop_strong = rules.fast_stop_strong
+        self.fast_skip = rules.fast_skip_period
+        self.fast_stop_newline = rules.fast_stop_newline
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
@@ -119,7 +142,13 @@ class Scanner:
                     self.pos = max(self.pos, n - 2)
                     break
             i = m.start()
-            if (
+            decision: Decision | None = None
+            c = buf[i]
+            if c in _FAST_MARKS and i + 1 < n and self.fast_path:
+                decision = self._fast_terminal(buf, i, c)
+            if decision is not None:
+                kind, at, resume = decision
+            elif (
                 n - i <= 8
                 and buf[i] in terms
                 and not w.final
@@ -132,21 +161,23 @@ class Scanner:
                 self.waiting = True
                 self.wait_until, self.wake = -1, None
                 return
-            marker = w.marker
-            try:
-                kind, at, resume = self._decide(i, m.group())
-            except Need as need:
-                self.pos = i
-                self.waiting = True
-                # The retries that would fail the same way can be skipped, unless this attempt
-                # settled the sentence's list marker (which reads as far as the text goes).
-                # Once the text passes i + 2, the shortcut of terminal() may decide instead.
-                if w.marker is marker:
-                    self.wait_until = need.until if n > i + 2 else min(need.until, i + 2)
-                    self.wake = need.wake
-                else:
-                    self.wait_until, self.wake = -1, None
-                return
+            else:
+                marker = w.marker
+                try:
+                    kind, at, resume = self._decide(i, m.group())
+                except Need as need:
+                    self.pos = i
+                    self.waiting = True
+                    # The retries that would fail the same way can be skipped, unless this
+                    # attempt settled the sentence's list marker (which reads as far as the
+                    # text goes). Once the text passes i + 2, the shortcut of terminal() (and
+                    # the fast path) may decide instead.
+                    if w.marker is marker:
+                        self.wait_until = need.until if n > i + 2 else min(need.until, i + 2)
+                        self.wake = need.wake
+                    else:
+                        self.wait_until, self.wake = -1, None
+                    return
             cut = False
             if kind == BOUND:
                 if at > self.stack_pos:
@@ -185,7 +216,8 @@ class Scanner:
     def trim(self) -> None:
         """Drop emitted text from the buffer and move a long undecided prefix aside."""
         w = self.window
-        # Emitted text is dropped in batches: each drop costs a copy of the buffer.
+        # Emitted text is dropped in batches: each drop costs a copy of the buffer, and so does
+        # every delta appended to it (a small batch: 128 characters, about two sentences).
         if w.start > _TRIM_AT or (w.start and w.start == len(w.buf)):
             self._shift(w.start)
         if len(w.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(w.buf) // 2:
@@ -285,6 +317,101 @@ class Scanner:
                     return ""
             return "o"
         return "c"
+
+    def _fast_terminal(self, buf: str, i: int, c: str) -> Decision | None:
+        """Decide the common cases of the terminal mark ``c`` at ``i`` (a character follows it)
+        with a few string tests and set lookups, or return None for the full rules.
+
+        The cases, each decided the same way by :func:`~._terminals.terminal` (the tests in
+        tests/sentences/test_fast_path.py run both and compare):
+
+        - "!" or "?" before a line break; "word." before a line break after a word that is no
+          abbreviation;
+        - a period inside a word or a number ("e.g", "3.14");
+        - "word. Next", "word! Next" after a plain word (no abbreviation, no name that an
+          exclamation may precede);
+        - "Dr. x" after a title or a never-final abbreviation;
+        - the period of a list number that opens the sentence ("2. Wait");
+        - a full-width mark ("。", "！") followed by a character that is no mark, closer, quote,
+          space or comma.
+        """
+        nxt = buf[i + 1]
+        start = self.window.start
+        if c in _CJK_FAST:
+            if nxt in _CJK_NOT_FAST or nxt in self.terms or nxt.isspace():
+                return None
+            if c in "。．" and i > start and buf[i - 1].isdigit():
+                return None  # a full-width decimal point or list number
+            return BOUND, i + 1, i + 1
+        if nxt == "\n":
+            if c != ".":
+                return BOUND, i + 1, i + 1
+            k = buf.rfind(" ", start, i) + 1
+            word = buf[k if k > start else start : i]
+            if len(word) >= 2 and word.isalpha() and word.lower() not in self.fast_stop_newline:
+                return BOUND, i + 1, i + 1
+            return None
+        if c == "." and (nxt.islower() or (nxt.isdigit() and i > start and buf[i - 1].isdigit())):
+            if i + 2 < len(buf):
+                return SKIP, i, i + 1  # "e.g", "3.14"
+            # The last character so far: the rules read on ("3.1" may be "3.1 Open" after "2.
+            # Close" in a list on one line) unless the list marker they consult is known or
+            # not consulted; then they decide the same.
+            if nxt in self.terms or (self.window.marker is None and self._consults_marker(buf, i)):
+                return None
+            return SKIP, i, i + 1
+        if i + 2 >= len(buf) or nxt != " ":
+            return None
+        first = buf[i + 2]
+        if not first.isalnum():
+            return None
+        if c == "." and buf[i - 1] in _DIGITS:
+            cs = self.window.content_start()
+            if 0 <= cs and 1 <= i - cs <= 3 and all(d in _DIGITS for d in buf[cs:i]):
+                return SKIP, i, i + 1  # a list number that opens the sentence
+            return None
+        k = buf.rfind(" ", start, i) + 1
+        word = buf[k if k > start else start : i]
+        if not word.isalpha():
+            # The last word comes after a line break or a tab ("\n\nCerto! E"): the full rules
+            # read it back to any space and decide as below, except that "es" and "ej" may end
+            # a listed pair and that a mark from punctuation_marks may follow.
+            parts = word.rsplit(None, 1)
+            word = parts[-1] if parts else ""
+            if len(word) < 2 or not word.isalpha() or first in self.terms:
+                return None
+            word = word.lower()
+            if c == "." and word in self.fast_skip:
+                return SKIP, i, i + 1
+            stop = self.fast_stop_newline if c == "." else self.fast_stop_strong
+            if first.isupper() and word not in stop and word[-3:] != "str":
+                return BOUND, i + 1, i + 1
+            return None
+        if len(word) < 2:
+            return None
+        word = word.lower()
+        if c == ".":
+            if word in self.fast_skip:
+                return SKIP, i, i + 1
+            stop = self.fast_stop_period
+        else:
+            stop = self.fast_stop_strong
+        if first.isupper() and word not in stop and word[-3:] != "str":
+            return BOUND, i + 1, i + 1
+        return None
+
+    def _consults_marker(self, buf: str, i: int) -> bool:
+        """Whether the rule for inline lists (``_list_continuation`` in ``_terminals.py``) reads
+        the sentence's list marker for the period at ``i``: after an enumerator ("1", "a",
+        "12") that follows a space."""
+        start = self.window.start
+        if i - 1 > start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+            return False
+        k = i
+        while k > start and i - k < 3 and buf[k - 1].isalnum():
+            k -= 1
+        value = buf[k:i]
+        return bool(value) and self.window.before(k).isspace() and ENUM_RE.fullmatch(value) is not None
 
     def _decide(self, i: int, token: str) -> Decision:
         """Ask the rule that owns the candidate ``token`` at ``i``."""

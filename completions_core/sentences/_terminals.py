@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ._chars import AMBIGUOUS_QUOTES, CJK_TERMINALS, CLOSERS, EOF, NEWLINES, STRONG_TERMINALS, TRANSPARENT
+from ._rules import CONTEXT_WORDS
 from ._text import (
     BOUND,
     BULLETS,
@@ -36,9 +37,6 @@ from ._words import abbreviation, after_period, classify, german_ordinal, list_n
 __all__ = ["dash_quote", "terminal"]
 
 _NOT_STARTERS = ",;:%)]}）」』》、，"
-# Titles that the words around them can turn into streets ("Main St.", "Sunset Dr."): the
-# shortcut of terminal() leaves them to the full rules.
-_CONTEXT_WORDS = frozenset({"st", "dr"})
 # An opening quote or emphasis marker after a sentence's end opens the next sentence.
 _SENTENCE_OPENERS = "\"'“‘„«「『*_"
 _SPACES_OR_GUILLEMETS = SPACES + "»›"
@@ -84,7 +82,7 @@ def terminal(w: TextWindow, i: int) -> Decision:
             word = buf[k:i]
             if len(word) >= 2 and word.isalpha():
                 word = word.lower()
-                if word not in _CONTEXT_WORDS:
+                if word not in CONTEXT_WORDS:
                     abbrev = w.rules.kinds.get(word)
                     if buf[i] == "." and (abbrev == "title" or abbrev == "never"):
                         return SKIP, i, i + 1

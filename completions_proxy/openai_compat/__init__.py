@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
+from completions_proxy.openai_compat.models import MODEL_MAP_ENV, parse_model_map
 from completions_proxy.openai_compat.routes import openai_routes
-from completions_proxy.openai_compat.translate import MODEL_MAP_ENV, parse_model_map
 
 __all__ = ["MODEL_MAP_ENV", "openai_routes", "parse_model_map"]

@@ -9,7 +9,6 @@ so a path such as ``messages[2].content`` in an error names the caller's own mes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -22,20 +21,14 @@ from completions_core.limits import DEFAULT_LIMITS, check_json
 from completions_core.redaction import Secret
 from completions_core.request import ProviderRequest
 from completions_core.types import StreamOptions
-from completions_proxy.settings import ConfigError
+from completions_proxy.openai_compat.models import resolve_model
 from completions_proxy.wire import MANAGED
 
 __all__ = [
-    "MODEL_MAP_ENV",
     "OpenAIRequest",
     "UnsupportedParameter",
-    "parse_model_map",
-    "resolve_model",
     "translate_request",
 ]
-
-#: The setting that maps bare model names (``gpt-4o``, ``fast``) to ``provider/model``.
-MODEL_MAP_ENV = "COMPLETIONS_OPENAI_MODEL_MAP"
 
 #: Chat Completions fields this front door has no equivalent for (a 400 names the field).
 _UNSUPPORTED = frozenset(
@@ -58,7 +51,6 @@ _FALLBACK_FIELDS = frozenset(
     {"model", "messages", "temperature", "max_tokens", "max_completion_tokens", "timeout", "retry", "provider_kwargs"}
 )
 _SENTENCE_FIELDS = frozenset({"clean_sentences", "min_sentence_length", "punctuation_marks", "punctuation_language"})
-_MODEL_CHARS = 256
 #: Longest customer key accepted in a header (provider keys are well under 300 characters).
 _MAX_KEY_CHARS = 1024
 KEY_HEADER = "x-provider-api-key"
@@ -79,69 +71,6 @@ class OpenAIRequest:
     include_usage: bool = False
     options: StreamOptions = field(default_factory=StreamOptions)
     model: str = ""
-
-
-# --- the operator's model map --------------------------------------------------------------
-
-
-def _split_model(value: str, where: str) -> tuple[str, str]:
-    provider, sep, model = value.partition("/")
-    if not sep or not provider.strip() or not model.strip():
-        raise ConfigError(f"{where}: {value!r} is not 'provider/model' (e.g. 'anthropic/claude-haiku-4-5')")
-    return provider.strip().lower(), model.strip()
-
-
-def parse_model_map(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """Read ``COMPLETIONS_OPENAI_MODEL_MAP``: ``alias=provider/model`` pairs, comma-separated, or a JSON object."""
-    raw = env.get(MODEL_MAP_ENV, "").strip()
-    if not raw:
-        return {}
-    pairs: list[tuple[str, str]] = []
-    if raw.startswith("{"):
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{MODEL_MAP_ENV} is not valid JSON: {exc}") from None
-        for alias, target in data.items():
-            if not isinstance(target, str):
-                raise ConfigError(f"{MODEL_MAP_ENV}: the value for {alias!r} must be a 'provider/model' string")
-            pairs.append((alias, target))
-    else:
-        for item in raw.split(","):
-            if not item.strip():
-                continue
-            alias, sep, target = item.partition("=")
-            if not sep:
-                raise ConfigError(f"{MODEL_MAP_ENV}: {item.strip()!r} is not 'alias=provider/model'")
-            pairs.append((alias, target))
-    out: dict[str, tuple[str, str]] = {}
-    for alias, target in pairs:
-        name = alias.strip()
-        if not name:
-            raise ConfigError(f"{MODEL_MAP_ENV}: an alias is empty")
-        out[name] = _split_model(target, MODEL_MAP_ENV)
-    return out
-
-
-def resolve_model(value: Any, model_map: Mapping[str, tuple[str, str]], path: str = "model") -> tuple[str, str]:
-    """``provider/model``, or a bare name the operator mapped, as ``(provider, model)``."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError("is required: 'provider/model' (e.g. 'anthropic/claude-haiku-4-5')", path)
-    if len(value) > _MODEL_CHARS:
-        raise InvalidRequestError(f"is longer than {_MODEL_CHARS} characters", path)
-    mapped = model_map.get(value)
-    if mapped is not None:
-        return mapped
-    provider, sep, model = value.partition("/")
-    if not sep or not provider or not model:
-        known = ", ".join(sorted(model_map)) or "none configured"
-        raise InvalidRequestError(
-            f"the model {value!r} does not exist: write it as 'provider/model' (e.g. "
-            f"'anthropic/claude-haiku-4-5'), or use a name from {MODEL_MAP_ENV} ({known})",
-            path,
-            error_type="not_found_error",
-        )
-    return provider.lower(), model
 
 
 # --- messages ----------------------------------------------------------------------------

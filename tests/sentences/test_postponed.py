@@ -7,17 +7,26 @@ from completions_core.types import StreamOptions
 
 
 def _feed_counting(text: str) -> tuple[list[str], int]:
-    """Feed ``text`` one character at a time; the sentences and the number of decisions taken."""
+    """Feed ``text`` one character at a time; the sentences and the number of decisions taken
+    (by the full rules, or by the scanner's fast path when it decides)."""
     chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
     scanner = chunker._scanner
     calls: list[int] = []
     decide = scanner._decide
+    fast = scanner._fast_terminal
 
     def counting(i: int, token: str) -> tuple[int, int, int]:
         calls.append(i)
         return decide(i, token)
 
+    def counting_fast(buf: str, i: int, c: str) -> tuple[int, int, int] | None:
+        decision = fast(buf, i, c)
+        if decision is not None:
+            calls.append(i)  # when it does not decide, the full rules do (counted above)
+        return decision
+
     scanner._decide = counting  # type: ignore[method-assign]
+    scanner._fast_terminal = counting_fast  # type: ignore[method-assign]
     sentences: list[str] = []
     for char in text:
         sentences += chunker.feed(char)

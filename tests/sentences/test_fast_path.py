@@ -1,0 +1,207 @@
+"""The scanner's fast path for common terminal decisions against the full rules (differential).
+
+The scanner decides the common cases of ".", "!" and "?" (a period inside a word or number, a
+plain word then a capital, a title then anything) with a few string tests and set lookups, and
+leaves every other candidate to the rule modules. These tests run the same text through the
+chunker twice, with the fast path on and off, and require the same sentences emitted after the
+same deltas: on the golden rules, the voice replies of the bench and cases written for the fast
+path's edges, one character at a time, whole, and in random pieces. The fast set here runs a few
+option sets; the slow test runs every option set on every text.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from completions_core.sentences import SentenceChunker
+from completions_core.sentences._scanner import Scanner
+from completions_core.types import StreamOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "data" / "golden_rules_8lang.json").read_text("utf-8")
+)
+
+
+def _replies() -> list[tuple[str, str]]:
+    text = (ROOT / "bench" / "data" / "voice_replies.txt").read_text("utf-8")
+    replies: list[tuple[str, str]] = []
+    for block in text.split("\n=== ")[1:]:
+        language, _, body = block.partition("\n")
+        replies.append((language.strip(), body.strip("\n")))
+    return replies
+
+
+REPLIES = _replies()
+
+# Texts at the edges of the fast path: each one is decided by it in one place and handed to the
+# full rules in a place that looks alike (abbreviations, streets, names after "!", decimals,
+# capitals that are not letters, custom marks, quotes, line breaks).
+EDGES = [
+    "Dr. Smith is in. Mr. Jones is out. St. Louis is far. He lives on Main St. Then he left.",
+    "Call Dr. Who! John! Mary? Yes. Wow! Jesus. Go! Lord knows.",
+    "Prices rose 3.14 percent. e.g. this one. i.e. that one. U.S. Army. Inc. Board.",
+    "Die Praxis liegt in der Gartenstr. 7 im Hinterhof. Schickt es an Lindenstr. 3. Dort ist es.",
+    "We sell apples, pears, etc. Everything is organic. We open at 9 a.m. Eastern on weekdays.",
+    "Das ist gut. Äpfel sind rot. Élan vital. Ⓐ is a letter? Ⅳ. Ⅻ is a numeral. ǅ digraph. Ok.",
+    'He said "Stop. Now." Then he left. (It was late. Very.) After that. «Viens. Maintenant.»',
+    "First line.\nSecond line. Third.\n\n1. One. Two.\n2. Three. Four.\n- Item. Next.",
+    "Done. 3 items. Open the app. eBay will ask. Go! iPhone users. A. B. C. Ab. Cd. x. Y.",
+    "Sr. Martínez llegó. Sra. López. Hr. Müller kommt. Fr. Schmidt. M. Dupont. Mme. Curie.",
+    "Wait... What? Really!? Yes!! No?! Ok. 你好。世界！ Hello. 1.5. Fine. end. Str. Lang.",
+    "Intro:\n\nCerto! Ecco.\nDone. Next.\n\tDr. Smith.\nad\nes. Vale.\nGartenstr. 7.\nJohn! Go.\nStr. Ab.",
+    "Liste:\n1. Eins. 2. Zwei.\n12. Zwölf.\n1234. Nope.\n- 3. Drei.\n\n完成。下一步！好的？「はい。」と言った。３．５。",
+    "Version 3.1 is out. Use v2.0 now. a.b c. 1. One 2.5 two 2. Three. x 1.a b 2.c. e.g. f.e. Fin.",
+    "**Bold.** Next. _It._ Now. `code.` Then. [link](http://x.y/z.html). Here. <b>Tag.</b> Fin.",
+]
+
+OPTION_SETS: list[dict[str, Any]] = [
+    {"clean_sentences": False, "min_sentence_length": 0},
+    {},  # the defaults: cleaning on, min 6, multilingual
+    *({"punctuation_language": lang} for lang in ("en", "de", "es", "fr", "it", "ja", "zh", "ko")),
+    {"punctuation_marks": [".", "!"], "min_sentence_length": 0},
+    {"punctuation_marks": ["。", "?"], "clean_sentences": False},
+    {"min_sentence_length": 20},
+]
+
+
+def _emissions(text: str, pieces: list[str], options: dict[str, Any], fast: bool) -> list[tuple[int, str]]:
+    """(index of the delta that completed it, sentence) for every sentence; -1 for the flush."""
+    original = Scanner.fast_path
+    Scanner.fast_path = fast
+    try:
+        chunker = SentenceChunker(StreamOptions(**options))
+        out: list[tuple[int, str]] = []
+        for index, piece in enumerate(pieces):
+            out += [(index, sentence) for sentence in chunker.feed(piece)]
+        return out + [(-1, sentence) for sentence in chunker.flush()]
+    finally:
+        Scanner.fast_path = original
+
+
+def _splits(text: str, seeds: int) -> Iterator[list[str]]:
+    yield list(text)
+    yield [text]
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        pieces: list[str] = []
+        k = 0
+        while k < len(text):
+            n = rng.randint(1, 8)
+            pieces.append(text[k : k + n])
+            k += n
+        yield pieces
+
+
+# Pieces of text the random texts below are made of: the words and marks the fast path looks at,
+# next to what leaves a decision to the full rules.
+_WORDS = (
+    "Dr St es ej ad p str Gartenstr word Word John wow e g i U S a m etc 3 12 1234 0 Mme M x "
+    "iPhone eBay 設 한 Ⓐ É é Ⅻ 😊 1. 2) a) [1] <b> ** ... … 。 ！ ． 、 「 」 » « ¿ ¡ ` * - • , : ( ) \" '"
+)
+_PIECES = [*_WORDS.split(), " ", " ", " ", "  ", "\n", "\n\n", "\t", ".", ".", ".", "!", "?"]
+
+
+def _random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 40)))
+
+
+def _random_pieces(text: str, rng: random.Random) -> list[str]:
+    size = rng.choice([1, len(text), 0])
+    pieces: list[str] = []
+    k = 0
+    while k < len(text):
+        n = size or rng.randint(1, 8)
+        pieces.append(text[k : k + n])
+        k += n
+    return pieces
+
+
+def _check_random(seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(count):
+        text = _random_text(rng)
+        options = rng.choice(OPTION_SETS)
+        pieces = _random_pieces(text, rng)
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (text, options, pieces)
+
+
+def _check(text: str, options: dict[str, Any], seeds: int) -> None:
+    for pieces in _splits(text, seeds):
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (options, pieces[:5])
+
+
+def test_the_fast_path_is_on_by_default_and_decides_cases() -> None:
+    assert Scanner.fast_path is True
+    # The switch the comparisons use does change which code decides: count the full rules' calls.
+    calls = 0
+    original = Scanner._decide
+
+    def counting(self: Scanner, i: int, token: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return original(self, i, token)
+
+    text = "This is one. This is two. Prices rose 3.14 percent. Dr. Smith said so. "
+    Scanner._decide = counting  # type: ignore[method-assign]
+    try:
+        _emissions(text, [text], {}, fast=True)
+        with_fast = calls
+        calls = 0
+        _emissions(text, [text], {}, fast=False)
+        without = calls
+    finally:
+        Scanner._decide = original  # type: ignore[method-assign]
+    assert with_fast < without
+
+
+@pytest.mark.parametrize("options", OPTION_SETS[:3], ids=["raw", "defaults", "en"])
+def test_fast_path_equals_full_rules_on_edges(options: dict[str, Any]) -> None:
+    for text in EDGES:
+        _check(text, options, seeds=2)
+
+
+def test_fast_path_equals_full_rules_on_golden_rules() -> None:
+    for case in GOLDEN:
+        _check(case["text"], {"clean_sentences": False, "min_sentence_length": 0, "punctuation_language": case["lang"]}, 1)
+
+
+@pytest.mark.parametrize("options", OPTION_SETS[:2], ids=["raw", "defaults"])
+def test_fast_path_equals_full_rules_on_voice_replies(options: dict[str, Any]) -> None:
+    for _, text in REPLIES:
+        _check(text, options, seeds=1)
+    joined = "\n\n".join(text for _, text in REPLIES)
+    _check(joined, options, seeds=1)
+
+
+def test_fast_path_equals_full_rules_on_random_texts() -> None:
+    _check_random(seed=16, count=400)
+
+
+def test_a_mark_after_only_whitespace_is_left_to_the_full_rules() -> None:
+    # The "word" before the mark is a tab: no word at all (this once raised IndexError).
+    for text in ("\t! Go on.", "Hi.\n\t. Next", " \n? Why"):
+        _check(text, {"min_sentence_length": 0}, seeds=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_equals_full_rules_on_many_random_texts(seed: int) -> None:
+    _check_random(seed=seed, count=5000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults")
+def test_fast_path_equals_full_rules_everywhere(options: dict[str, Any]) -> None:
+    texts = [case["text"] for case in GOLDEN] + [text for _, text in REPLIES] + EDGES
+    texts.append("\n\n".join(text for _, text in REPLIES))
+    for text in texts:
+        _check(text, options, seeds=3)
