@@ -35,16 +35,30 @@ class PreparedPost:
     def __init__(self, client: AsyncOpenAI, http: httpx2.AsyncClient, path: str) -> None:
         import httpx2
 
+        self.client = weakref.ref(client)
         self.http = http
         self.url = httpx2.URL(str(client.base_url).rstrip("/") + "/" + path.lstrip("/"))
-        # What the SDK's request building merges for every request: the key, then its default
-        # headers (an omitted one removed), on top of the HTTP client's own headers.
-        merged = {**client.auth_headers, **client.default_headers}
-        headers = httpx2.Headers(http.headers)
-        headers.update({name: value for name, value in merged.items() if isinstance(value, str)})
-        headers["x-stainless-retry-count"] = "0"
-        self.headers = headers.raw
         self.timeout = httpx2.Timeout(client.timeout) if client.timeout is not None else httpx2.Timeout(None)
+        self._headers: Optional[list[tuple[bytes, bytes]]] = None
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers every request of the client sends, made at its first request: in the event
+        loop that sends, as the SDK makes them (one of them names the async library)."""
+        if self._headers is None:
+            import httpx2
+
+            client = self.client()
+            if client is None:
+                raise RuntimeError("the client of this prepared post is gone")
+            # What the SDK's request building merges for every request: the key, then its default
+            # headers (an omitted one removed), on top of the HTTP client's own headers.
+            merged = {**client.auth_headers, **client.default_headers}
+            headers = httpx2.Headers(self.http.headers)
+            headers.update({name: value for name, value in merged.items() if isinstance(value, str)})
+            headers["x-stainless-retry-count"] = "0"
+            self._headers = headers.raw
+        return self._headers
 
     def request(self, body: Mapping[str, Any], seconds: Optional[float]) -> httpx2.Request:
         """The HTTP request for ``body`` (plain JSON), with the request's own timeout if it has one."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Optional
 
+import anyio.to_thread
 import openai
 import pytest
 from completions_openai import OpenAIAdapter
@@ -180,3 +181,29 @@ async def test_cookies_the_provider_set_go_back_as_through_the_sdk(
     fast_first, fast_second, sdk_first, sdk_second = server.requests
     assert "cookie" not in fast_first.headers and "cookie" not in sdk_first.headers
     assert fast_second.headers["cookie"] == sdk_second.headers["cookie"] == "__cf_bm=abc123"
+
+
+async def test_a_client_built_outside_the_event_loop_sends_the_sdks_headers(
+    server: ReplayServer,
+    adapter: OpenAIAdapter,
+    make_request: Request,
+    sse_stream: Callable[..., list[str]],
+    api_key: str,
+) -> None:
+    # One SDK header names the async library of the request: it is known only in the event loop.
+    from completions_core.adapter import Credential
+    from completions_core.redaction import Secret
+
+    request = make_request()
+    config = adapter.client_config(request, Credential("customer", Secret(api_key)))
+    prepared = await anyio.to_thread.run_sync(adapter.create_client, config)
+    plain = sdk_client(adapter, api_key)
+    try:
+        for client in (prepared, plain):
+            server.enqueue_sse(sse_stream({"content": "a"}))
+            await collect(adapter, client, request)
+    finally:
+        await prepared.close()
+        await plain.close()
+    fast, sdk = server.requests
+    assert fast.headers["x-stainless-async"] == sdk.headers["x-stainless-async"] == "async:asyncio"
