@@ -61,12 +61,12 @@ class LevelResult:
         }
 
 
-def _body(fmt: str, model: str, sentences: bool) -> dict[str, Any]:
+def _body(fmt: str, model: str, sentences: bool, provider: str = "openai") -> dict[str, Any]:
     messages = [{"role": "user", "content": "Tell me something."}]
     if fmt == "sse":
         return {"model": model, "messages": messages, "stream": True}
-    body: dict[str, Any] = {"provider": "openai", "model": model, "messages": messages, "stream": True,
-                            "credentials": {"openai": {"voicerun_managed": True}}}
+    body: dict[str, Any] = {"provider": provider, "model": model, "messages": messages, "stream": True,
+                            "credentials": {provider: {"voicerun_managed": True}}}
     if sentences:
         body["stream_options"] = {"chunk_by_sentence": True}
     return body
@@ -117,11 +117,11 @@ async def one_stream(session: aiohttp.ClientSession, url: str, fmt: str, payload
 
 async def run_level(url: str, fmt: str, concurrency: int, seconds: float, *, token: str = "", model: str = "gpt-mock",
                     sentences: bool = False, max_requests: Optional[int] = None,
-                    extra_headers: Optional[dict[str, str]] = None) -> LevelResult:
+                    extra_headers: Optional[dict[str, str]] = None, provider: str = "openai") -> LevelResult:
     headers = {"Content-Type": "application/json", **(extra_headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    payload = json.dumps(_body(fmt, model, sentences)).encode()
+    payload = json.dumps(_body(fmt, model, sentences, provider)).encode()
     result = LevelResult(concurrency=concurrency)
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=0)
@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--token", default="")
     parser.add_argument("--model", default="gpt-mock")
     parser.add_argument("--sentences", action="store_true")
+    parser.add_argument("--provider", default="openai", help="the proxy's provider for the ndjson format")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU")
     parser.add_argument("--header", action="append", default=[], help="NAME:VALUE, sent with every request")
     args = parser.parse_args()
@@ -162,7 +163,7 @@ def main() -> None:
         os.sched_setaffinity(0, {args.cpu})
     result = asyncio.run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
                                    model=args.model, sentences=args.sentences, max_requests=args.max_requests,
-                                   extra_headers=extra_headers))
+                                   extra_headers=extra_headers, provider=args.provider))
     print(json.dumps(result.summary()))
 
 

@@ -102,6 +102,8 @@ async def anthropic(request: web.Request) -> web.StreamResponse:
         "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}))
     await response.write(_anthropic_event("content_block_start", {
         "type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+    # As recorded (data/wire/anthropic/messages_stream_text.yaml): a ping after the first block opens.
+    await response.write(_anthropic_event("ping", {"type": "ping"}))
     for i in range(tokens):
         if i and itl:
             await asyncio.sleep(itl)

@@ -12,6 +12,13 @@ reported next to the same figure of the baselines, measured in the same run.
                                              # and Portkey into bench/portkey/node_modules)
     python bench/run.py --quick --skip-litellm   # CI smoke: tiny, no thresholds, no Portkey
     python bench/run.py --only baseline,ours --paced-levels 256 --levels ''   # one comparison
+    python bench/run.py --skip-litellm --rounds 3 --ab-ref main   # A/B: this tree against main, 3 rounds
+
+The proxy ("ours") also streams from the mock's Anthropic Messages and Gemini APIs in both
+scenarios (``--providers``); those rows are reported as ratios against its OpenAI path of the same
+round. On a shared machine, ``--rounds`` repeats every target in alternating order and reports
+each ratio as its range over the rounds, and ``--ab-ref`` adds the proxy at another git ref
+(unpacked to a temporary folder, imported through PYTHONPATH) to every round.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -152,19 +160,34 @@ def listen_overflows() -> int:
 
 @dataclass(frozen=True)
 class Scenario:
-    """How the mock paces tokens (through the model name, which every proxy forwards)."""
+    """How the mock paces tokens (through the model name, which every proxy forwards), and which
+    provider's API the proxy calls (the OpenAI path unless named)."""
 
     name: str
     model: str
     levels: list[int]
+    provider: str = "openai"
+
+    @property
+    def openai_path(self) -> str:
+        """The OpenAI scenario this one is compared with (itself for OpenAI)."""
+        return self.name.split("/")[0]
+
+
+#: The mock's model names per provider (paced ones end in ``-itl<N>``).
+PROVIDER_MODELS = {"openai": "gpt-mock", "anthropic": "claude-mock", "google": "gemini-mock"}
 
 
 def measure(name: str, pid: Optional[int], url: str, fmt: str, scenarios: list[Scenario], seconds: float,
-            **extra: Any) -> list[dict[str, Any]]:
+            round_: int = 0, **extra: Any) -> list[dict[str, Any]]:
     rows = []
-    # Warm up (imports, SDK clients, connection pools) outside the measurement.
-    loadgen(url, fmt, 4, 1.0, model=scenarios[0].model, **extra)
+    # Warm up (imports, SDK clients, connection pools) outside the measurement, every provider.
+    for provider in dict.fromkeys(s.provider for s in scenarios):
+        first = next(s for s in scenarios if s.provider == provider)
+        loadgen(url, fmt, 4, 1.0, model=first.model, **({"provider": provider} if fmt == "ndjson" else {}), **extra)
     for scenario in scenarios:
+        if fmt == "ndjson":
+            extra["provider"] = scenario.provider
         for level in scenario.levels:
             before = cpu_seconds(pid) if pid else 0.0
             dropped = listen_overflows()
@@ -178,15 +201,33 @@ def measure(name: str, pid: Optional[int], url: str, fmt: str, scenarios: list[S
             row["listen_overflows"] = listen_overflows() - dropped
             row["target"] = name
             row["scenario"] = scenario.name
+            row["round"] = round_
             # CPU seconds per 1000 streams = CPU milliseconds per stream.
             row["cpu_ms_per_stream"] = round(cpu * 1000 / row["requests"], 3) if cpu is not None and row["requests"] \
                 else None
             rows.append(row)
-            print(f"  {name:>16} {scenario.name:>7} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
+            print(f"  {name:>16} {scenario.name:>17} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
                   f"ttft p50 {row['ttft_p50_ms'] or 0:7.2f} p99 {row['ttft_p99_ms'] or 0:8.2f} ms  "
                   f"cpu/stream {row['cpu_ms_per_stream']} ms  errors {row['errors']}  "
                   f"listen drops {row['listen_overflows']}", flush=True)
     return rows
+
+
+def source_tree(ref: str, folder: Path) -> dict[str, str]:
+    """The project at git ``ref``, unpacked into ``folder``: the environment that makes Python import
+    it (the root and every distribution folder on PYTHONPATH, ahead of the editable installs)."""
+    archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    paths = [folder]
+    for setup in sorted(folder.glob("*/*/setup.cfg")):
+        paths += [setup.parent / "src"] if (setup.parent / "src").is_dir() else [setup.parent]
+    env = {"PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+    # Check that the ref's code, not the working tree's, is what the server will import.
+    probe = subprocess.run([PY, "-c", "import completions_proxy.responses as m; print(m.__file__)"],
+                           env={**os.environ, **env}, cwd=folder, capture_output=True, text=True, check=True)
+    if not probe.stdout.strip().startswith(str(folder)):
+        raise SystemExit(f"--ab-ref {ref}: the server would import {probe.stdout.strip()}, not the ref's tree")
+    return env
 
 
 def start(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen[bytes]:
@@ -239,6 +280,15 @@ def main() -> int:
     parser.add_argument("--levels", default="1,16,64,256", help="unpaced concurrency levels")
     parser.add_argument("--paced-levels", default="64,256", help="paced concurrency levels")
     parser.add_argument("--itl-ms", type=int, default=20, help="time between tokens in the paced scenario")
+    parser.add_argument("--providers", default="openai,anthropic,google",
+                        help="the proxy's providers, each in both scenarios against the mock (the others: OpenAI)")
+    parser.add_argument("--no-sentences", action="store_true", help="skip the ours+sentences rows")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every target this many times, alternating their order; ratios are taken "
+                             "within a round and reported as ranges")
+    parser.add_argument("--ab-ref", default="",
+                        help="also run the proxy at this git ref (target ours@REF) in every round: A/B on a "
+                             "shared machine")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--output", default=str(HERE / "results" / "latest.json"))
     args = parser.parse_args()
@@ -247,8 +297,17 @@ def main() -> int:
     seconds = args.seconds
     if args.quick:
         levels, paced_levels, seconds = [1, 8], [8], 1.5
+    providers = [p for p in args.providers.split(",") if p]
+    unknown = sorted(set(providers) - set(PROVIDER_MODELS))
+    if unknown or "openai" not in providers:
+        raise SystemExit(f"--providers: openai plus any of {', '.join(PROVIDER_MODELS)} (not {', '.join(unknown)})")
     scenarios = [Scenario("paced", f"gpt-mock-itl{args.itl_ms}", paced_levels), Scenario("unpaced", "gpt-mock", levels)]
+    for provider in providers[1:] if providers[0] == "openai" else [p for p in providers if p != "openai"]:
+        model = PROVIDER_MODELS[provider]
+        scenarios += [Scenario(f"paced/{provider}", f"{model}-itl{args.itl_ms}", paced_levels, provider),
+                      Scenario(f"unpaced/{provider}", model, levels, provider)]
     scenarios = [s for s in scenarios if s.levels]
+    openai_only = [s for s in scenarios if s.provider == "openai"]
     only = {x for x in args.only.split(",") if x}
 
     def wanted(name: str) -> bool:
@@ -258,90 +317,145 @@ def main() -> int:
     mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", "50"]), {})
     upstream = f"http://127.0.0.1:{mock_port}"
     results: dict[str, Any] = {
-        "scenarios": {s.name: {"model": s.model, "levels": s.levels} for s in scenarios},
-        "seconds_per_level": seconds, "tokens_per_stream": 50, "itl_ms_paced": args.itl_ms,
+        "scenarios": {s.name: {"model": s.model, "levels": s.levels, "provider": s.provider} for s in scenarios},
+        "seconds_per_level": seconds, "tokens_per_stream": 50, "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
+        "ab_ref": args.ab_ref or None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "rows": [],
     }
+    ref_env: dict[str, str] = {}
+    ref_dir = None
+    if args.ab_ref:
+        ref_dir = Path(tempfile.mkdtemp(prefix="bench-ref-"))
+        ref_env = source_tree(args.ab_ref, ref_dir)
+        results["ab_ref_commit"] = subprocess.run(["git", "rev-parse", args.ab_ref], cwd=ROOT, capture_output=True,
+                                                  text=True, check=True).stdout.strip()
+
+    def run_direct(round_: int) -> None:
+        print("direct (the mock, called by the load generator itself)")
+        results["rows"] += measure("direct", None, upstream + "/v1/chat/completions", "sse", openai_only, seconds,
+                                   round_)
+
+    def run_baseline(round_: int) -> None:
+        port = free_port()
+        baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", "2048", "--bind", f"127.0.0.1:{port}",
+                                    "baseline_app:app"]), {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
+            print("baseline (minimal Starlette re-encoder on hypercorn)")
+            results["rows"] += measure("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions",
+                                       "ndjson", openai_only, seconds, round_)
+        finally:
+            stop(baseline)
+
+    def start_ours(plugins: list[str], env: Optional[dict[str, str]]) -> tuple[subprocess.Popen[bytes], str, str]:
+        port, token = free_port(), secrets.token_urlsafe(24)
+        process = start(
+            pinned(0, [PY, "-m", "completions_proxy.cli", "--bind", f"127.0.0.1:{port}",
+                       "--workers", str(args.workers)]),
+            {"COMPLETIONS_PROXY_TOKENS": token, "COMPLETIONS_PLUGINS": ",".join(plugins),
+             "OPENAI_API_KEY": "sk-bench", "COMPLETIONS_OPENAI_BASE_URL": upstream + "/v1",
+             "ANTHROPIC_API_KEY": "sk-ant-bench", "COMPLETIONS_ANTHROPIC_BASE_URL": upstream,
+             "GEMINI_API_KEY": "gemini-bench", "COMPLETIONS_GOOGLE_BASE_URL": upstream,
+             "COMPLETIONS_LOG_FORMAT": "json", **(env or {})},
+            cwd=ref_dir if env else ROOT,
+        )
+        try:
+            wait_http(f"http://127.0.0.1:{port}/readyz", 60)
+        except BaseException:
+            stop(process)
+            raise
+        return process, f"http://127.0.0.1:{port}/v1/completions", token
+
+    def run_ours(round_: int, name: str = "ours", env: Optional[dict[str, str]] = None) -> None:
+        ours, url, token = start_ours(providers, env)
+        try:
+            print(f"{name} (token deltas)")
+            results["rows"] += measure(name, ours.pid, url, "ndjson", scenarios, seconds, round_, token=token)
+            if not args.no_sentences:
+                print(f"{name} (sentence chunking)")
+                results["rows"] += measure(f"{name}+sentences", ours.pid, url, "ndjson", openai_only, seconds, round_,
+                                           token=token, sentences=True)
+        finally:
+            stop(ours)
+        # Memory as in every earlier run: the OpenAI plugin alone (each other provider's SDK adds its
+        # modules), 256 streams open at once.
+        ours, url, token = start_ours(["openai"], env)
+        try:
+            print(f"{name}: 256 streams held open (memory, the OpenAI plugin only)")
+            loadgen(url, "ndjson", 4, 1.0, token=token, model="gpt-mock")
+            with PeakRSS(ours.pid) as peak:
+                held = loadgen(url, "ndjson", 256, max(seconds, 3.0), token=token, model="gpt-mock-slow")
+            results.setdefault("held", []).append(
+                {"target": name, "round": round_, "rss_peak_mb": round(peak.peak, 1), **held})
+            print(f"  peak RSS {peak.peak:.1f} MB with 256 streams open, errors {held['errors']}")
+        finally:
+            stop(ours)
+
+    def run_portkey(round_: int) -> None:
+        if shutil.which("node") is None or shutil.which("npm") is None:
+            raise SystemExit("the Portkey peer needs Node 20 and npm on PATH (or pass --skip-portkey)")
+        folder = portkey_install()
+        port = free_port()
+        portkey = start(pinned(0, ["node", "loopback.mjs", f"--port={port}", "--headless"]),
+                        {"NODE_ENV": "production"}, cwd=folder)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/", 60)
+            print(f"portkey {PORTKEY_VERSION}")
+            headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": upstream + "/v1",
+                       "Authorization": "Bearer sk-bench"}
+            results["rows"] += measure("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
+                                       "sse", openai_only, seconds, round_, headers=headers)
+        finally:
+            stop(portkey)
+
+    def run_litellm(round_: int) -> None:
+        venv = litellm_venv()
+        config = HERE / "results" / "litellm_config.yaml"
+        config.write_text("model_list:\n" + "".join(
+            f"  - model_name: {s.model}\n    litellm_params:\n      model: openai/{s.model}\n"
+            f"      api_base: {upstream}/v1\n      api_key: sk-bench\n" for s in openai_only
+        ) + "litellm_settings:\n  telemetry: false\n")
+        port = free_port()
+        litellm = start(pinned(0, [str(venv / "bin/litellm"), "--config", str(config), "--port", str(port),
+                                   "--host", "127.0.0.1", "--num_workers", "1"]),
+                        {"LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"})
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180)
+            print(f"litellm {LITELLM_VERSION}")
+            results["rows"] += measure("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
+                                       "sse", openai_only, seconds, round_)
+        finally:
+            stop(litellm)
+
+    targets: list[tuple[str, Any]] = []
+    if wanted("direct"):
+        targets.append(("direct", run_direct))
+    if wanted("baseline"):
+        targets.append(("baseline", run_baseline))
+    if wanted("ours"):
+        targets.append(("ours", run_ours))
+        if args.ab_ref:
+            targets.append(("ours@ref", lambda r: run_ours(r, f"ours@{args.ab_ref}", ref_env)))
+    if wanted("portkey") and not args.skip_portkey and not args.quick:
+        targets.append(("portkey", run_portkey))
+    if wanted("litellm") and not args.skip_litellm:
+        targets.append(("litellm", run_litellm))
     try:
         wait_http(upstream + "/", 30)
-        if wanted("direct"):
-            print("direct (the mock, called by the load generator itself)")
-            results["rows"] += measure("direct", None, upstream + "/v1/chat/completions", "sse", scenarios, seconds)
-
-        if wanted("baseline"):
-            port = free_port()
-            baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", "2048", "--bind", f"127.0.0.1:{port}",
-                                        "baseline_app:app"]), {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
-            try:
-                wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
-                print("baseline (minimal Starlette re-encoder on hypercorn)")
-                results["rows"] += measure("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions",
-                                           "ndjson", scenarios, seconds)
-            finally:
-                stop(baseline)
-
-        if wanted("ours"):
-            port, token = free_port(), secrets.token_urlsafe(24)
-            ours = start(
-                pinned(0, [PY, "-m", "completions_proxy.cli", "--bind", f"127.0.0.1:{port}",
-                           "--workers", str(args.workers)]),
-                {"COMPLETIONS_PROXY_TOKENS": token, "COMPLETIONS_PLUGINS": "openai", "OPENAI_API_KEY": "sk-bench",
-                 "COMPLETIONS_OPENAI_BASE_URL": upstream + "/v1", "COMPLETIONS_LOG_FORMAT": "json"},
-            )
-            try:
-                wait_http(f"http://127.0.0.1:{port}/readyz", 60)
-                url = f"http://127.0.0.1:{port}/v1/completions"
-                print("ours (token deltas)")
-                results["rows"] += measure("ours", ours.pid, url, "ndjson", scenarios, seconds, token=token)
-                print("ours (sentence chunking)")
-                results["rows"] += measure("ours+sentences", ours.pid, url, "ndjson", scenarios, seconds, token=token,
-                                           sentences=True)
-                print("ours: 256 streams held open (memory)")
-                with PeakRSS(ours.pid) as peak:
-                    held = loadgen(url, "ndjson", 256, max(seconds, 3.0), token=token, model="gpt-mock-slow")
-                results["held_256"] = {"target": "ours", "rss_peak_mb": round(peak.peak, 1), **held}
-                print(f"  peak RSS {peak.peak:.1f} MB with 256 streams open, errors {held['errors']}")
-            finally:
-                stop(ours)
-
-        if wanted("portkey") and not args.skip_portkey and not args.quick:
-            if shutil.which("node") is None or shutil.which("npm") is None:
-                raise SystemExit("the Portkey peer needs Node 20 and npm on PATH (or pass --skip-portkey)")
-            folder = portkey_install()
-            port = free_port()
-            portkey = start(pinned(0, ["node", "loopback.mjs", f"--port={port}", "--headless"]),
-                            {"NODE_ENV": "production"}, cwd=folder)
-            try:
-                wait_http(f"http://127.0.0.1:{port}/", 60)
-                print(f"portkey {PORTKEY_VERSION}")
-                headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": upstream + "/v1",
-                           "Authorization": "Bearer sk-bench"}
-                results["rows"] += measure("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                           "sse", scenarios, seconds, headers=headers)
-            finally:
-                stop(portkey)
-
-        if wanted("litellm") and not args.skip_litellm:
-            venv = litellm_venv()
-            config = HERE / "results" / "litellm_config.yaml"
-            config.write_text("model_list:\n" + "".join(
-                f"  - model_name: {s.model}\n    litellm_params:\n      model: openai/{s.model}\n"
-                f"      api_base: {upstream}/v1\n      api_key: sk-bench\n" for s in scenarios
-            ) + "litellm_settings:\n  telemetry: false\n")
-            port = free_port()
-            litellm = start(pinned(0, [str(venv / "bin/litellm"), "--config", str(config), "--port", str(port),
-                                       "--host", "127.0.0.1", "--num_workers", "1"]),
-                            {"LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"})
-            try:
-                wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180)
-                print(f"litellm {LITELLM_VERSION}")
-                results["rows"] += measure("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                           "sse", scenarios, seconds)
-            finally:
-                stop(litellm)
+        for round_ in range(args.rounds):
+            # Alternate the order, so that a slow drift of the machine's load favours no target.
+            for name, run in targets if round_ % 2 == 0 else targets[::-1]:
+                if args.rounds > 1:
+                    print(f"-- round {round_ + 1}/{args.rounds}: {name}")
+                run(round_)
     finally:
         stop(mock)
+        if ref_dir is not None:
+            shutil.rmtree(ref_dir, ignore_errors=True)
 
+    held_rows = results.get("held", [])
+    if held_rows:
+        results["held_256"] = held_rows[0]  # what earlier runs recorded (the first round's "ours")
     results["machine"]["loadavg_end"] = os.getloadavg()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
@@ -350,59 +464,81 @@ def main() -> int:
     return 0
 
 
-def _fmt(value: Optional[float], spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
+def _span(values: list[float], spec: str = ".2f") -> str:
+    """``a`` or ``lo-hi`` over the rounds (``-`` when nothing was measured)."""
+    if not values:
+        return "-"
+    lo, hi = min(values), max(values)
+    return format(lo, spec) if format(lo, spec) == format(hi, spec) else f"{lo:{spec}}-{hi:{spec}}"
 
 
 def table(results: dict[str, Any]) -> str:
-    """Markdown tables: every figure next to the minimal re-encoder's and Portkey's of the same run."""
+    """Markdown tables: every figure next to the minimal re-encoder's and Portkey's (and, for another
+    provider, the OpenAI path's) of the same round; over several rounds, the range of the ratios."""
     rows = results["rows"]
-    by = {(r["target"], r["scenario"], r["concurrency"]): r for r in rows}
+    by = {(r["target"], r["scenario"], r["concurrency"], r.get("round", 0)): r for r in rows}
+    rounds = sorted({r.get("round", 0) for r in rows})
+    ref = results.get("ab_ref")
     out: list[str] = []
-    for scenario in results["scenarios"]:
-        title = f"paced: tokens {results['itl_ms_paced']} ms apart" if scenario == "paced" else \
-            "unpaced: tokens back to back"
+    for scenario, spec in results["scenarios"].items():
+        base_scenario = scenario.split("/")[0]
+        title = (f"paced: tokens {results['itl_ms_paced']} ms apart" if base_scenario == "paced"
+                 else "unpaced: tokens back to back")
+        provider = spec.get("provider", "openai")
+        if provider != "openai":
+            title += f", {provider} API (the others: OpenAI)"
         out += [f"\n### {title}\n",
-                "| target | conc. | streams/s | added TTFT p50 / p99 (ms) | p99 x baseline | CPU ms / stream | "
-                "x baseline CPU | x Portkey CPU | peak RSS (MB) | listen drops | errors |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                "| target | conc. | streams/s | TTFT p99 (ms) | p99 x baseline | CPU ms / stream | "
+                "x baseline CPU | x Portkey CPU | x OpenAI path CPU | x ref CPU | peak RSS (MB) | listen drops | "
+                "errors |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        seen: list[tuple[str, int]] = []
         for r in rows:
-            if r["scenario"] != scenario:
-                continue
-            level = r["concurrency"]
-            d = by.get(("direct", scenario, level), {})
-            b = by.get(("baseline", scenario, level), {})
-            pk = by.get(("portkey", scenario, level), {})
+            if r["scenario"] == scenario and (r["target"], r["concurrency"]) not in seen:
+                seen.append((r["target"], r["concurrency"]))
+        for target, level in seen:
+            mine = [by[(target, scenario, level, n)] for n in rounds if (target, scenario, level, n) in by]
 
-            def added(key: str, r: dict[str, Any] = r, d: dict[str, Any] = d) -> str:
-                if r["target"] == "direct":
-                    return f"{r.get(key) or 0:.2f} (abs)"
-                if r.get(key) is None or d.get(key) is None:
-                    return "-"
-                return f"{r[key] - d[key]:+.2f}"
+            def ratios(other_target: str, key: str, other_scenario: str = base_scenario,
+                       minus_direct: bool = False, target: str = target, level: int = level,
+                       scenario: str = scenario, base_scenario: str = base_scenario) -> list[float]:
+                found = []
+                for n in rounds:
+                    a = by.get((target, scenario, level, n))
+                    b = by.get((other_target, other_scenario, level, n))
+                    if a is None or b is None or a.get(key) is None or b.get(key) is None:
+                        continue
+                    x, y = a[key], b[key]
+                    d = by.get(("direct", base_scenario, level, n))
+                    if minus_direct and d is not None and d.get(key) is not None:
+                        x, y = x - d[key], y - d[key]
+                    if y > 0 and x > 0:
+                        found.append(x / y)
+                return found
 
-            def ratio(other: dict[str, Any], key: str, r: dict[str, Any] = r, d: dict[str, Any] = d,
-                      minus_direct: bool = False) -> str:
-                mine, theirs = r.get(key), other.get(key)
-                if minus_direct and mine is not None and theirs is not None:
-                    if d.get(key) is None:
-                        return "-"
-                    mine, theirs = mine - d[key], theirs - d[key]
-                if not mine or not theirs or theirs <= 0:
-                    return "-"
-                return f"{mine / theirs:.2f}"
-
+            openai_path = ratios(target, "cpu_ms_per_stream") if provider != "openai" else []
+            vs_ref = ratios(f"ours@{ref}" + target[len("ours"):], "cpu_ms_per_stream", scenario) \
+                if ref and target.startswith("ours") and "@" not in target else []
             out.append(
-                f"| {r['target']} | {level} | {r['throughput_rps']:.1f} | {added('ttft_p50_ms')} / "
-                f"{added('ttft_p99_ms')} | {ratio(b, 'ttft_p99_ms', minus_direct=True)} | "
-                f"{_fmt(r.get('cpu_ms_per_stream'), '.3f')} | {ratio(b, 'cpu_ms_per_stream')} | "
-                f"{ratio(pk, 'cpu_ms_per_stream')} | {r.get('rss_peak_mb', '-')} | {r.get('listen_overflows', '-')} | "
-                f"{r['errors']} |"
+                f"| {target} | {level} | {_span([r['throughput_rps'] for r in mine], '.1f')} | "
+                f"{_span([r['ttft_p99_ms'] for r in mine if r.get('ttft_p99_ms') is not None], '.0f')} | "
+                f"{_span(ratios('baseline', 'ttft_p99_ms', minus_direct=True))} | "
+                f"{_span([r['cpu_ms_per_stream'] for r in mine if r.get('cpu_ms_per_stream')], '.3f')} | "
+                f"{_span(ratios('baseline', 'cpu_ms_per_stream'))} | {_span(ratios('portkey', 'cpu_ms_per_stream'))} | "
+                f"{_span(openai_path)} | {_span(vs_ref)} | "
+                f"{_span([r['rss_peak_mb'] for r in mine if r.get('rss_peak_mb') is not None], '.1f')} | "
+                f"{sum(r.get('listen_overflows', 0) for r in mine)} | {sum(r['errors'] for r in mine)} |"
             )
-    held = results.get("held_256")
-    if held:
-        out.append(f"\n256 streams held open at once (20 ms between tokens): ours peaks at {held['rss_peak_mb']} MB "
-                   f"resident, {held['errors']} errors.")
+    for held in results.get("held", []) or ([results["held_256"]] if results.get("held_256") else []):
+        out.append(f"\n256 streams held open at once (20 ms between tokens): {held.get('target', 'ours')} "
+                   f"(round {held.get('round', 0) + 1}) peaks at {held['rss_peak_mb']} MB resident, "
+                   f"{held['errors']} errors.")
+    if ref:
+        out.append(f"\n`x ref CPU`: against the proxy at `{ref}` ({results.get('ab_ref_commit', '')[:12]}), "
+                   "same round.")
+    if len(rounds) > 1:
+        out.append(f"Ranges: {len(rounds)} rounds, each ratio taken within one round. TTFT p99 x baseline subtracts "
+                   "the direct figure of the same round when `direct` ran.")
     return "\n".join(out)
 
 

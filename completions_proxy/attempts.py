@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
-from contextlib import AbstractContextManager, aclosing, nullcontext
+from contextlib import AbstractContextManager, aclosing
 from typing import Any, Optional, Protocol, cast
 
 import anyio
@@ -118,9 +118,12 @@ class LiveAttempt:
             with self.engine.lease(target) as client:
                 upstream = cast("AsyncGenerator[StreamEvent, None]", target.adapter.stream(client, target.request))
                 async with aclosing(upstream) as events:
-                    iterator = events.__aiter__()
+                    next_event = events.__anext__
+                    feed = assembler.feed
+                    clock = time.perf_counter
                     timeout = target.request.timeout
-                    # Most requests set no deadline at all: then nothing is computed per event.
+                    # Most requests set no deadline at all: then nothing is computed per event, and
+                    # no cancel scope is entered around each wait.
                     bounded = bool(timeout or self.first_token_timeout or self.idle_timeout)
                     wait: Optional[float] = None
                     why = ""
@@ -129,26 +132,30 @@ class LiveAttempt:
                             wait, why = deadline(
                                 timeout, self.first_token_timeout, self.idle_timeout, self.produced, self.started
                             )
-                        waiting = time.perf_counter()
+                        waiting = clock()
                         try:
-                            with anyio.fail_after(wait) if wait is not None else nullcontext():
-                                event = await iterator.__anext__()
+                            if wait is None:
+                                event = await next_event()
+                            else:
+                                with anyio.fail_after(wait):
+                                    event = await next_event()
                         except StopAsyncIteration:
                             break
                         except TimeoutError:
                             raise DeadlineExceeded(why) from None
                         finally:
-                            turn.provider_wait += time.perf_counter() - waiting
-                        produced = assembler.feed(event)
-                        if produced:
-                            if not self.produced:
-                                ticket.ok()  # a first chunk: the provider is answering
+                            turn.provider_wait += clock() - waiting
+                        produced = feed(event)
+                        if not produced:
+                            continue
+                        if not self.produced:
+                            ticket.ok()  # a first chunk: the provider is answering
                             self.produced = True
-                            if record.time_to_first_sentence_ms is None and assembler.sentences:
-                                turn.first_sentence()
-                            for chunk in produced:
-                                record.chunks += 1
-                                yield chunk
+                        if record.time_to_first_sentence_ms is None and assembler.sentences:
+                            turn.first_sentence()
+                        for chunk in produced:
+                            record.chunks += 1
+                            yield chunk
                     final = assembler.finish()
             record.usage, turn.usage_reader = assembler.usage, target.adapter.normalize_usage
             record.finish_reason = assembler.finish_reason

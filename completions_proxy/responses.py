@@ -15,13 +15,16 @@ from completions_core.codec import chunk_to_wire
 from completions_core.errors import ERROR_STATUS, ProviderError
 from completions_core.jsonutil import dumps
 from completions_core.limits import DEFAULT_LIMITS
-from completions_core.types import ChatCompletionChunk, ErrorChunk
+from completions_core.types import ChatCompletionChunk, ContentDeltaChunk, ErrorChunk
 
 __all__ = ["ChunkStreamResponse", "bound_header", "bounded_headers", "error_response", "json_response"]
 
 NDJSON = "application/x-ndjson"
 #: The most chunks one write carries when they arrive together (tokens back to back).
 MAX_BATCH = 64
+
+#: What every token delta record starts with: ``{"type":"content_delta","delta":`` (compact JSON).
+_DELTA_HEAD = dumps({"type": "content_delta", "delta": ""})[: -len(b'""}')]
 
 #: Appended to a header value cut at ``max_header_bytes``.
 TRUNCATED = "...[truncated]"
@@ -99,6 +102,9 @@ class ChunkStreamResponse:
 
     def encode(self, chunk: ChatCompletionChunk) -> bytes:
         """The bytes one chunk is sent as (empty: nothing to send)."""
+        if type(chunk) is ContentDeltaChunk:
+            # Most of a stream: only the text goes through the encoder (the same bytes as below).
+            return _DELTA_HEAD + dumps(chunk.delta) + b"}\n"
         return dumps(chunk_to_wire(chunk)) + b"\n"
 
     def encode_failure(self, exc: ProviderError) -> bytes:
@@ -219,7 +225,11 @@ class ChunkStreamResponse:
                 break
             else:
                 if pending:
-                    await self._flush_beside(send, lock, loop, pending, step, suspended)
+                    try:
+                        await self._flush(send, lock, loop, pending)
+                    except BaseException as exc:
+                        await _unwind(step, suspended, exc)
+                        raise
                     pending = []
                 try:
                     chunk = await _Resume(step, suspended)
@@ -254,29 +264,6 @@ class ChunkStreamResponse:
             finally:
                 self._writing = False
         self._last_send = loop.time()
-
-    async def _flush_beside(
-        self,
-        send: Send,
-        lock: asyncio.Lock,
-        loop: asyncio.AbstractEventLoop,
-        lines: list[bytes],
-        step: Any,
-        suspended: Any,
-    ) -> None:
-        """Flush while the generator waits for its next chunk; a failure of the send (the client
-        went away, the stream is stopped) reaches the generator where it waits, as it would have
-        through a plain ``await``, so that it unwinds before the caller closes it."""
-        try:
-            await self._flush(send, lock, loop, lines)
-        except BaseException as exc:
-            try:
-                suspended = step.throw(exc)
-            except (StopIteration, StopAsyncIteration):
-                raise exc from None  # it produced a chunk or ended instead: closable now
-            with contextlib.suppress(StopAsyncIteration):
-                await _Resume(step, suspended)  # its clean-up awaits: let it finish, then fail
-            raise
 
     async def _keepalive(self, send: Send, lock: asyncio.Lock) -> None:
         loop = asyncio.get_running_loop()
@@ -318,6 +305,22 @@ class ChunkStreamResponse:
         merged = {**self.headers, **self._late()}
         headers.extend((k.lower().encode("latin-1"), bound_header(v).encode("latin-1")) for k, v in merged.items())
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
+async def _unwind(step: Any, suspended: Any, exc: BaseException) -> None:
+    """A send failed (the client went away, the stream is stopped) while the chunk generator waits
+    for its next chunk: the failure reaches the generator where it waits, as it would have through
+    a plain ``await``, so that it unwinds before the caller closes it; the caller then re-raises."""
+    try:
+        suspended = step.throw(exc)
+    except (StopIteration, StopAsyncIteration):
+        return  # it produced a chunk or ended instead: closable now
+    except BaseException as raised:
+        if raised is exc:
+            return
+        raise
+    with contextlib.suppress(StopAsyncIteration):
+        await _Resume(step, suspended)  # its clean-up awaits: let it finish, then fail
 
 
 async def _no_receive() -> Message:

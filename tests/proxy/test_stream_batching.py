@@ -116,3 +116,24 @@ async def test_a_client_gone_during_a_write_ends_the_waiting_generator_cleanly()
     assert cleaned.is_set()
     assert response.outcome == "client_disconnected"
     assert [wire.lines(b) for b in wire.bodies] == [["a"], ["b"]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Hello", " world.", "", 'quote " and backslash \\', "line\nbreak\ttab\x00nul", "é ß 日本 🎉", "\u2028\u2029", "}\n{"],
+)
+def test_a_token_delta_is_encoded_as_the_codec_encodes_it(text: str) -> None:
+    # The delta fast path writes the record's fixed part once; its bytes must stay the codec's.
+    from completions_core.codec import chunk_to_wire
+    from completions_core.jsonutil import dumps
+
+    response = ChunkStreamResponse(_never(), {}, keepalive=0)
+    body = response.encode(_delta(text))
+    assert body == dumps(chunk_to_wire(_delta(text))) + b"\n"
+    assert json.loads(body) == {"type": "content_delta", "delta": text}
+    assert body.count(b"\n") == 1  # one NDJSON line, whatever the text holds
+
+
+async def _never() -> AsyncGenerator[ChatCompletionChunk, None]:
+    return
+    yield  # pragma: no cover - makes this an (empty) async generator

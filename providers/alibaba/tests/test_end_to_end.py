@@ -49,7 +49,8 @@ async def test_the_managed_key_answers_a_streamed_turn_with_search_on(
     kinds = [chunk.type async for chunk in stream]
     assert kinds[-3:] == ["finish_reason", "usage", "response"]
     assert stream.response is not None and stream.response.provider == "alibaba"
-    received = server.requests[-1]
+    # The last completion request: configure_provider's background warm-up (GET /models) may land after it.
+    received = [r for r in server.requests if r.method == "POST"][-1]
     assert received.headers["authorization"] == f"Bearer {api_key}"
     assert received.json()["enable_search"] is True
 

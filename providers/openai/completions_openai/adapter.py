@@ -28,6 +28,7 @@ from completions_core.types import UserMessage
 from .errors import map_error
 from .request import map_messages, map_response_format, map_tool_choice, map_tools
 from .response import StreamTranslator, completion_from_response
+from .sending import prepared_post, remember
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -168,17 +169,20 @@ class OpenAIAdapter(ProviderAdapter):
             raise ProviderError(
                 f"no API key for {self.name}", "authentication_error", provider=self.name, retryable=False
             )
+        http = _http_client()
         client = openai.AsyncOpenAI(
             api_key=config.api_key.reveal(),
             base_url=config.base_url,
             max_retries=0,
             # A redirect would resend the conversation to a host nobody allowed.
-            http_client=_http_client(),
+            http_client=http,
         )
         # The SDK reads OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment and sends them as
         # headers: they belong to the operator's own OpenAI account, not to this client's key.
         client.organization = None
         client.project = None
+        # What every stream of this client sends the same, prepared once (see .sending).
+        remember(client, http, "/chat/completions")
         return client
 
     def prepare(self) -> None:
@@ -326,10 +330,13 @@ class OpenAIAdapter(ProviderAdapter):
         import httpx2
 
         params = self.build_request(request, stream=True)
-        # The SDK's documented low-level call (``client.post(..., cast_to=httpx.Response)``): it
-        # authenticates, sends and raises its typed errors for a failed status, but skips the
-        # type-driven transform of parameters that are already plain JSON (8% of the proxy's
-        # CPU per stream, bench/README.md) and hands back the unread response.
+        # A client this adapter built sends through its prepared post (.sending): the request
+        # the SDK would build, on the SDK client's own pool, with the URL and headers made once
+        # per client. Any other client goes through the SDK's documented low-level call
+        # (``client.post(..., cast_to=httpx.Response)``): it authenticates, sends and raises its
+        # typed errors for a failed status, but skips the type-driven transform of parameters
+        # that are already plain JSON and hands back the unread response. Either way a failed
+        # status raises the SDK's error type, mapped below (bench/README.md has the costs).
         timeout = params.pop("timeout", None)
         extra_body = params.pop("extra_body", {})
         body = {**params, **extra_body}
@@ -338,9 +345,13 @@ class OpenAIAdapter(ProviderAdapter):
         try:
             # The overloads pair stream=True with an SSE stream class; with cast_to=httpx2.Response the
             # SDK returns the raw response instead, which is what we read.
-            response = await client.post(  # type: ignore[call-overload]
-                "/chat/completions", cast_to=httpx2.Response, body=body, options=options, stream=True
-            )
+            post = prepared_post(client)
+            if post is not None:
+                response = await post.send(body, timeout)
+            else:
+                response = await client.post(  # type: ignore[call-overload]
+                    "/chat/completions", cast_to=httpx2.Response, body=body, options=options, stream=True
+                )
             # Leaving this block for any reason (end, error, the consumer closing us) closes the response.
             try:
                 # Lines are split from the raw bytes (core's SSEPayloads) rather than through the
