@@ -63,4 +63,3 @@ def remember(client: AsyncOpenAI, http: httpx2.AsyncClient, path: str) -> None:
     A base URL with a query, or default query parameters, are merged by the SDK in ways this
     does not repeat: such a client keeps the SDK's own sending."""
     remember_post(client, http, path, ERRORS)
-
