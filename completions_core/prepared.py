@@ -10,7 +10,8 @@ adapter itself handed to the SDK; it sends through that HTTP client, so the pool
 client's, and raises the SDK's own public error types (the adapter says which, in
 :class:`SDKErrors`), so that failures map exactly as through the SDK. A client the adapter did
 not build, or one whose configuration this does not repeat (a query on its base URL, default
-query parameters, custom auth, middleware, tracing), has no prepared post: the SDK sends.
+query parameters, custom auth, middleware, a tracer provider of its own), has no prepared post,
+nor has a client whose SDK traces while a trace is active (OpenTelemetry): the SDK sends.
 
 No SDK is imported here: each adapter passes what differs (the path, its error types, the
 headers that carry the request's timeout).
@@ -68,6 +69,8 @@ class PreparedPost:
         host = self.url.host
         self.extensions: dict[str, Any] = {"sni_hostname": host.replace("_", "-")} if "_" in host else {}
         self._headers: Optional[list[tuple[bytes, bytes]]] = None
+        #: Whether the client's SDK traces its requests (then it sends while a trace is active).
+        self.traced = False
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -130,15 +133,38 @@ class PreparedPost:
         raise self.errors.status(response)
 
 
+def _tracing(client: Any) -> Optional[bool]:
+    """Whether ``client``'s SDK traces its requests (its ``open_telemetry`` option): None when it
+    sends to a tracer provider of its own (only the SDK's sending honours that)."""
+    telemetry = getattr(client, "open_telemetry", None)
+    traces = telemetry.get("traces") if isinstance(telemetry, Mapping) else None
+    if not (isinstance(traces, Mapping) and traces.get("enabled")):
+        return False
+    return None if telemetry.get("tracer_provider") is not None else True  # type: ignore[union-attr]
+
+
 def _sends_itself(client: Any) -> bool:
     """Whether ``client`` is configured in a way only the SDK's own sending honours."""
     if client.base_url.query or getattr(client, "default_query", None):
         return True
     if getattr(client, "custom_auth", None) is not None or getattr(client, "middleware", None):
         return True
-    telemetry = getattr(client, "open_telemetry", None)
-    traces = telemetry.get("traces") if isinstance(telemetry, Mapping) else None
-    return isinstance(traces, Mapping) and bool(traces.get("enabled"))
+    return _tracing(client) is None
+
+
+def trace_active() -> bool:
+    """Whether an SDK that traces would make a span or send trace headers for a request now: a
+    trace is current (its context goes on the wire), or a tracer provider that records is set."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return False
+    try:
+        if trace.get_current_span().get_span_context().is_valid:
+            return True
+        return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    except Exception:  # noqa: BLE001 - a provider that fails to load: the SDK decides, as it does
+        return True
 
 
 def remember(
@@ -151,9 +177,15 @@ def remember(
     """Prepare ``client``'s streaming post to ``path`` (the adapter built it, with ``http`` as its
     HTTP client); a client configured in ways this does not repeat keeps the SDK's own sending."""
     if not _sends_itself(client):
-        _PREPARED[client] = PreparedPost(client, http, path, errors, timeout_headers)
+        post = PreparedPost(client, http, path, errors, timeout_headers)
+        post.traced = bool(_tracing(client))
+        _PREPARED[client] = post
 
 
 def prepared_post(client: Any) -> Optional[PreparedPost]:
-    """The prepared post of a client an adapter built, else None (the SDK sends)."""
-    return _PREPARED.get(client)
+    """The prepared post of a client an adapter built, else None (the SDK sends). A client whose
+    SDK traces has none while a trace is active: the SDK makes the span and sends its headers."""
+    post = _PREPARED.get(client)
+    if post is not None and post.traced and trace_active():
+        return None
+    return post
