@@ -185,7 +185,10 @@ def remember(
 def prepared_post(client: Any) -> Optional[PreparedPost]:
     """The prepared post of a client an adapter built, else None (the SDK sends). A client whose
     SDK traces has none while a trace is active: the SDK makes the span and sends its headers."""
-    post = _PREPARED.get(client)
+    try:
+        post = _PREPARED.get(client)
+    except TypeError:  # an object no weak reference can name was never remembered
+        return None
     if post is not None and post.traced and trace_active():
         return None
     return post

@@ -162,3 +162,7 @@ async def test_a_client_gone_leaves_no_prepared_post() -> None:
     with pytest.raises(RuntimeError, match="client of this prepared post is gone"):
         post.headers  # noqa: B018 - the property raises
     await http.aclose()
+
+
+def test_an_object_no_weak_reference_names_has_no_prepared_post() -> None:
+    assert prepared_post(("not", "a", "client")) is None
