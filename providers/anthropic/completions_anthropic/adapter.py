@@ -184,7 +184,9 @@ class AnthropicAdapter(ProviderAdapter):
     def __init__(self, base_url: Optional[str] = None, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         """Operator settings: the endpoint (else ``COMPLETIONS_ANTHROPIC_BASE_URL``, else Anthropic's)
         and the ``max_tokens`` sent when a request sets none."""
-        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip("/")
+        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip(
+            "/"
+        )
         self.default_max_tokens = default_max_tokens
 
     # -- who to talk to ----------------------------------------------------------------------

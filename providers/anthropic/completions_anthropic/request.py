@@ -160,7 +160,9 @@ def _message_blocks(
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls or []:
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": call.function.arguments})
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.function.name, "input": call.function.arguments}
+        )
     return "assistant", blocks
 
 

@@ -19,6 +19,8 @@ CASSETTES = Path(__file__).parent / "cassettes"
 API_KEY = "sk-ant-test-PLUGIN-0d9c8b7a6f5e"
 
 
+
+
 @pytest.fixture
 def cassette() -> Callable[[str], Cassette]:
     def load(name: str) -> Cassette:

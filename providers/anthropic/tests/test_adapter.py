@@ -15,14 +15,11 @@ from completions_core.types import UserMessage
 @pytest.mark.anyio
 async def test_warm_opens_the_connection_with_a_one_model_listing_and_never_fails(server: ReplayServer) -> None:
     server.enqueue_json(200, {"data": [], "has_more": False, "first_id": None, "last_id": None}, path="/v1/models")
-    server.enqueue_json(
-        529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, path="/v1/models"
-    )
+    server.enqueue_json(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+                        path="/v1/models")
     adapter = AnthropicAdapter(base_url=server.url)
     request = provider_request(provider="anthropic", model="claude-haiku-4-5", messages=[UserMessage("x")])
-    client = adapter.create_client(
-        adapter.client_config(request, Credential("customer", Secret("sk-ant-test-warm-01")))
-    )
+    client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret("sk-ant-test-warm-01"))))
     try:
         await adapter.warm(client)
         await adapter.warm(client)  # a failing warm-up is silent

@@ -33,9 +33,9 @@ class TestAnthropicContract(AdapterContract):
         "Because they wanted to trace their steps and meter their progress!\n\nExplanation:\nOpenTelemetry is an "
         "open-source observability framework that provides a set of APIs, libraries, and tools to instrument, "
         "generate, collect, and export telemetry data (traces, metrics, and logs) for distributed systems. The joke "
-        'plays on the words "trace" and "meter," which are key concepts in OpenTelemetry.\n\n- "Trace their '
-        'steps" refers to distributed tracing, which involves recording the path of a request as it travels through '
-        'a system of microservices.\n- "Meter their progress" refers to metrics, which are quantitative '
+        "plays on the words \"trace\" and \"meter,\" which are key concepts in OpenTelemetry.\n\n- \"Trace their "
+        "steps\" refers to distributed tracing, which involves recording the path of a request as it travels through "
+        "a system of microservices.\n- \"Meter their progress\" refers to metrics, which are quantitative "
         "measurements of a system's performance and behavior.\n\nThe joke suggests that the developer adopted "
         "OpenTelemetry to gain better visibility and understanding of their application's behavior and performance, "
         "just like how one might trace their steps and meter their progress in real life."

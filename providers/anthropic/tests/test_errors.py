@@ -91,10 +91,7 @@ async def test_400_keeps_anthropics_message_verbatim(
     req = request()
     with pytest.raises(ProviderError) as info:
         await adapter.complete(client_for(req), req)
-    assert (
-        info.value.message
-        == "This model does not support effort level 'xhigh'. Supported levels: high, low, max, medium."
-    )
+    assert info.value.message == "This model does not support effort level 'xhigh'. Supported levels: high, low, max, medium."
     assert (info.value.error_type, info.value.http_status) == ("invalid_request_error", 400)
 
 
@@ -128,13 +125,7 @@ async def test_status_codes_are_mapped(
 
 
 async def test_429_keeps_retry_after_ms(server: ReplayServer, adapter: AnthropicAdapter, client_for: ClientFor) -> None:
-    server.enqueue(
-        Fault.status(
-            429,
-            error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
-            retry_after_ms=1500,
-        )
-    )
+    server.enqueue(Fault.status(429, error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"), retry_after_ms=1500))
     req = request()
     with pytest.raises(ProviderError) as info:
         await adapter.complete(client_for(req), req)
@@ -181,11 +172,7 @@ async def test_a_malformed_event_is_an_invalid_response(
 
 
 async def test_the_key_never_reaches_an_error_message(
-    server: ReplayServer,
-    cassette: Callable[[str], Cassette],
-    adapter: AnthropicAdapter,
-    client_for: ClientFor,
-    api_key: str,
+    server: ReplayServer, cassette: Callable[[str], Cassette], adapter: AnthropicAdapter, client_for: ClientFor, api_key: str
 ) -> None:
     server.enqueue_cassette(cassette("messages_error_401_authentication.yaml"))
     req = request()

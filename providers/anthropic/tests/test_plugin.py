@@ -22,11 +22,7 @@ def test_register_providers_registers_one_anthropic_adapter() -> None:
     register_providers(registered.append)
     assert len(registered) == 1 and isinstance(registered[0], AnthropicAdapter)
     adapter = registered[0]
-    assert (adapter.name, adapter.aliases, adapter.managed_key_env) == (
-        "anthropic",
-        ("claude",),
-        ("ANTHROPIC_API_KEY",),
-    )
+    assert (adapter.name, adapter.aliases, adapter.managed_key_env) == ("anthropic", ("claude",), ("ANTHROPIC_API_KEY",))
 
 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:

@@ -159,10 +159,7 @@ async def test_prompt_cache_usage_reports_creation_then_read_and_normalized_inpu
     req = request(
         model=recorded["model"],
         max_tokens=1024,
-        messages=[
-            SystemMessage(recorded["system"][0]["text"]),
-            UserMessage(article, cache_breakpoint=CacheBreakpoint()),
-        ],
+        messages=[SystemMessage(recorded["system"][0]["text"]), UserMessage(article, cache_breakpoint=CacheBreakpoint())],
     )
     client = client_for(req)
     first = await adapter.complete(client, req)
@@ -309,9 +306,7 @@ async def test_max_tokens_is_always_sent_with_a_documented_default(
 async def test_max_tokens_not_above_the_thinking_budget_is_a_400_before_sending(
     server: ReplayServer, adapter: AnthropicAdapter, client_for: ClientFor
 ) -> None:
-    req = request(
-        max_tokens=1024, provider_kwargs={"anthropic": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}
-    )
+    req = request(max_tokens=1024, provider_kwargs={"anthropic": {"thinking": {"type": "enabled", "budget_tokens": 1024}}})
     with pytest.raises(ProviderError) as info:
         await adapter.complete(client_for(req), req)
     assert info.value.error_type == "invalid_request_error" and "budget_tokens" in info.value.message
@@ -345,10 +340,7 @@ async def test_unknown_provider_kwargs_are_a_400_before_sending(
 
 
 async def test_the_api_key_goes_in_the_authorization_header_only(
-    server: ReplayServer,
-    cassette: Callable[[str], Cassette],
-    adapter: AnthropicAdapter,
-    client_for: ClientFor,
+    server: ReplayServer, cassette: Callable[[str], Cassette], adapter: AnthropicAdapter, client_for: ClientFor,
     api_key: str,
 ) -> None:
     server.enqueue_cassette(cassette("messages_text.yaml"))

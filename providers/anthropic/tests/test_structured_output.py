@@ -134,9 +134,7 @@ async def test_with_the_callers_tools_the_model_must_call_a_tool_or_answer(
     server: ReplayServer, adapter: AnthropicAdapter, client_for: ClientFor
 ) -> None:
     server.enqueue_json(200, tool_answer({"city": "Paris"}, name="structured_output_"))
-    clashing = ToolDefinition(
-        type="function", function=FunctionDefinition("structured_output", "a caller tool", {"type": "object"})
-    )
+    clashing = ToolDefinition(type="function", function=FunctionDefinition("structured_output", "a caller tool", {"type": "object"}))
     req = request("claude-opus-4-1", tools=[clashing])
     completion = await adapter.complete(client_for(req), req)
     body = server.requests[-1].json()

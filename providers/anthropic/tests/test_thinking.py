@@ -88,10 +88,8 @@ async def test_streamed_thinking_is_reasoning_never_content(
     events = await events_of(adapter, client_for(req), req)
     reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert reasoning.startswith("Let me count the occurrences") and reasoning.endswith(
-        'appears 3 times in the word "strawberry".'
-    )
-    assert text == "The letter 'r' appears 3 times in the word \"strawberry\"."
+    assert reasoning.startswith("Let me count the occurrences") and reasoning.endswith('appears 3 times in the word "strawberry".')
+    assert text == 'The letter \'r\' appears 3 times in the word "strawberry".'
     extras = [e for e in events if isinstance(e, MessageExtras)]
     assert len(extras) == 1 and extras[0].provider_state is not None
     (block,) = extras[0].provider_state["anthropic"]["thinking"]
@@ -108,27 +106,19 @@ async def test_thinking_tool_loop_sends_the_signed_thinking_block_back_first(
     server.enqueue_cassette(recording)
     tool = ToolDefinition(
         type="function",
-        function=FunctionDefinition(
-            "fixed_version", "Return a fixed test version string", {"type": "object", "properties": {}}
-        ),
+        function=FunctionDefinition("fixed_version", "Return a fixed test version string", {"type": "object", "properties": {}}),
     )
     kwargs = {"anthropic": {"thinking": {"type": "enabled", "budget_tokens": 1024, "display": "summarized"}}}
     question = UserMessage(
         "Use the fixed_version tool. Then tell me the version and make one short joke about it. Think about it first."
     )
-    first = request(
-        model="claude-haiku-4-5-20251001", messages=[question], tools=[tool], provider_kwargs=kwargs, max_tokens=None
-    )
+    first = request(model="claude-haiku-4-5-20251001", messages=[question], tools=[tool], provider_kwargs=kwargs, max_tokens=None)
     client = client_for(first)
     turn1 = await collect(adapter, client, first)
     reply = turn1.response.message
     assert turn1.response.finish_reason == "tool_calls"
     (call,) = reply.tool_calls or []
-    assert (call.id, call.function.name, call.function.arguments) == (
-        "toolu_01825dXWLSoJwCst1qTsiWdb",
-        "fixed_version",
-        {},
-    )
+    assert (call.id, call.function.name, call.function.arguments) == ("toolu_01825dXWLSoJwCst1qTsiWdb", "fixed_version", {})
     assert reply.content is None
     # The assistant message survives the client's wire round trip with its provider_state.
     replayed = message_from_wire(json.loads(json.dumps(message_to_wire(reply))))
@@ -136,11 +126,7 @@ async def test_thinking_tool_loop_sends_the_signed_thinking_block_back_first(
 
     second = request(
         model="claude-haiku-4-5-20251001",
-        messages=[
-            question,
-            replayed,
-            ToolResultMessage(tool_call_id=call.id, name="fixed_version", content={"version": "0.32a0"}),
-        ],
+        messages=[question, replayed, ToolResultMessage(tool_call_id=call.id, name="fixed_version", content={"version": "0.32a0"})],
         tools=[tool],
         provider_kwargs=kwargs,
         max_tokens=None,
@@ -211,9 +197,7 @@ async def test_other_providers_state_is_not_sent(
     server: ReplayServer, cassette: Callable[[str], Cassette], adapter: AnthropicAdapter, client_for: ClientFor
 ) -> None:
     server.enqueue_cassette(cassette("messages_text.yaml"))
-    earlier = AssistantMessage(
-        "Hello!", provider_state={"anthropic_vertex": {"thinking": [{"type": "redacted_thinking", "data": "x"}]}}
-    )
+    earlier = AssistantMessage("Hello!", provider_state={"anthropic_vertex": {"thinking": [{"type": "redacted_thinking", "data": "x"}]}})
     req = request(messages=[UserMessage("hi"), earlier, UserMessage("again")], provider_kwargs=None)
     await adapter.complete(client_for(req), req)
     assert server.requests[-1].json()["messages"][1]["content"] == [{"type": "text", "text": "Hello!"}]
