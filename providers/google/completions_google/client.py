@@ -16,11 +16,8 @@ here: the core depends on it) and httpx2 otherwise. This adapter hands it its ow
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from completions_core.redaction import Secret
 from completions_core.tls import shared_ssl_context
@@ -35,7 +32,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ClientConfig",
     "GoogleClient",
-    "ResponseTracker",
     "build_client",
 ]
 
@@ -56,51 +52,14 @@ class ClientConfig:
     api_key: Secret
 
 
-# The responses of the stream being stepped in this task (see ResponseTracker).
-_TRACKED: ContextVar[Optional[list[Any]]] = ContextVar("completions_google_responses", default=None)
-
-
-async def _track_response(response: Any) -> None:
-    """httpx2 response hook: remember the response for the stream being stepped, if any."""
-    bucket = _TRACKED.get()
-    if bucket is not None:
-        bucket.append(response)
-
-
-class ResponseTracker:
-    """Holds the HTTP responses a stream opened, so that closing the stream closes them.
-
-    google-genai streams through four nested async generators, and the innermost one (which
-    closes the httpx2 response in its ``finally``) sits in a reference cycle with its
-    ``HttpResponse``: closing the outer generator leaves it to the cycle collector, so the
-    upstream connection would stay open for an unknown time after the client went away.
-    """
-
-    def __init__(self) -> None:
-        self.responses: list[Any] = []
-
-    @contextmanager
-    def watching(self) -> Iterator[None]:
-        """Record every response received inside this block (one step of the stream)."""
-        token = _TRACKED.set(self.responses)
-        try:
-            yield
-        finally:
-            _TRACKED.reset(token)
-
-    async def aclose(self) -> None:
-        """Close every recorded response (a no-op for one already closed)."""
-        responses, self.responses = self.responses, []
-        for response in responses:
-            await response.aclose()
-
-
 class GoogleClient:
     """A ``google.genai.Client`` plus the httpx2 pool it runs on, closed together."""
 
-    def __init__(self, genai_client: genai.Client, http: httpx2.AsyncClient, api_key: Secret) -> None:
+    def __init__(self, genai_client: genai.Client, http: httpx2.AsyncClient, api_key: Secret, base_url: str) -> None:
         self.genai = genai_client
+        #: Also the pool streams are sent on (sending.py), without the SDK.
         self.http = http
+        self.base_url = base_url.rstrip("/")
         #: Kept only to scrub it out of error messages.
         self.api_key = api_key
         self.closed = False
@@ -135,7 +94,6 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
 
     http = httpx2.AsyncClient(
         timeout=httpx2.Timeout(DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT),
-        event_hooks={"response": [_track_response]},
         verify=shared_ssl_context(),  # built once: loading the CA bundle per client blocks the loop
         **({"transport": transport} if transport is not None else {}),
     )
@@ -161,4 +119,4 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
         "http_options": options,
     }
     # An httpx2 pool holds no connection until its first request: nothing to close if this fails.
-    return GoogleClient(genai.Client(**kwargs), http, config.api_key)
+    return GoogleClient(genai.Client(**kwargs), http, config.api_key, config.base_url)
