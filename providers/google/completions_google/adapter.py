@@ -157,18 +157,18 @@ class GoogleAdapter(ProviderAdapter):
         except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
             raise _mapped(exc, client) from None
         try:
-            body = response.aiter_bytes()
+            read = response.read
             while True:
                 try:
-                    data = await anext(body)
-                except StopAsyncIteration:
+                    data = await read()
+                except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
+                    raise _mapped(exc, client) from None
+                if data:
+                    payloads = lines.feed(data)
+                else:
                     payloads = lines.end()
                     if not payloads:
                         break
-                except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
-                    raise _mapped(exc, client) from None
-                else:
-                    payloads = lines.feed(data)
                 for payload in payloads:
                     try:
                         chunk = loads(payload)
@@ -182,7 +182,7 @@ class GoogleAdapter(ProviderAdapter):
                         raise unreadable(TypeError(type(chunk).__name__))
                     try:
                         if "error" in chunk:
-                            error_chunk(chunk, response)
+                            error_chunk(chunk, response.response)
                         events = reader.feed(chunk)
                     except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
                         raise _mapped(exc, client) from None

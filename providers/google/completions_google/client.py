@@ -17,12 +17,14 @@ here: the core depends on it) and httpx2 otherwise. This adapter hands it its ow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
+from completions_core.adapter import http_transport
 from completions_core.redaction import Secret
 from completions_core.tls import shared_ssl_context
 
 if TYPE_CHECKING:
+    import aiohttp
     import httpx2
     from google import genai
 
@@ -30,6 +32,7 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
+    "TRANSPORT_ENV",
     "ClientConfig",
     "GoogleClient",
     "build_client",
@@ -42,6 +45,9 @@ API_VERSION = "v1beta"
 # Seconds, when the request sets no timeout (the OpenAI and Anthropic SDKs' default too).
 DEFAULT_TIMEOUT = 600.0
 _CONNECT_TIMEOUT = 10.0
+#: ``httpx2`` sends streams through the SDK's httpx2 client instead of aiohttp (for comparison, or
+#: as a way out): read when a client is built.
+TRANSPORT_ENV = "COMPLETIONS_GOOGLE_TRANSPORT"
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,22 @@ class ClientConfig:
 class GoogleClient:
     """A ``google.genai.Client`` plus the httpx2 pool it runs on, closed together."""
 
-    def __init__(self, genai_client: genai.Client, http: httpx2.AsyncClient, api_key: Secret, base_url: str) -> None:
+    def __init__(
+        self,
+        genai_client: genai.Client,
+        http: httpx2.AsyncClient,
+        api_key: Secret,
+        base_url: str,
+        transport: Literal["aiohttp", "httpx2"] = "httpx2",
+    ) -> None:
         self.genai = genai_client
-        #: Also the pool streams are sent on (sending.py), without the SDK.
+        #: The SDK's pool (``generate_content``), and the streams' with the httpx2 transport.
         self.http = http
         self.base_url = base_url.rstrip("/")
+        #: What streams are sent on (sending.py): an aiohttp session of this client's own, made
+        #: at the first stream (in the event loop that sends), or ``http``.
+        self.transport = transport
+        self._session: Optional[aiohttp.ClientSession] = None
         #: Kept only to scrub it out of error messages.
         self.api_key = api_key
         self.closed = False
@@ -70,6 +87,8 @@ class GoogleClient:
             return
         self.closed = True
         try:
+            if self._session is not None:
+                await self._session.close()
             await self.genai.aio.aclose()
         finally:
             try:
@@ -78,14 +97,30 @@ class GoogleClient:
             finally:
                 await self.http.aclose()
 
+    def aiohttp_session(self) -> Optional[aiohttp.ClientSession]:
+        """The aiohttp session streams are sent on (made now if this is the first), or None when
+        they go through ``http``."""
+        if self.transport != "aiohttp":
+            return None
+        if self.closed:
+            raise RuntimeError("this Gemini client is closed")
+        if self._session is None:
+            import aiohttp
+
+            # Pool limits as httpx2's defaults (100 connections); the shared TLS context.
+            connector = aiohttp.TCPConnector(limit=100, ssl=shared_ssl_context())
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        return self._session
+
     def __repr__(self) -> str:
-        return f"<GoogleClient closed={self.closed}>"
+        return f"<GoogleClient closed={self.closed} transport={self.transport}>"
 
 
 def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
     """A client for ``config``: API version pinned, SDK retries off, no environment consulted.
 
-    ``transport`` replaces the network (the adapter's start-up rehearsal passes a mock one).
+    ``transport`` replaces the network (the adapter's start-up rehearsal passes a mock one); the
+    streams then go through it too.
     """
     import httpx2
     from google import genai
@@ -119,4 +154,5 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
         "http_options": options,
     }
     # An httpx2 pool holds no connection until its first request: nothing to close if this fails.
-    return GoogleClient(genai.Client(**kwargs), http, config.api_key, config.base_url)
+    streams = http_transport(TRANSPORT_ENV) if transport is None else "httpx2"
+    return GoogleClient(genai.Client(**kwargs), http, config.api_key, config.base_url, streams)

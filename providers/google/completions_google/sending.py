@@ -19,9 +19,10 @@ from __future__ import annotations
 import copy
 import math
 import platform
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
-from completions_core.jsonutil import dumps
+from completions_core.jsonutil import dumps, loads
 
 from .client import API_VERSION, DEFAULT_TIMEOUT
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .client import GoogleClient
     from .request import GeminiCall
 
-__all__ = ["open_stream", "request_body", "stream_request"]
+__all__ = ["StreamBody", "error_chunk", "open_stream", "request_body", "stream_request"]
 
 
 def _dump(model: Any) -> Any:
@@ -106,26 +107,96 @@ def stream_request(client: GoogleClient, call: GeminiCall) -> httpx2.Request:
     return client.http.build_request("POST", url, content=dumps(request_body(call)), headers=headers, timeout=seconds)
 
 
-async def open_stream(client: GoogleClient, call: GeminiCall) -> httpx2.Response:
-    """Send ``call``'s stream request; the response, its body unread. A failed status raises
-    google-genai's ``APIError`` (the body read and the response closed)."""
-    from google.genai import errors
+class StreamBody:
+    """An open stream's response: :meth:`read` the body's next bytes (``b""`` at its end), then
+    :meth:`aclose` (which drops the connection when the body was not read to its end)."""
 
+    def __init__(
+        self, response: Any, read: Callable[[], Awaitable[bytes]], close: Callable[[], Awaitable[None]]
+    ) -> None:
+        #: The transport's response (its headers give a retry delay to an error chunk).
+        self.response = response
+        self.read = read
+        self.aclose = close
+
+
+async def open_stream(client: GoogleClient, call: GeminiCall) -> StreamBody:
+    """Send ``call``'s stream request on the client's transport (aiohttp unless the client was
+    built with ``COMPLETIONS_GOOGLE_TRANSPORT=httpx2`` or a mock transport); its body, unread.
+    A failed status raises google-genai's ``APIError`` (the body read and the response closed),
+    made from the status and body as the SDK makes it."""
+    session = client.aiohttp_session()
+    if session is None:
+        return await _open_httpx2(client, call)
+    return await _open_aiohttp(client, session, call)
+
+
+async def _open_httpx2(client: GoogleClient, call: GeminiCall) -> StreamBody:
     response = await client.http.send(stream_request(client, call), stream=True)
-    if response.status_code == 200:
-        return response
-    try:
-        await errors.APIError.raise_for_async_response(response)
-    finally:
-        await response.aclose()
-    # Not reached: the SDK raises for every status but 200.
-    _unexpected(response)
+    if response.status_code != 200:
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        _raise_status(response.status_code, body, response.reason_phrase, response)
+    chunks = response.aiter_bytes()
+
+    async def read() -> bytes:
+        try:
+            return await anext(chunks)
+        except StopAsyncIteration:
+            return b""
+
+    return StreamBody(response, read, response.aclose)
 
 
-def _unexpected(response: Any) -> NoReturn:
+async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) -> StreamBody:
+    import aiohttp
+
+    request = stream_request(client, call)
+    seconds = _seconds(call)
+    # The SDK's httpx2 timeout (one figure for connecting and for each read), not aiohttp's
+    # total: a stream that keeps sending is never cut.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+    headers = {name: value for name, value in request.headers.items() if name not in _AIOHTTP_OWN}
+    response = await session.post(
+        str(request.url), data=request.content, headers=headers, timeout=timeout, allow_redirects=False
+    )
+    if response.status != 200:
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+        _raise_status(response.status, body, response.reason or "", response)
+    content = response.content
+
+    async def close() -> None:
+        # Read to its end: the connection goes back to the pool; otherwise it is dropped, so the
+        # upstream sees the client go away now.
+        if content.at_eof():
+            response.release()
+        else:
+            response.close()
+
+    return StreamBody(response, content.readany, close)
+
+
+# Headers aiohttp sets itself (from the session and the body), which httpx2 put in the request.
+_AIOHTTP_OWN = frozenset({"host", "content-length", "accept", "accept-encoding", "connection"})
+
+
+def _raise_status(status: int, body: bytes, reason: str, response: Any) -> NoReturn:
     from google.genai import errors
 
-    raise errors.APIError(response.status_code, {"message": f"unexpected HTTP status {response.status_code}"}, response)
+    text = body.decode("utf-8", "replace")
+    try:
+        payload = loads(body)
+    except ValueError:
+        # As google-genai's httpx2 path: the text and the reason phrase.
+        payload = {"message": text, "status": reason}
+    errors.APIError.raise_error(status, payload, response)
+    # Not reached: raise_error raises for every status.
+    raise errors.APIError(status, payload, response)
 
 
 def error_chunk(chunk: dict[str, Any], response: Optional[Any]) -> None:
