@@ -1,14 +1,15 @@
 """Who to talk to: an authenticated google-genai client for one key and one endpoint.
 
-Transport: google-genai's async client uses aiohttp whenever aiohttp is importable (it always is
-here: the core depends on it) and httpx2 otherwise. This adapter hands it its own
-``httpx2.AsyncClient``, which forces httpx2, deliberately:
+Transport: streams are sent by sending.py, through an aiohttp session of the client's own (made
+at its first stream) or, with ``COMPLETIONS_GOOGLE_TRANSPORT=httpx2`` or a mock transport, the
+httpx2 client below. Non-streamed calls go through google-genai, which uses aiohttp whenever it is
+importable and httpx2 otherwise; this adapter hands it its own ``httpx2.AsyncClient``, which forces
+httpx2, deliberately:
 
 - google-genai 3.4's aiohttp path subclasses ``aiohttp.ClientSession``, which aiohttp 3.14
   answers with a DeprecationWarning on the first request (fatal under ``-W error``);
-- aiohttp gets ``ClientTimeout(total=timeout)``, a limit on the whole response, so a long stream
-  would be cut at ``request.timeout`` even while tokens keep arriving; httpx2 applies the timeout
-  to each connect/read, which matches the proxy's "nothing for N seconds" rule for streams;
+- aiohttp gets ``ClientTimeout(total=timeout)``, a limit on the whole response; httpx2 applies the
+  timeout to each connect/read, which matches the proxy's "nothing for N seconds" rule;
 - httpx2 parses the JSON error body Gemini labels ``text/event-stream`` on streaming requests
   (aiohttp leaves it as raw text, see the wire README, gotcha 2);
 - the connection pool is ours, so closing the client closes it for sure.
