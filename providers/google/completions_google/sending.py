@@ -17,6 +17,7 @@ compares this request with the SDK's own, on the wire.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import platform
 from collections.abc import Awaitable, Callable
@@ -86,25 +87,36 @@ def _seconds(call: GeminiCall) -> float:
     return float(millis) / 1000.0
 
 
+@functools.cache
 def _user_agent() -> str:
     from google.genai.version import __version__
 
     return f"google-genai-sdk/{__version__} gl-python/{platform.python_version()}"
 
 
-def stream_request(client: GoogleClient, call: GeminiCall) -> httpx2.Request:
-    """The HTTP request google-genai would send for ``call``'s stream, on ``client``'s pool."""
-    seconds = _seconds(call)
+def _headers(client: GoogleClient, seconds: float) -> dict[str, str]:
+    """The headers google-genai sends (the transport adds its own: host, accept, length...)."""
     agent = _user_agent()
-    headers = {
+    return {
         "Content-Type": "application/json",
         "x-goog-api-key": client.api_key.reveal(),
         "user-agent": agent,
         "x-goog-api-client": agent,
         "X-Server-Timeout": str(math.ceil(seconds)),
     }
-    url = f"{client.base_url}/{API_VERSION}/models/{call.model}:streamGenerateContent?alt=sse"
-    return client.http.build_request("POST", url, content=dumps(request_body(call)), headers=headers, timeout=seconds)
+
+
+def _url(client: GoogleClient, call: GeminiCall) -> str:
+    return f"{client.base_url}/{API_VERSION}/models/{call.model}:streamGenerateContent?alt=sse"
+
+
+def stream_request(client: GoogleClient, call: GeminiCall) -> httpx2.Request:
+    """The HTTP request google-genai would send for ``call``'s stream, on ``client``'s httpx2 pool."""
+    seconds = _seconds(call)
+    body = dumps(request_body(call))
+    return client.http.build_request(
+        "POST", _url(client, call), content=body, headers=_headers(client, seconds), timeout=seconds
+    )
 
 
 class StreamBody:
@@ -153,14 +165,16 @@ async def _open_httpx2(client: GoogleClient, call: GeminiCall) -> StreamBody:
 async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) -> StreamBody:
     import aiohttp
 
-    request = stream_request(client, call)
     seconds = _seconds(call)
     # The SDK's httpx2 timeout (one figure for connecting and for each read), not aiohttp's
     # total: a stream that keeps sending is never cut.
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-    headers = {name: value for name, value in request.headers.items() if name not in _AIOHTTP_OWN}
     response = await session.post(
-        str(request.url), data=request.content, headers=headers, timeout=timeout, allow_redirects=False
+        _url(client, call),
+        data=dumps(request_body(call)),
+        headers=_headers(client, seconds),
+        timeout=timeout,
+        allow_redirects=False,
     )
     if response.status != 200:
         try:
@@ -179,10 +193,6 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) ->
             response.close()
 
     return StreamBody(response, content.readany, close)
-
-
-# Headers aiohttp sets itself (from the session and the body), which httpx2 put in the request.
-_AIOHTTP_OWN = frozenset({"host", "content-length", "accept", "accept-encoding", "connection"})
 
 
 def _raise_status(status: int, body: bytes, reason: str, response: Any) -> NoReturn:

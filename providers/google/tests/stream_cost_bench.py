@@ -1,4 +1,6 @@
-"""A benchmark, not a test (pytest does not collect it). CPU per Gemini stream on the adapter's side alone: ``GoogleAdapter.stream`` against the bench's
+"""A benchmark, not a test (pytest does not collect it).
+
+CPU per Gemini stream on the adapter's side alone: ``GoogleAdapter.stream`` against the bench's
 loopback mock (``bench/mock_upstream.py``, started in its own process), streams run ``--concurrency``
 at a time; the figure is this process's CPU time over the streams run (the mock's is not counted).
 
