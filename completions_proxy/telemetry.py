@@ -19,7 +19,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from completions_core.errors import ERROR_STATUS
-from completions_core.records import CompletionRecord
+from completions_core.records import CompletionRecord, usage_counts
 
 __all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
 
@@ -183,7 +183,7 @@ class Metrics:
             self.first_token.labels(provider).observe(record.time_to_first_token_ms / 1000)
         if record.time_to_first_sentence_ms is not None:
             self.first_sentence.labels(provider).observe(record.time_to_first_sentence_ms / 1000)
-        for kind, count in record.normalized_usage.as_dict().items():
+        for kind, count in usage_counts(record.normalized_usage).items():
             if count:
                 self.tokens.labels(provider, model, kind.removesuffix("_tokens")).inc(count)
         for previous, attempt in itertools.pairwise(record.attempts):
