@@ -155,12 +155,17 @@ class ChunkStreamResponse:
         if self.registry is not None:
             self.registry.add(self)
         try:
-            async with anyio.create_task_group() as tg:
-                self._scope = tg.cancel_scope
-                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
-                if self._stopped is None:
-                    await self._send_all(send)
-                tg.cancel_scope.cancel()
+            # A cancel scope and one plain task that watches for the client going away: the same as
+            # a task group here, at a fraction of its set-up cost per stream.
+            self._scope = scope = anyio.CancelScope()
+            watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, scope))
+            try:
+                with scope:
+                    if self._stopped is None:
+                        await self._send_all(send)
+            finally:
+                # Cancelled before anything else runs: it reads no message and changes nothing after this.
+                watcher.cancel()
             if self._stopped is not None and not self._finished and self.outcome != "client_disconnected":
                 await self._send_failure(send, self._stopped)
         finally:
