@@ -157,10 +157,10 @@ class ChunkStreamResponse:
         try:
             # A cancel scope and one plain task that watches for the client going away: the same as
             # a task group here, at a fraction of its set-up cost per stream.
-            self._scope = scope = anyio.CancelScope()
-            watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, scope))
+            self._scope = cancel_scope = anyio.CancelScope()
+            watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, cancel_scope))
             try:
-                with scope:
+                with cancel_scope:
                     if self._stopped is None:
                         await self._send_all(send)
             finally:
