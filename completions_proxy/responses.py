@@ -166,6 +166,8 @@ class ChunkStreamResponse:
             finally:
                 # Cancelled before anything else runs: it reads no message and changes nothing after this.
                 watcher.cancel()
+            if watcher.done() and not watcher.cancelled() and (broken := watcher.exception()) is not None:
+                raise broken  # receive() itself failed: the stream was cancelled, the error goes on up
             if self._stopped is not None and not self._finished and self.outcome != "client_disconnected":
                 await self._send_failure(send, self._stopped)
         finally:
@@ -178,7 +180,11 @@ class ChunkStreamResponse:
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope) -> None:
         while True:
-            message: Message = await receive()
+            try:
+                message: Message = await receive()
+            except Exception:
+                scope.cancel()  # no way to tell whether the client is still there: end the stream
+                raise
             if message["type"] == "http.disconnect":
                 if self._finished:
                     return  # the normal end of the exchange, not a client going away

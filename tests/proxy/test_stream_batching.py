@@ -194,3 +194,26 @@ async def test_a_keepalive_write_that_fails_ends_the_stream_with_an_internal_err
     error = json.loads(wire.messages[-2]["body"])
     assert error == {"type": "error", "error": "internal error (OSError)", "error_type": "internal_error"}
     assert (wire.messages[-1]["body"], wire.messages[-1]["more_body"]) == (b"", False)
+
+
+async def test_a_receive_that_fails_ends_the_stream_and_its_error_goes_up() -> None:
+    wire = Wire()
+    closed = anyio.Event()
+
+    async def broken_receive() -> dict[str, Any]:
+        await wire.written.wait()  # fails once the first chunk is out
+        raise RuntimeError("receive broke")
+
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        try:
+            yield _delta("first")
+            await anyio.Event().wait()  # never: only the failure ends this stream
+            yield _delta("never")
+        finally:
+            closed.set()
+
+    response = ChunkStreamResponse(chunks(), {}, keepalive=0)
+    with anyio.fail_after(10), pytest.raises(RuntimeError, match="receive broke"):
+        await response({"type": "http"}, broken_receive, wire.send)  # type: ignore[arg-type]
+    assert closed.is_set()  # the chunk generator was closed on the way out
+    assert [wire.lines(b) for b in wire.bodies] == [["first"]]
