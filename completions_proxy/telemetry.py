@@ -19,7 +19,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from completions_core.errors import ERROR_STATUS
-from completions_core.records import CompletionRecord
+from completions_core.records import CompletionRecord, usage_counts
 
 __all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
 
@@ -167,25 +167,38 @@ class Metrics:
         self.clients = Gauge("completions_sdk_clients", "SDK clients in the cache", registry=r)
         if cache_size is not None:
             self.clients.set_function(cache_size)
+        #: Labelled children by (metric, label values): every label is bounded (:class:`Labels`),
+        #: and so is this; ``outcome`` is one of the proxy's few outcomes, cut at 32 characters.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up once per set of values (all of them bounded)."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def observe(self, record: CompletionRecord) -> None:
         """Count one finished request."""
         labels = self.labels
+        child = self._child
         provider = labels.provider(record.provider or record.requested_provider)
         if record.model:
             model = labels.model(record.model, answered=record.provider is not None)
         else:
             model = labels.model(record.requested_model)
-        self.requests.labels(provider, model, record.outcome[:32], str(record.stream).lower()).inc()
-        self.duration.labels(provider, str(record.stream).lower()).observe(record.total_ms / 1000)
+        stream = "true" if record.stream else "false"
+        child(self.requests, provider, model, record.outcome[:32], stream).inc()
+        child(self.duration, provider, stream).observe(record.total_ms / 1000)
         self.overhead.observe(max(record.overhead_ms, 0.0) / 1000)
         if record.time_to_first_token_ms is not None:
-            self.first_token.labels(provider).observe(record.time_to_first_token_ms / 1000)
+            child(self.first_token, provider).observe(record.time_to_first_token_ms / 1000)
         if record.time_to_first_sentence_ms is not None:
-            self.first_sentence.labels(provider).observe(record.time_to_first_sentence_ms / 1000)
-        for kind, count in record.normalized_usage.as_dict().items():
+            child(self.first_sentence, provider).observe(record.time_to_first_sentence_ms / 1000)
+        for kind, count in usage_counts(record.normalized_usage).items():
             if count:
-                self.tokens.labels(provider, model, kind.removesuffix("_tokens")).inc(count)
+                child(self.tokens, provider, model, kind.removesuffix("_tokens")).inc(count)
         for previous, attempt in itertools.pairwise(record.attempts):
             counter = self.retries if previous.target == attempt.target else self.fallbacks
             counter.labels(labels.provider(attempt.provider)).inc()

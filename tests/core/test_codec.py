@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import string
 
 import pytest
 
@@ -34,6 +35,7 @@ from completions_core.types import (
     ToolDefinition,
     ToolResultMessage,
     UserMessage,
+    new_vr_id,
 )
 
 
@@ -79,6 +81,14 @@ def test_vr_id_is_eight_characters_and_unique() -> None:
     ids = {UserMessage("x").vr_id for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 8 and i.isalnum() for i in ids)
+
+
+def test_vr_id_uses_all_62_characters_at_every_position() -> None:
+    alphabet = set(string.ascii_letters + string.digits)
+    ids = [new_vr_id() for _ in range(3000)]
+    for position in range(8):
+        # 3000 draws of 62 equally likely characters: a missing one has probability < 1e-20.
+        assert {i[position] for i in ids} == alphabet
 
 
 def test_url_safe_base64_signature_is_accepted() -> None:

@@ -137,3 +137,83 @@ def test_a_token_delta_is_encoded_as_the_codec_encodes_it(text: str) -> None:
 async def _never() -> AsyncGenerator[ChatCompletionChunk, None]:
     return
     yield  # pragma: no cover - makes this an (empty) async generator
+
+
+class KeepAliveWire(Wire):
+    """Records keep-alive lines too; ``fail_keepalive`` makes a keep-alive write raise."""
+
+    def __init__(self, fail_keepalive: bool = False) -> None:
+        super().__init__()
+        self.messages: list[dict[str, Any]] = []
+        self.keepalive_sent = anyio.Event()
+        self.fail_keepalive = fail_keepalive
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message.get("body") == b"\n":
+            if self.fail_keepalive:
+                raise OSError("the connection broke")
+            self.keepalive_sent.set()
+        self.messages.append(message)
+
+
+async def test_keepalive_timer_writes_while_the_first_chunk_waits_and_stops_with_the_stream() -> None:
+    wire = KeepAliveWire()
+
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        await wire.keepalive_sent.wait()  # nothing until the timer has written one keep-alive
+        yield _delta("late")
+
+    response = ChunkStreamResponse(chunks(), {"X-Request-ID": "r1"}, keepalive=0.01)
+    with anyio.fail_after(10):
+        await response({"type": "http"}, wire.receive, wire.send)  # type: ignore[arg-type]
+    kinds = [(m["type"], m.get("body"), m.get("more_body")) for m in wire.messages]
+    assert kinds[0][0] == "http.response.start" and wire.messages[0]["status"] == 200
+    assert (b"x-request-id", b"r1") in wire.messages[0]["headers"]
+    assert ("http.response.body", b"\n", True) in kinds
+    late = kinds.index(("http.response.body", b'{"type":"content_delta","delta":"late"}\n', True))
+    assert kinds[late + 1:] == [("http.response.body", b"", False)]  # nothing after the end
+    assert response.outcome == "ok"
+
+
+async def test_a_keepalive_write_that_fails_ends_the_stream_with_an_internal_error() -> None:
+    wire = KeepAliveWire(fail_keepalive=True)
+    finished: list[tuple[str, int, Any]] = []
+
+    async def never() -> AsyncGenerator[ChatCompletionChunk, None]:
+        await anyio.Event().wait()
+        yield _delta("never")
+
+    response = ChunkStreamResponse(
+        never(), {}, keepalive=0.01, on_finish=lambda *outcome: finished.append(outcome)
+    )
+    with anyio.fail_after(10):  # the stream does not hang on a chunk that never comes
+        await response({"type": "http"}, wire.receive, wire.send)  # type: ignore[arg-type]
+    assert response.outcome == "error" and response.error_type == "internal_error"
+    # The status line went out before the keep-alive failed: the end is an error record.
+    assert finished == [("error", 200, "internal_error")]
+    error = json.loads(wire.messages[-2]["body"])
+    assert error == {"type": "error", "error": "internal error (OSError)", "error_type": "internal_error"}
+    assert (wire.messages[-1]["body"], wire.messages[-1]["more_body"]) == (b"", False)
+
+
+async def test_a_receive_that_fails_ends_the_stream_and_its_error_goes_up() -> None:
+    wire = Wire()
+    closed = anyio.Event()
+
+    async def broken_receive() -> dict[str, Any]:
+        await wire.written.wait()  # fails once the first chunk is out
+        raise RuntimeError("receive broke")
+
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        try:
+            yield _delta("first")
+            await anyio.Event().wait()  # never: only the failure ends this stream
+            yield _delta("never")
+        finally:
+            closed.set()
+
+    response = ChunkStreamResponse(chunks(), {}, keepalive=0)
+    with anyio.fail_after(10), pytest.raises(RuntimeError, match="receive broke"):
+        await response({"type": "http"}, broken_receive, wire.send)  # type: ignore[arg-type]
+    assert closed.is_set()  # the chunk generator was closed on the way out
+    assert [wire.lines(b) for b in wire.bodies] == [["first"]]

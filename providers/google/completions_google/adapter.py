@@ -11,15 +11,18 @@ import anyio
 
 from completions_core.adapter import Completion, Credential, ProviderAdapter, StreamEvent
 from completions_core.errors import ProviderError
+from completions_core.jsonutil import loads
 from completions_core.redaction import Secret
 from completions_core.request import ProviderRequest
+from completions_core.sse import SSEPayloads
 from completions_core.types import UserMessage
 from completions_core.usage import NormalizedUsage
 
-from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, ResponseTracker, build_client
+from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, build_client
 from .errors import PROVIDER, map_error, unreadable
 from .request import MODEL_PATTERN, MODEL_RULE, OPTION_KEYS, build_request, check_model
 from .response import StreamTranslator, completion_from, normalize_usage
+from .sending import error_chunk, open_stream
 
 __all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient"]
 
@@ -144,40 +147,53 @@ class GoogleAdapter(ProviderAdapter):
             raise unreadable(exc) from None
 
     async def stream(self, client: GoogleClient, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
-        """``generate_content_stream``: events as Gemini's chunks arrive, the HTTP response closed on exit."""
+        """``streamGenerateContent?alt=sse`` sent on the client's pool and read raw (sending.py):
+        events as Gemini's chunks arrive, the HTTP response closed on exit."""
         call = build_request(request)
         reader = StreamTranslator()
-        tracker = ResponseTracker()
+        lines = SSEPayloads(PROVIDER)
         try:
-            chunks = await client.genai.aio.models.generate_content_stream(
-                model=call.model, contents=call.contents, config=call.config
-            )
+            response = await open_stream(client, call)
         except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
             raise _mapped(exc, client) from None
         try:
-            iterator = aiter(chunks)
+            read = response.read
             while True:
                 try:
-                    # The request is sent on the first step (and a continuation on a later one).
-                    with tracker.watching():
-                        chunk = await anext(iterator)
-                except StopAsyncIteration:
-                    break
+                    data = await read()
                 except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
                     raise _mapped(exc, client) from None
-                try:
-                    events = list(reader.feed(chunk))
-                except ProviderError as exc:
-                    raise _mapped(exc, client) from None
-                for event in events:
-                    yield event
+                if data:
+                    payloads = lines.feed(data)
+                else:
+                    payloads = lines.end()
+                    if not payloads:
+                        break
+                for payload in payloads:
+                    try:
+                        chunk = loads(payload)
+                    except ValueError:
+                        raise ProviderError(
+                            "Gemini sent a stream chunk that is not valid JSON",
+                            "invalid_response_error",
+                            provider=PROVIDER,
+                        ) from None
+                    if not isinstance(chunk, dict):
+                        raise unreadable(TypeError(type(chunk).__name__))
+                    try:
+                        if "error" in chunk:
+                            error_chunk(chunk, response.response)
+                        events = reader.feed(chunk)
+                    except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
+                        raise _mapped(exc, client) from None
+                    for event in events:
+                        yield event
         finally:
             # Shielded (and bounded): a cancelled caller must still release the connection.
             # Closing an httpx2 response whose body was not read to the end drops the connection,
-            # so the upstream sees the client go away now, not whenever a cycle collection runs.
+            # so the upstream sees the client go away now.
             with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
-                await _close(tracker)
-                await _close(chunks)
+                await _close(response)
         for event in reader.finish():
             yield event
 

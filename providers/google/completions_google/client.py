@@ -1,14 +1,15 @@
 """Who to talk to: an authenticated google-genai client for one key and one endpoint.
 
-Transport: google-genai's async client uses aiohttp whenever aiohttp is importable (it always is
-here: the core depends on it) and httpx2 otherwise. This adapter hands it its own
-``httpx2.AsyncClient``, which forces httpx2, deliberately:
+Transport: streams are sent by sending.py, through an aiohttp session of the client's own (made
+at its first stream) or, with ``COMPLETIONS_GOOGLE_TRANSPORT=httpx2`` or a mock transport, the
+httpx2 client below. Non-streamed calls go through google-genai, which uses aiohttp whenever it is
+importable and httpx2 otherwise; this adapter hands it its own ``httpx2.AsyncClient``, which forces
+httpx2, deliberately:
 
 - google-genai 3.4's aiohttp path subclasses ``aiohttp.ClientSession``, which aiohttp 3.14
   answers with a DeprecationWarning on the first request (fatal under ``-W error``);
-- aiohttp gets ``ClientTimeout(total=timeout)``, a limit on the whole response, so a long stream
-  would be cut at ``request.timeout`` even while tokens keep arriving; httpx2 applies the timeout
-  to each connect/read, which matches the proxy's "nothing for N seconds" rule for streams;
+- aiohttp gets ``ClientTimeout(total=timeout)``, a limit on the whole response; httpx2 applies the
+  timeout to each connect/read, which matches the proxy's "nothing for N seconds" rule;
 - httpx2 parses the JSON error body Gemini labels ``text/event-stream`` on streaming requests
   (aiohttp leaves it as raw text, see the wire README, gotcha 2);
 - the connection pool is ours, so closing the client closes it for sure.
@@ -16,16 +17,15 @@ here: the core depends on it) and httpx2 otherwise. This adapter hands it its ow
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
+from completions_core.adapter import http_transport
 from completions_core.redaction import Secret
 from completions_core.tls import shared_ssl_context
 
 if TYPE_CHECKING:
+    import aiohttp
     import httpx2
     from google import genai
 
@@ -33,9 +33,9 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
+    "TRANSPORT_ENV",
     "ClientConfig",
     "GoogleClient",
-    "ResponseTracker",
     "build_client",
 ]
 
@@ -46,6 +46,9 @@ API_VERSION = "v1beta"
 # Seconds, when the request sets no timeout (the OpenAI and Anthropic SDKs' default too).
 DEFAULT_TIMEOUT = 600.0
 _CONNECT_TIMEOUT = 10.0
+#: ``httpx2`` sends streams through the SDK's httpx2 client instead of aiohttp (for comparison, or
+#: as a way out): read when a client is built.
+TRANSPORT_ENV = "COMPLETIONS_GOOGLE_TRANSPORT"
 
 
 @dataclass(frozen=True)
@@ -56,51 +59,25 @@ class ClientConfig:
     api_key: Secret
 
 
-# The responses of the stream being stepped in this task (see ResponseTracker).
-_TRACKED: ContextVar[Optional[list[Any]]] = ContextVar("completions_google_responses", default=None)
-
-
-async def _track_response(response: Any) -> None:
-    """httpx2 response hook: remember the response for the stream being stepped, if any."""
-    bucket = _TRACKED.get()
-    if bucket is not None:
-        bucket.append(response)
-
-
-class ResponseTracker:
-    """Holds the HTTP responses a stream opened, so that closing the stream closes them.
-
-    google-genai streams through four nested async generators, and the innermost one (which
-    closes the httpx2 response in its ``finally``) sits in a reference cycle with its
-    ``HttpResponse``: closing the outer generator leaves it to the cycle collector, so the
-    upstream connection would stay open for an unknown time after the client went away.
-    """
-
-    def __init__(self) -> None:
-        self.responses: list[Any] = []
-
-    @contextmanager
-    def watching(self) -> Iterator[None]:
-        """Record every response received inside this block (one step of the stream)."""
-        token = _TRACKED.set(self.responses)
-        try:
-            yield
-        finally:
-            _TRACKED.reset(token)
-
-    async def aclose(self) -> None:
-        """Close every recorded response (a no-op for one already closed)."""
-        responses, self.responses = self.responses, []
-        for response in responses:
-            await response.aclose()
-
-
 class GoogleClient:
     """A ``google.genai.Client`` plus the httpx2 pool it runs on, closed together."""
 
-    def __init__(self, genai_client: genai.Client, http: httpx2.AsyncClient, api_key: Secret) -> None:
+    def __init__(
+        self,
+        genai_client: genai.Client,
+        http: httpx2.AsyncClient,
+        api_key: Secret,
+        base_url: str,
+        transport: Literal["aiohttp", "httpx2"] = "httpx2",
+    ) -> None:
         self.genai = genai_client
+        #: The SDK's pool (``generate_content``), and the streams' with the httpx2 transport.
         self.http = http
+        self.base_url = base_url.rstrip("/")
+        #: What streams are sent on (sending.py): an aiohttp session of this client's own, made
+        #: at the first stream (in the event loop that sends), or ``http``.
+        self.transport = transport
+        self._session: Optional[aiohttp.ClientSession] = None
         #: Kept only to scrub it out of error messages.
         self.api_key = api_key
         self.closed = False
@@ -111,6 +88,8 @@ class GoogleClient:
             return
         self.closed = True
         try:
+            if self._session is not None:
+                await self._session.close()
             await self.genai.aio.aclose()
         finally:
             try:
@@ -119,14 +98,30 @@ class GoogleClient:
             finally:
                 await self.http.aclose()
 
+    def aiohttp_session(self) -> Optional[aiohttp.ClientSession]:
+        """The aiohttp session streams are sent on (made now if this is the first), or None when
+        they go through ``http``."""
+        if self.transport != "aiohttp":
+            return None
+        if self.closed:
+            raise RuntimeError("this Gemini client is closed")
+        if self._session is None:
+            import aiohttp
+
+            # Pool limits as httpx2's defaults (100 connections); the shared TLS context.
+            connector = aiohttp.TCPConnector(limit=100, ssl=shared_ssl_context())
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        return self._session
+
     def __repr__(self) -> str:
-        return f"<GoogleClient closed={self.closed}>"
+        return f"<GoogleClient closed={self.closed} transport={self.transport}>"
 
 
 def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
     """A client for ``config``: API version pinned, SDK retries off, no environment consulted.
 
-    ``transport`` replaces the network (the adapter's start-up rehearsal passes a mock one).
+    ``transport`` replaces the network (the adapter's start-up rehearsal passes a mock one); the
+    streams then go through it too.
     """
     import httpx2
     from google import genai
@@ -135,7 +130,6 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
 
     http = httpx2.AsyncClient(
         timeout=httpx2.Timeout(DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT),
-        event_hooks={"response": [_track_response]},
         verify=shared_ssl_context(),  # built once: loading the CA bundle per client blocks the loop
         **({"transport": transport} if transport is not None else {}),
     )
@@ -161,4 +155,5 @@ def build_client(config: ClientConfig, transport: Any = None) -> GoogleClient:
         "http_options": options,
     }
     # An httpx2 pool holds no connection until its first request: nothing to close if this fails.
-    return GoogleClient(genai.Client(**kwargs), http, config.api_key)
+    streams = http_transport(TRANSPORT_ENV) if transport is None else "httpx2"
+    return GoogleClient(genai.Client(**kwargs), http, config.api_key, config.base_url, streams)

@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -35,7 +38,7 @@ from .errors import PROVIDER
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["StreamTranslator", "completion_from", "finish_reason", "normalize_usage", "usage_from"]
+__all__ = ["StreamTranslator", "completion_from", "finish_reason", "normalize_usage", "usage_from", "wire_usage"]
 
 # Gemini's finish reasons for output withheld by a filter; the native reason is kept beside.
 CONTENT_FILTER_REASONS = frozenset(
@@ -150,35 +153,58 @@ def completion_from(response: types.GenerateContentResponse) -> Completion:
 
 
 class StreamTranslator:
-    """Turns stream chunks into events as they arrive; :meth:`finish` closes the turn."""
+    """Turns stream chunks, JSON as on the wire (camelCase), into events as they arrive;
+    :meth:`finish` closes the turn. No SDK object is built per chunk (bench/README.md)."""
 
     def __init__(self) -> None:
         self.calls = 0
         self.native: Optional[str] = None
         self.blocked: Optional[str] = None
-        self.last: Optional[types.GenerateContentResponse] = None
+        self.usage: Optional[Mapping[str, Any]] = None
 
-    def feed(self, chunk: types.GenerateContentResponse) -> Iterator[StreamEvent]:
-        """The events of one chunk, in part order."""
-        if chunk.usage_metadata is not None:
-            # Dumped once, at the end: only the last chunk's (cumulative) counts matter.
-            self.last = chunk
-        blocked = _block_reason(chunk)
-        if blocked is not None:
-            self.blocked = blocked
-        parts, native = _parts(chunk)
-        if native is not None:
-            self.native = native
-        for part in parts:
-            if part.function_call is not None:
-                call = _tool_call(part, self.calls)
+    def feed(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
+        """The events of one chunk, in part order; a chunk that is not a Gemini response is an
+        ``invalid_response_error``."""
+        try:
+            return self._feed(chunk)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise _unreadable(exc) from None
+
+    def _feed(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
+        usage = chunk.get("usageMetadata")
+        if usage is not None:
+            # Converted once, at the end: only the last chunk's (cumulative) counts matter.
+            self.usage = usage
+        feedback = chunk.get("promptFeedback")
+        if feedback:
+            blocked = feedback.get("blockReason")
+            if blocked:
+                self.blocked = str(blocked)
+        candidates = chunk.get("candidates")
+        if not candidates:
+            return []
+        candidate = candidates[0]
+        native = candidate.get("finishReason")
+        if native:
+            self.native = str(native)
+        content = candidate.get("content")
+        parts = content.get("parts") if content else None
+        events: list[StreamEvent] = []
+        for part in parts or ():
+            call = part.get("functionCall")
+            if call is not None:
+                events.append(ToolCallDone(_wire_tool_call(call, part.get("thoughtSignature"), self.calls)))
                 self.calls += 1
-                yield ToolCallDone(call)
                 continue
-            if part.text:
-                yield ReasoningDelta(part.text) if part.thought else TextDelta(part.text)
-            if part.thought_signature is not None:
-                yield MessageExtras(thought_signature=part.thought_signature)
+            text = part.get("text")
+            if text:
+                if not isinstance(text, str):
+                    raise TypeError("text")
+                events.append(ReasoningDelta(text) if part.get("thought") else TextDelta(text))
+            signature = part.get("thoughtSignature")
+            if signature is not None:
+                events.append(MessageExtras(thought_signature=_signature(signature)))
+        return events
 
     def finish(self) -> Iterator[StreamEvent]:
         """The finish reason, then the last chunk's usage."""
@@ -192,9 +218,74 @@ class StreamTranslator:
                 "invalid_response_error",
                 provider=PROVIDER,
             )
-        usage = usage_from(self.last) if self.last is not None else None
+        usage = wire_usage(self.usage) if self.usage is not None else None
         if usage is not None:
             yield UsageEvent(usage)
+
+
+def _unreadable(exc: BaseException) -> ProviderError:
+    return ProviderError(
+        f"Gemini sent a stream chunk that could not be read ({type(exc).__name__})",
+        "invalid_response_error",
+        provider=PROVIDER,
+    )
+
+
+def _signature(value: Any) -> bytes:
+    """A ``thoughtSignature`` as bytes: base64, standard or URL-safe, padded or not (as the SDK reads it)."""
+    if not isinstance(value, str):
+        raise TypeError("thoughtSignature")
+    text = value.replace("-", "+").replace("_", "/")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+
+
+def _wire_tool_call(call: Mapping[str, Any], signature: Any, index: int) -> ToolCall:
+    name = call.get("name")
+    if not name:
+        raise ProviderError(
+            "Gemini sent a function call without a function name", "invalid_response_error", provider=PROVIDER
+        )
+    if not isinstance(name, str):
+        raise TypeError("functionCall.name")
+    args = call.get("args")
+    if args is not None and not isinstance(args, Mapping):
+        raise TypeError("functionCall.args")
+    call_id = call.get("id")
+    return ToolCall(
+        # Gemini's own id when it sends one (it must come back in function_response.id).
+        id=call_id if isinstance(call_id, str) and call_id else new_tool_call_id(),
+        type="function",
+        function=FunctionCall(name=name, arguments=dict(args or {})),
+        index=index,
+        thought_signature=_signature(signature) if signature is not None else None,
+    )
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_CAMEL.sub("_", key).lower(): _snake(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_snake(item) for item in value]
+    return value
+
+
+def wire_usage(usage: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    """A wire ``usageMetadata`` as :func:`usage_from` gives the SDK's: JSON-ready snake_case, the
+    fields google-genai knows (an unknown one is dropped, as the SDK drops it)."""
+    if not isinstance(usage, Mapping):
+        raise _unreadable(TypeError("usageMetadata"))
+    known = _usage_fields()
+    return {key: value for key, value in _snake(usage).items() if key in known}
+
+
+@functools.cache
+def _usage_fields() -> frozenset[str]:
+    from google.genai import types
+
+    return frozenset(types.GenerateContentResponseUsageMetadata.model_fields)
 
 
 def normalize_usage(usage: Optional[Mapping[str, Any]]) -> NormalizedUsage:

@@ -1,0 +1,218 @@
+"""Sending ``streamGenerateContent?alt=sse`` ourselves, and reading its body raw.
+
+Per stream chunk, google-genai parses the SSE lines with its own reader, converts the JSON to its
+snake_case form, validates a ``GenerateContentResponse`` with pydantic and runs its retry wrapper:
+most of the proxy's CPU per Gemini stream (bench/README.md). Here the request is built from the
+same ``types`` objects :func:`~completions_google.request.build_request` makes, dumped as the SDK
+sends them (camelCase, bytes as URL-safe base64, ``thinkingConfig`` and ``responseSchema`` with
+the SDK's field names; JSON encoded compact), sent through the ``httpx2`` client the adapter
+handed to the SDK (its pool, its TLS), and the body split by core's
+:class:`~completions_core.sse.SSEPayloads` into JSON chunks that
+:class:`~completions_google.response.StreamTranslator` turns into events. Failures raise
+google-genai's public error types (``APIError.raise_for_async_response``, ``APIError.raise_error``
+for an error chunk), so that they map exactly as through the SDK. ``tests/test_sending.py``
+compares this request with the SDK's own, on the wire.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import platform
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
+
+from completions_core.jsonutil import dumps, loads
+
+from .client import API_VERSION, DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from .client import GoogleClient
+    from .request import GeminiCall
+
+__all__ = ["StreamBody", "error_chunk", "open_stream", "request_body", "stream_request"]
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def request_body(call: GeminiCall) -> dict[str, Any]:
+    """The JSON body google-genai sends for ``call`` (the fields build_request sets)."""
+    config = call.config
+    body: dict[str, Any] = {"contents": [_dump(content) for content in call.contents]}
+    if config.system_instruction is not None:
+        body["systemInstruction"] = _dump(config.system_instruction)
+    generation: dict[str, Any] = {}
+    if config.temperature is not None:
+        generation["temperature"] = config.temperature
+    if config.max_output_tokens is not None:
+        generation["maxOutputTokens"] = config.max_output_tokens
+    if config.response_mime_type is not None:
+        generation["responseMimeType"] = config.response_mime_type
+    if config.response_schema is not None:
+        generation["responseSchema"] = _response_schema(config.response_schema)
+    if config.thinking_config is not None:
+        # As the SDK sends it: the field names as given (snake_case), which Gemini accepts too.
+        generation["thinkingConfig"] = config.thinking_config.model_dump(mode="json", exclude_none=True)
+    body["generationConfig"] = generation
+    if config.tools:
+        body["tools"] = [_dump(tool) for tool in config.tools]
+    if config.tool_config is not None:
+        body["toolConfig"] = _dump(config.tool_config)
+    return body
+
+
+def _response_schema(schema: Any) -> Any:
+    """The schema as the SDK sends it: through its own schema transformer (null branches made
+    ``nullable``, ``property_ordering`` added, types upper case), dumped with its field names
+    (snake_case, as the recorded ``structured_output_response_schema`` request shows).
+
+    ``t_schema`` is google-genai's internal transformer: no public call gives this JSON, and
+    writing it again would copy it. Without a client it skips one check, the refusal of
+    ``additionalProperties`` on the Gemini API, which core's "openapi" sanitizer has already
+    taken out of every schema build_request makes."""
+    from google.genai import _transformers
+
+    converted = _transformers.t_schema(None, copy.deepcopy(schema))
+    return converted.model_dump(mode="json", exclude_none=True) if converted is not None else None
+
+
+def _seconds(call: GeminiCall) -> float:
+    options = call.config.http_options
+    millis = options.timeout if options is not None and options.timeout is not None else DEFAULT_TIMEOUT * 1000
+    return float(millis) / 1000.0
+
+
+@functools.cache
+def _user_agent() -> str:
+    from google.genai.version import __version__
+
+    return f"google-genai-sdk/{__version__} gl-python/{platform.python_version()}"
+
+
+def _headers(client: GoogleClient, seconds: float) -> dict[str, str]:
+    """The headers google-genai sends (the transport adds its own: host, accept, length...)."""
+    agent = _user_agent()
+    return {
+        "Content-Type": "application/json",
+        "x-goog-api-key": client.api_key.reveal(),
+        "user-agent": agent,
+        "x-goog-api-client": agent,
+        "X-Server-Timeout": str(math.ceil(seconds)),
+    }
+
+
+def _url(client: GoogleClient, call: GeminiCall) -> str:
+    return f"{client.base_url}/{API_VERSION}/models/{call.model}:streamGenerateContent?alt=sse"
+
+
+def stream_request(client: GoogleClient, call: GeminiCall) -> httpx2.Request:
+    """The HTTP request google-genai would send for ``call``'s stream, on ``client``'s httpx2 pool."""
+    seconds = _seconds(call)
+    body = dumps(request_body(call))
+    return client.http.build_request(
+        "POST", _url(client, call), content=body, headers=_headers(client, seconds), timeout=seconds
+    )
+
+
+class StreamBody:
+    """An open stream's response: :meth:`read` the body's next bytes (``b""`` at its end), then
+    :meth:`aclose` (which drops the connection when the body was not read to its end)."""
+
+    def __init__(
+        self, response: Any, read: Callable[[], Awaitable[bytes]], close: Callable[[], Awaitable[None]]
+    ) -> None:
+        #: The transport's response (its headers give a retry delay to an error chunk).
+        self.response = response
+        self.read = read
+        self.aclose = close
+
+
+async def open_stream(client: GoogleClient, call: GeminiCall) -> StreamBody:
+    """Send ``call``'s stream request on the client's transport (aiohttp unless the client was
+    built with ``COMPLETIONS_GOOGLE_TRANSPORT=httpx2`` or a mock transport); its body, unread.
+    A failed status raises google-genai's ``APIError`` (the body read and the response closed),
+    made from the status and body as the SDK makes it."""
+    session = client.aiohttp_session()
+    if session is None:
+        return await _open_httpx2(client, call)
+    return await _open_aiohttp(client, session, call)
+
+
+async def _open_httpx2(client: GoogleClient, call: GeminiCall) -> StreamBody:
+    response = await client.http.send(stream_request(client, call), stream=True)
+    if response.status_code != 200:
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        _raise_status(response.status_code, body, response.reason_phrase, response)
+    chunks = response.aiter_bytes()
+
+    async def read() -> bytes:
+        try:
+            return await anext(chunks)
+        except StopAsyncIteration:
+            return b""
+
+    return StreamBody(response, read, response.aclose)
+
+
+async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) -> StreamBody:
+    import aiohttp
+
+    seconds = _seconds(call)
+    # The SDK's httpx2 timeout (one figure for connecting and for each read), not aiohttp's
+    # total: a stream that keeps sending is never cut.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+    response = await session.post(
+        _url(client, call),
+        data=dumps(request_body(call)),
+        headers=_headers(client, seconds),
+        timeout=timeout,
+        allow_redirects=False,
+    )
+    if response.status != 200:
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+        _raise_status(response.status, body, response.reason or "", response)
+    content = response.content
+
+    async def close() -> None:
+        # Read to its end: the connection goes back to the pool; otherwise it is dropped, so the
+        # upstream sees the client go away now.
+        if content.at_eof():
+            response.release()
+        else:
+            response.close()
+
+    return StreamBody(response, content.readany, close)
+
+
+def _raise_status(status: int, body: bytes, reason: str, response: Any) -> NoReturn:
+    from google.genai import errors
+
+    text = body.decode("utf-8", "replace")
+    try:
+        payload = loads(body)
+    except ValueError:
+        # As google-genai's httpx2 path: the text and the reason phrase.
+        payload = {"message": text, "status": reason}
+    errors.APIError.raise_error(status, payload, response)
+    # Not reached: raise_error raises for every status.
+    raise errors.APIError(status, payload, response)
+
+
+def error_chunk(chunk: dict[str, Any], response: Optional[Any]) -> None:
+    """Raise google-genai's error for an ``{"error": {...}}`` chunk in the stream."""
+    from google.genai import errors
+
+    error = chunk.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    errors.APIError.raise_error(code if isinstance(code, int) else 0, chunk, response)
