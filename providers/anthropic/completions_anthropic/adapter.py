@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator, Hashable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
@@ -21,6 +22,7 @@ from completions_core.usage import NormalizedUsage
 from .errors import map_error
 from .request import DEFAULT_MAX_TOKENS, Plan, build_request, model_family
 from .response import StreamTranslator, completion_from_message, normalize_usage
+from .sending import prepared_post, remember
 
 __all__ = [
     "PREPARED_MODULES",
@@ -210,13 +212,17 @@ class AnthropicAdapter(ProviderAdapter):
         import anthropic
 
         assert isinstance(config, AnthropicClientConfig)
-        return anthropic.AsyncAnthropic(
+        http = http_client()
+        client = anthropic.AsyncAnthropic(
             api_key=config.api_key.reveal(),
             base_url=config.base_url,
             max_retries=0,
             timeout=_timeout(None),
-            http_client=http_client(),
+            http_client=http,
         )
+        # What every stream of this client sends the same, prepared once (see .sending).
+        remember(client, http)
+        return client
 
     def prepare(self) -> None:
         """Import the SDK, build (and close) one client with a placeholder key, and rehearse one
@@ -324,21 +330,33 @@ class AnthropicAdapter(ProviderAdapter):
             self._raise(exc, client)
 
     async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
-        """``messages.create(stream=True)``; the raw SSE events are parsed with orjson and translated one by one.
+        """A streaming ``messages.create``; the raw SSE events are parsed with orjson and translated one by one.
 
-        The SDK builds and sends the request and raises its typed errors for a failed status;
-        reading the events raw skips its per-event pydantic models (bench/README.md).
+        A client this adapter built sends through its prepared post (.sending): the request the
+        SDK would build, on the SDK client's own pool, with the URL and headers made once per
+        client. Any other client (Vertex's) goes through ``messages.with_streaming_response``.
+        Either way a failed status raises the SDK's error type, mapped below; reading the events
+        raw skips the SDK's per-event pydantic models (bench/README.md).
         """
         plan = self.build_request(request)
         translator = StreamTranslator(plan, self.name)
         try:
-            messages = await self.messages_api(client)
-            options = self._call_options(plan, request)
-            call = messages.with_streaming_response.create(**plan.params, stream=True, **options)
             # Leaving this block for any reason (end, error, our caller stopping) closes the response.
-            async with call as raw:
+            async with AsyncExitStack() as stack:
+                post = prepared_post(client)
+                chunks: AsyncIterator[bytes]
+                if post is not None:
+                    body = {**plan.params, "stream": True, **self.extra_body(plan)}
+                    response = await post.send(body, request.timeout)
+                    stack.push_async_callback(response.aclose)
+                    chunks = response.aiter_bytes()
+                else:
+                    messages = await self.messages_api(client)
+                    options = self._call_options(plan, request)
+                    call = messages.with_streaming_response.create(**plan.params, stream=True, **options)
+                    chunks = (await stack.enter_async_context(call)).iter_bytes()
                 payloads = SSEPayloads(self.name)
-                async for data in raw.iter_bytes():
+                async for data in chunks:
                     for payload in payloads.feed(data):
                         for item in translator.feed(loads(payload)):
                             yield item

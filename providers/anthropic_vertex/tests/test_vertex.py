@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import anyio
 import pytest
 from completions_anthropic.response import normalize_usage
+from completions_anthropic.sending import prepared_post
 from completions_anthropic_vertex import (
     VERTEX_ANTHROPIC_VERSION,
     AnthropicVertexAdapter,
@@ -222,7 +223,10 @@ async def test_streaming_goes_to_stream_raw_predict(
     server.enqueue_json(200, token_reply(), path="/token")
     server.enqueue_cassette(cassette("messages_stream_text.yaml"), path=vertex_path(MODEL, stream=True))
     req = request(service_account)
-    result = await collect(adapter, client_for(req, MANAGED_NOTHING), req)
+    client = client_for(req, MANAGED_NOTHING)
+    # Its token is minted and refreshed per request: a Vertex client keeps the SDK's own sending.
+    assert prepared_post(client) is None
+    result = await collect(adapter, client, req)
     assert result.text == "- Captain\n- Scoop"
     assert result.response.finish_reason == "stop"
     assert server.requests[-1].json()["stream"] is True

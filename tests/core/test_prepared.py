@@ -1,0 +1,168 @@
+"""core's prepared post, on a stand-in for a generated SDK client (its public surface only) and a
+mock transport: what it sends, which clients keep their SDK's sending, and which error it raises."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import httpx2
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from completions_core.prepared import SDKErrors, prepared_post, remember
+
+pytestmark = pytest.mark.anyio
+
+
+class TimedOut(Exception):
+    def __init__(self, request: httpx2.Request) -> None:
+        super().__init__("timed out")
+        self.request = request
+
+
+class Unreachable(Exception):
+    def __init__(self, request: httpx2.Request) -> None:
+        super().__init__("unreachable")
+        self.request = request
+
+
+class Status(Exception):
+    def __init__(self, response: httpx2.Response) -> None:
+        super().__init__(f"status {response.status_code}: {response.text}")
+        self.response = response
+
+
+ERRORS = SDKErrors(timeout=TimedOut, connection=Unreachable, status=Status)
+
+
+class StandIn:
+    """The public attributes of a Stainless-style client that the prepared post reads."""
+
+    def __init__(self, base_url: str = "http://upstream.test/v1", **extra: Any) -> None:
+        self.base_url = httpx2.URL(base_url)
+        self.timeout: Optional[httpx2.Timeout] = httpx2.Timeout(30.0, connect=5.0)
+        self.auth_headers = {"X-Api-Key": "secret-key"}
+        self.default_headers: dict[str, object] = {"x-sdk": "1", "omitted": object()}
+        self.default_query: dict[str, str] = {}
+        self.custom_auth: Any = None
+        self.middleware: tuple[Any, ...] = ()
+        self.open_telemetry: Any = {"traces": {"enabled": False}}
+        for name, value in extra.items():
+            setattr(self, name, value)
+
+
+def http_answering(reply: httpx2.Response | Exception, seen: list[httpx2.Request]) -> httpx2.AsyncClient:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(answer), headers={"user-agent": "stand-in"})
+
+
+async def test_the_request_carries_the_clients_headers_url_timeout_and_body() -> None:
+    seen: list[httpx2.Request] = []
+    client, http = StandIn(), http_answering(httpx2.Response(200, content=b"data: 1\n\n"), seen)
+    remember(client, http, "/messages", ERRORS, ("x-timeout", "x-read-timeout"))
+    post = prepared_post(client)
+    assert post is not None
+    response = await post.send({"model": "m", "stream": True}, 12.5)
+    assert (await response.aread()) == b"data: 1\n\n"
+    response = await post.send({"model": "m"}, None)
+    await response.aclose()
+    await http.aclose()
+    first, second = seen
+    assert str(first.url) == "http://upstream.test/v1/messages" and first.method == "POST"
+    assert first.headers["x-api-key"] == "secret-key" and first.headers["x-sdk"] == "1"
+    assert "omitted" not in first.headers and first.headers["user-agent"] == "stand-in"
+    assert first.headers["x-stainless-retry-count"] == "0"
+    assert first.headers["x-timeout"] == first.headers["x-read-timeout"] == "12.5"
+    assert first.extensions["timeout"] == httpx2.Timeout(12.5).as_dict()
+    assert second.headers["x-read-timeout"] == "30.0"
+    assert second.extensions["timeout"] == httpx2.Timeout(30.0, connect=5.0).as_dict()
+    assert first.content == b'{"model":"m","stream":true}'
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"base_url": "http://upstream.test/v1?version=2"},
+        {"default_query": {"api-version": "2"}},
+        {"custom_auth": object()},
+        {"middleware": (object(),)},
+        {"open_telemetry": {"traces": {"enabled": True}, "tracer_provider": object()}},
+    ],
+)
+async def test_a_client_configured_beyond_what_it_repeats_keeps_its_sdks_sending(setting: dict[str, Any]) -> None:
+    client, http = StandIn(**setting), http_answering(httpx2.Response(200), [])
+    remember(client, http, "/messages", ERRORS)
+    assert prepared_post(client) is None
+    await http.aclose()
+
+
+async def test_a_tracing_client_has_no_prepared_post_while_a_trace_is_active() -> None:
+    traced, quiet = StandIn(open_telemetry={"traces": {"enabled": True}}), StandIn()
+    http = http_answering(httpx2.Response(200), [])
+    for client in (traced, quiet):
+        remember(client, http, "/messages", ERRORS)
+    assert prepared_post(traced) is not None and prepared_post(quiet) is not None
+    parent = NonRecordingSpan(SpanContext(0x1234, 0x5678, False, TraceFlags(1)))
+    with trace.use_span(parent):
+        assert prepared_post(traced) is None
+        assert prepared_post(quiet) is not None
+    await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        (httpx2.ReadTimeout("slow"), TimedOut),
+        (httpx2.ConnectError("refused"), Unreachable),
+        (OSError("x"), Unreachable),
+    ],
+)
+async def test_a_failed_connection_raises_the_sdks_error(failure: Exception, raised: type[Exception]) -> None:
+    seen: list[httpx2.Request] = []
+    client, http = StandIn(), http_answering(failure, seen)
+    remember(client, http, "/messages", ERRORS)
+    post = prepared_post(client)
+    assert post is not None
+    with pytest.raises(raised) as info:
+        await post.send({"model": "m"}, None)
+    assert isinstance(info.value, (TimedOut, Unreachable)) and info.value.request is seen[0]
+    assert info.value.__cause__ is failure
+    await http.aclose()
+
+
+async def test_a_failed_status_raises_the_sdks_status_error_with_the_body_read() -> None:
+    client, http = StandIn(), http_answering(httpx2.Response(429, json={"error": "slow down"}), [])
+    remember(client, http, "/messages", ERRORS)
+    post = prepared_post(client)
+    assert post is not None
+    with pytest.raises(Status) as info:
+        await post.send({"model": "m"}, None)
+    assert info.value.response.status_code == 429 and info.value.response.is_closed
+    assert "slow down" in str(info.value)
+    await http.aclose()
+
+
+async def test_a_client_gone_leaves_no_prepared_post() -> None:
+    import gc
+
+    http = http_answering(httpx2.Response(200), [])
+    client = StandIn()
+    remember(client, http, "/messages", ERRORS)
+    post = prepared_post(client)
+    assert post is not None
+    del client
+    gc.collect()
+    assert post.client() is None
+    with pytest.raises(RuntimeError, match="client of this prepared post is gone"):
+        post.headers  # noqa: B018 - the property raises
+    await http.aclose()
+
+
+def test_an_object_no_weak_reference_names_has_no_prepared_post() -> None:
+    assert prepared_post(("not", "a", "client")) is None
