@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 import anyio
 import pytest
 from completions_google import GoogleAdapter
+from completions_google.client import MAX_CONNECTIONS
 
 from completions_core.adapter import Credential, TextDelta
 from completions_core.redaction import Secret
@@ -29,6 +30,23 @@ async def test_closing_the_client_closes_the_pool_and_both_sdk_sides() -> None:
     await adapter.close_client(client)
     assert client.http.is_closed and sync_http.is_closed and client.closed
     await adapter.close_client(client)  # closing twice is harmless
+
+
+@pytest.mark.anyio
+async def test_the_stream_pool_holds_every_stream_the_proxy_admits() -> None:
+    # A stream keeps its connection to its end: a pool smaller than the proxy's admission limit
+    # (COMPLETIONS_MAX_INFLIGHT, 512 by default) would queue admitted streams before their first byte.
+    adapter = GoogleAdapter(base_url="http://127.0.0.1:9")
+    client = adapter.create_client(adapter.client_config(make_request(), _credential()))
+    try:
+        session = client.aiohttp_session()
+        if session is None:  # COMPLETIONS_GOOGLE_TRANSPORT=httpx2: the SDK's pool
+            assert client.http is not None
+        else:
+            assert session.connector is not None
+            assert session.connector.limit == MAX_CONNECTIONS >= 512
+    finally:
+        await adapter.close_client(client)
 
 
 def test_equal_keys_share_a_client_config_and_the_key_stays_hidden() -> None:
