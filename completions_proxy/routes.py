@@ -35,7 +35,17 @@ from completions_proxy.state import ProxyState
 from completions_proxy.turns import Target, Turn
 from completions_proxy.wire import parse_credentials, parse_request
 
-__all__ = ["answer", "guarded", "header_deadlines", "read_json", "report", "routes", "stream_response", "with_turn"]
+__all__ = [
+    "answer",
+    "asked",
+    "guarded",
+    "header_deadlines",
+    "read_json",
+    "report",
+    "routes",
+    "stream_response",
+    "with_turn",
+]
 
 logger = structlog.get_logger("completions_proxy.routes")
 
@@ -142,6 +152,14 @@ def report(state: ProxyState, turn: Turn, outcome: str, status: int, error_type:
         state.telemetry.emit(turn.record)
 
 
+def asked(state: ProxyState, turn: Turn, requests: tuple[ProviderRequest, ...], stream: bool) -> None:
+    """Record on the turn what the caller asked for: the primary request, and its messages in
+    their wire form when content logging is on."""
+    primary = requests[0]
+    messages = [message_to_wire(m) for m in primary.messages] if state.settings.log_content else None
+    turn.asked(primary, stream=stream, messages=messages)
+
+
 ResponseT = TypeVar("ResponseT", bound=Response)
 
 
@@ -210,11 +228,7 @@ async def completions(request: Request, turn: Turn) -> Response | ChunkStreamRes
         return answer(state, turn, data, "invalid_request", "invalid_request_error")
     try:
         call = parse_request(data)
-        primary = call.requests[0]
-        messages = None
-        if state.settings.log_content:
-            messages = [message_to_wire(m) for m in primary.messages]
-        turn.asked(primary, stream=call.stream, messages=messages)
+        asked(state, turn, call.requests, call.stream)
         _check_provider_kwargs(call.requests, state)
         deadlines = header_deadlines(request, state.settings)
         targets = state.engine.plan(call.requests, call.credentials)

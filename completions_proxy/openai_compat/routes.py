@@ -15,7 +15,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from completions_core.codec import message_to_wire
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_proxy.openai_compat.encode import SSEStreamResponse, completion_to_openai
 from completions_proxy.openai_compat.errors import (
@@ -30,6 +29,7 @@ from completions_proxy.routes import (
     _state,
     _turn_headers,
     answer,
+    asked,
     guarded,
     header_deadlines,
     read_json,
@@ -66,11 +66,7 @@ async def chat_completions(request: Request, turn: Turn) -> Response | SSEStream
     try:
         data = await read_json(request, state)
         parsed = translate_request(data, request.headers, _model_map(request))
-        primary = parsed.requests[0]
-        messages = None
-        if state.settings.log_content:
-            messages = [message_to_wire(m) for m in primary.messages]
-        turn.asked(primary, stream=parsed.stream, messages=messages)
+        asked(state, turn, parsed.requests, parsed.stream)
         targets = state.engine.plan(parsed.requests, parsed.credentials)
         # Read here, inside the try: a deadline header out of bounds is a 400 in the OpenAI shape.
         deadlines = header_deadlines(request, state.settings)
