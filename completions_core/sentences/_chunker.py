@@ -9,7 +9,7 @@ from ..types import StreamOptions
 from ._chars import NEWLINES
 from ._markdown import clean
 from ._rules import LANGUAGES, rules_for
-from ._scanner import COMPACT_AT, HOLD_CAP, Scanner
+from ._scanner import COMPACT_AT, HOLD_CAP, LINE_DECIDES, Scanner
 
 __all__ = ["SentenceChunker"]
 
@@ -80,11 +80,12 @@ class SentenceChunker:
                 not self._postponed
                 and not delta[match.end() :].lstrip(self._idle).strip()
                 and delta[match.start()] in self._terminal_set
-                and not (delta[match.end() : match.end() + 1] == "\n" and delta[match.start()] in ".!?")
+                and not (delta[match.end() : match.end() + 1] == "\n" and delta[match.start()] in LINE_DECIDES)
             ):
                 # The delta ends on a terminal mark (and closers): any decision on it needs the
                 # next character, so the scan waits for the next delta. A line break right
-                # after ".", "!" or "?" decides at once (as the scan's own check says).
+                # after ".", "!", "?" or a full-width mark decides at once (as the scan's own
+                # check says).
                 self._fast = None
                 return []
         else:

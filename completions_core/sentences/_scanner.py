@@ -37,7 +37,7 @@ from ._rules import Rules
 from ._terminals import dash_quote, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
 
-__all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
+__all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "Scanner"]
 
 # How far past a held boundary an unclosed quote or bracket may still keep the text together.
 HOLD_CAP = 400
@@ -53,6 +53,10 @@ _CJK_FAST = CJK_TERMINALS
 _FAST_MARKS = ".!?" + _CJK_FAST
 _CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
 _DIGITS = "0123456789"
+# The words that end an abbreviation listed as a pair of words ("ad es.", "p. ej.").
+_PAIR_ENDS = frozenset({"es", "ej"})
+# The marks that a line break right after them decides at once (no need to see what follows it).
+LINE_DECIDES = _FAST_MARKS
 
 
 _Search = Callable[[str], "re.Match[str] | None"]
@@ -153,7 +157,7 @@ class Scanner:
                 and buf[i] in terms
                 and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
-                and not (buf[i + 1 : i + 2] == "\n" and buf[i] in ".!?")
+                and not (buf[i + 1 : i + 2] == "\n" and buf[i] in LINE_DECIDES)
             ):
                 # Every decision on a terminal mark needs the first character after it (and its
                 # spaces): do not even start one before that character has arrived.
@@ -329,19 +333,22 @@ class Scanner:
           abbreviation;
         - a period inside a word or a number ("e.g", "3.14");
         - "word. Next", "word! Next" after a plain word (no abbreviation, no name that an
-          exclamation may precede);
+          exclamation may precede), and the same before a digit or a letter of a caseless
+          script ("Done. 3 items", "니다. 총");
         - "Dr. x" after a title or a never-final abbreviation;
         - the period of a list number that opens the sentence ("2. Wait");
-        - a full-width mark ("。", "！") followed by a character that is no mark, closer, quote,
-          space or comma.
+        - a full-width mark ("。", "！") followed by a line break, or by a character that is no
+          mark, closer, quote, space or comma.
         """
         nxt = buf[i + 1]
         start = self.window.start
         if c in _CJK_FAST:
-            if nxt in _CJK_NOT_FAST or nxt in self.terms or nxt.isspace():
-                return None
             if c in "。．" and i > start and buf[i - 1].isdigit():
                 return None  # a full-width decimal point or list number
+            if nxt == "\n" and nxt not in self.terms:
+                return BOUND, i + 1, i + 1  # "。\n2.": a line break is no closer
+            if nxt in _CJK_NOT_FAST or nxt in self.terms or nxt.isspace():
+                return None
             return BOUND, i + 1, i + 1
         if nxt == "\n":
             if c != ".":
@@ -384,7 +391,7 @@ class Scanner:
             if c == "." and word in self.fast_skip:
                 return SKIP, i, i + 1
             stop = self.fast_stop_newline if c == "." else self.fast_stop_strong
-            if first.isupper() and word not in stop and word[-3:] != "str":
+            if not first.islower() and word not in stop and word[-3:] != "str":
                 return BOUND, i + 1, i + 1
             return None
         if len(word) < 2:
@@ -396,8 +403,14 @@ class Scanner:
             stop = self.fast_stop_period
         else:
             stop = self.fast_stop_strong
-        if first.isupper() and word not in stop and word[-3:] != "str":
-            return BOUND, i + 1, i + 1
+        if first.isupper():
+            if word not in stop and word[-3:] != "str":
+                return BOUND, i + 1, i + 1
+        elif not first.islower() and word not in stop and word[-3:] != "str" and first not in self.terms:
+            # A digit or a caseless letter: the full rules read the word's kind, in which "es"
+            # and "ej" may end a listed pair ("ad es. 3").
+            if word not in _PAIR_ENDS:
+                return BOUND, i + 1, i + 1
         return None
 
     def _consults_marker(self, buf: str, i: int) -> bool:

@@ -59,6 +59,9 @@ EDGES = [
     "Liste:\n1. Eins. 2. Zwei.\n12. Zwölf.\n1234. Nope.\n- 3. Drei.\n\n完成。下一步！好的？「はい。」と言った。３．５。",
     "Version 3.1 is out. Use v2.0 now. a.b c. 1. One 2.5 two 2. Three. x 1.a b 2.c. e.g. f.e. Fin.",
     "**Bold.** Next. _It._ Now. `code.` Then. [link](http://x.y/z.html). Here. <b>Tag.</b> Fin.",
+    "手順：\n1. 設定を開く。\n2. 選ぶ！\n\n完了。\r\n次へ？\u3000はい。\n３．\n４。\n「はい。」\nと言った。\n",
+    "내일 도착합니다. 총 3개. Done. 3 items. Go! 3 more. Shinjuku. 新宿. Wow! 7. etc. 3 Dr. 5 St. 한\n\nDone. 3",
+    "Ok. ² squared. Fin. ½ cup. Mr. 新. John! 3. Gartenstr. 7. Haupt. ǅ. x. 3. es. 3. ad es. 3 ej. 4",
 ]
 
 OPTION_SETS: list[dict[str, Any]] = [
