@@ -122,16 +122,17 @@ class SentenceChunker:
     def _drain(self, final: bool) -> list[str]:
         sentences: list[str] = []
         segments = self._scanner.out
+        cleaning = self._clean
         at_line_start = False
         for raw, code in segments:
             if self._pending:
                 raw = self._pending + raw
                 at_line_start = self._pending_line_start
                 code = code and self._pending_code
-            elif self._clean:
+            elif cleaning:
                 at_line_start = self._first or _starts_line(raw)
             self._first = False
-            text = clean(raw, at_line_start, code) if self._clean else raw.strip()
+            text = clean(raw, at_line_start, code) if cleaning else raw.strip()
             if not text:
                 self._pending = ""
                 continue
@@ -146,7 +147,7 @@ class SentenceChunker:
         segments.clear()
         if final and self._pending:
             pending = self._pending
-            text = clean(pending, self._pending_line_start, self._pending_code) if self._clean else pending.strip()
+            text = clean(pending, self._pending_line_start, self._pending_code) if cleaning else pending.strip()
             if text:
                 sentences.append(text)
             self._pending = ""

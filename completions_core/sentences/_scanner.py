@@ -34,8 +34,9 @@ from ._chars import (
 )
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
-from ._terminals import dash_quote, terminal
+from ._terminals import dash_quote, list_continuation, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
+from ._words import classify, german_ordinal, list_number
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "Scanner"]
 
@@ -123,6 +124,7 @@ class Scanner:
         """Decide every candidate that can be decided with the text received so far."""
         w = self.window
         terms = self.terms
+        fast_path = self.fast_path
         while True:
             buf = w.buf
             n = len(buf)
@@ -143,18 +145,17 @@ class Scanner:
             else:
                 m = cand.search(buf, self.pos)
                 if m is None:
-                    self.pos = max(self.pos, n - 2)
+                    if self.pos < n - 2:
+                        self.pos = n - 2
                     break
             i = m.start()
-            decision: Decision | None = None
             c = buf[i]
-            if c in _FAST_MARKS and i + 1 < n and self.fast_path:
-                decision = self._fast_terminal(buf, i, c)
+            decision = self._fast_terminal(buf, i, c) if c in _FAST_MARKS and i + 1 < n and fast_path else None
             if decision is not None:
                 kind, at, resume = decision
             elif (
                 n - i <= 8
-                and buf[i] in terms
+                and c in terms
                 and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
                 and not (buf[i + 1 : i + 2] == "\n" and buf[i] in LINE_DECIDES)
@@ -203,7 +204,7 @@ class Scanner:
                 cut = True
                 if kind == FENCE:
                     self.in_fence = not self.in_fence
-            self.pos = max(resume, w.start)
+            self.pos = resume if resume > w.start else w.start
             if cut and not self.in_fence and not buf[at : self.pos].strip():
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
@@ -336,7 +337,8 @@ class Scanner:
           exclamation may precede), and the same before a digit or a letter of a caseless
           script ("Done. 3 items", "니다. 총");
         - "Dr. x" after a title or a never-final abbreviation;
-        - the period of a list number that opens the sentence ("2. Wait");
+        - the period of a list number that opens the sentence ("2. Wait"), and a number's period
+          before a capital ("at 13. Then", "$25. You": see _number_before_capital);
         - a full-width mark ("。", "！") followed by a line break, or by a character that is no
           mark, closer, quote, space or comma.
         """
@@ -376,6 +378,8 @@ class Scanner:
             cs = self.window.content_start()
             if 0 <= cs and 1 <= i - cs <= 3 and all(d in _DIGITS for d in buf[cs:i]):
                 return SKIP, i, i + 1  # a list number that opens the sentence
+            if first.isupper() and i > start and first not in self.terms:
+                return self._number_before_capital(i)
             return None
         k = buf.rfind(" ", start, i) + 1
         word = buf[k if k > start else start : i]
@@ -413,8 +417,30 @@ class Scanner:
                 return BOUND, i + 1, i + 1
         return None
 
+    def _number_before_capital(self, i: int) -> Decision | None:
+        """The period at ``i`` after a digit, then a space and a capital: the full rules' path
+        for it without their general steps (the same rule functions, in the same order: an
+        inline list, the word's kind, then what after_period says of a capital)."""
+        w = self.window
+        try:
+            item = list_continuation(w, i)
+        except Need:
+            return None  # the list marker has not arrived whole: the rules wait for it
+        if item is not None:
+            return item  # "1. One 2. Two": the next item of an inline list
+        category, word, k = classify(w, i, "period")
+        if category in ("plain", "numeric", "final"):
+            return BOUND, i + 1, i + 1
+        if category != "number":
+            return None  # an abbreviation, a time, an initial: the rules read the next word
+        if list_number(w, k) or german_ordinal(w, k, word):
+            return SKIP, i, i + 1  # "- 3. Drei", "am 3. Oktober"
+        if w.rules.ordinal_nouns and len(word) <= 2 and word.isdigit():
+            return None  # "3. Oktober": the rules read the next word
+        return BOUND, i + 1, i + 1
+
     def _consults_marker(self, buf: str, i: int) -> bool:
-        """Whether the rule for inline lists (``_list_continuation`` in ``_terminals.py``) reads
+        """Whether the rule for inline lists (``list_continuation`` in ``_terminals.py``) reads
         the sentence's list marker for the period at ``i``: after an enumerator ("1", "a",
         "12") that follows a space."""
         start = self.window.start

@@ -61,6 +61,9 @@ EDGES = [
     "**Bold.** Next. _It._ Now. `code.` Then. [link](http://x.y/z.html). Here. <b>Tag.</b> Fin.",
     "手順：\n1. 設定を開く。\n2. 選ぶ！\n\n完了。\r\n次へ？\u3000はい。\n３．\n４。\n「はい。」\nと言った。\n",
     "내일 도착합니다. 총 3개. Done. 3 items. Go! 3 more. Shinjuku. 新宿. Wow! 7. etc. 3 Dr. 5 St. 한\n\nDone. 3",
+    "Il treno parte alle 13. Ab. Piso 3. La. $25. You. B12. Go. Am 3. Oktober. Am 3. Mai. 2023. Then.",
+    "1. One 2. Two 3. Three. 555-0199. We. ¥50,000. En. 19 h 30. No. - 4. Vier. 如下：1. Open. 12,5. X. 3/4. Y.",
+    "a) A 2. B. 5. No. 7. Seven\n8. Eight 9. Nine. Call 911. Now. 2. Jan. 10. März ist es. ab 2. Juni. I. 4. Z.",
     "Ok. ² squared. Fin. ½ cup. Mr. 新. John! 3. Gartenstr. 7. Haupt. ǅ. x. 3. es. 3. ad es. 3 ej. 4",
 ]
 
