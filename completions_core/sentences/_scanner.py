@@ -36,7 +36,7 @@ from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, list_continuation, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
-from ._words import classify, german_ordinal, list_number
+from ._words import MULTI_PERIOD_RE, classify, german_ordinal, list_number
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "Scanner"]
 
@@ -119,6 +119,7 @@ class Scanner:
         self.fast_stop_strong = rules.fast_stop_strong
         self.fast_skip = rules.fast_skip_period
         self.fast_stop_newline = rules.fast_stop_newline
+        self.fast_kinds = rules.kinds
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
@@ -336,7 +337,8 @@ class Scanner:
         - "word. Next", "word! Next" after a plain word (no abbreviation, no name that an
           exclamation may precede), and the same before a digit or a letter of a caseless
           script ("Done. 3 items", "니다. 총");
-        - "Dr. x" after a title or a never-final abbreviation;
+        - "Dr. x" after a title or a never-final abbreviation, and any abbreviation (a listed word,
+          or letters with periods such as "a.m") before a lowercase word;
         - the period of a list number that opens the sentence ("2. Wait"), and a number's period
           before a capital ("at 13. Then", "$25. You": see _number_before_capital);
         - a full-width mark ("。", "！") followed by a line break, or by a character that is no
@@ -384,6 +386,14 @@ class Scanner:
         k = buf.rfind(" ", start, i) + 1
         word = buf[k if k > start else start : i]
         if not word.isalpha():
+            if (
+                c == "."
+                and first.islower()
+                and len(word) <= 32
+                and MULTI_PERIOD_RE.fullmatch(word)
+                and first not in self.terms
+            ):
+                return SKIP, i, i + 1  # "a.m. to", "e.g. this": an abbreviation before a lowercase word
             # The last word comes after a line break or a tab ("\n\nCerto! E"): the full rules
             # read it back to any space and decide as below, except that "es" and "ej" may end
             # a listed pair and that a mark from punctuation_marks may follow.
@@ -404,6 +414,8 @@ class Scanner:
         if c == ".":
             if word in self.fast_skip:
                 return SKIP, i, i + 1
+            if first.islower() and word in self.fast_kinds and first not in self.terms:
+                return SKIP, i, i + 1  # "min. or", "Fri. and": an abbreviation before a lowercase word
             stop = self.fast_stop_period
         else:
             stop = self.fast_stop_strong

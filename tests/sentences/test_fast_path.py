@@ -64,6 +64,8 @@ EDGES = [
     "Il treno parte alle 13. Ab. Piso 3. La. $25. You. B12. Go. Am 3. Oktober. Am 3. Mai. 2023. Then.",
     "1. One 2. Two 3. Three. 555-0199. We. ¥50,000. En. 19 h 30. No. - 4. Vier. 如下：1. Open. 12,5. X. 3/4. Y.",
     "a) A 2. B. 5. No. 7. Seven\n8. Eight 9. Nine. Call 911. Now. 2. Jan. 10. März ist es. ab 2. Juni. I. 4. Z.",
+    "Open 9 a.m. to 5 p.m. and Sat. nights, 5 min. or less, e.g. this, the U.S. in 2020, U.S. ok. a.b.c.d. x. ab.cd. e",
+    "He left, Washington, D.C. and all. Jan. and Feb. are cold. Gartenstr. und so. No. one. Dr. who. ad es. se. etc. as",
     "Ok. ² squared. Fin. ½ cup. Mr. 新. John! 3. Gartenstr. 7. Haupt. ǅ. x. 3. es. 3. ad es. 3 ej. 4",
 ]
 
