@@ -194,6 +194,28 @@ def test_fast_path_equals_full_rules_on_random_texts() -> None:
     _check_random(seed=16, count=400)
 
 
+# Words and what follows them around the cases added to the fast path later: a number's period
+# before a capital (inline lists, ordinals, list markers), an abbreviation before a lowercase
+# word, a digit or a caseless letter after a plain word, a full-width mark before a line break.
+_LATER_WORDS = (
+    "13 3 1 2 4) 2023 B12 $25 12,5 am im dem - • a.m p.m U.S e.g min Fri etc Dr es ad ej p Mo No "
+    "Ab Mai Oktober Then the word Done Go iOS eBay 한 총 新宿 設定 ² ½ 「はい」 **Bold** “q” »"
+).split()
+_LATER_SEPARATORS = [" ", " ", ". ", ". ", ".", "! ", "? ", ", ", "．", "。"]
+_LATER_SEPARATORS += ["\n", ".\n", "。\n", "！\n", ".\r\n", "：\n"]
+
+
+def test_fast_path_equals_full_rules_on_random_texts_around_the_later_cases() -> None:
+    rng = random.Random(294)
+    for _ in range(600):
+        words = rng.randint(1, 16)
+        text = "".join(rng.choice(_LATER_WORDS) + rng.choice(_LATER_SEPARATORS) for _ in range(words))
+        options = rng.choice(OPTION_SETS)
+        pieces = _random_pieces(text, rng)
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (text, options, pieces)
+
+
 def test_a_mark_after_only_whitespace_is_left_to_the_full_rules() -> None:
     # The "word" before the mark is a tab: no word at all (this once raised IndexError).
     for text in ("\t! Go on.", "Hi.\n\t. Next", " \n? Why"):
