@@ -9,7 +9,7 @@ from ..types import StreamOptions
 from ._chars import NEWLINES
 from ._markdown import clean
 from ._rules import LANGUAGES, rules_for
-from ._scanner import COMPACT_AT, HOLD_CAP, Scanner
+from ._scanner import COMPACT_AT, HOLD_CAP, LINE_DECIDES, Scanner
 
 __all__ = ["SentenceChunker"]
 
@@ -80,11 +80,12 @@ class SentenceChunker:
                 not self._postponed
                 and not delta[match.end() :].lstrip(self._idle).strip()
                 and delta[match.start()] in self._terminal_set
-                and not (delta[match.end() : match.end() + 1] == "\n" and delta[match.start()] in ".!?")
+                and not (delta[match.end() : match.end() + 1] == "\n" and delta[match.start()] in LINE_DECIDES)
             ):
                 # The delta ends on a terminal mark (and closers): any decision on it needs the
                 # next character, so the scan waits for the next delta. A line break right
-                # after ".", "!" or "?" decides at once (as the scan's own check says).
+                # after ".", "!", "?" or a full-width mark decides at once (as the scan's own
+                # check says).
                 self._fast = None
                 return []
         else:
@@ -121,16 +122,17 @@ class SentenceChunker:
     def _drain(self, final: bool) -> list[str]:
         sentences: list[str] = []
         segments = self._scanner.out
+        cleaning = self._clean
         at_line_start = False
         for raw, code in segments:
             if self._pending:
                 raw = self._pending + raw
                 at_line_start = self._pending_line_start
                 code = code and self._pending_code
-            elif self._clean:
+            elif cleaning:
                 at_line_start = self._first or _starts_line(raw)
             self._first = False
-            text = clean(raw, at_line_start, code) if self._clean else raw.strip()
+            text = clean(raw, at_line_start, code) if cleaning else raw.strip()
             if not text:
                 self._pending = ""
                 continue
@@ -145,7 +147,7 @@ class SentenceChunker:
         segments.clear()
         if final and self._pending:
             pending = self._pending
-            text = clean(pending, self._pending_line_start, self._pending_code) if self._clean else pending.strip()
+            text = clean(pending, self._pending_line_start, self._pending_code) if cleaning else pending.strip()
             if text:
                 sentences.append(text)
             self._pending = ""

@@ -34,10 +34,11 @@ from ._chars import (
 )
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
-from ._terminals import dash_quote, terminal
+from ._terminals import dash_quote, list_continuation, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
+from ._words import MULTI_PERIOD_RE, classify, german_ordinal, list_number
 
-__all__ = ["COMPACT_AT", "HOLD_CAP", "Scanner"]
+__all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "Scanner"]
 
 # How far past a held boundary an unclosed quote or bracket may still keep the text together.
 HOLD_CAP = 400
@@ -53,6 +54,10 @@ _CJK_FAST = CJK_TERMINALS
 _FAST_MARKS = ".!?" + _CJK_FAST
 _CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
 _DIGITS = "0123456789"
+# The words that end an abbreviation listed as a pair of words ("ad es.", "p. ej.").
+_PAIR_ENDS = frozenset({"es", "ej"})
+# The marks that a line break right after them decides at once (no need to see what follows it).
+LINE_DECIDES = _FAST_MARKS
 
 
 _Search = Callable[[str], "re.Match[str] | None"]
@@ -114,11 +119,13 @@ class Scanner:
         self.fast_stop_strong = rules.fast_stop_strong
         self.fast_skip = rules.fast_skip_period
         self.fast_stop_newline = rules.fast_stop_newline
+        self.fast_kinds = rules.kinds
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
         w = self.window
         terms = self.terms
+        fast_path = self.fast_path
         while True:
             buf = w.buf
             n = len(buf)
@@ -139,21 +146,20 @@ class Scanner:
             else:
                 m = cand.search(buf, self.pos)
                 if m is None:
-                    self.pos = max(self.pos, n - 2)
+                    if self.pos < n - 2:
+                        self.pos = n - 2
                     break
             i = m.start()
-            decision: Decision | None = None
             c = buf[i]
-            if c in _FAST_MARKS and i + 1 < n and self.fast_path:
-                decision = self._fast_terminal(buf, i, c)
+            decision = self._fast_terminal(buf, i, c) if c in _FAST_MARKS and i + 1 < n and fast_path else None
             if decision is not None:
                 kind, at, resume = decision
             elif (
                 n - i <= 8
-                and buf[i] in terms
+                and c in terms
                 and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
-                and not (buf[i + 1 : i + 2] == "\n" and buf[i] in ".!?")
+                and not (buf[i + 1 : i + 2] == "\n" and buf[i] in LINE_DECIDES)
             ):
                 # Every decision on a terminal mark needs the first character after it (and its
                 # spaces): do not even start one before that character has arrived.
@@ -199,7 +205,7 @@ class Scanner:
                 cut = True
                 if kind == FENCE:
                     self.in_fence = not self.in_fence
-            self.pos = max(resume, w.start)
+            self.pos = resume if resume > w.start else w.start
             if cut and not self.in_fence and not buf[at : self.pos].strip():
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
@@ -329,19 +335,24 @@ class Scanner:
           abbreviation;
         - a period inside a word or a number ("e.g", "3.14");
         - "word. Next", "word! Next" after a plain word (no abbreviation, no name that an
-          exclamation may precede);
-        - "Dr. x" after a title or a never-final abbreviation;
-        - the period of a list number that opens the sentence ("2. Wait");
-        - a full-width mark ("。", "！") followed by a character that is no mark, closer, quote,
-          space or comma.
+          exclamation may precede), and the same before a digit or a letter of a caseless
+          script ("Done. 3 items", "니다. 총");
+        - "Dr. x" after a title or a never-final abbreviation, and any abbreviation (a listed word,
+          or letters with periods such as "a.m") before a lowercase word;
+        - the period of a list number that opens the sentence ("2. Wait"), and a number's period
+          before a capital ("at 13. Then", "$25. You": see _number_before_capital);
+        - a full-width mark ("。", "！") followed by a line break, or by a character that is no
+          mark, closer, quote, space or comma.
         """
         nxt = buf[i + 1]
         start = self.window.start
         if c in _CJK_FAST:
-            if nxt in _CJK_NOT_FAST or nxt in self.terms or nxt.isspace():
-                return None
             if c in "。．" and i > start and buf[i - 1].isdigit():
                 return None  # a full-width decimal point or list number
+            if nxt == "\n" and nxt not in self.terms:
+                return BOUND, i + 1, i + 1  # "。\n2.": a line break is no closer
+            if nxt in _CJK_NOT_FAST or nxt in self.terms or nxt.isspace():
+                return None
             return BOUND, i + 1, i + 1
         if nxt == "\n":
             if c != ".":
@@ -369,10 +380,20 @@ class Scanner:
             cs = self.window.content_start()
             if 0 <= cs and 1 <= i - cs <= 3 and all(d in _DIGITS for d in buf[cs:i]):
                 return SKIP, i, i + 1  # a list number that opens the sentence
+            if first.isupper() and i > start and first not in self.terms:
+                return self._number_before_capital(i)
             return None
         k = buf.rfind(" ", start, i) + 1
         word = buf[k if k > start else start : i]
         if not word.isalpha():
+            if (
+                c == "."
+                and first.islower()
+                and len(word) <= 32
+                and MULTI_PERIOD_RE.fullmatch(word)
+                and first not in self.terms
+            ):
+                return SKIP, i, i + 1  # "a.m. to", "e.g. this": an abbreviation before a lowercase word
             # The last word comes after a line break or a tab ("\n\nCerto! E"): the full rules
             # read it back to any space and decide as below, except that "es" and "ej" may end
             # a listed pair and that a mark from punctuation_marks may follow.
@@ -384,7 +405,7 @@ class Scanner:
             if c == "." and word in self.fast_skip:
                 return SKIP, i, i + 1
             stop = self.fast_stop_newline if c == "." else self.fast_stop_strong
-            if first.isupper() and word not in stop and word[-3:] != "str":
+            if not first.islower() and word not in stop and word[-3:] != "str":
                 return BOUND, i + 1, i + 1
             return None
         if len(word) < 2:
@@ -393,15 +414,45 @@ class Scanner:
         if c == ".":
             if word in self.fast_skip:
                 return SKIP, i, i + 1
+            if first.islower() and word in self.fast_kinds and first not in self.terms:
+                return SKIP, i, i + 1  # "min. or", "Fri. and": an abbreviation before a lowercase word
             stop = self.fast_stop_period
         else:
             stop = self.fast_stop_strong
-        if first.isupper() and word not in stop and word[-3:] != "str":
-            return BOUND, i + 1, i + 1
+        if first.isupper():
+            if word not in stop and word[-3:] != "str":
+                return BOUND, i + 1, i + 1
+        elif not first.islower() and word not in stop and word[-3:] != "str" and first not in self.terms:
+            # A digit or a caseless letter: the full rules read the word's kind, in which "es"
+            # and "ej" may end a listed pair ("ad es. 3").
+            if word not in _PAIR_ENDS:
+                return BOUND, i + 1, i + 1
         return None
 
+    def _number_before_capital(self, i: int) -> Decision | None:
+        """The period at ``i`` after a digit, then a space and a capital: the full rules' path
+        for it without their general steps (the same rule functions, in the same order: an
+        inline list, the word's kind, then what after_period says of a capital)."""
+        w = self.window
+        try:
+            item = list_continuation(w, i)
+        except Need:
+            return None  # the list marker has not arrived whole: the rules wait for it
+        if item is not None:
+            return item  # "1. One 2. Two": the next item of an inline list
+        category, word, k = classify(w, i, "period")
+        if category in ("plain", "numeric", "final"):
+            return BOUND, i + 1, i + 1
+        if category != "number":
+            return None  # an abbreviation, a time, an initial: the rules read the next word
+        if list_number(w, k) or german_ordinal(w, k, word):
+            return SKIP, i, i + 1  # "- 3. Drei", "am 3. Oktober"
+        if w.rules.ordinal_nouns and len(word) <= 2 and word.isdigit():
+            return None  # "3. Oktober": the rules read the next word
+        return BOUND, i + 1, i + 1
+
     def _consults_marker(self, buf: str, i: int) -> bool:
-        """Whether the rule for inline lists (``_list_continuation`` in ``_terminals.py``) reads
+        """Whether the rule for inline lists (``list_continuation`` in ``_terminals.py``) reads
         the sentence's list marker for the period at ``i``: after an enumerator ("1", "a",
         "12") that follows a space."""
         start = self.window.start

@@ -34,7 +34,7 @@ from ._text import (
 )
 from ._words import abbreviation, after_period, classify, german_ordinal, list_number
 
-__all__ = ["dash_quote", "terminal"]
+__all__ = ["dash_quote", "list_continuation", "terminal"]
 
 _NOT_STARTERS = ",;:%)]}）」』》、，"
 # An opening quote or emphasis marker after a sentence's end opens the next sentence.
@@ -115,7 +115,7 @@ def terminal(w: TextWindow, i: int) -> Decision:
     else:
         kind = "other"  # a mark from punctuation_marks
     if kind == "period":
-        item = _list_continuation(w, i)
+        item = list_continuation(w, i)
         if item is not None:
             return item
     dots = len(run) if run.count(".") == len(run) else 0
@@ -282,7 +282,7 @@ def _first_after(w: TextWindow, k: int) -> str:
     return w.at(t)
 
 
-def _list_continuation(w: TextWindow, i: int) -> Decision | None:
+def list_continuation(w: TextWindow, i: int) -> Decision | None:
     """Cut before the next enumerator of an inline list: "1. The first 2. The second"."""
     buf = w.buf
     if i - 1 > w.start and buf[i - 1].isalpha() and buf[i - 2].isalnum():

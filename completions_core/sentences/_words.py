@@ -13,7 +13,7 @@ import re
 from ._rules import ADDRESS_PREFIXES, ADDRESS_WORDS, TIME_FOLLOWER_PREFIXES, TIME_FOLLOWERS, UNITS
 from ._text import BOUND, SKIP, Decision, TextWindow, wordish
 
-__all__ = ["abbreviation", "after_period", "classify", "german_ordinal", "list_number"]
+__all__ = ["MULTI_PERIOD_RE", "abbreviation", "after_period", "classify", "german_ordinal", "list_number"]
 
 _TIMES = frozenset({"a.m", "p.m"})
 # French and Italian elided articles and prepositions: "l'Ing.", "dell'Avv." look up "Ing", "Avv".
@@ -21,7 +21,7 @@ _ELIDED = frozenset("l d j m n s t c qu dell nell all dall sull un quell lorsqu 
 _PAIR_STRIP = "\"'“‘„‚«‹([{¿¡*_`>~-–—•⁃·"
 _NUMBER_RE = re.compile(r"[#$€£¥+\-−±~≈]*\d[\d.,:/'’\-]*[%°]?")
 _ORDINAL_RE = re.compile(r"\d{1,2}\.-?")
-_MULTI_PERIOD_RE = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
+MULTI_PERIOD_RE = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
 # A list number glued to the text before it in a script without spaces: "如下：1", "手順：2".
 _GLUED_NUMBER_RE = re.compile(r"\d{1,3}")
 # "St." and "Dr." after a street name are a street and a drive, not Saint and Doctor: "on Main
@@ -65,7 +65,7 @@ def classify(w: TextWindow, i: int, kind: str) -> tuple[str, str, int]:
         category = "street"  # "Gartenstr.", "Karl-Marx-Str."
     if category == "title" and lw in _STREET_TITLES and _after_street_name(w, k):
         category = "street"  # "on Main St.", "221 Baker St."
-    if not category and _MULTI_PERIOD_RE.fullmatch(word):
+    if not category and MULTI_PERIOD_RE.fullmatch(word):
         category = "time" if lw in _TIMES else "multi"
     if category in ("general", "multi") and w.previous_word(k).endswith(","):
         category = "final"  # "Washington, D.C.", "Acme, Inc.": the end of an apposition

@@ -59,6 +59,14 @@ EDGES = [
     "Liste:\n1. Eins. 2. Zwei.\n12. Zwölf.\n1234. Nope.\n- 3. Drei.\n\n完成。下一步！好的？「はい。」と言った。３．５。",
     "Version 3.1 is out. Use v2.0 now. a.b c. 1. One 2.5 two 2. Three. x 1.a b 2.c. e.g. f.e. Fin.",
     "**Bold.** Next. _It._ Now. `code.` Then. [link](http://x.y/z.html). Here. <b>Tag.</b> Fin.",
+    "手順：\n1. 設定を開く。\n2. 選ぶ！\n\n完了。\r\n次へ？\u3000はい。\n３．\n４。\n「はい。」\nと言った。\n",
+    "내일 도착합니다. 총 3개. Done. 3 items. Go! 3 more. Shinjuku. 新宿. Wow! 7. etc. 3 Dr. 5 St. 한\n\nDone. 3",
+    "Il treno parte alle 13. Ab. Piso 3. La. $25. You. B12. Go. Am 3. Oktober. Am 3. Mai. 2023. Then.",
+    "1. One 2. Two 3. Three. 555-0199. We. ¥50,000. En. 19 h 30. No. - 4. Vier. 如下：1. Open. 12,5. X. 3/4. Y.",
+    "a) A 2. B. 5. No. 7. Seven\n8. Eight 9. Nine. Call 911. Now. 2. Jan. 10. März ist es. ab 2. Juni. I. 4. Z.",
+    "Open 9 a.m. to 5 p.m. and Sat. nights, 5 min. or less, e.g. this, the U.S. in 2020, U.S. ok. a.b.c.d. x. ab.cd. e",
+    "He left, Washington, D.C. and all. Jan. and Feb. are cold. Gartenstr. und so. No. one. Dr. who. ad es. se. etc. as",
+    "Ok. ² squared. Fin. ½ cup. Mr. 新. John! 3. Gartenstr. 7. Haupt. ǅ. x. 3. es. 3. ad es. 3 ej. 4",
 ]
 
 OPTION_SETS: list[dict[str, Any]] = [
@@ -184,6 +192,28 @@ def test_fast_path_equals_full_rules_on_voice_replies(options: dict[str, Any]) -
 
 def test_fast_path_equals_full_rules_on_random_texts() -> None:
     _check_random(seed=16, count=400)
+
+
+# Words and what follows them around the cases added to the fast path later: a number's period
+# before a capital (inline lists, ordinals, list markers), an abbreviation before a lowercase
+# word, a digit or a caseless letter after a plain word, a full-width mark before a line break.
+_LATER_WORDS = (
+    "13 3 1 2 4) 2023 B12 $25 12,5 am im dem - • a.m p.m U.S e.g min Fri etc Dr es ad ej p Mo No "
+    "Ab Mai Oktober Then the word Done Go iOS eBay 한 총 新宿 設定 ² ½ 「はい」 **Bold** “q” »"
+).split()
+_LATER_SEPARATORS = [" ", " ", ". ", ". ", ".", "! ", "? ", ", ", "．", "。"]
+_LATER_SEPARATORS += ["\n", ".\n", "。\n", "！\n", ".\r\n", "：\n"]
+
+
+def test_fast_path_equals_full_rules_on_random_texts_around_the_later_cases() -> None:
+    rng = random.Random(294)
+    for _ in range(600):
+        words = rng.randint(1, 16)
+        text = "".join(rng.choice(_LATER_WORDS) + rng.choice(_LATER_SEPARATORS) for _ in range(words))
+        options = rng.choice(OPTION_SETS)
+        pieces = _random_pieces(text, rng)
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (text, options, pieces)
 
 
 def test_a_mark_after_only_whitespace_is_left_to_the_full_rules() -> None:
