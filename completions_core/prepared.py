@@ -161,46 +161,57 @@ class ReadWatchdog:
     """One timer per stream in place of a read timeout armed again on every read: a read that has
     waited ``seconds`` for data calls ``abort`` (which makes that read fail).
 
-    The stream marks when a read starts waiting (:meth:`reading`) and when it got data
-    (:meth:`read`): two attribute writes per read. The timer wakes at most once per ``seconds``
-    while the stream lives; then it either aborts the read that has waited too long or sets
-    itself again for the rest of the waiting read's time (or a whole period between reads).
+    The stream calls :meth:`reading` when a read starts waiting and sets :attr:`since` back to
+    None when the read has its data: no timer is touched per read. The timer, armed by the first
+    read, wakes at most once per ``seconds``: it aborts the read that has waited ``seconds``, or
+    sets itself again for the rest of the waiting read's time; with no read waiting it stays unset
+    until the next read starts (so a body left unread holds no timer).
     """
 
-    __slots__ = ("_abort", "_handle", "_loop", "_seconds", "since", "time")
+    __slots__ = ("_abort", "_loop", "_seconds", "_stopped", "armed", "since")
 
     def __init__(self, seconds: float, abort: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
-        #: The event loop's clock.
-        self.time = self._loop.time
         self._seconds = seconds
         self._abort = abort
+        self._stopped = False
         #: When the read now waiting started (loop time), None between reads.
         self.since: Optional[float] = None
-        self._handle: Optional[asyncio.TimerHandle] = self._loop.call_at(self._loop.time() + seconds, self._check)
+        #: The timer, when one is set.
+        self.armed: Optional[asyncio.TimerHandle] = None
+
+    def time(self) -> float:
+        """The event loop's clock."""
+        return self._loop.time()
 
     def reading(self) -> None:
         """A read starts waiting for the upstream."""
-        self.since = self._loop.time()
+        self.since = now = self._loop.time()
+        if self.armed is None:
+            self.arm(now)
 
-    def read(self) -> None:
-        """The read got its data (or the end of the body)."""
-        self.since = None
+    def arm(self, now: float) -> None:
+        """Set the timer for a read that started waiting at ``now`` (unless the stream is over)."""
+        if not self._stopped:
+            self.armed = self._loop.call_at(now + self._seconds, self._check)
 
     def _check(self) -> None:
-        now = self._loop.time()
+        self.armed = None
         since = self.since
-        if since is not None and now + _EARLY >= since + self._seconds:
-            self._handle = None
+        if since is None:
+            return
+        if self._loop.time() + _EARLY >= since + self._seconds:
+            self._stopped = True
             self._abort()
             return
-        self._handle = self._loop.call_at((now if since is None else since) + self._seconds, self._check)
+        self.arm(since)
 
     def stop(self) -> None:
         """The stream is over: no more checks."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._stopped = True
+        if self.armed is not None:
+            self.armed.cancel()
+            self.armed = None
 
 
 class UpstreamBody:
@@ -277,7 +288,7 @@ class AiohttpBody:
         """The body's next bytes, ``b""`` at its end."""
         watchdog = self._watchdog
         if watchdog is not None:
-            watchdog.since = watchdog.time()
+            watchdog.reading()
         try:
             data = await self._content.readany()
         except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
@@ -299,9 +310,12 @@ class AiohttpBody:
                 if not data:
                     return
                 yield data
-        time = watchdog.time
+        time = asyncio.get_running_loop().time
         while True:
-            watchdog.since = time()
+            # watchdog.reading(), inlined: this runs for every read.
+            watchdog.since = now = time()
+            if watchdog.armed is None:
+                watchdog.arm(now)
             try:
                 data = await content.readany()
             except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it

@@ -226,11 +226,19 @@ async def test_an_upstream_silent_mid_stream_fails_the_read_with_aiohttps_timeou
 async def test_the_watchdog_aborts_only_a_read_that_waited_its_whole_period() -> None:
     aborted: list[bool] = []
     watchdog = ReadWatchdog(1000.0, lambda: aborted.append(True))
-    watchdog._check()  # no read waiting: set again for a whole period
+    assert watchdog.armed is None  # no read yet, no timer
+    watchdog.reading()
+    assert watchdog.armed is not None
+    watchdog.since = None  # the read got its data
+    watchdog._check()  # no read waiting: the timer stays unset until the next read
+    assert watchdog.armed is None
+    watchdog.reading()
     watchdog.since = watchdog.time() - 10.0
     watchdog._check()  # a read waiting, but not long enough: set again for the rest
-    assert aborted == []
+    assert aborted == [] and watchdog.armed is not None
     watchdog.since = watchdog.time() - 1000.0
     watchdog._check()
-    assert aborted == [True]
+    assert aborted == [True] and watchdog.armed is None
     watchdog.stop()
+    watchdog.reading()  # a stopped watchdog sets no timer
+    assert watchdog.armed is None
