@@ -32,7 +32,7 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, go:
     while (await reader.readline()) not in (b"\r\n", b""):
         pass
     writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
-    while (count := await go.get()) > 0:
+    while await go.get() > 0:
         writer.write(CHUNK)
     writer.close()
 
@@ -93,7 +93,7 @@ def main() -> None:
     results = asyncio.run(run(args.chunks, args.rounds, args.repeats))
     for how, figures in results.items():
         print(f"{how:7} per chunk: " + ", ".join(f"{f * 1e6:.2f}" for f in figures) + " us")
-    ratios = [d / h for d, h in zip(results["direct"], results["httpx2"])]
+    ratios = [d / h for d, h in zip(results["direct"], results["httpx2"], strict=True)]
     print("direct / httpx2 per round: " + ", ".join(f"{r:.3f}" for r in ratios))
 
 
