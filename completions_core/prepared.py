@@ -269,14 +269,14 @@ class AiohttpBody:
 
     def _silent(self) -> None:
         import aiohttp
-        from aiohttp.helpers import set_exception
 
+        # What aiohttp's own read timer does: the waiting read fails, the connection is not reused.
         exc = aiohttp.SocketTimeoutError("Timeout on reading data from socket")
         connection = self._response.connection
         protocol = connection.protocol if connection is not None else None
         if protocol is not None:
-            protocol.set_exception(exc)  # the connection is not reused
-        set_exception(self._content, exc)
+            protocol.set_exception(exc)
+        self._content.set_exception(exc)
 
     def _raise(self, exc: Exception) -> NoReturn:
         if self._map_errors is not None:
