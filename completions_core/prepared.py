@@ -15,21 +15,41 @@ nor has a client whose SDK traces while a trace is active (OpenTelemetry): the S
 
 No SDK is imported here: each adapter passes what differs (the path, its error types, the
 headers that carry the request's timeout).
+
+The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport it reads
+aiohttp's response straight (one ``readany`` per upstream read, instead of through httpx2's and
+the vendored transport's stream wrappers), and guards against a provider that goes silent with
+one :class:`ReadWatchdog` per stream instead of aiohttp's read timer, which is cancelled and armed
+again on every read (bench/README.md, "Per-chunk upstream read"). Errors are mapped by the
+transport's own mapping, so that they are the ones its stream raised before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 from .jsonutil import dumps
 
 if TYPE_CHECKING:
+    import aiohttp
     import httpx2
 
-__all__ = ["PreparedPost", "SDKErrors", "prepared_post", "remember"]
+__all__ = [
+    "AiohttpBody",
+    "PreparedPost",
+    "ReadWatchdog",
+    "SDKErrors",
+    "UpstreamBody",
+    "prepared_post",
+    "remember",
+    "upstream_body",
+]
 
 _PREPARED: weakref.WeakKeyDictionary[Any, PreparedPost] = weakref.WeakKeyDictionary()
 
@@ -112,8 +132,8 @@ class PreparedPost:
             extensions={**self.extensions, "timeout": limit.as_dict()},
         )
 
-    async def send(self, body: Mapping[str, Any], seconds: Optional[float]) -> httpx2.Response:
-        """Send and return the unread streaming response (``seconds``: the request's own timeout);
+    async def send(self, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
+        """Send and return the unread streaming body (``seconds``: the request's own timeout);
         a failed status raises the SDK's status error, a failed connection its connection errors."""
         import httpx2
 
@@ -125,12 +145,231 @@ class PreparedPost:
         except Exception as exc:
             raise self.errors.connection(request) from exc
         if response.is_success:
-            return response
+            return upstream_body(response)
         try:
             await response.aread()
         finally:
             await response.aclose()
         raise self.errors.status(response)
+
+
+#: How much earlier than its deadline the event loop may run a timer (its clock's resolution).
+_EARLY = 0.001
+
+
+class ReadWatchdog:
+    """One timer per stream in place of a read timeout armed again on every read: a read that has
+    waited ``seconds`` for data calls ``abort`` (which makes that read fail).
+
+    The stream calls :meth:`reading` when a read starts waiting and sets :attr:`since` back to
+    None when the read has its data: no timer is touched per read. The timer, armed by the first
+    read, wakes at most once per ``seconds``: it aborts the read that has waited ``seconds``, or
+    sets itself again for the rest of the waiting read's time; with no read waiting it stays unset
+    until the next read starts (so a body left unread holds no timer).
+    """
+
+    __slots__ = ("_abort", "_loop", "_seconds", "_stopped", "armed", "since")
+
+    def __init__(self, seconds: float, abort: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._seconds = seconds
+        self._abort = abort
+        self._stopped = False
+        #: When the read now waiting started (loop time), None between reads.
+        self.since: Optional[float] = None
+        #: The timer, when one is set.
+        self.armed: Optional[asyncio.TimerHandle] = None
+
+    def time(self) -> float:
+        """The event loop's clock."""
+        return self._loop.time()
+
+    def reading(self) -> None:
+        """A read starts waiting for the upstream."""
+        self.since = now = self._loop.time()
+        if self.armed is None:
+            self.arm(now)
+
+    def arm(self, now: float) -> None:
+        """Set the timer for a read that started waiting at ``now`` (unless the stream is over)."""
+        if not self._stopped:
+            self.armed = self._loop.call_at(now + self._seconds, self._check)
+
+    def _check(self) -> None:
+        self.armed = None
+        since = self.since
+        if since is None:
+            return
+        if self._loop.time() + _EARLY >= since + self._seconds:
+            self._stopped = True
+            self._abort()
+            return
+        self.arm(since)
+
+    def stop(self) -> None:
+        """The stream is over: no more checks."""
+        self._stopped = True
+        if self.armed is not None:
+            self.armed.cancel()
+            self.armed = None
+
+
+class UpstreamBody:
+    """The body of an upstream streaming response, unread: :meth:`aiter_bytes` yields it as it
+    arrives, :meth:`aclose` closes the response (which drops the connection when the body was not
+    read to its end). This one reads through the HTTP client's response (any transport)."""
+
+    #: Whether the body is read straight from aiohttp's response.
+    direct = False
+
+    def __init__(self, response: httpx2.Response) -> None:
+        #: The HTTP client's response (status, headers).
+        self.response = response
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's bytes, in the chunks they arrive in."""
+        return self.response.aiter_bytes()
+
+    async def aread(self) -> bytes:
+        """The whole body."""
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
+
+    async def aclose(self) -> None:
+        """Close the response."""
+        await self.response.aclose()
+
+
+class AiohttpBody:
+    """An aiohttp response's body read straight from it, a silent upstream cut by one
+    :class:`ReadWatchdog` (``seconds``: the longest wait for data; None or 0 for no limit, as
+    aiohttp's ``sock_read``), with aiohttp's own read timer turned off. ``map_errors`` reports an
+    exception of a read as the caller's transport did (a context manager that re-raises it mapped);
+    ``close`` closes the response. A silent upstream fails the read with aiohttp's own
+    ``SocketTimeoutError``, as its read timer did."""
+
+    __slots__ = ("_close", "_content", "_map_errors", "_response", "_watchdog")
+
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        seconds: Optional[float],
+        close: Callable[[], Awaitable[None]],
+        map_errors: Optional[Callable[[], AbstractContextManager[Any]]] = None,
+    ) -> None:
+        self._response = response
+        self._content = response.content
+        self._close = close
+        self._map_errors = map_errors
+        connection = response.connection
+        protocol = connection.protocol if connection is not None else None
+        if protocol is not None:
+            # Its timer, armed at the request, is dropped at the next data it receives.
+            protocol.read_timeout = None
+        self._watchdog = ReadWatchdog(seconds, self._silent) if seconds else None
+
+    def _silent(self) -> None:
+        import aiohttp
+
+        # What aiohttp's own read timer does: the waiting read fails, the connection is not reused.
+        exc = aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+        connection = self._response.connection
+        protocol = connection.protocol if connection is not None else None
+        if protocol is not None:
+            protocol.set_exception(exc)
+        self._content.set_exception(exc)
+
+    def _raise(self, exc: Exception) -> NoReturn:
+        if self._map_errors is not None:
+            with self._map_errors():
+                raise exc
+        raise exc
+
+    async def read(self) -> bytes:
+        """The body's next bytes, ``b""`` at its end."""
+        watchdog = self._watchdog
+        if watchdog is not None:
+            watchdog.reading()
+        try:
+            data = await self._content.readany()
+        except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
+            self._raise(exc)
+        if watchdog is not None:
+            watchdog.since = None
+        return data
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's bytes, in the chunks they arrive in."""
+        content = self._content
+        watchdog = self._watchdog
+        if watchdog is None:
+            while True:
+                try:
+                    data = await content.readany()
+                except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
+                    self._raise(exc)
+                if not data:
+                    return
+                yield data
+        time = asyncio.get_running_loop().time
+        while True:
+            # watchdog.reading(), inlined: this runs for every read.
+            watchdog.since = now = time()
+            if watchdog.armed is None:
+                watchdog.arm(now)
+            try:
+                data = await content.readany()
+            except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
+                self._raise(exc)
+            watchdog.since = None
+            if not data:
+                return
+            yield data
+
+    async def aclose(self) -> None:
+        """Stop the watchdog and close the response."""
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        await self._close()
+
+
+class _DirectBody(UpstreamBody):
+    """An SDK's vendored aiohttp transport's response, read straight from aiohttp."""
+
+    direct = True
+
+    def __init__(self, response: httpx2.Response, raw: aiohttp.ClientResponse, mapping: Any) -> None:
+        super().__init__(response)
+        read = response.request.extensions.get("timeout", {}).get("read")
+        self._body = AiohttpBody(raw, read, response.aclose, mapping)
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._body.aiter_bytes()
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
+
+
+def upstream_body(response: httpx2.Response) -> UpstreamBody:
+    """The body of ``response`` (a streaming response, unread): read straight from aiohttp when it
+    came from an SDK's aiohttp transport, else through the HTTP client's response."""
+    raw = _aiohttp_response(response)
+    return UpstreamBody(response) if raw is None else _DirectBody(response, *raw)
+
+
+def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.ClientResponse, Any]]:
+    """The aiohttp response under ``response`` and its transport's error mapping, when it came
+    from the SDKs' vendored aiohttp transport (httpx-aiohttp: ``AiohttpResponseStream`` and
+    ``map_aiohttp_exceptions``, in the same module), else None."""
+    stream = getattr(response.stream, "_stream", None)  # inside httpx2's BoundAsyncStream
+    if type(stream).__name__ != "AiohttpResponseStream":
+        return None
+    raw = getattr(stream, "_aiohttp_response", None)
+    mapping = getattr(sys.modules.get(type(stream).__module__), "map_aiohttp_exceptions", None)
+    import aiohttp
+
+    if not isinstance(raw, aiohttp.ClientResponse) or not callable(mapping):
+        return None
+    return raw, mapping
 
 
 def _tracing(client: Any) -> Optional[bool]:

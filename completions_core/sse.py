@@ -60,7 +60,16 @@ class SSEPayloads:
         if b"\r" in chunk:
             # A CRLF cut between two reads leaves one extra blank line: a separator, skipped.
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = (self._rest + chunk if self._rest else chunk).split(b"\n")
+        if self._rest:
+            chunk = self._rest + chunk
+        elif chunk.endswith(b"\n\n") and chunk.find(b"\n") == len(chunk) - 2:
+            # The usual read of a paced stream: one event of one line, whole.
+            if chunk.startswith(b"data:"):
+                data = chunk[5:-2].strip()
+                if data and data != _DONE:
+                    return [data]
+            return []
+        lines = chunk.split(b"\n")
         self._rest = rest = lines.pop()
         if len(rest) > self._max_line:
             self._rest = b""
@@ -69,7 +78,14 @@ class SSEPayloads:
                 "invalid_response_error",
                 provider=self._provider,
             )
-        return [data for line in lines if (data := _payload(line)) is not None]
+        payloads = []
+        for line in lines:
+            # _payload, inlined: this runs for every line of every read.
+            if line.startswith(b"data:"):
+                data = line[5:].strip()
+                if data and data != _DONE:
+                    payloads.append(data)
+        return payloads
 
     def end(self) -> list[bytes]:
         """The payload of an unterminated last line, if it has one."""

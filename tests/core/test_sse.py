@@ -47,3 +47,14 @@ def test_a_line_that_never_ends_is_refused_not_buffered_for_ever() -> None:
         payloads.feed(b"x" * 10)
     assert caught.value.error_type == "invalid_response_error"
     assert caught.value.provider == "acme" and "64 bytes" in caught.value.message
+
+
+def test_reads_of_one_whole_event_each_as_on_a_paced_stream() -> None:
+    # One read per event, each ending with its blank line: the usual read of a paced stream.
+    reads = [b'data: {"a": 1}\n\n', b"event: ping\n\n", b"data:  \n\n", b"\n\n", b"data: [DONE]\n\n",
+             b'data:{"b": 2}\r\n\r\n', b"data: x\n", b"\n", b'data: {"c": 3}\n\n']
+    payloads = SSEPayloads("acme")
+    assert [payloads.feed(chunk) for chunk in reads] == [
+        [b'{"a": 1}'], [], [], [], [], [b'{"b": 2}'], [b"x"], [], [b'{"c": 3}']
+    ]
+    assert payloads.end() == []

@@ -17,7 +17,7 @@ from completions_core.errors import ProviderError
 from completions_core.request import ProviderRequest
 from completions_core.testing.cassettes import Cassette
 from completions_core.testing.replay import ReplayServer
-from completions_core.testing.replies import refusing_port
+from completions_core.testing.replies import Stream, refusing_port
 from completions_core.testing.requests import provider_request
 from completions_core.types import CacheBreakpoint, SystemMessage, UserMessage
 
@@ -224,3 +224,50 @@ async def test_while_a_trace_is_active_the_sdk_sends_and_propagates_it(
         await collect(adapter, client, request)
     (sent,) = server.requests
     assert sent.headers["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+
+
+async def test_an_upstream_silent_mid_stream_times_out_as_through_the_sdk(
+    server: ReplayServer, cassette: Callable[[str], Cassette], adapter: AnthropicAdapter, client_for: ClientFor,
+    api_key: str,
+) -> None:
+    # The recorded stream, cut after its first text delta; then the upstream hangs for good. The
+    # request's timeout is the longest wait for the next bytes: one watchdog per stream on the
+    # prepared post (read straight from aiohttp), aiohttp's read timer on the SDK's own sending.
+    recorded = cassette("messages_stream_text.yaml")[0].response
+    events = recorded.sse_events()
+    first_text = next(i for i, event in enumerate(events) if "text_delta" in event) + 1
+    request = text_request(timeout=0.2)
+    plain = sdk_client(adapter, api_key)
+    seen: dict[str, list[str]] = {}
+    failures: dict[str, ProviderError] = {}
+    try:
+        for name, client in (("fast", client_for(request)), ("sdk", plain)):
+            server.enqueue(Stream.from_response(recorded).then_hang(after_events=first_text))
+            texts = seen.setdefault(name, [])
+            with pytest.raises(ProviderError) as info:
+                async for event in adapter.stream(client, request):
+                    if isinstance(event, TextDelta):
+                        texts.append(event.text)
+            failures[name] = info.value
+    finally:
+        await plain.close()
+    await server.wait_for_disconnects(2)  # both dropped the silent connection
+    fast, sdk = failures["fast"], failures["sdk"]
+    assert (fast.error_type, fast.message, fast.retryable) == (sdk.error_type, sdk.message, sdk.retryable)
+    assert fast.error_type == "timeout_error"
+    assert len(seen["fast"]) == 1 and seen["fast"] == seen["sdk"]
+
+
+async def test_the_prepared_post_reads_the_body_straight_from_aiohttp(
+    server: ReplayServer, cassette: Callable[[str], Cassette], client_for: ClientFor
+) -> None:
+    server.enqueue_cassette(cassette("messages_stream_text.yaml"), only=[0])
+    post = prepared_post(client_for(text_request()))
+    assert post is not None
+    body = await post.send({"model": "claude-haiku-4-5", "max_tokens": 20, "stream": True, "messages": []}, 5.0)
+    try:
+        assert body.direct  # the SDK's default transport here is aiohttp: its response is read as is
+        data = await body.aread()
+    finally:
+        await body.aclose()
+    assert b"event: message_stop" in data

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 from completions_core.jsonutil import dumps, loads
+from completions_core.prepared import AiohttpBody
 
 from .client import API_VERSION, DEFAULT_TIMEOUT
 
@@ -167,7 +168,9 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) ->
 
     seconds = _seconds(call)
     # The SDK's httpx2 timeout (one figure for connecting and for each read), not aiohttp's
-    # total: a stream that keeps sending is never cut.
+    # total: a stream that keeps sending is never cut. Once the answer has started, the body's
+    # reads are guarded by one watchdog per stream instead (core's AiohttpBody), not by
+    # aiohttp's read timer, which is armed again on every read.
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
     response = await session.post(
         _url(client, call),
@@ -192,7 +195,8 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) ->
         else:
             response.close()
 
-    return StreamBody(response, content.readany, close)
+    body = AiohttpBody(response, seconds, close)
+    return StreamBody(response, body.read, body.aclose)
 
 
 def _raise_status(status: int, body: bytes, reason: str, response: Any) -> NoReturn:

@@ -18,7 +18,7 @@ from completions_core.errors import ProviderError
 from completions_core.redaction import Secret
 from completions_core.request import ProviderRequest
 from completions_core.testing.replay import ReplayServer
-from completions_core.testing.replies import refusing_port
+from completions_core.testing.replies import Stream, refusing_port
 from completions_core.types import (
     AssistantMessage,
     FunctionCall,
@@ -261,3 +261,17 @@ async def test_raw_chunks_give_the_events_the_sdk_parses(server: ReplayServer, a
 async def test_the_key_is_in_no_repr_of_the_request(client: GoogleClient) -> None:
     sent = stream_request(client, build_request(make_request()))
     assert KEY not in repr(sent) and KEY not in repr(client) and KEY not in str(sent.url)
+
+
+async def test_an_upstream_silent_mid_stream_times_out(server: ReplayServer, adapter: GoogleAdapter, client: GoogleClient) -> None:
+    # The request's timeout is the longest wait for the next bytes (on aiohttp: one watchdog per
+    # stream once the answer has started, not aiohttp's read timer); then the upstream hangs for good.
+    server.enqueue(Stream(_stream_events()).then_hang(after_events=1), path=STREAM)
+    texts: list[str] = []
+    with pytest.raises(ProviderError) as info:
+        async for event in adapter.stream(client, make_request(timeout=0.2)):
+            if isinstance(event, TextDelta):
+                texts.append(event.text)
+    await server.wait_for_disconnects(1)  # the silent connection was dropped
+    assert info.value.error_type == "timeout_error" and info.value.retryable
+    assert texts == ["Hel"]

@@ -16,7 +16,7 @@ from completions_openai.sending import prepared_post
 from completions_core.adapter import StreamEvent, TextDelta
 from completions_core.errors import ProviderError
 from completions_core.testing.replay import ReplayServer
-from completions_core.testing.replies import refusing_port
+from completions_core.testing.replies import Stream, refusing_port
 from completions_core.types import ChatCompletionRequest
 
 Request = Callable[..., ChatCompletionRequest]
@@ -207,3 +207,64 @@ async def test_a_client_built_outside_the_event_loop_sends_the_sdks_headers(
         await plain.close()
     fast, sdk = server.requests
     assert fast.headers["x-stainless-async"] == sdk.headers["x-stainless-async"] == "async:asyncio"
+
+
+async def test_the_prepared_post_reads_the_body_straight_from_aiohttp(
+    server: ReplayServer, adapter: OpenAIAdapter, client_for: ClientFor, make_request: Request,
+    sse_stream: Callable[..., list[str]],
+) -> None:
+    request = make_request()
+    server.enqueue_sse(sse_stream({"content": "Hi"}))
+    post = prepared_post(client_for(adapter, request))
+    assert post is not None
+    body = await post.send({"model": "gpt-4o-mini", "stream": True}, 5.0)
+    try:
+        assert body.direct  # the SDK's default transport is aiohttp: its response is read as is
+        data = await body.aread()
+    finally:
+        await body.aclose()
+    assert b'"content":"Hi"' in data.replace(b" ", b"") and data.rstrip().endswith(b"data: [DONE]")
+
+
+async def test_an_upstream_silent_mid_stream_times_out_as_through_the_sdk(
+    server: ReplayServer, adapter: OpenAIAdapter, client_for: ClientFor, make_request: Request,
+    sse_stream: Callable[..., list[str]], api_key: str,
+) -> None:
+    # The request's timeout is the longest wait for the next bytes: one watchdog per stream on the
+    # prepared post, aiohttp's read timer on the SDK's own sending. The upstream then hangs for good.
+    request = make_request(timeout=0.2)
+    events = sse_stream({"content": "Hel"}, {"content": "lo"})
+    plain = sdk_client(adapter, api_key)
+    seen: dict[str, list[str]] = {}
+    failures: dict[str, ProviderError] = {}
+    try:
+        for name, client in (("fast", client_for(adapter, request)), ("sdk", plain)):
+            server.enqueue(Stream(events).then_hang(after_events=3))
+            texts = seen.setdefault(name, [])
+            with pytest.raises(ProviderError) as info:
+                async for event in adapter.stream(client, request):
+                    if isinstance(event, TextDelta):
+                        texts.append(event.text)
+            failures[name] = info.value
+    finally:
+        await plain.close()
+    await server.wait_for_disconnects(2)  # both dropped the silent connection
+    fast, sdk = failures["fast"], failures["sdk"]
+    assert (fast.error_type, fast.message, fast.retryable) == (sdk.error_type, sdk.message, sdk.retryable)
+    assert fast.error_type == "timeout_error"
+    assert seen["fast"] == seen["sdk"] == ["Hel", "lo"]
+
+
+async def test_a_stream_the_caller_stops_closes_the_upstream_response(
+    server: ReplayServer, adapter: OpenAIAdapter, client_for: ClientFor, make_request: Request,
+    sse_stream: Callable[..., list[str]],
+) -> None:
+    request = make_request()
+    server.enqueue(Stream(sse_stream({"content": "Hel"}, {"content": "lo"})).then_hang(after_events=2))
+    stream = adapter.stream(client_for(adapter, request), request)
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    await server.wait_for_disconnects(1)
+    assert server.requests[0].closed_early
