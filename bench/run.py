@@ -38,14 +38,17 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any, Optional
+
+from loadgen import cpu_seconds, tree
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 LITELLM_VERSION = "1.82.6"  # the last release before the compromised 1.82.7/1.82.8 uploads (March 2026)
 PORTKEY_VERSION = "1.15.2"  # bench/portkey/package.json; @hono/node-server held at 1.13.8 (see there)
-CLK = os.sysconf("SC_CLK_TCK")
+TOKENS = 50  # per stream, from the mock
 
 
 def free_port() -> int:
@@ -59,34 +62,9 @@ def pinned(cpu: int, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *command] if os.path.exists("/usr/bin/taskset") else command
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and its descendants."""
-    pids = [pid]
-    for child_dir in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (child_dir / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            pids.extend(tree(int(child_dir.name)))
-    return pids
-
-
-def cpu_seconds(pid: int) -> float:
+def rss_mb(pid: int, pids: Optional[list[int]] = None) -> float:
     total = 0
-    for p in tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLK
-
-
-def rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
+    for p in pids if pids is not None else tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -102,8 +80,9 @@ class PeakRSS:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        pids = tree(self.pid)  # once: walking /proc every 50 ms would cost the machine CPU
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
+            self.peak = max(self.peak, rss_mb(self.pid, pids))
             self._stop.wait(0.05)
 
     def __enter__(self) -> PeakRSS:
@@ -135,9 +114,9 @@ def loadgen(url: str, fmt: str, concurrency: int, seconds: float, *, headers: Op
                "--seconds", str(seconds), "--cpu", "1"]
     for key, value in extra.items():
         if value is True:
-            command.append(f"--{key}")
+            command.append(f"--{key.replace('_', '-')}")
         elif value not in (None, False):
-            command.extend([f"--{key}", str(value)])
+            command.extend([f"--{key.replace('_', '-')}", str(value)])
     for name, value in (headers or {}).items():
         command.extend(["--header", f"{name}:{value}"])
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
@@ -167,6 +146,7 @@ class Scenario:
     model: str
     levels: list[int]
     provider: str = "openai"
+    ramp: float = 0.0  # seconds over which the load generator starts its streams (one stream's length if paced)
 
     @property
     def openai_path(self) -> str:
@@ -178,38 +158,56 @@ class Scenario:
 PROVIDER_MODELS = {"openai": "gpt-mock", "anthropic": "claude-mock", "google": "gemini-mock"}
 
 
-def measure(name: str, pid: Optional[int], url: str, fmt: str, scenarios: list[Scenario], seconds: float,
+@dataclass(frozen=True)
+class Timing:
+    """How a level is measured (see bench/README.md, "Measurement (2026-12-07)")."""
+
+    seconds: float  # the measured window
+    settle: float  # after the ramp, before the window
+    warmup: float  # the discarded warm-up level's window
+    mock_pid: Optional[int] = None
+
+
+def measure(name: str, pid: Optional[int], url: str, fmt: str, scenarios: list[Scenario], timing: Timing,
             round_: int = 0, **extra: Any) -> list[dict[str, Any]]:
     rows = []
-    # Warm up (imports, SDK clients, connection pools) outside the measurement, every provider.
+    # A discarded warm-up level per provider, at its highest paced (else unpaced) concurrency:
+    # imports, SDK clients, connection pools grown to the largest level, Node's JIT.
     for provider in dict.fromkeys(s.provider for s in scenarios):
         first = next(s for s in scenarios if s.provider == provider)
-        loadgen(url, fmt, 4, 1.0, model=first.model, **({"provider": provider} if fmt == "ndjson" else {}), **extra)
+        loadgen(url, fmt, max(first.levels), timing.warmup, model=first.model, ramp=first.ramp,
+                **({"provider": provider} if fmt == "ndjson" else {}), **extra)
     for scenario in scenarios:
         if fmt == "ndjson":
             extra["provider"] = scenario.provider
         for level in scenario.levels:
             before = cpu_seconds(pid) if pid else 0.0
             dropped = listen_overflows()
+            window: dict[str, Any] = {"ramp": scenario.ramp, "settle": timing.settle, "cpu_pid": pid,
+                                      "mock_pid": timing.mock_pid}
             if pid:
                 with PeakRSS(pid) as peak:
-                    row = loadgen(url, fmt, level, seconds, model=scenario.model, **extra)
+                    row = loadgen(url, fmt, level, timing.seconds, model=scenario.model, **window, **extra)
                 row["rss_peak_mb"] = round(peak.peak, 1)
             else:
-                row = loadgen(url, fmt, level, seconds, model=scenario.model, **extra)
+                row = loadgen(url, fmt, level, timing.seconds, model=scenario.model, **window, **extra)
             cpu = (cpu_seconds(pid) - before) if pid else None
             row["listen_overflows"] = listen_overflows() - dropped
             row["target"] = name
             row["scenario"] = scenario.name
             row["round"] = round_
-            # CPU seconds per 1000 streams = CPU milliseconds per stream.
-            row["cpu_ms_per_stream"] = round(cpu * 1000 / row["requests"], 3) if cpu is not None and row["requests"] \
-                else None
+            # CPU per stream as every run before 2026-12-07 measured it: the whole level (start, ramp,
+            # drain) over the streams completed. Kept to compare; cpu_ms_per_stream is the window's.
+            row["cpu_ms_per_stream_whole_level"] = round(cpu * 1000 / row["requests"], 3) \
+                if cpu is not None and row["requests"] else None
+            row.setdefault("cpu_ms_per_stream", None)
             rows.append(row)
+            core1 = (row.get("mock_cpu_util") or 0) + (row.get("loadgen_cpu_util") or 0)
             print(f"  {name:>16} {scenario.name:>17} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
                   f"ttft p50 {row['ttft_p50_ms'] or 0:7.2f} p99 {row['ttft_p99_ms'] or 0:8.2f} ms  "
                   f"cpu/stream {row['cpu_ms_per_stream']} ms  errors {row['errors']}  "
-                  f"listen drops {row['listen_overflows']}", flush=True)
+                  f"listen drops {row['listen_overflows']}  mock+loadgen {core1:.2f} core"
+                  + ("  (CPU 1 near saturation: the pacing may slip)" if core1 > 0.85 else ""), flush=True)
     return rows
 
 
@@ -276,7 +274,11 @@ def main() -> int:
     parser.add_argument("--skip-portkey", action="store_true", help="no Portkey peer (no npm/Node needed)")
     parser.add_argument("--only", default="", help="comma-separated targets to run (direct,baseline,ours,litellm,"
                                                    "portkey); default all")
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="the measured window of every level")
+    parser.add_argument("--settle", type=float, default=0.25,
+                        help="seconds between the load generator's ramp and the measured window")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="window of the discarded warm-up level every target runs first (per provider)")
     parser.add_argument("--levels", default="1,16,64,256", help="unpaced concurrency levels")
     parser.add_argument("--paced-levels", default="64,256", help="paced concurrency levels")
     parser.add_argument("--itl-ms", type=int, default=20, help="time between tokens in the paced scenario")
@@ -294,17 +296,18 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     paced_levels = [int(x) for x in args.paced_levels.split(",") if x]
-    seconds = args.seconds
+    seconds, settle, warmup, ramp = args.seconds, args.settle, args.warmup, TOKENS * args.itl_ms / 1000
     if args.quick:
-        levels, paced_levels, seconds = [1, 8], [8], 1.5
+        levels, paced_levels, seconds, settle, warmup, ramp = [1, 8], [8], 1.0, 0.0, 0.2, ramp / 4
     providers = [p for p in args.providers.split(",") if p]
     unknown = sorted(set(providers) - set(PROVIDER_MODELS))
     if unknown or "openai" not in providers:
         raise SystemExit(f"--providers: openai plus any of {', '.join(PROVIDER_MODELS)} (not {', '.join(unknown)})")
-    scenarios = [Scenario("paced", f"gpt-mock-itl{args.itl_ms}", paced_levels), Scenario("unpaced", "gpt-mock", levels)]
+    scenarios = [Scenario("paced", f"gpt-mock-itl{args.itl_ms}", paced_levels, ramp=ramp),
+                 Scenario("unpaced", "gpt-mock", levels)]
     for provider in providers[1:] if providers[0] == "openai" else [p for p in providers if p != "openai"]:
         model = PROVIDER_MODELS[provider]
-        scenarios += [Scenario(f"paced/{provider}", f"{model}-itl{args.itl_ms}", paced_levels, provider),
+        scenarios += [Scenario(f"paced/{provider}", f"{model}-itl{args.itl_ms}", paced_levels, provider, ramp),
                       Scenario(f"unpaced/{provider}", model, levels, provider)]
     scenarios = [s for s in scenarios if s.levels]
     openai_only = [s for s in scenarios if s.provider == "openai"]
@@ -314,11 +317,16 @@ def main() -> int:
         return not only or name in only
 
     mock_port = free_port()
-    mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", "50"]), {})
+    mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", str(TOKENS)]),
+                 {})
     upstream = f"http://127.0.0.1:{mock_port}"
+    timing = Timing(seconds, settle, warmup, mock.pid)
     results: dict[str, Any] = {
         "scenarios": {s.name: {"model": s.model, "levels": s.levels, "provider": s.provider} for s in scenarios},
-        "seconds_per_level": seconds, "tokens_per_stream": 50, "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
+        "seconds_per_level": seconds, "tokens_per_stream": TOKENS,
+        "measurement": {"window_s": seconds, "settle_s": settle, "paced_ramp_s": ramp, "warmup_window_s": warmup,
+                        "cpu": "the target's process tree over the window / streams' worth of content in it"},
+        "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
         "ab_ref": args.ab_ref or None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "rows": [],
     }
@@ -332,7 +340,7 @@ def main() -> int:
 
     def run_direct(round_: int) -> None:
         print("direct (the mock, called by the load generator itself)")
-        results["rows"] += measure("direct", None, upstream + "/v1/chat/completions", "sse", openai_only, seconds,
+        results["rows"] += measure("direct", None, upstream + "/v1/chat/completions", "sse", openai_only, timing,
                                    round_)
 
     def run_baseline(round_: int) -> None:
@@ -343,7 +351,7 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
             print("baseline (minimal Starlette re-encoder on hypercorn)")
             results["rows"] += measure("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions",
-                                       "ndjson", openai_only, seconds, round_)
+                                       "ndjson", openai_only, timing, round_)
         finally:
             stop(baseline)
 
@@ -370,11 +378,11 @@ def main() -> int:
         ours, url, token = start_ours(providers, env)
         try:
             print(f"{name} (token deltas)")
-            results["rows"] += measure(name, ours.pid, url, "ndjson", scenarios, seconds, round_, token=token)
+            results["rows"] += measure(name, ours.pid, url, "ndjson", scenarios, timing, round_, token=token)
             if not args.no_sentences:
                 print(f"{name} (sentence chunking)")
-                results["rows"] += measure(f"{name}+sentences", ours.pid, url, "ndjson", openai_only, seconds, round_,
-                                           token=token, sentences=True)
+                results["rows"] += measure(f"{name}+sentences", ours.pid, url, "ndjson", openai_only, timing,
+                                           round_, token=token, sentences=True)
         finally:
             stop(ours)
         # Memory as in every earlier run: the OpenAI plugin alone (each other provider's SDK adds its
@@ -404,7 +412,7 @@ def main() -> int:
             headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": upstream + "/v1",
                        "Authorization": "Bearer sk-bench"}
             results["rows"] += measure("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                       "sse", openai_only, seconds, round_, headers=headers)
+                                       "sse", openai_only, timing, round_, headers=headers)
         finally:
             stop(portkey)
 
@@ -423,7 +431,7 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180)
             print(f"litellm {LITELLM_VERSION}")
             results["rows"] += measure("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                       "sse", openai_only, seconds, round_)
+                                       "sse", openai_only, timing, round_)
         finally:
             stop(litellm)
 
@@ -465,11 +473,23 @@ def main() -> int:
 
 
 def _span(values: list[float], spec: str = ".2f") -> str:
-    """``a`` or ``lo-hi`` over the rounds (``-`` when nothing was measured)."""
+    """``a``, or ``median (lo-hi)`` over the rounds (``-`` when nothing was measured)."""
     if not values:
         return "-"
     lo, hi = min(values), max(values)
-    return format(lo, spec) if format(lo, spec) == format(hi, spec) else f"{lo:{spec}}-{hi:{spec}}"
+    if format(lo, spec) == format(hi, spec):
+        return format(lo, spec)
+    return f"{median(values):{spec}} ({lo:{spec}}-{hi:{spec}})"
+
+
+def spread(results: dict[str, Any], key: str = "cpu_ms_per_stream") -> list[tuple[str, str, int, float]]:
+    """(target, scenario, level, max/min - 1) of ``key`` over the rounds, for every row measured twice or more:
+    how far one target's figure moved between rounds of the same run."""
+    found: dict[tuple[str, str, int], list[float]] = {}
+    for r in results["rows"]:
+        if r.get(key):
+            found.setdefault((r["target"], r["scenario"], r["concurrency"]), []).append(r[key])
+    return [(t, s, c, max(v) / min(v) - 1) for (t, s, c), v in found.items() if len(v) > 1]
 
 
 def table(results: dict[str, Any]) -> str:
@@ -537,8 +557,16 @@ def table(results: dict[str, Any]) -> str:
         out.append(f"\n`x ref CPU`: against the proxy at `{ref}` ({results.get('ab_ref_commit', '')[:12]}), "
                    "same round.")
     if len(rounds) > 1:
-        out.append(f"Ranges: {len(rounds)} rounds, each ratio taken within one round. TTFT p99 x baseline subtracts "
-                   "the direct figure of the same round when `direct` ran.")
+        out.append(f"Ranges: median (lowest-highest) over {len(rounds)} rounds, each ratio taken within one round. "
+                   "TTFT p99 x baseline subtracts the direct figure of the same round when `direct` ran.")
+        moved = spread(results)
+        if moved:
+            worst = max(moved, key=lambda m: m[3])
+            paced = [m[3] for m in moved if m[1].startswith("paced")]
+            out.append("CPU per stream of one target between rounds (max/min - 1): "
+                       f"median {median(m[3] for m in moved):.0%}"
+                       + (f", paced median {median(paced):.0%}" if paced else "")
+                       + f", largest {worst[3]:.0%} ({worst[0]} {worst[1]} c={worst[2]}).")
     return "\n".join(out)
 
 
