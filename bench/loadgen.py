@@ -47,6 +47,18 @@ def tree(pid: int) -> list[int]:
     return pids
 
 
+def cpu0_busy_seconds() -> float:
+    """Busy time of CPU 0 (where the bench pins the server under test), every process counted."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("cpu0 "):
+                fields = [int(x) for x in line.split()[1:]]
+                return (sum(fields[:8]) - fields[3] - fields[4]) / CLK  # all but idle and iowait
+    except OSError:
+        pass
+    return 0.0
+
+
 def cpu_seconds(pid: int, pids: Optional[list[int]] = None) -> float:
     """utime+stime of ``pid``'s process tree (``pids`` when already known: a /proc walk is slow)."""
     total = 0
@@ -119,9 +131,13 @@ class LevelResult:
             "latency_samples": len(inside),
         }
         for name, cpu in window.cpu.items():
-            # The target's CPU per stream; the load generator's and the mock's share of their core.
+            # The target's CPU per stream; the load generator's and the mock's share of their core;
+            # what else ran on the target's core (other processes of the machine, idle peers).
             if name == "target":
                 out["cpu_ms_per_stream"] = round(cpu * 1000 / streams, 3) if streams else None
+            elif name == "cpu0":
+                out["cpu0_others_util"] = round(max(0.0, cpu - window.cpu.get("target", 0.0)) / seconds, 3) \
+                    if seconds > 0 else None
             else:
                 out[f"{name}_cpu_util"] = round(cpu / seconds, 3) if seconds > 0 else None
         return out
@@ -202,6 +218,7 @@ async def run_level(url: str, fmt: str, concurrency: int, seconds: float, *, tok
     def cpu_now() -> dict[str, float]:
         now = {name: cpu_seconds(0, pids) for name, pids in trees.items()}
         now["loadgen"] = time.process_time()
+        now["cpu0"] = cpu0_busy_seconds()
         return now
 
     began = time.perf_counter()

@@ -36,7 +36,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any, Optional
@@ -168,47 +170,64 @@ class Timing:
     mock_pid: Optional[int] = None
 
 
-def measure(name: str, pid: Optional[int], url: str, fmt: str, scenarios: list[Scenario], timing: Timing,
-            round_: int = 0, **extra: Any) -> list[dict[str, Any]]:
-    rows = []
-    # A discarded warm-up level per provider, at its highest paced (else unpaced) concurrency:
-    # imports, SDK clients, connection pools grown to the largest level, Node's JIT.
-    for provider in dict.fromkeys(s.provider for s in scenarios):
-        first = next(s for s in scenarios if s.provider == provider)
-        loadgen(url, fmt, max(first.levels), timing.warmup, model=first.model, ramp=first.ramp,
-                **({"provider": provider} if fmt == "ndjson" else {}), **extra)
-    for scenario in scenarios:
-        if fmt == "ndjson":
-            extra["provider"] = scenario.provider
-        for level in scenario.levels:
-            before = cpu_seconds(pid) if pid else 0.0
-            dropped = listen_overflows()
-            window: dict[str, Any] = {"ramp": scenario.ramp, "settle": timing.settle, "cpu_pid": pid,
-                                      "mock_pid": timing.mock_pid}
-            if pid:
-                with PeakRSS(pid) as peak:
-                    row = loadgen(url, fmt, level, timing.seconds, model=scenario.model, **window, **extra)
-                row["rss_peak_mb"] = round(peak.peak, 1)
-            else:
-                row = loadgen(url, fmt, level, timing.seconds, model=scenario.model, **window, **extra)
-            cpu = (cpu_seconds(pid) - before) if pid else None
-            row["listen_overflows"] = listen_overflows() - dropped
-            row["target"] = name
-            row["scenario"] = scenario.name
-            row["round"] = round_
-            # CPU per stream as every run before 2026-12-07 measured it: the whole level (start, ramp,
-            # drain) over the streams completed. Kept to compare; cpu_ms_per_stream is the window's.
-            row["cpu_ms_per_stream_whole_level"] = round(cpu * 1000 / row["requests"], 3) \
-                if cpu is not None and row["requests"] else None
-            row.setdefault("cpu_ms_per_stream", None)
-            rows.append(row)
-            core1 = (row.get("mock_cpu_util") or 0) + (row.get("loadgen_cpu_util") or 0)
-            print(f"  {name:>16} {scenario.name:>17} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
-                  f"ttft p50 {row['ttft_p50_ms'] or 0:7.2f} p99 {row['ttft_p99_ms'] or 0:8.2f} ms  "
-                  f"cpu/stream {row['cpu_ms_per_stream']} ms  errors {row['errors']}  "
-                  f"listen drops {row['listen_overflows']}  mock+loadgen {core1:.2f} core"
-                  + ("  (CPU 1 near saturation: the pacing may slip)" if core1 > 0.85 else ""), flush=True)
-    return rows
+@dataclass
+class Target:
+    """What one level measures: a server (``pid``; None when the load generator calls the mock
+    itself) and how to call it, for the scenarios it takes part in."""
+
+    name: str
+    pid: Optional[int]
+    url: str
+    fmt: str
+    scenarios: list[Scenario]
+    extra: dict[str, Any] = field(default_factory=dict)
+    warm_up: bool = True  # False: another Target of the same process warms it up
+
+
+def warm_up(target: Target, timing: Timing) -> None:
+    """A discarded level per provider at its highest paced (else unpaced) concurrency: imports, SDK
+    clients, connection pools grown to the largest level, Node's JIT, all before any measurement."""
+    for provider in dict.fromkeys(s.provider for s in target.scenarios):
+        first = next(s for s in target.scenarios if s.provider == provider)
+        by_provider: dict[str, Any] = {"provider": provider} if target.fmt == "ndjson" else {}
+        loadgen(target.url, target.fmt, max(first.levels), timing.warmup, model=first.model, ramp=first.ramp,
+                **by_provider, **target.extra)
+
+
+def measure(target: Target, scenario: Scenario, level: int, timing: Timing, round_: int) -> dict[str, Any]:
+    """One level of one target: the load generator's figures over its window, with the server's CPU
+    per stream and peak memory."""
+    pid, extra = target.pid, dict(target.extra)
+    if target.fmt == "ndjson":
+        extra["provider"] = scenario.provider
+    before = cpu_seconds(pid) if pid else 0.0
+    dropped = listen_overflows()
+    window: dict[str, Any] = {"ramp": scenario.ramp, "settle": timing.settle, "cpu_pid": pid,
+                              "mock_pid": timing.mock_pid}
+    if pid:
+        with PeakRSS(pid) as peak:
+            row = loadgen(target.url, target.fmt, level, timing.seconds, model=scenario.model, **window, **extra)
+        row["rss_peak_mb"] = round(peak.peak, 1)
+    else:
+        row = loadgen(target.url, target.fmt, level, timing.seconds, model=scenario.model, **window, **extra)
+    cpu = (cpu_seconds(pid) - before) if pid else None
+    row["listen_overflows"] = listen_overflows() - dropped
+    row["target"] = target.name
+    row["scenario"] = scenario.name
+    row["round"] = round_
+    # CPU per stream as every run before 2026-12-07 measured it: the whole level (start, ramp,
+    # drain) over the streams completed. Kept to compare; cpu_ms_per_stream is the window's.
+    row["cpu_ms_per_stream_whole_level"] = round(cpu * 1000 / row["requests"], 3) \
+        if cpu is not None and row["requests"] else None
+    row.setdefault("cpu_ms_per_stream", None)
+    core1 = (row.get("mock_cpu_util") or 0) + (row.get("loadgen_cpu_util") or 0)
+    print(f"  {target.name:>16} {scenario.name:>17} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
+          f"ttft p50 {row['ttft_p50_ms'] or 0:7.2f} p99 {row['ttft_p99_ms'] or 0:8.2f} ms  "
+          f"cpu/stream {row['cpu_ms_per_stream']} ms  errors {row['errors']}  "
+          f"listen drops {row['listen_overflows']}  mock+loadgen {core1:.2f} core  "
+          f"others on CPU 0 {row.get('cpu0_others_util') or 0:.2f}"
+          + ("  (CPU 1 near saturation: the pacing may slip)" if core1 > 0.85 else ""), flush=True)
+    return row
 
 
 def source_tree(ref: str, folder: Path) -> dict[str, str]:
@@ -338,20 +357,18 @@ def main() -> int:
         results["ab_ref_commit"] = subprocess.run(["git", "rev-parse", args.ab_ref], cwd=ROOT, capture_output=True,
                                                   text=True, check=True).stdout.strip()
 
-    def run_direct(round_: int) -> None:
-        print("direct (the mock, called by the load generator itself)")
-        results["rows"] += measure("direct", None, upstream + "/v1/chat/completions", "sse", openai_only, timing,
-                                   round_)
+    @contextmanager
+    def serve_direct() -> Iterator[list[Target]]:
+        yield [Target("direct", None, upstream + "/v1/chat/completions", "sse", openai_only)]
 
-    def run_baseline(round_: int) -> None:
+    @contextmanager
+    def serve_baseline() -> Iterator[list[Target]]:
         port = free_port()
         baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", "2048", "--bind", f"127.0.0.1:{port}",
                                     "baseline_app:app"]), {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
         try:
             wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
-            print("baseline (minimal Starlette re-encoder on hypercorn)")
-            results["rows"] += measure("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions",
-                                       "ndjson", openai_only, timing, round_)
+            yield [Target("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions", "ndjson", openai_only)]
         finally:
             stop(baseline)
 
@@ -365,7 +382,7 @@ def main() -> int:
              "ANTHROPIC_API_KEY": "sk-ant-bench", "COMPLETIONS_ANTHROPIC_BASE_URL": upstream,
              "GEMINI_API_KEY": "gemini-bench", "COMPLETIONS_GOOGLE_BASE_URL": upstream,
              "COMPLETIONS_LOG_FORMAT": "json", **(env or {})},
-            cwd=ref_dir if env else ROOT,
+            cwd=ref_dir if env and ref_dir else ROOT,
         )
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz", 60)
@@ -374,17 +391,21 @@ def main() -> int:
             raise
         return process, f"http://127.0.0.1:{port}/v1/completions", token
 
-    def run_ours(round_: int, name: str = "ours", env: Optional[dict[str, str]] = None) -> None:
-        ours, url, token = start_ours(providers, env)
-        try:
-            print(f"{name} (token deltas)")
-            results["rows"] += measure(name, ours.pid, url, "ndjson", scenarios, timing, round_, token=token)
-            if not args.no_sentences:
-                print(f"{name} (sentence chunking)")
-                results["rows"] += measure(f"{name}+sentences", ours.pid, url, "ndjson", openai_only, timing,
-                                           round_, token=token, sentences=True)
-        finally:
-            stop(ours)
+    def serve_ours(name: str, env: Optional[dict[str, str]]) -> Callable[[], AbstractContextManager[list[Target]]]:
+        @contextmanager
+        def serve() -> Iterator[list[Target]]:
+            ours, url, token = start_ours(providers, env)
+            try:
+                found = [Target(name, ours.pid, url, "ndjson", scenarios, {"token": token})]
+                if not args.no_sentences:
+                    found.append(Target(f"{name}+sentences", ours.pid, url, "ndjson", openai_only,
+                                        {"token": token, "sentences": True}, warm_up=False))
+                yield found
+            finally:
+                stop(ours)
+        return serve
+
+    def held_memory(name: str, env: Optional[dict[str, str]], round_: int) -> None:
         # Memory as in every earlier run: the OpenAI plugin alone (each other provider's SDK adds its
         # modules), 256 streams open at once.
         ours, url, token = start_ours(["openai"], env)
@@ -399,7 +420,8 @@ def main() -> int:
         finally:
             stop(ours)
 
-    def run_portkey(round_: int) -> None:
+    @contextmanager
+    def serve_portkey() -> Iterator[list[Target]]:
         if shutil.which("node") is None or shutil.which("npm") is None:
             raise SystemExit("the Portkey peer needs Node 20 and npm on PATH (or pass --skip-portkey)")
         folder = portkey_install()
@@ -408,15 +430,15 @@ def main() -> int:
                         {"NODE_ENV": "production"}, cwd=folder)
         try:
             wait_http(f"http://127.0.0.1:{port}/", 60)
-            print(f"portkey {PORTKEY_VERSION}")
             headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": upstream + "/v1",
                        "Authorization": "Bearer sk-bench"}
-            results["rows"] += measure("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                       "sse", openai_only, timing, round_, headers=headers)
+            yield [Target("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions", "sse", openai_only,
+                          {"headers": headers})]
         finally:
             stop(portkey)
 
-    def run_litellm(round_: int) -> None:
+    @contextmanager
+    def serve_litellm() -> Iterator[list[Target]]:
         venv = litellm_venv()
         config = HERE / "results" / "litellm_config.yaml"
         config.write_text("model_list:\n" + "".join(
@@ -429,33 +451,50 @@ def main() -> int:
                         {"LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"})
         try:
             wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180)
-            print(f"litellm {LITELLM_VERSION}")
-            results["rows"] += measure("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                       "sse", openai_only, timing, round_)
+            yield [Target("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions", "sse",
+                          openai_only)]
         finally:
             stop(litellm)
 
-    targets: list[tuple[str, Any]] = []
+    servers: list[Callable[[], AbstractContextManager[list[Target]]]] = []
+    held: list[tuple[str, Optional[dict[str, str]]]] = []
     if wanted("direct"):
-        targets.append(("direct", run_direct))
+        servers.append(serve_direct)
     if wanted("baseline"):
-        targets.append(("baseline", run_baseline))
+        servers.append(serve_baseline)
     if wanted("ours"):
-        targets.append(("ours", run_ours))
+        servers.append(serve_ours("ours", None))
+        held.append(("ours", None))
         if args.ab_ref:
-            targets.append(("ours@ref", lambda r: run_ours(r, f"ours@{args.ab_ref}", ref_env)))
+            servers.append(serve_ours(f"ours@{args.ab_ref}", ref_env))
+            held.append((f"ours@{args.ab_ref}", ref_env))
     if wanted("portkey") and not args.skip_portkey and not args.quick:
-        targets.append(("portkey", run_portkey))
+        servers.append(serve_portkey)
     if wanted("litellm") and not args.skip_litellm:
-        targets.append(("litellm", run_litellm))
+        servers.append(serve_litellm)
     try:
         wait_http(upstream + "/", 30)
         for round_ in range(args.rounds):
-            # Alternate the order, so that a slow drift of the machine's load favours no target.
-            for name, run in targets if round_ % 2 == 0 else targets[::-1]:
-                if args.rounds > 1:
-                    print(f"-- round {round_ + 1}/{args.rounds}: {name}")
-                run(round_)
+            # Every server of the round runs at once (all pinned to CPU 0, idle but for the level being
+            # measured), and the targets take turns level by level, in reversed order every other
+            # level and round: the same level of two targets is measured seconds apart, so that a
+            # drift of the machine's load lands on both.
+            with ExitStack() as stack:
+                targets = [t for serve in servers for t in stack.enter_context(serve())]
+                print(f"-- round {round_ + 1}/{args.rounds}: {', '.join(t.name for t in targets)}; warm-up",
+                      flush=True)
+                for target in targets:
+                    if target.warm_up:
+                        warm_up(target, timing)
+                turn = round_
+                for scenario in scenarios:
+                    for level in scenario.levels:
+                        taking = [t for t in targets if scenario in t.scenarios]
+                        for target in taking if turn % 2 == 0 else taking[::-1]:
+                            results["rows"].append(measure(target, scenario, level, timing, round_))
+                        turn += 1
+            for name, env in held:
+                held_memory(name, env, round_)
     finally:
         stop(mock)
         if ref_dir is not None:
@@ -512,10 +551,10 @@ def table(results: dict[str, Any]) -> str:
                 "x baseline CPU | x Portkey CPU | x OpenAI path CPU | x ref CPU | peak RSS (MB) | listen drops | "
                 "errors |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        seen: list[tuple[str, int]] = []
-        for r in rows:
-            if r["scenario"] == scenario and (r["target"], r["concurrency"]) not in seen:
-                seen.append((r["target"], r["concurrency"]))
+        # Targets in the order they first ran (they take turns level by level), each level ascending.
+        order = list(dict.fromkeys(r["target"] for r in rows))
+        seen = sorted({(r["target"], r["concurrency"]) for r in rows if r["scenario"] == scenario},
+                      key=lambda tc: (order.index(tc[0]), tc[1]))
         for target, level in seen:
             mine = [by[(target, scenario, level, n)] for n in rounds if (target, scenario, level, n) in by]
 
