@@ -3,10 +3,15 @@
 Layout on a 2-core machine: the server under test is pinned to CPU 0; the mock upstream and the
 load generator share CPU 1. Two scenarios: *paced* (the headline: tokens 20 ms apart, as real
 providers send them, so every chunk is its own read, wake-up and send) and *unpaced* (tokens back
-to back). For each target, scenario and concurrency level the load generator runs for a fixed
-time; the server's CPU time (utime+stime of its process tree) and resident memory are read from
-/proc, and the kernel's listen-queue overflow counter is read around each level. Every figure is
-reported next to the same figure of the baselines, measured in the same run.
+to back). Every server of a round is up at once and the targets take turns level by level, so
+that the same level of two targets is measured seconds apart; each target first runs a discarded
+warm-up level. For each level the load generator starts its streams evenly over one stream's
+length, then measures a steady window: the server's CPU time (utime+stime of its process tree,
+read by the load generator at the window's edges) over the streams' worth of content delivered
+in it, and the latency of the streams started in it; resident memory and the kernel's
+listen-queue overflow counter are read around the level. Every figure is reported next to the
+same figure of the baselines, measured in the same round (bench/README.md, "Measurement
+(2026-12-07)").
 
     python bench/run.py                      # full run (installs LiteLLM into bench/.venv-litellm
                                              # and Portkey into bench/portkey/node_modules)
@@ -16,8 +21,8 @@ reported next to the same figure of the baselines, measured in the same run.
 
 The proxy ("ours") also streams from the mock's Anthropic Messages and Gemini APIs in both
 scenarios (``--providers``); those rows are reported as ratios against its OpenAI path of the same
-round. On a shared machine, ``--rounds`` repeats every target in alternating order and reports
-each ratio as its range over the rounds, and ``--ab-ref`` adds the proxy at another git ref
+round. On a shared machine, ``--rounds`` repeats every level of every target and reports each
+ratio (taken within a round) as its median and range over the rounds, and ``--ab-ref`` adds the proxy at another git ref
 (unpacked to a temporary folder, imported through PYTHONPATH) to every round.
 """
 
