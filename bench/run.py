@@ -600,6 +600,10 @@ def table(results: dict[str, Any]) -> str:
     if ref:
         out.append(f"\n`x ref CPU`: against the proxy at `{ref}` ({results.get('ab_ref_commit', '')[:12]}), "
                    "same round.")
+    others = [r["cpu0_others_util"] for r in rows if r.get("cpu0_others_util") is not None]
+    if others:
+        out.append(f"\nOther processes' share of CPU 0 during the levels: median {median(others):.2f}, highest "
+                   f"{max(others):.2f} (near 0 on an idle machine; paced CPU per stream falls as it rises).")
     if len(rounds) > 1:
         out.append(f"Ranges: median (lowest-highest) over {len(rounds)} rounds, each ratio taken within one round. "
                    "TTFT p99 x baseline subtracts the direct figure of the same round when `direct` ran.")
