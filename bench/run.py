@@ -322,7 +322,7 @@ def main() -> int:
     paced_levels = [int(x) for x in args.paced_levels.split(",") if x]
     seconds, settle, warmup, ramp = args.seconds, args.settle, args.warmup, TOKENS * args.itl_ms / 1000
     if args.quick:
-        levels, paced_levels, seconds, settle, warmup, ramp = [1, 8], [8], 1.0, 0.0, 0.2, ramp / 4
+        levels, paced_levels, seconds, settle, warmup, ramp = [1, 8], [8], 0.75, 0.0, 0.2, ramp / 4
     providers = [p for p in args.providers.split(",") if p]
     unknown = sorted(set(providers) - set(PROVIDER_MODELS))
     if unknown or "openai" not in providers:
