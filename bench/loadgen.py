@@ -5,6 +5,14 @@ or LiteLLM's proxy) and ``ndjson`` (our proxy and the minimal baseline). For eve
 records the time to the first content byte (first token), the time until the text holds its
 first complete sentence (first sentence), and the total time.
 
+A level has three phases. ``--ramp`` seconds in which the workers start one after the other (evenly
+spaced, so that paced streams do not all receive their chunks in the same instant), ``--settle``
+seconds more, then the measured window of ``--seconds``. Throughput, the latency percentiles (of
+streams started in the window) and, with ``--cpu-pid``, the CPU time of that process tree come
+from the window alone; streams still running when it closes finish outside it. CPU per stream is
+the window's CPU over the streams' worth of content delivered in the window (content pieces
+divided by the pieces of a whole stream), so that no stream is counted for a part of its cost.
+
     python bench/loadgen.py --url http://127.0.0.1:8080/v1/completions --format ndjson \
         --concurrency 16 --seconds 4 --token TOKEN
 """
@@ -17,9 +25,50 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import aiohttp
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    pids = [pid]
+    for child_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (child_dir / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            pids.extend(tree(int(child_dir.name)))
+    return pids
+
+
+def cpu0_busy_seconds() -> float:
+    """Busy time of CPU 0 (where the bench pins the server under test), every process counted."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("cpu0 "):
+                fields = [int(x) for x in line.split()[1:]]
+                return (sum(fields[:8]) - fields[3] - fields[4]) / CLK  # all but idle and iowait
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_seconds(pid: int, pids: Optional[list[int]] = None) -> float:
+    """utime+stime of ``pid``'s process tree (``pids`` when already known: a /proc walk is slow)."""
+    total = 0
+    for p in pids if pids is not None else tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK
 
 
 @dataclass
@@ -27,6 +76,19 @@ class Sample:
     ttft: float
     first_sentence: float
     total: float
+    started: float = 0.0  # perf_counter() when the request went out
+    pieces: int = 0  # content pieces (deltas or sentences) the stream carried
+
+
+@dataclass
+class Window:
+    """The measured part of a level: content pieces are counted while it is open."""
+
+    open: bool = False
+    start: float = 0.0
+    end: float = float("inf")
+    pieces: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds over the window, per process
 
 
 @dataclass
@@ -37,6 +99,7 @@ class LevelResult:
     seconds: float = 0.0
     samples: list[Sample] = field(default_factory=list)
     error_examples: list[str] = field(default_factory=list)
+    window: Window = field(default_factory=Window)
 
     def summary(self) -> dict[str, Any]:
         def pct(values: list[float], q: float) -> Optional[float]:
@@ -45,20 +108,39 @@ class LevelResult:
             ordered = sorted(values)
             return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
-        ttft = [s.ttft for s in self.samples]
-        sentence = [s.first_sentence for s in self.samples]
-        return {
+        window = self.window
+        seconds = window.end - window.start
+        inside = [s for s in self.samples if window.start <= s.started < window.end] or self.samples
+        per_stream = sum(s.pieces for s in self.samples) / len(self.samples) if self.samples else 0.0
+        streams = window.pieces / per_stream if per_stream else 0.0  # streams' worth of content in the window
+        ttft = [s.ttft for s in inside]
+        sentence = [s.first_sentence for s in inside]
+        out: dict[str, Any] = {
             "concurrency": self.concurrency,
             "requests": self.requests,
             "errors": self.errors,
-            "throughput_rps": self.requests / self.seconds if self.seconds else 0.0,
+            "throughput_rps": streams / seconds if seconds > 0 else 0.0,
             "ttft_p50_ms": pct(ttft, 0.5),
             "ttft_p99_ms": pct(ttft, 0.99),
             "first_sentence_p50_ms": pct(sentence, 0.5),
             "first_sentence_p99_ms": pct(sentence, 0.99),
-            "total_p50_ms": pct([s.total for s in self.samples], 0.5),
+            "total_p50_ms": pct([s.total for s in inside], 0.5),
             "error_examples": self.error_examples[:3],
+            "window_seconds": round(seconds, 3),
+            "window_streams": round(streams, 1),
+            "latency_samples": len(inside),
         }
+        for name, cpu in window.cpu.items():
+            # The target's CPU per stream; the load generator's and the mock's share of their core;
+            # what else ran on the target's core (other processes of the machine, idle peers).
+            if name == "target":
+                out["cpu_ms_per_stream"] = round(cpu * 1000 / streams, 3) if streams else None
+            elif name == "cpu0":
+                out["cpu0_others_util"] = round(max(0.0, cpu - window.cpu.get("target", 0.0)) / seconds, 3) \
+                    if seconds > 0 else None
+            else:
+                out[f"{name}_cpu_util"] = round(cpu / seconds, 3) if seconds > 0 else None
+        return out
 
 
 def _body(fmt: str, model: str, sentences: bool, provider: str = "openai") -> dict[str, Any]:
@@ -73,7 +155,9 @@ def _body(fmt: str, model: str, sentences: bool, provider: str = "openai") -> di
 
 
 async def one_stream(session: aiohttp.ClientSession, url: str, fmt: str, payload: bytes,
-                     headers: dict[str, str]) -> Sample:
+                     headers: dict[str, str], window: Optional[Window] = None) -> Sample:
+    window = window if window is not None else Window(open=True)
+    pieces = 0
     start = time.perf_counter()
     ttft: Optional[float] = None
     sentence: Optional[float] = None
@@ -103,6 +187,9 @@ async def one_stream(session: aiohttp.ClientSession, url: str, fmt: str, payload
                     if sentence is None:
                         sentence = time.perf_counter() - start
             if piece:
+                pieces += 1
+                if window.open:
+                    window.pieces += 1
                 now = time.perf_counter() - start
                 if ttft is None:
                     ttft = now
@@ -112,35 +199,59 @@ async def one_stream(session: aiohttp.ClientSession, url: str, fmt: str, payload
     total = time.perf_counter() - start
     if ttft is None:
         raise RuntimeError("stream without content")
-    return Sample(ttft=ttft, first_sentence=sentence if sentence is not None else total, total=total)
+    return Sample(ttft=ttft, first_sentence=sentence if sentence is not None else total, total=total, started=start,
+                  pieces=pieces)
 
 
 async def run_level(url: str, fmt: str, concurrency: int, seconds: float, *, token: str = "", model: str = "gpt-mock",
                     sentences: bool = False, max_requests: Optional[int] = None,
-                    extra_headers: Optional[dict[str, str]] = None, provider: str = "openai") -> LevelResult:
+                    extra_headers: Optional[dict[str, str]] = None, provider: str = "openai",
+                    ramp: float = 0.0, settle: float = 0.0, cpu_pids: Optional[dict[str, int]] = None) -> LevelResult:
     headers = {"Content-Type": "application/json", **(extra_headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     payload = json.dumps(_body(fmt, model, sentences, provider)).encode()
     result = LevelResult(concurrency=concurrency)
-    deadline = time.perf_counter() + seconds
+    window = result.window
+    trees = {name: tree(pid) for name, pid in (cpu_pids or {}).items()}
+
+    def cpu_now() -> dict[str, float]:
+        now = {name: cpu_seconds(0, pids) for name, pids in trees.items()}
+        now["loadgen"] = time.process_time()
+        now["cpu0"] = cpu0_busy_seconds()
+        return now
+
+    began = time.perf_counter()
+    opens, deadline = began + ramp + settle, began + ramp + settle + seconds
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        async def worker() -> None:
+        async def worker(index: int) -> None:
+            await asyncio.sleep(ramp * index / concurrency)
             while time.perf_counter() < deadline:
                 if max_requests is not None and result.requests + result.errors >= max_requests:
                     return
                 try:
-                    result.samples.append(await one_stream(session, url, fmt, payload, headers))
+                    result.samples.append(await one_stream(session, url, fmt, payload, headers, window))
                     result.requests += 1
                 except Exception as exc:  # noqa: BLE001 - counted and reported
                     result.errors += 1
                     if len(result.error_examples) < 5:
                         result.error_examples.append(f"{type(exc).__name__}: {exc}"[:300])
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        result.seconds = time.perf_counter() - started
+
+        async def measure() -> None:
+            # The window opens and closes in this task, between two reads of the CPU counters, so
+            # the pieces it counts and the CPU it reads cover the same instants.
+            await asyncio.sleep(max(0.0, opens - time.perf_counter()))
+            before = cpu_now()
+            window.open, window.start = True, time.perf_counter()
+            await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+            window.open, window.end = False, time.perf_counter()
+            after = cpu_now()
+            window.cpu = {name: after[name] - before[name] for name in after}
+
+        await asyncio.gather(measure(), *(worker(i) for i in range(concurrency)))
+        result.seconds = time.perf_counter() - began
     return result
 
 
@@ -157,13 +268,19 @@ def main() -> None:
     parser.add_argument("--provider", default="openai", help="the proxy's provider for the ndjson format")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU")
     parser.add_argument("--header", action="append", default=[], help="NAME:VALUE, sent with every request")
+    parser.add_argument("--ramp", type=float, default=0.0, help="start the workers evenly over this many seconds")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds between the ramp and the measured window")
+    parser.add_argument("--cpu-pid", type=int, help="report this process tree's CPU per stream over the window")
+    parser.add_argument("--mock-pid", type=int, help="report this process tree's CPU share over the window")
     args = parser.parse_args()
     extra_headers = dict(h.split(":", 1) for h in args.header)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     result = asyncio.run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
                                    model=args.model, sentences=args.sentences, max_requests=args.max_requests,
-                                   extra_headers=extra_headers, provider=args.provider))
+                                   extra_headers=extra_headers, provider=args.provider, ramp=args.ramp,
+                                   settle=args.settle, cpu_pids={name: pid for name, pid in (
+                                       ("target", args.cpu_pid), ("mock", args.mock_pid)) if pid}))
     print(json.dumps(result.summary()))
 
 

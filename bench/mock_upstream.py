@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import re
 import time
@@ -48,6 +49,25 @@ def _params(request: web.Request, defaults: dict[str, float], model: str = "") -
     )
 
 
+class Pacer:
+    """Token ``i`` of a stream is due ``ttft + i * itl`` after the request arrived: an absolute
+    schedule. Sleeping ``itl`` after each write instead let the mock's own lateness add up over the
+    50 tokens, so a busy load-generator core stretched a 1 s stream to 1.4 s and changed, from one
+    level to the next, how many chunks a proxy under test received per wake-up."""
+
+    def __init__(self, ttft: float, itl: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.start, self.ttft, self.itl = self.loop.time(), ttft, itl
+
+    async def first(self) -> None:
+        await asyncio.sleep(max(0.0, self.start + self.ttft - self.loop.time()))
+
+    async def token(self, i: int) -> None:
+        """Wait for token ``i`` (none between tokens of an unpaced stream)."""
+        if i and self.itl:
+            await asyncio.sleep(max(0.0, self.start + self.ttft + i * self.itl - self.loop.time()))
+
+
 def _openai_chunk(created: int, delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
     choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
     body: dict[str, Any] = {
@@ -57,6 +77,11 @@ def _openai_chunk(created: int, delta: dict[str, Any], finish: str | None = None
     if usage:
         body["usage"] = usage
     return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+
+
+@functools.lru_cache(maxsize=4096)
+def _openai_token(created: int, i: int) -> bytes:
+    return _openai_chunk(created, {"content": token(i)})
 
 
 async def openai(request: web.Request) -> web.StreamResponse:
@@ -71,14 +96,14 @@ async def openai(request: web.Request) -> web.StreamResponse:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": 10 + tokens},
         })
+    pacer = Pacer(ttft, itl)
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
-    await asyncio.sleep(ttft)
+    await pacer.first()
     await response.write(_openai_chunk(created, {"role": "assistant", "content": ""}))
     for i in range(tokens):
-        if i and itl:
-            await asyncio.sleep(itl)
-        await response.write(_openai_chunk(created, {"content": token(i)}))
+        await pacer.token(i)
+        await response.write(_openai_token(created, i))
     await response.write(_openai_chunk(created, {}, "stop"))
     usage = {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": 10 + tokens}
     await response.write(_openai_chunk(created, {}, None, usage))
@@ -91,12 +116,19 @@ def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+@functools.lru_cache(maxsize=1024)
+def _anthropic_token(i: int) -> bytes:
+    return _anthropic_event("content_block_delta", {
+        "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(i)}})
+
+
 async def anthropic(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     ttft, itl, tokens = _params(request, request.app["defaults"], str(body.get("model", "")))
+    pacer = Pacer(ttft, itl)
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
-    await asyncio.sleep(ttft)
+    await pacer.first()
     await response.write(_anthropic_event("message_start", {"type": "message_start", "message": {
         "id": "msg_mock", "type": "message", "role": "assistant", "model": "claude-mock", "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}))
@@ -105,10 +137,8 @@ async def anthropic(request: web.Request) -> web.StreamResponse:
     # As recorded (data/wire/anthropic/messages_stream_text.yaml): a ping after the first block opens.
     await response.write(_anthropic_event("ping", {"type": "ping"}))
     for i in range(tokens):
-        if i and itl:
-            await asyncio.sleep(itl)
-        await response.write(_anthropic_event("content_block_delta", {
-            "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(i)}}))
+        await pacer.token(i)
+        await response.write(_anthropic_token(i))
     await response.write(_anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
     await response.write(_anthropic_event("message_delta", {
         "type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
@@ -118,23 +148,28 @@ async def anthropic(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@functools.lru_cache(maxsize=4096)
+def _gemini_chunk(i: int, last: bool) -> bytes:
+    chunk: dict[str, Any] = {"candidates": [{"content": {"parts": [{"text": token(i)}], "role": "model"},
+                                             "index": 0}],
+                             "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": i + 1,
+                                               "totalTokenCount": 11 + i},
+                             "modelVersion": "gemini-mock"}
+    if last:
+        chunk["candidates"][0]["finishReason"] = "STOP"
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n"
+
+
 async def gemini(request: web.Request) -> web.StreamResponse:
     await request.json()
     ttft, itl, tokens = _params(request, request.app["defaults"], request.match_info["model"])
+    pacer = Pacer(ttft, itl)
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
-    await asyncio.sleep(ttft)
+    await pacer.first()
     for i in range(tokens):
-        if i and itl:
-            await asyncio.sleep(itl)
-        chunk: dict[str, Any] = {"candidates": [{"content": {"parts": [{"text": token(i)}], "role": "model"},
-                                                 "index": 0}],
-                                 "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": i + 1,
-                                                   "totalTokenCount": 11 + i},
-                                 "modelVersion": "gemini-mock"}
-        if i == tokens - 1:
-            chunk["candidates"][0]["finishReason"] = "STOP"
-        await response.write(b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n")
+        await pacer.token(i)
+        await response.write(_gemini_chunk(i, i == tokens - 1))
     await response.write_eof()
     return response
 

@@ -3,10 +3,15 @@
 Layout on a 2-core machine: the server under test is pinned to CPU 0; the mock upstream and the
 load generator share CPU 1. Two scenarios: *paced* (the headline: tokens 20 ms apart, as real
 providers send them, so every chunk is its own read, wake-up and send) and *unpaced* (tokens back
-to back). For each target, scenario and concurrency level the load generator runs for a fixed
-time; the server's CPU time (utime+stime of its process tree) and resident memory are read from
-/proc, and the kernel's listen-queue overflow counter is read around each level. Every figure is
-reported next to the same figure of the baselines, measured in the same run.
+to back). Every server of a round is up at once and the targets take turns level by level, so
+that the same level of two targets is measured seconds apart; each target first runs a discarded
+warm-up level. For each level the load generator starts its streams evenly over one stream's
+length, then measures a steady window: the server's CPU time (utime+stime of its process tree,
+read by the load generator at the window's edges) over the streams' worth of content delivered
+in it, and the latency of the streams started in it; resident memory and the kernel's
+listen-queue overflow counter are read around the level. Every figure is reported next to the
+same figure of the baselines, measured in the same round (bench/README.md, "Measurement
+(2026-12-07)").
 
     python bench/run.py                      # full run (installs LiteLLM into bench/.venv-litellm
                                              # and Portkey into bench/portkey/node_modules)
@@ -16,8 +21,8 @@ reported next to the same figure of the baselines, measured in the same run.
 
 The proxy ("ours") also streams from the mock's Anthropic Messages and Gemini APIs in both
 scenarios (``--providers``); those rows are reported as ratios against its OpenAI path of the same
-round. On a shared machine, ``--rounds`` repeats every target in alternating order and reports
-each ratio as its range over the rounds, and ``--ab-ref`` adds the proxy at another git ref
+round. On a shared machine, ``--rounds`` repeats every level of every target and reports each
+ratio (taken within a round) as its median and range over the rounds, and ``--ab-ref`` adds the proxy at another git ref
 (unpacked to a temporary folder, imported through PYTHONPATH) to every round.
 """
 
@@ -36,16 +41,21 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any, Optional
+
+from loadgen import cpu_seconds, tree
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 LITELLM_VERSION = "1.82.6"  # the last release before the compromised 1.82.7/1.82.8 uploads (March 2026)
 PORTKEY_VERSION = "1.15.2"  # bench/portkey/package.json; @hono/node-server held at 1.13.8 (see there)
-CLK = os.sysconf("SC_CLK_TCK")
+TOKENS = 50  # per stream, from the mock
 
 
 def free_port() -> int:
@@ -59,34 +69,9 @@ def pinned(cpu: int, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *command] if os.path.exists("/usr/bin/taskset") else command
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and its descendants."""
-    pids = [pid]
-    for child_dir in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (child_dir / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            pids.extend(tree(int(child_dir.name)))
-    return pids
-
-
-def cpu_seconds(pid: int) -> float:
+def rss_mb(pid: int, pids: Optional[list[int]] = None) -> float:
     total = 0
-    for p in tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLK
-
-
-def rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
+    for p in pids if pids is not None else tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -102,8 +87,9 @@ class PeakRSS:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        pids = tree(self.pid)  # once: walking /proc every 50 ms would cost the machine CPU
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
+            self.peak = max(self.peak, rss_mb(self.pid, pids))
             self._stop.wait(0.05)
 
     def __enter__(self) -> PeakRSS:
@@ -135,9 +121,9 @@ def loadgen(url: str, fmt: str, concurrency: int, seconds: float, *, headers: Op
                "--seconds", str(seconds), "--cpu", "1"]
     for key, value in extra.items():
         if value is True:
-            command.append(f"--{key}")
+            command.append(f"--{key.replace('_', '-')}")
         elif value not in (None, False):
-            command.extend([f"--{key}", str(value)])
+            command.extend([f"--{key.replace('_', '-')}", str(value)])
     for name, value in (headers or {}).items():
         command.extend(["--header", f"{name}:{value}"])
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
@@ -167,6 +153,7 @@ class Scenario:
     model: str
     levels: list[int]
     provider: str = "openai"
+    ramp: float = 0.0  # seconds over which the load generator starts its streams (one stream's length if paced)
 
     @property
     def openai_path(self) -> str:
@@ -178,39 +165,74 @@ class Scenario:
 PROVIDER_MODELS = {"openai": "gpt-mock", "anthropic": "claude-mock", "google": "gemini-mock"}
 
 
-def measure(name: str, pid: Optional[int], url: str, fmt: str, scenarios: list[Scenario], seconds: float,
-            round_: int = 0, **extra: Any) -> list[dict[str, Any]]:
-    rows = []
-    # Warm up (imports, SDK clients, connection pools) outside the measurement, every provider.
-    for provider in dict.fromkeys(s.provider for s in scenarios):
-        first = next(s for s in scenarios if s.provider == provider)
-        loadgen(url, fmt, 4, 1.0, model=first.model, **({"provider": provider} if fmt == "ndjson" else {}), **extra)
-    for scenario in scenarios:
-        if fmt == "ndjson":
-            extra["provider"] = scenario.provider
-        for level in scenario.levels:
-            before = cpu_seconds(pid) if pid else 0.0
-            dropped = listen_overflows()
-            if pid:
-                with PeakRSS(pid) as peak:
-                    row = loadgen(url, fmt, level, seconds, model=scenario.model, **extra)
-                row["rss_peak_mb"] = round(peak.peak, 1)
-            else:
-                row = loadgen(url, fmt, level, seconds, model=scenario.model, **extra)
-            cpu = (cpu_seconds(pid) - before) if pid else None
-            row["listen_overflows"] = listen_overflows() - dropped
-            row["target"] = name
-            row["scenario"] = scenario.name
-            row["round"] = round_
-            # CPU seconds per 1000 streams = CPU milliseconds per stream.
-            row["cpu_ms_per_stream"] = round(cpu * 1000 / row["requests"], 3) if cpu is not None and row["requests"] \
-                else None
-            rows.append(row)
-            print(f"  {name:>16} {scenario.name:>17} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
-                  f"ttft p50 {row['ttft_p50_ms'] or 0:7.2f} p99 {row['ttft_p99_ms'] or 0:8.2f} ms  "
-                  f"cpu/stream {row['cpu_ms_per_stream']} ms  errors {row['errors']}  "
-                  f"listen drops {row['listen_overflows']}", flush=True)
-    return rows
+@dataclass(frozen=True)
+class Timing:
+    """How a level is measured (see bench/README.md, "Measurement (2026-12-07)")."""
+
+    seconds: float  # the measured window
+    settle: float  # after the ramp, before the window
+    warmup: float  # the discarded warm-up level's window
+    mock_pid: Optional[int] = None
+
+
+@dataclass
+class Target:
+    """What one level measures: a server (``pid``; None when the load generator calls the mock
+    itself) and how to call it, for the scenarios it takes part in."""
+
+    name: str
+    pid: Optional[int]
+    url: str
+    fmt: str
+    scenarios: list[Scenario]
+    extra: dict[str, Any] = field(default_factory=dict)
+    warm_up: bool = True  # False: another Target of the same process warms it up
+
+
+def warm_up(target: Target, timing: Timing) -> None:
+    """A discarded level per provider at its highest paced (else unpaced) concurrency: imports, SDK
+    clients, connection pools grown to the largest level, Node's JIT, all before any measurement."""
+    for provider in dict.fromkeys(s.provider for s in target.scenarios):
+        first = next(s for s in target.scenarios if s.provider == provider)
+        by_provider: dict[str, Any] = {"provider": provider} if target.fmt == "ndjson" else {}
+        loadgen(target.url, target.fmt, max(first.levels), timing.warmup, model=first.model, ramp=first.ramp,
+                **by_provider, **target.extra)
+
+
+def measure(target: Target, scenario: Scenario, level: int, timing: Timing, round_: int) -> dict[str, Any]:
+    """One level of one target: the load generator's figures over its window, with the server's CPU
+    per stream and peak memory."""
+    pid, extra = target.pid, dict(target.extra)
+    if target.fmt == "ndjson":
+        extra["provider"] = scenario.provider
+    before = cpu_seconds(pid) if pid else 0.0
+    dropped = listen_overflows()
+    window: dict[str, Any] = {"ramp": scenario.ramp, "settle": timing.settle, "cpu_pid": pid,
+                              "mock_pid": timing.mock_pid}
+    if pid:
+        with PeakRSS(pid) as peak:
+            row = loadgen(target.url, target.fmt, level, timing.seconds, model=scenario.model, **window, **extra)
+        row["rss_peak_mb"] = round(peak.peak, 1)
+    else:
+        row = loadgen(target.url, target.fmt, level, timing.seconds, model=scenario.model, **window, **extra)
+    cpu = (cpu_seconds(pid) - before) if pid else None
+    row["listen_overflows"] = listen_overflows() - dropped
+    row["target"] = target.name
+    row["scenario"] = scenario.name
+    row["round"] = round_
+    # CPU per stream as every run before 2026-12-07 measured it: the whole level (start, ramp,
+    # drain) over the streams completed. Kept to compare; cpu_ms_per_stream is the window's.
+    row["cpu_ms_per_stream_whole_level"] = round(cpu * 1000 / row["requests"], 3) \
+        if cpu is not None and row["requests"] else None
+    row.setdefault("cpu_ms_per_stream", None)
+    core1 = (row.get("mock_cpu_util") or 0) + (row.get("loadgen_cpu_util") or 0)
+    print(f"  {target.name:>16} {scenario.name:>17} c={level:<4} {row['throughput_rps']:8.1f} streams/s  "
+          f"ttft p50 {row['ttft_p50_ms'] or 0:7.2f} p99 {row['ttft_p99_ms'] or 0:8.2f} ms  "
+          f"cpu/stream {row['cpu_ms_per_stream']} ms  errors {row['errors']}  "
+          f"listen drops {row['listen_overflows']}  mock+loadgen {core1:.2f} core  "
+          f"others on CPU 0 {row.get('cpu0_others_util') or 0:.2f}"
+          + ("  (CPU 1 near saturation: the pacing may slip)" if core1 > 0.85 else ""), flush=True)
+    return row
 
 
 def source_tree(ref: str, folder: Path) -> dict[str, str]:
@@ -276,7 +298,11 @@ def main() -> int:
     parser.add_argument("--skip-portkey", action="store_true", help="no Portkey peer (no npm/Node needed)")
     parser.add_argument("--only", default="", help="comma-separated targets to run (direct,baseline,ours,litellm,"
                                                    "portkey); default all")
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="the measured window of every level")
+    parser.add_argument("--settle", type=float, default=0.25,
+                        help="seconds between the load generator's ramp and the measured window")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="window of the discarded warm-up level every target runs first (per provider)")
     parser.add_argument("--levels", default="1,16,64,256", help="unpaced concurrency levels")
     parser.add_argument("--paced-levels", default="64,256", help="paced concurrency levels")
     parser.add_argument("--itl-ms", type=int, default=20, help="time between tokens in the paced scenario")
@@ -294,17 +320,18 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     paced_levels = [int(x) for x in args.paced_levels.split(",") if x]
-    seconds = args.seconds
+    seconds, settle, warmup, ramp = args.seconds, args.settle, args.warmup, TOKENS * args.itl_ms / 1000
     if args.quick:
-        levels, paced_levels, seconds = [1, 8], [8], 1.5
+        levels, paced_levels, seconds, settle, warmup, ramp = [1, 8], [8], 0.75, 0.0, 0.2, ramp / 4
     providers = [p for p in args.providers.split(",") if p]
     unknown = sorted(set(providers) - set(PROVIDER_MODELS))
     if unknown or "openai" not in providers:
         raise SystemExit(f"--providers: openai plus any of {', '.join(PROVIDER_MODELS)} (not {', '.join(unknown)})")
-    scenarios = [Scenario("paced", f"gpt-mock-itl{args.itl_ms}", paced_levels), Scenario("unpaced", "gpt-mock", levels)]
+    scenarios = [Scenario("paced", f"gpt-mock-itl{args.itl_ms}", paced_levels, ramp=ramp),
+                 Scenario("unpaced", "gpt-mock", levels)]
     for provider in providers[1:] if providers[0] == "openai" else [p for p in providers if p != "openai"]:
         model = PROVIDER_MODELS[provider]
-        scenarios += [Scenario(f"paced/{provider}", f"{model}-itl{args.itl_ms}", paced_levels, provider),
+        scenarios += [Scenario(f"paced/{provider}", f"{model}-itl{args.itl_ms}", paced_levels, provider, ramp),
                       Scenario(f"unpaced/{provider}", model, levels, provider)]
     scenarios = [s for s in scenarios if s.levels]
     openai_only = [s for s in scenarios if s.provider == "openai"]
@@ -314,11 +341,16 @@ def main() -> int:
         return not only or name in only
 
     mock_port = free_port()
-    mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", "50"]), {})
+    mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", str(TOKENS)]),
+                 {})
     upstream = f"http://127.0.0.1:{mock_port}"
+    timing = Timing(seconds, settle, warmup, mock.pid)
     results: dict[str, Any] = {
         "scenarios": {s.name: {"model": s.model, "levels": s.levels, "provider": s.provider} for s in scenarios},
-        "seconds_per_level": seconds, "tokens_per_stream": 50, "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
+        "seconds_per_level": seconds, "tokens_per_stream": TOKENS,
+        "measurement": {"window_s": seconds, "settle_s": settle, "paced_ramp_s": ramp, "warmup_window_s": warmup,
+                        "cpu": "the target's process tree over the window / streams' worth of content in it"},
+        "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
         "ab_ref": args.ab_ref or None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "rows": [],
     }
@@ -330,20 +362,18 @@ def main() -> int:
         results["ab_ref_commit"] = subprocess.run(["git", "rev-parse", args.ab_ref], cwd=ROOT, capture_output=True,
                                                   text=True, check=True).stdout.strip()
 
-    def run_direct(round_: int) -> None:
-        print("direct (the mock, called by the load generator itself)")
-        results["rows"] += measure("direct", None, upstream + "/v1/chat/completions", "sse", openai_only, seconds,
-                                   round_)
+    @contextmanager
+    def serve_direct() -> Iterator[list[Target]]:
+        yield [Target("direct", None, upstream + "/v1/chat/completions", "sse", openai_only)]
 
-    def run_baseline(round_: int) -> None:
+    @contextmanager
+    def serve_baseline() -> Iterator[list[Target]]:
         port = free_port()
         baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", "2048", "--bind", f"127.0.0.1:{port}",
                                     "baseline_app:app"]), {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
         try:
             wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
-            print("baseline (minimal Starlette re-encoder on hypercorn)")
-            results["rows"] += measure("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions",
-                                       "ndjson", openai_only, seconds, round_)
+            yield [Target("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions", "ndjson", openai_only)]
         finally:
             stop(baseline)
 
@@ -357,7 +387,7 @@ def main() -> int:
              "ANTHROPIC_API_KEY": "sk-ant-bench", "COMPLETIONS_ANTHROPIC_BASE_URL": upstream,
              "GEMINI_API_KEY": "gemini-bench", "COMPLETIONS_GOOGLE_BASE_URL": upstream,
              "COMPLETIONS_LOG_FORMAT": "json", **(env or {})},
-            cwd=ref_dir if env else ROOT,
+            cwd=ref_dir if env and ref_dir else ROOT,
         )
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz", 60)
@@ -366,17 +396,21 @@ def main() -> int:
             raise
         return process, f"http://127.0.0.1:{port}/v1/completions", token
 
-    def run_ours(round_: int, name: str = "ours", env: Optional[dict[str, str]] = None) -> None:
-        ours, url, token = start_ours(providers, env)
-        try:
-            print(f"{name} (token deltas)")
-            results["rows"] += measure(name, ours.pid, url, "ndjson", scenarios, seconds, round_, token=token)
-            if not args.no_sentences:
-                print(f"{name} (sentence chunking)")
-                results["rows"] += measure(f"{name}+sentences", ours.pid, url, "ndjson", openai_only, seconds, round_,
-                                           token=token, sentences=True)
-        finally:
-            stop(ours)
+    def serve_ours(name: str, env: Optional[dict[str, str]]) -> Callable[[], AbstractContextManager[list[Target]]]:
+        @contextmanager
+        def serve() -> Iterator[list[Target]]:
+            ours, url, token = start_ours(providers, env)
+            try:
+                found = [Target(name, ours.pid, url, "ndjson", scenarios, {"token": token})]
+                if not args.no_sentences:
+                    found.append(Target(f"{name}+sentences", ours.pid, url, "ndjson", openai_only,
+                                        {"token": token, "sentences": True}, warm_up=False))
+                yield found
+            finally:
+                stop(ours)
+        return serve
+
+    def held_memory(name: str, env: Optional[dict[str, str]], round_: int) -> None:
         # Memory as in every earlier run: the OpenAI plugin alone (each other provider's SDK adds its
         # modules), 256 streams open at once.
         ours, url, token = start_ours(["openai"], env)
@@ -391,7 +425,8 @@ def main() -> int:
         finally:
             stop(ours)
 
-    def run_portkey(round_: int) -> None:
+    @contextmanager
+    def serve_portkey() -> Iterator[list[Target]]:
         if shutil.which("node") is None or shutil.which("npm") is None:
             raise SystemExit("the Portkey peer needs Node 20 and npm on PATH (or pass --skip-portkey)")
         folder = portkey_install()
@@ -400,15 +435,15 @@ def main() -> int:
                         {"NODE_ENV": "production"}, cwd=folder)
         try:
             wait_http(f"http://127.0.0.1:{port}/", 60)
-            print(f"portkey {PORTKEY_VERSION}")
             headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": upstream + "/v1",
                        "Authorization": "Bearer sk-bench"}
-            results["rows"] += measure("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                       "sse", openai_only, seconds, round_, headers=headers)
+            yield [Target("portkey", portkey.pid, f"http://127.0.0.1:{port}/v1/chat/completions", "sse", openai_only,
+                          {"headers": headers})]
         finally:
             stop(portkey)
 
-    def run_litellm(round_: int) -> None:
+    @contextmanager
+    def serve_litellm() -> Iterator[list[Target]]:
         venv = litellm_venv()
         config = HERE / "results" / "litellm_config.yaml"
         config.write_text("model_list:\n" + "".join(
@@ -421,33 +456,50 @@ def main() -> int:
                         {"LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"})
         try:
             wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180)
-            print(f"litellm {LITELLM_VERSION}")
-            results["rows"] += measure("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                       "sse", openai_only, seconds, round_)
+            yield [Target("litellm", litellm.pid, f"http://127.0.0.1:{port}/v1/chat/completions", "sse",
+                          openai_only)]
         finally:
             stop(litellm)
 
-    targets: list[tuple[str, Any]] = []
+    servers: list[Callable[[], AbstractContextManager[list[Target]]]] = []
+    held: list[tuple[str, Optional[dict[str, str]]]] = []
     if wanted("direct"):
-        targets.append(("direct", run_direct))
+        servers.append(serve_direct)
     if wanted("baseline"):
-        targets.append(("baseline", run_baseline))
+        servers.append(serve_baseline)
     if wanted("ours"):
-        targets.append(("ours", run_ours))
+        servers.append(serve_ours("ours", None))
+        held.append(("ours", None))
         if args.ab_ref:
-            targets.append(("ours@ref", lambda r: run_ours(r, f"ours@{args.ab_ref}", ref_env)))
+            servers.append(serve_ours(f"ours@{args.ab_ref}", ref_env))
+            held.append((f"ours@{args.ab_ref}", ref_env))
     if wanted("portkey") and not args.skip_portkey and not args.quick:
-        targets.append(("portkey", run_portkey))
+        servers.append(serve_portkey)
     if wanted("litellm") and not args.skip_litellm:
-        targets.append(("litellm", run_litellm))
+        servers.append(serve_litellm)
     try:
         wait_http(upstream + "/", 30)
         for round_ in range(args.rounds):
-            # Alternate the order, so that a slow drift of the machine's load favours no target.
-            for name, run in targets if round_ % 2 == 0 else targets[::-1]:
-                if args.rounds > 1:
-                    print(f"-- round {round_ + 1}/{args.rounds}: {name}")
-                run(round_)
+            # Every server of the round runs at once (all pinned to CPU 0, idle but for the level being
+            # measured), and the targets take turns level by level, in reversed order every other
+            # level and round: the same level of two targets is measured seconds apart, so that a
+            # drift of the machine's load lands on both.
+            with ExitStack() as stack:
+                targets = [t for serve in servers for t in stack.enter_context(serve())]
+                print(f"-- round {round_ + 1}/{args.rounds}: {', '.join(t.name for t in targets)}; warm-up",
+                      flush=True)
+                for target in targets:
+                    if target.warm_up:
+                        warm_up(target, timing)
+                turn = round_
+                for scenario in scenarios:
+                    for level in scenario.levels:
+                        taking = [t for t in targets if scenario in t.scenarios]
+                        for target in taking if turn % 2 == 0 else taking[::-1]:
+                            results["rows"].append(measure(target, scenario, level, timing, round_))
+                        turn += 1
+            for name, env in held:
+                held_memory(name, env, round_)
     finally:
         stop(mock)
         if ref_dir is not None:
@@ -465,11 +517,23 @@ def main() -> int:
 
 
 def _span(values: list[float], spec: str = ".2f") -> str:
-    """``a`` or ``lo-hi`` over the rounds (``-`` when nothing was measured)."""
+    """``a``, or ``median (lo-hi)`` over the rounds (``-`` when nothing was measured)."""
     if not values:
         return "-"
     lo, hi = min(values), max(values)
-    return format(lo, spec) if format(lo, spec) == format(hi, spec) else f"{lo:{spec}}-{hi:{spec}}"
+    if format(lo, spec) == format(hi, spec):
+        return format(lo, spec)
+    return f"{median(values):{spec}} ({lo:{spec}}-{hi:{spec}})"
+
+
+def spread(results: dict[str, Any], key: str = "cpu_ms_per_stream") -> list[tuple[str, str, int, float]]:
+    """(target, scenario, level, max/min - 1) of ``key`` over the rounds, for every row measured twice or more:
+    how far one target's figure moved between rounds of the same run."""
+    found: dict[tuple[str, str, int], list[float]] = {}
+    for r in results["rows"]:
+        if r.get(key):
+            found.setdefault((r["target"], r["scenario"], r["concurrency"]), []).append(r[key])
+    return [(t, s, c, max(v) / min(v) - 1) for (t, s, c), v in found.items() if len(v) > 1]
 
 
 def table(results: dict[str, Any]) -> str:
@@ -492,10 +556,10 @@ def table(results: dict[str, Any]) -> str:
                 "x baseline CPU | x Portkey CPU | x OpenAI path CPU | x ref CPU | peak RSS (MB) | listen drops | "
                 "errors |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        seen: list[tuple[str, int]] = []
-        for r in rows:
-            if r["scenario"] == scenario and (r["target"], r["concurrency"]) not in seen:
-                seen.append((r["target"], r["concurrency"]))
+        # Targets in the order they first ran (they take turns level by level), each level ascending.
+        order = list(dict.fromkeys(r["target"] for r in rows))
+        seen = sorted({(r["target"], r["concurrency"]) for r in rows if r["scenario"] == scenario},
+                      key=lambda tc: (order.index(tc[0]), tc[1]))
         for target, level in seen:
             mine = [by[(target, scenario, level, n)] for n in rounds if (target, scenario, level, n) in by]
 
@@ -536,9 +600,21 @@ def table(results: dict[str, Any]) -> str:
     if ref:
         out.append(f"\n`x ref CPU`: against the proxy at `{ref}` ({results.get('ab_ref_commit', '')[:12]}), "
                    "same round.")
+    others = [r["cpu0_others_util"] for r in rows if r.get("cpu0_others_util") is not None]
+    if others:
+        out.append(f"\nOther processes' share of CPU 0 during the levels: median {median(others):.2f}, highest "
+                   f"{max(others):.2f} (near 0 on an idle machine; paced CPU per stream falls as it rises).")
     if len(rounds) > 1:
-        out.append(f"Ranges: {len(rounds)} rounds, each ratio taken within one round. TTFT p99 x baseline subtracts "
-                   "the direct figure of the same round when `direct` ran.")
+        out.append(f"Ranges: median (lowest-highest) over {len(rounds)} rounds, each ratio taken within one round. "
+                   "TTFT p99 x baseline subtracts the direct figure of the same round when `direct` ran.")
+        moved = spread(results)
+        if moved:
+            worst = max(moved, key=lambda m: m[3])
+            paced = [m[3] for m in moved if m[1].startswith("paced")]
+            out.append("CPU per stream of one target between rounds (max/min - 1): "
+                       f"median {median(m[3] for m in moved):.0%}"
+                       + (f", paced median {median(paced):.0%}" if paced else "")
+                       + f", largest {worst[3]:.0%} ({worst[0]} {worst[1]} c={worst[2]}).")
     return "\n".join(out)
 
 
