@@ -38,14 +38,14 @@ from ._terminals import dash_quote, list_continuation, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
 from ._words import MULTI_PERIOD_RE, classify, german_ordinal, list_number
 
-__all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "Scanner"]
+__all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "TRIM_AT", "Scanner"]
 
 # How far past a held boundary an unclosed quote or bracket may still keep the text together.
 HOLD_CAP = 400
 # A long run without any boundary is moved out of the working buffer past this size.
 COMPACT_AT = 16384
 _LOOKBEHIND = 256
-_TRIM_AT = 128
+TRIM_AT = 128
 
 _NON_SPACE = re.compile(r"\S").search
 # The marks the fast path of the scan decides (see Scanner._fast_terminal), the full-width ones
@@ -151,7 +151,13 @@ class Scanner:
                     break
             i = m.start()
             c = buf[i]
-            decision = self._fast_terminal(buf, i, c) if c in _FAST_MARKS and i + 1 < n and fast_path else None
+            # With one character after the mark, a space leaves the fast path nothing to decide
+            # ("word. " waits for the next word): the call is skipped.
+            decision = (
+                self._fast_terminal(buf, i, c)
+                if c in _FAST_MARKS and fast_path and (i + 2 < n or (i + 1 < n and buf[i + 1] != " "))
+                else None
+            )
             if decision is not None:
                 kind, at, resume = decision
             elif (
@@ -184,33 +190,43 @@ class Scanner:
                     else:
                         self.wait_until, self.wake = -1, None
                     return
-            cut = False
+            if kind == SKIP:
+                self.pos = resume if resume > w.start else w.start
+                continue
             if kind == BOUND:
-                if at > self.stack_pos:
-                    if self.stack or QUOTE_RE.search(buf, self.stack_pos, at) is not None:
-                        self._update_stack(at)
-                    else:
-                        self.stack_pos = at  # no quote or bracket: nothing to track
-                if self.stack:
-                    if not self.held or self.held[-1] < at:
-                        self.held.append(at)
-                else:
-                    self._cut(at)
-                    cut = True
-            elif kind >= HARD:
-                if self.held:
-                    self._give_up()
-                    continue
+                if self.stack or (at > self.stack_pos and QUOTE_RE.search(buf, self.stack_pos, at) is not None):
+                    self._update_stack(at)
+                    if self.stack:
+                        if not self.held or self.held[-1] < at:
+                            self.held.append(at)
+                        self.pos = resume if resume > w.start else w.start
+                        continue
+            elif self.held:
+                self._give_up()
+                continue
+            # The cut (what _cut does, written out: the common step of every scan that ends a
+            # sentence).
+            if self.settled:
                 self._cut(at)
-                cut = True
-                if kind == FENCE:
-                    self.in_fence = not self.in_fence
-            self.pos = resume if resume > w.start else w.start
-            if cut and not self.in_fence and not buf[at : self.pos].strip():
+            else:
+                self.out.append((buf[w.start : at], self.in_fence))
+                w.start = w.cs_from = at
+                w.cs = -1
+                w.marker = None
+                self.stack_pos = at
+                if self.stack:
+                    self.stack.clear()
+                if self.held:
+                    self.held.clear()
+            if kind == FENCE:
+                self.in_fence = not self.in_fence
+            pos = resume if resume > at else at
+            if not self.in_fence and (pos == at or not buf[at:pos].strip()):
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
-                first = _NON_SPACE(buf, self.pos)
-                self.pos = first.start() if first is not None else len(buf)
+                first = _NON_SPACE(buf, pos)
+                pos = first.start() if first is not None else len(buf)
+            self.pos = pos
         if w.final and self.held:
             self._update_stack(len(w.buf))
             if self.held:
@@ -224,7 +240,7 @@ class Scanner:
         w = self.window
         # Emitted text is dropped in batches: each drop costs a copy of the buffer, and so does
         # every delta appended to it (a small batch: 128 characters, about two sentences).
-        if w.start > _TRIM_AT or (w.start and w.start == len(w.buf)):
+        if w.start > TRIM_AT or (w.start and w.start == len(w.buf)):
             self._shift(w.start)
         if len(w.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(w.buf) // 2:
             # Settle the sentence's facts that look at its start before the start moves away.
