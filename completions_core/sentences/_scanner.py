@@ -54,6 +54,9 @@ _CJK_FAST = CJK_TERMINALS
 _FAST_MARKS = ".!?" + _CJK_FAST
 _CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
 _DIGITS = "0123456789"
+# The last characters of a token that make it a plain word for the rules (classify() finds no
+# abbreviation, time or number ending in one): markup and closing quotes or brackets.
+_MARKUP_ENDS = "*_~`\"“”»)]"
 # The words that end an abbreviation listed as a pair of words ("ad es.", "p. ej.").
 _PAIR_ENDS = frozenset({"es", "ej"})
 # The marks that a line break right after them decides at once (no need to see what follows it).
@@ -124,19 +127,21 @@ class Scanner:
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
         w = self.window
-        terms = self.terms
         fast_path = self.fast_path
+        # The buffer does not change during a scan (only trim() moves it), nor does the list of
+        # held boundaries (cleared and appended to in place).
+        buf = w.buf
+        n = len(buf)
+        held = self.held
+        cand = self.fence_cand if self.in_fence else self.cand
         while True:
-            buf = w.buf
-            n = len(buf)
-            cand = self.fence_cand if self.in_fence else self.cand
-            if self.held:
-                limit = self.held[0] + HOLD_CAP
+            if held:
+                limit = held[0] + HOLD_CAP
                 m = cand.search(buf, self.pos, limit)
                 if m is None:
                     if n > limit or w.final:
                         self._update_stack(min(limit, n))
-                        if self.held:
+                        if held:
                             self._give_up()
                         else:
                             self.pos = max(self.pos, min(limit, n))
@@ -162,7 +167,7 @@ class Scanner:
                 kind, at, resume = decision
             elif (
                 n - i <= 8
-                and c in terms
+                and c in self.terms
                 and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
                 and not (buf[i + 1 : i + 2] == "\n" and buf[i] in LINE_DECIDES)
@@ -197,11 +202,11 @@ class Scanner:
                 if self.stack or (at > self.stack_pos and QUOTE_RE.search(buf, self.stack_pos, at) is not None):
                     self._update_stack(at)
                     if self.stack:
-                        if not self.held or self.held[-1] < at:
-                            self.held.append(at)
+                        if not held or held[-1] < at:
+                            held.append(at)
                         self.pos = resume if resume > w.start else w.start
                         continue
-            elif self.held:
+            elif held:
                 self._give_up()
                 continue
             # The cut (what _cut does, written out: the common step of every scan that ends a
@@ -216,10 +221,11 @@ class Scanner:
                 self.stack_pos = at
                 if self.stack:
                     self.stack.clear()
-                if self.held:
-                    self.held.clear()
+                if held:
+                    held.clear()
             if kind == FENCE:
                 self.in_fence = not self.in_fence
+                cand = self.fence_cand if self.in_fence else self.cand
             pos = resume if resume > at else at
             if not self.in_fence and (pos == at or not buf[at:pos].strip()):
                 # The whitespace that opens the next sentence holds nothing to decide (a line
@@ -415,7 +421,15 @@ class Scanner:
             # a listed pair and that a mark from punctuation_marks may follow.
             parts = word.rsplit(None, 1)
             word = parts[-1] if parts else ""
-            if len(word) < 2 or not word.isalpha() or first in self.terms:
+            if first in self.terms:
+                return None
+            if (not word or word[-1] in _MARKUP_ENDS) and not first.islower() and "'" not in word and "’" not in word:
+                # "`code`. Then", "**Bold**! Next", "sûr ! Venez": the word ends in a closer or
+                # markup (or there is none), which no abbreviation, time or number does: the
+                # rules read it as a plain word and end the sentence before a word that is not
+                # lowercase.
+                return BOUND, i + 1, i + 1
+            if len(word) < 2 or not word.isalpha():
                 return None
             word = word.lower()
             if c == "." and word in self.fast_skip:
