@@ -36,7 +36,7 @@ from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, list_continuation, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
-from ._words import MULTI_PERIOD_RE, classify, german_ordinal, list_number
+from ._words import MULTI_PERIOD_RE, PAIR_STRIP, classify, german_ordinal, list_number
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "TRIM_AT", "Scanner"]
 
@@ -54,9 +54,9 @@ _CJK_FAST = CJK_TERMINALS
 _FAST_MARKS = ".!?" + _CJK_FAST
 _CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
 _DIGITS = "0123456789"
-# The last characters of a token that make it a plain word for the rules (classify() finds no
-# abbreviation, time or number ending in one): markup and closing quotes or brackets.
-_MARKUP_ENDS = "*_~`\"“”»)]"
+# The characters a number may end in (after its digits, see _NUMBER_RE in _words.py): a token
+# that ends in none of them nor in a letter or digit is a plain word for the rules.
+_NUMBER_ENDS = ".,:/'’-%°"
 # The words that end an abbreviation listed as a pair of words ("ad es.", "p. ej.").
 _PAIR_ENDS = frozenset({"es", "ej"})
 # The marks that a line break right after them decides at once (no need to see what follows it).
@@ -123,6 +123,9 @@ class Scanner:
         self.fast_skip = rules.fast_skip_period
         self.fast_stop_newline = rules.fast_stop_newline
         self.fast_kinds = rules.kinds
+        # The last characters of a word that may be a number or an abbreviation ("n°", "c.-à-d.")
+        # other than letters and digits.
+        self.fast_not_plain_ends = _NUMBER_ENDS + "".join({w[-1] for w in rules.kinds if not w[-1].isalnum()})
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
@@ -420,14 +423,21 @@ class Scanner:
             # read it back to any space and decide as below, except that "es" and "ej" may end
             # a listed pair and that a mark from punctuation_marks may follow.
             parts = word.rsplit(None, 1)
-            word = parts[-1] if parts else ""
+            # What the rules read as the word: without the quotes, brackets, markup and
+            # inverted marks before it ("¡Claro", "**Bold", "“Yes").
+            word = parts[-1].lstrip(PAIR_STRIP) if parts else ""
             if first in self.terms:
                 return None
-            if (not word or word[-1] in _MARKUP_ENDS) and not first.islower() and "'" not in word and "’" not in word:
-                # "`code`. Then", "**Bold**! Next", "sûr ! Venez": the word ends in a closer or
-                # markup (or there is none), which no abbreviation, time or number does: the
-                # rules read it as a plain word and end the sentence before a word that is not
-                # lowercase.
+            if (
+                (not word or not (word[-1].isalnum() or word[-1] in self.fast_not_plain_ends))
+                and not first.islower()
+                and "'" not in word
+                and "’" not in word
+            ):
+                # "`code`. Then", "**Bold**! Next", "5,49 €. Die", "sûr ! Venez": the word ends
+                # in markup, a closer or a symbol (or there is none), in which no abbreviation,
+                # time or number ends: the rules read it as a plain word and end the sentence
+                # before a word that is not lowercase.
                 return BOUND, i + 1, i + 1
             if len(word) < 2 or not word.isalpha():
                 return None

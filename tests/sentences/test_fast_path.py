@@ -69,6 +69,8 @@ EDGES = [
     "Ok. ² squared. Fin. ½ cup. Mr. 新. John! 3. Gartenstr. 7. Haupt. ǅ. x. 3. es. 3. ad es. 3 ej. 4",
     "Run `brew`. Then `x`! Go **Bold**. Next _it_? Yes “Quote”. Then (see). Now [1]. Ok »x». Y ~~s~~. Ö",
     "Bien sûr ! Venez. Oui ? 3 fois. Go ! 新 ok. “it’s”. Yes l'“x”. Z `a` . B 1`. 2 **3**. 4 `etc`. Ab. *x*. e",
+    "Kostet 5,49 €. Die Ware. Es sind 50%. Der Rest. Bei 12°. Dann. Siehe n°. 5 und N°. Sechs. ¡Claro! Para. “Dr. X",
+    "\n\n¡Claro! Vale. ¿Qué? Nada. **Mr. Smith** kam. -Word. Next. 3/4. Ok. 1:2. Ja. great😊. Yes. a-b. C. x/. Y",
 ]
 
 OPTION_SETS: list[dict[str, Any]] = [
@@ -223,7 +225,8 @@ def test_fast_path_equals_full_rules_on_random_texts_around_the_later_cases() ->
 # abbreviations inside them, and the marks after them with or without a space before.
 _CLOSER_WORDS = (
     "`code` **Bold** _it_ ~~s~~ “q” \"q\" (see) [1] »x» « sûr `etc` etc` **Dr** (3) 3` `3` ’90` l'x` "
-    "x'` it’s” a.m` `e.g` 新 iOS eBay Then the Ö é 3 12 - • *"
+    "x'` it’s” a.m` `e.g` 新 iOS eBay Then the Ö é 3 12 - • * € 5,49 50% 12° n° N° 3/4 1:2 a-b ¡Claro ¿Qué "
+    "“Yes -word —Dr «etc **Mr _St ¡es 😊 great😊 x/ 3- ½ ²"
 ).split()
 _CLOSER_SEPARATORS = [" ", " ", ". ", "! ", "? ", " ! ", " ? ", " . ", ".", "\n", ".\n", "! \n", "。", ", "]
 
