@@ -123,6 +123,7 @@ class Scanner:
         self.fast_skip = rules.fast_skip_period
         self.fast_stop_newline = rules.fast_stop_newline
         self.fast_kinds = rules.kinds
+        self.fast_street = rules.street_suffix
         # The last characters of a word that may be a number or an abbreviation ("n°", "c.-à-d.")
         # other than letters and digits.
         self.fast_not_plain_ends = _NUMBER_ENDS + "".join({w[-1] for w in rules.kinds if not w[-1].isalnum()})
@@ -467,6 +468,15 @@ class Scanner:
             # and "ej" may end a listed pair ("ad es. 3").
             if word not in _PAIR_ENDS:
                 return BOUND, i + 1, i + 1
+        if (
+            c == "."
+            and first.isdigit()
+            and word[-3:] == "str"
+            and len(word) > 3
+            and (self.fast_street or word in self.fast_kinds)
+            and first not in self.terms
+        ):
+            return SKIP, i, i + 1  # "Gartenstr. 7": a street (or a listed abbreviation) before a number
         return None
 
     def _number_before_capital(self, i: int) -> Decision | None:

@@ -70,6 +70,7 @@ EDGES = [
     "Run `brew`. Then `x`! Go **Bold**. Next _it_? Yes “Quote”. Then (see). Now [1]. Ok »x». Y ~~s~~. Ö",
     "Bien sûr ! Venez. Oui ? 3 fois. Go ! 新 ok. “it’s”. Yes l'“x”. Z `a` . B 1`. 2 **3**. 4 `etc`. Ab. *x*. e",
     "Kostet 5,49 €. Die Ware. Es sind 50%. Der Rest. Bei 12°. Dann. Siehe n°. 5 und N°. Sechs. ¡Claro! Para. “Dr. X",
+    "In der Gartenstr. 7 und Hauptstr. 12. Str. 3 ist es. Karl-Marx-Str. 5. Gartenstr. Drei. Walstr. ３. Str. 4",
     "\n\n¡Claro! Vale. ¿Qué? Nada. **Mr. Smith** kam. -Word. Next. 3/4. Ok. 1:2. Ja. great😊. Yes. a-b. C. x/. Y",
 ]
 
@@ -226,7 +227,7 @@ def test_fast_path_equals_full_rules_on_random_texts_around_the_later_cases() ->
 _CLOSER_WORDS = (
     "`code` **Bold** _it_ ~~s~~ “q” \"q\" (see) [1] »x» « sûr `etc` etc` **Dr** (3) 3` `3` ’90` l'x` "
     "x'` it’s” a.m` `e.g` 新 iOS eBay Then the Ö é 3 12 - • * € 5,49 50% 12° n° N° 3/4 1:2 a-b ¡Claro ¿Qué "
-    "“Yes -word —Dr «etc **Mr _St ¡es 😊 great😊 x/ 3- ½ ²"
+    "“Yes -word —Dr «etc **Mr _St ¡es 😊 great😊 x/ 3- ½ ² Gartenstr str Str Karl-Marx-Str Hauptstr Bistro"
 ).split()
 _CLOSER_SEPARATORS = [" ", " ", ". ", "! ", "? ", " ! ", " ? ", " . ", ".", "\n", ".\n", "! \n", "。", ", "]
 
