@@ -126,7 +126,7 @@ class Scanner:
         self.fast_street = rules.street_suffix
         # The last characters of a word that may be a number or an abbreviation ("n°", "c.-à-d.")
         # other than letters and digits.
-        self.fast_not_plain_ends = _NUMBER_ENDS + "".join({w[-1] for w in rules.kinds if not w[-1].isalnum()})
+        self.fast_not_plain_ends = _NUMBER_ENDS + rules.fast_abbreviation_ends
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
