@@ -401,6 +401,11 @@ class Scanner:
             return None
         first = buf[i + 2]
         if not first.isalnum():
+            inverted = first in "¿¡" and first not in self.terms
+            if inverted and i - 1 > start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+                # "por favor. ¿Algo más?": an inverted mark opens a sentence after any word (the
+                # rules read no further once the word is no number).
+                return BOUND, i + 1, i + 1
             return None
         if c == "." and buf[i - 1] in _DIGITS:
             cs = self.window.content_start()

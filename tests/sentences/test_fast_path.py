@@ -70,6 +70,7 @@ EDGES = [
     "Run `brew`. Then `x`! Go **Bold**. Next _it_? Yes “Quote”. Then (see). Now [1]. Ok »x». Y ~~s~~. Ö",
     "Bien sûr ! Venez. Oui ? 3 fois. Go ! 新 ok. “it’s”. Yes l'“x”. Z `a` . B 1`. 2 **3**. 4 `etc`. Ab. *x*. e",
     "Kostet 5,49 €. Die Ware. Es sind 50%. Der Rest. Bei 12°. Dann. Siehe n°. 5 und N°. Sechs. ¡Claro! Para. “Dr. X",
+    "Por favor. ¿Algo más? Sí! ¡Claro! Dr. ¿Qué? a. ¿B? 3. ¿C? Ab.¿D? etc. ¡E! 12a. ¿F? Es. ¿G? x1. ¡H!",
     "In der Gartenstr. 7 und Hauptstr. 12. Str. 3 ist es. Karl-Marx-Str. 5. Gartenstr. Drei. Walstr. ３. Str. 4",
     "\n\n¡Claro! Vale. ¿Qué? Nada. **Mr. Smith** kam. -Word. Next. 3/4. Ok. 1:2. Ja. great😊. Yes. a-b. C. x/. Y",
 ]
