@@ -9,7 +9,7 @@ from ..types import StreamOptions
 from ._chars import NEWLINES
 from ._markdown import clean
 from ._rules import LANGUAGES, rules_for
-from ._scanner import COMPACT_AT, HOLD_CAP, LINE_DECIDES, Scanner
+from ._scanner import COMPACT_AT, HOLD_CAP, LINE_DECIDES, TRIM_AT, Scanner
 
 __all__ = ["SentenceChunker"]
 
@@ -65,7 +65,6 @@ class SentenceChunker:
     def feed(self, delta: str) -> list[str]:
         """Add ``delta`` to the stream; return the sentences it completed, in order."""
         fast = self._fast
-        scanner = self._scanner
         window = self._window
         if fast is not None:
             match = fast(delta)
@@ -90,8 +89,11 @@ class SentenceChunker:
                 return []
         else:
             window.buf += delta
+        scanner = self._scanner
         scanner.scan()
-        scanner.trim()
+        start = window.start
+        if start > TRIM_AT or len(window.buf) > COMPACT_AT or (start and start == len(window.buf)):
+            scanner.trim()  # the checks trim() starts with: most scans leave it nothing to do
         if scanner.waiting:
             if scanner.wait_until < 0:
                 self._fast = None
@@ -105,7 +107,27 @@ class SentenceChunker:
             self._fast = scanner.fast_fence if scanner.in_fence else scanner.fast
             self._limit = min(COMPACT_AT, scanner.held[0] + HOLD_CAP + 1) if scanner.held else COMPACT_AT
             self._postponed = False
-        return self._drain(final=False) if scanner.out else []
+        out = scanner.out
+        if not out:
+            return []
+        if len(out) == 1 and self._clean and not self._pending and not self._first:
+            # One sentence, nothing pending (the common case): what _drain does, written out.
+            raw, code = out[0]
+            out.clear()
+            first = raw[:1]
+            at_line_start = (first in NEWLINES and first != "") or (
+                first.isspace() and raw[1:2].isspace() and _LINE_BREAK_FIRST(raw) is not None
+            )
+            text = clean(raw, at_line_start, code)
+            if not text:
+                return []
+            if len(text) < self._min_length:
+                self._pending = raw
+                self._pending_line_start = at_line_start
+                self._pending_code = code
+                return []
+            return [text]
+        return self._drain(final=False)
 
     def flush(self) -> list[str]:
         """End the stream: return every sentence still held back, even a short last one."""
@@ -123,34 +145,39 @@ class SentenceChunker:
         sentences: list[str] = []
         segments = self._scanner.out
         cleaning = self._clean
+        min_length = self._min_length
+        pending = self._pending
         at_line_start = False
         for raw, code in segments:
-            if self._pending:
-                raw = self._pending + raw
+            if pending:
+                raw = pending + raw
                 at_line_start = self._pending_line_start
                 code = code and self._pending_code
             elif cleaning:
-                at_line_start = self._first or _starts_line(raw)
+                if self._first:
+                    at_line_start = True
+                else:
+                    at_line_start = _starts_line(raw)
             self._first = False
             text = clean(raw, at_line_start, code) if cleaning else raw.strip()
             if not text:
-                self._pending = ""
+                pending = ""
                 continue
-            if len(text) < self._min_length:
+            if len(text) < min_length:
                 # Too short to speak on its own ("1.", "Hi."): it leads the next sentence.
-                self._pending = raw
+                pending = raw
                 self._pending_line_start = at_line_start
                 self._pending_code = code
                 continue
-            self._pending = ""
+            pending = ""
             sentences.append(text)
         segments.clear()
-        if final and self._pending:
-            pending = self._pending
+        if final and pending:
             text = clean(pending, self._pending_line_start, self._pending_code) if cleaning else pending.strip()
             if text:
                 sentences.append(text)
-            self._pending = ""
+            pending = ""
+        self._pending = pending
         return sentences
 
 

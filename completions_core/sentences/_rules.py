@@ -270,6 +270,9 @@ class Rules:
     fast_stop_newline: frozenset[str] = field(init=False)
     # The words before ". x" that never end a sentence there (titles, never-final abbreviations).
     fast_skip_period: frozenset[str] = field(init=False)
+    # The last characters, other than letters and digits, of the abbreviations ("n°", "c.-à-d."):
+    # the fast path leaves a word ending in one of them to the full rules.
+    fast_abbreviation_ends: str = field(init=False)
 
     def __post_init__(self) -> None:
         everything = self.titles | self.never_final | self.numeric | self.general | self.final | self.streets
@@ -294,6 +297,8 @@ class Rules:
         object.__setattr__(self, "fast_stop_newline", frozenset(kinds) | {"es", "ej"})
         skip = frozenset(word for word, kind in kinds.items() if kind in ("title", "never")) - CONTEXT_WORDS
         object.__setattr__(self, "fast_skip_period", skip)
+        ends = "".join(sorted({word[-1] for word in kinds if not word[-1].isalnum()}))
+        object.__setattr__(self, "fast_abbreviation_ends", ends)
         object.__setattr__(self, "starter_prefixes", prefixes(self.starters))
         object.__setattr__(self, "ordinal_noun_prefixes", prefixes(self.ordinal_nouns))
 

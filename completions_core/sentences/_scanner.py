@@ -36,16 +36,16 @@ from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, list_continuation, terminal
 from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
-from ._words import MULTI_PERIOD_RE, classify, german_ordinal, list_number
+from ._words import MULTI_PERIOD_RE, PAIR_STRIP, classify, german_ordinal, list_number
 
-__all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "Scanner"]
+__all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "TRIM_AT", "Scanner"]
 
 # How far past a held boundary an unclosed quote or bracket may still keep the text together.
 HOLD_CAP = 400
 # A long run without any boundary is moved out of the working buffer past this size.
 COMPACT_AT = 16384
 _LOOKBEHIND = 256
-_TRIM_AT = 128
+TRIM_AT = 128
 
 _NON_SPACE = re.compile(r"\S").search
 # The marks the fast path of the scan decides (see Scanner._fast_terminal), the full-width ones
@@ -54,6 +54,9 @@ _CJK_FAST = CJK_TERMINALS
 _FAST_MARKS = ".!?" + _CJK_FAST
 _CJK_NOT_FAST = DEFAULT_TERMINALS + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES + "<、，,"
 _DIGITS = "0123456789"
+# The characters a number may end in (after its digits, see _NUMBER_RE in _words.py): a token
+# that ends in none of them nor in a letter or digit is a plain word for the rules.
+_NUMBER_ENDS = ".,:/'’-%°"
 # The words that end an abbreviation listed as a pair of words ("ad es.", "p. ej.").
 _PAIR_ENDS = frozenset({"es", "ej"})
 # The marks that a line break right after them decides at once (no need to see what follows it).
@@ -120,23 +123,29 @@ class Scanner:
         self.fast_skip = rules.fast_skip_period
         self.fast_stop_newline = rules.fast_stop_newline
         self.fast_kinds = rules.kinds
+        self.fast_street = rules.street_suffix
+        # The last characters of a word that may be a number or an abbreviation ("n°", "c.-à-d.")
+        # other than letters and digits.
+        self.fast_not_plain_ends = _NUMBER_ENDS + rules.fast_abbreviation_ends
 
     def scan(self) -> None:
         """Decide every candidate that can be decided with the text received so far."""
         w = self.window
-        terms = self.terms
         fast_path = self.fast_path
+        # The buffer does not change during a scan (only trim() moves it), nor does the list of
+        # held boundaries (cleared and appended to in place).
+        buf = w.buf
+        n = len(buf)
+        held = self.held
+        cand = self.fence_cand if self.in_fence else self.cand
         while True:
-            buf = w.buf
-            n = len(buf)
-            cand = self.fence_cand if self.in_fence else self.cand
-            if self.held:
-                limit = self.held[0] + HOLD_CAP
+            if held:
+                limit = held[0] + HOLD_CAP
                 m = cand.search(buf, self.pos, limit)
                 if m is None:
                     if n > limit or w.final:
                         self._update_stack(min(limit, n))
-                        if self.held:
+                        if held:
                             self._give_up()
                         else:
                             self.pos = max(self.pos, min(limit, n))
@@ -151,12 +160,18 @@ class Scanner:
                     break
             i = m.start()
             c = buf[i]
-            decision = self._fast_terminal(buf, i, c) if c in _FAST_MARKS and i + 1 < n and fast_path else None
+            # With one character after the mark, a space leaves the fast path nothing to decide
+            # ("word. " waits for the next word): the call is skipped.
+            decision = (
+                self._fast_terminal(buf, i, c)
+                if c in _FAST_MARKS and fast_path and (i + 2 < n or (i + 1 < n and buf[i + 1] != " "))
+                else None
+            )
             if decision is not None:
                 kind, at, resume = decision
             elif (
                 n - i <= 8
-                and c in terms
+                and c in self.terms
                 and not w.final
                 and not buf[i + 1 :].lstrip(self.idle_tail).strip()
                 and not (buf[i + 1 : i + 2] == "\n" and buf[i] in LINE_DECIDES)
@@ -184,33 +199,44 @@ class Scanner:
                     else:
                         self.wait_until, self.wake = -1, None
                     return
-            cut = False
+            if kind == SKIP:
+                self.pos = resume if resume > w.start else w.start
+                continue
             if kind == BOUND:
-                if at > self.stack_pos:
-                    if self.stack or QUOTE_RE.search(buf, self.stack_pos, at) is not None:
-                        self._update_stack(at)
-                    else:
-                        self.stack_pos = at  # no quote or bracket: nothing to track
-                if self.stack:
-                    if not self.held or self.held[-1] < at:
-                        self.held.append(at)
-                else:
-                    self._cut(at)
-                    cut = True
-            elif kind >= HARD:
-                if self.held:
-                    self._give_up()
-                    continue
+                if self.stack or (at > self.stack_pos and QUOTE_RE.search(buf, self.stack_pos, at) is not None):
+                    self._update_stack(at)
+                    if self.stack:
+                        if not held or held[-1] < at:
+                            held.append(at)
+                        self.pos = resume if resume > w.start else w.start
+                        continue
+            elif held:
+                self._give_up()
+                continue
+            # The cut (what _cut does, written out: the common step of every scan that ends a
+            # sentence).
+            if self.settled:
                 self._cut(at)
-                cut = True
-                if kind == FENCE:
-                    self.in_fence = not self.in_fence
-            self.pos = resume if resume > w.start else w.start
-            if cut and not self.in_fence and not buf[at : self.pos].strip():
+            else:
+                self.out.append((buf[w.start : at], self.in_fence))
+                w.start = w.cs_from = at
+                w.cs = -1
+                w.marker = None
+                self.stack_pos = at
+                if self.stack:
+                    self.stack.clear()
+                if held:
+                    held.clear()
+            if kind == FENCE:
+                self.in_fence = not self.in_fence
+                cand = self.fence_cand if self.in_fence else self.cand
+            pos = resume if resume > at else at
+            if not self.in_fence and (pos == at or not buf[at:pos].strip()):
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
-                first = _NON_SPACE(buf, self.pos)
-                self.pos = first.start() if first is not None else len(buf)
+                first = _NON_SPACE(buf, pos)
+                pos = first.start() if first is not None else len(buf)
+            self.pos = pos
         if w.final and self.held:
             self._update_stack(len(w.buf))
             if self.held:
@@ -224,7 +250,7 @@ class Scanner:
         w = self.window
         # Emitted text is dropped in batches: each drop costs a copy of the buffer, and so does
         # every delta appended to it (a small batch: 128 characters, about two sentences).
-        if w.start > _TRIM_AT or (w.start and w.start == len(w.buf)):
+        if w.start > TRIM_AT or (w.start and w.start == len(w.buf)):
             self._shift(w.start)
         if len(w.buf) > COMPACT_AT and not self.held and self.pos - _LOOKBEHIND > len(w.buf) // 2:
             # Settle the sentence's facts that look at its start before the start moves away.
@@ -375,6 +401,11 @@ class Scanner:
             return None
         first = buf[i + 2]
         if not first.isalnum():
+            inverted = first in "¿¡" and first not in self.terms
+            if inverted and i - 1 > start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
+                # "por favor. ¿Algo más?": an inverted mark opens a sentence after any word (the
+                # rules read no further once the word is no number).
+                return BOUND, i + 1, i + 1
             return None
         if c == "." and buf[i - 1] in _DIGITS:
             cs = self.window.content_start()
@@ -398,8 +429,23 @@ class Scanner:
             # read it back to any space and decide as below, except that "es" and "ej" may end
             # a listed pair and that a mark from punctuation_marks may follow.
             parts = word.rsplit(None, 1)
-            word = parts[-1] if parts else ""
-            if len(word) < 2 or not word.isalpha() or first in self.terms:
+            # What the rules read as the word: without the quotes, brackets, markup and
+            # inverted marks before it ("¡Claro", "**Bold", "“Yes").
+            word = parts[-1].lstrip(PAIR_STRIP) if parts else ""
+            if first in self.terms:
+                return None
+            if (
+                (not word or not (word[-1].isalnum() or word[-1] in self.fast_not_plain_ends))
+                and not first.islower()
+                and "'" not in word
+                and "’" not in word
+            ):
+                # "`code`. Then", "**Bold**! Next", "5,49 €. Die", "sûr ! Venez": the word ends
+                # in markup, a closer or a symbol (or there is none), in which no abbreviation,
+                # time or number ends: the rules read it as a plain word and end the sentence
+                # before a word that is not lowercase.
+                return BOUND, i + 1, i + 1
+            if len(word) < 2 or not word.isalpha():
                 return None
             word = word.lower()
             if c == "." and word in self.fast_skip:
@@ -427,6 +473,15 @@ class Scanner:
             # and "ej" may end a listed pair ("ad es. 3").
             if word not in _PAIR_ENDS:
                 return BOUND, i + 1, i + 1
+        if (
+            c == "."
+            and first.isdigit()
+            and word[-3:] == "str"
+            and len(word) > 3
+            and (self.fast_street or word in self.fast_kinds)
+            and first not in self.terms
+        ):
+            return SKIP, i, i + 1  # "Gartenstr. 7": a street (or a listed abbreviation) before a number
         return None
 
     def _number_before_capital(self, i: int) -> Decision | None:

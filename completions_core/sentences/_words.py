@@ -13,12 +13,12 @@ import re
 from ._rules import ADDRESS_PREFIXES, ADDRESS_WORDS, TIME_FOLLOWER_PREFIXES, TIME_FOLLOWERS, UNITS
 from ._text import BOUND, SKIP, Decision, TextWindow, wordish
 
-__all__ = ["MULTI_PERIOD_RE", "abbreviation", "after_period", "classify", "german_ordinal", "list_number"]
+__all__ = ["MULTI_PERIOD_RE", "PAIR_STRIP", "abbreviation", "after_period", "classify", "german_ordinal", "list_number"]
 
 _TIMES = frozenset({"a.m", "p.m"})
 # French and Italian elided articles and prepositions: "l'Ing.", "dell'Avv." look up "Ing", "Avv".
 _ELIDED = frozenset("l d j m n s t c qu dell nell all dall sull un quell lorsqu puisqu jusqu".split())
-_PAIR_STRIP = "\"'“‘„‚«‹([{¿¡*_`>~-–—•⁃·"
+PAIR_STRIP = "\"'“‘„‚«‹([{¿¡*_`>~-–—•⁃·"
 _NUMBER_RE = re.compile(r"[#$€£¥+\-−±~≈]*\d[\d.,:/'’\-]*[%°]?")
 _ORDINAL_RE = re.compile(r"\d{1,2}\.-?")
 MULTI_PERIOD_RE = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
@@ -37,7 +37,7 @@ def classify(w: TextWindow, i: int, kind: str) -> tuple[str, str, int]:
     """Kind of the word before the terminal at ``i``: title, never, numeric, general, single,
     multi, number, plain, or "" when there is none."""
     k, raw = w.word_before(i)
-    word = raw.lstrip(_PAIR_STRIP)
+    word = raw.lstrip(PAIR_STRIP)
     k += len(raw) - len(word)
     if w.rules.elision and ("'" in word or "’" in word):
         for apostrophe in "'’":

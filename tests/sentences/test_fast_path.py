@@ -67,6 +67,12 @@ EDGES = [
     "Open 9 a.m. to 5 p.m. and Sat. nights, 5 min. or less, e.g. this, the U.S. in 2020, U.S. ok. a.b.c.d. x. ab.cd. e",
     "He left, Washington, D.C. and all. Jan. and Feb. are cold. Gartenstr. und so. No. one. Dr. who. ad es. se. etc. as",
     "Ok. ² squared. Fin. ½ cup. Mr. 新. John! 3. Gartenstr. 7. Haupt. ǅ. x. 3. es. 3. ad es. 3 ej. 4",
+    "Run `brew`. Then `x`! Go **Bold**. Next _it_? Yes “Quote”. Then (see). Now [1]. Ok »x». Y ~~s~~. Ö",
+    "Bien sûr ! Venez. Oui ? 3 fois. Go ! 新 ok. “it’s”. Yes l'“x”. Z `a` . B 1`. 2 **3**. 4 `etc`. Ab. *x*. e",
+    "Kostet 5,49 €. Die Ware. Es sind 50%. Der Rest. Bei 12°. Dann. Siehe n°. 5 und N°. Sechs. ¡Claro! Para. “Dr. X",
+    "Por favor. ¿Algo más? Sí! ¡Claro! Dr. ¿Qué? a. ¿B? 3. ¿C? Ab.¿D? etc. ¡E! 12a. ¿F? Es. ¿G? x1. ¡H!",
+    "In der Gartenstr. 7 und Hauptstr. 12. Str. 3 ist es. Karl-Marx-Str. 5. Gartenstr. Drei. Walstr. ３. Str. 4",
+    "\n\n¡Claro! Vale. ¿Qué? Nada. **Mr. Smith** kam. -Word. Next. 3/4. Ok. 1:2. Ja. great😊. Yes. a-b. C. x/. Y",
 ]
 
 OPTION_SETS: list[dict[str, Any]] = [
@@ -210,6 +216,28 @@ def test_fast_path_equals_full_rules_on_random_texts_around_the_later_cases() ->
     for _ in range(600):
         words = rng.randint(1, 16)
         text = "".join(rng.choice(_LATER_WORDS) + rng.choice(_LATER_SEPARATORS) for _ in range(words))
+        options = rng.choice(OPTION_SETS)
+        pieces = _random_pieces(text, rng)
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (text, options, pieces)
+
+
+# Words around the case of a mark after markup, a closer or a space ("`code`. Then", "sûr !
+# Venez"): tokens that end in markup, quotes or brackets, with apostrophes, numbers and
+# abbreviations inside them, and the marks after them with or without a space before.
+_CLOSER_WORDS = (
+    "`code` **Bold** _it_ ~~s~~ “q” \"q\" (see) [1] »x» « sûr `etc` etc` **Dr** (3) 3` `3` ’90` l'x` "
+    "x'` it’s” a.m` `e.g` 新 iOS eBay Then the Ö é 3 12 - • * € 5,49 50% 12° n° N° 3/4 1:2 a-b ¡Claro ¿Qué "
+    "“Yes -word —Dr «etc **Mr _St ¡es 😊 great😊 x/ 3- ½ ² Gartenstr str Str Karl-Marx-Str Hauptstr Bistro"
+).split()
+_CLOSER_SEPARATORS = [" ", " ", ". ", "! ", "? ", " ! ", " ? ", " . ", ".", "\n", ".\n", "! \n", "。", ", "]
+
+
+def test_fast_path_equals_full_rules_on_random_texts_around_marks_after_closers() -> None:
+    rng = random.Random(16)
+    for _ in range(500):
+        words = rng.randint(1, 14)
+        text = "".join(rng.choice(_CLOSER_WORDS) + rng.choice(_CLOSER_SEPARATORS) for _ in range(words))
         options = rng.choice(OPTION_SETS)
         pieces = _random_pieces(text, rng)
         fast = _emissions(text, pieces, options, fast=True)
