@@ -32,7 +32,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Optional
 
 from .jsonutil import dumps
 
@@ -89,6 +89,8 @@ class PreparedPost:
         host = self.url.host
         self.extensions: dict[str, Any] = {"sni_hostname": host.replace("_", "-")} if "_" in host else {}
         self._headers: Optional[list[tuple[bytes, bytes]]] = None
+        #: :attr:`head` once made (False: the client's headers need httpx2's building per request).
+        self._head: Optional[httpx2.Headers | Literal[False]] = None
         #: Whether the client's SDK traces its requests (then it sends while a trace is active).
         self.traced = False
 
@@ -111,26 +113,57 @@ class PreparedPost:
             self._headers = headers.raw
         return self._headers
 
+    @property
+    def head(self) -> Optional[httpx2.Headers]:
+        """:attr:`headers` as httpx2 sends them, the ``Host`` it puts first included, normalised once
+        (a request copies the list instead of normalising every header twice); None when the
+        client's headers already name one that a request adds (then httpx2 builds each request)."""
+        if self._head is None:
+            import httpx2
+
+            head = httpx2.Headers(self.headers)
+            added = ("content-length", "transfer-encoding", *(name.decode() for name in self.timeout_headers))
+            if any(name in head for name in added):
+                self._head = False
+            else:
+                if "host" not in head:
+                    head = httpx2.Headers([(b"Host", self.url.netloc), *self.headers])
+                self._head = head
+        return self._head or None
+
     def request(self, body: Mapping[str, Any], seconds: Optional[float]) -> httpx2.Request:
-        """The HTTP request for ``body`` (plain JSON), with the request's own timeout if it has one."""
+        """The HTTP request for ``body`` (plain JSON), with the request's own timeout if it has one.
+
+        The same request as ``httpx2.Request(..., content=...)`` builds (the same headers in the
+        same order, body and extensions), from headers normalised once per client."""
         import httpx2
 
         limit = self.timeout if seconds is None else httpx2.Timeout(seconds)
         read = seconds if seconds is not None else limit.read
-        headers = self.headers
-        if read is not None:
-            value = str(read).encode()
-            headers = [*headers, *((name, value) for name in self.timeout_headers)]
+        content = dumps(body)
+        extensions = {**self.extensions, "timeout": limit.as_dict()}
         # Cookies a provider set on this client (a CDN's, say) go back as the SDK's requests send them.
         cookies = self.http.cookies
-        return httpx2.Request(
-            "POST",
-            self.url,
-            headers=headers,
-            cookies=cookies if cookies else None,
-            content=dumps(body),
-            extensions={**self.extensions, "timeout": limit.as_dict()},
+        head = self.head
+        if cookies or head is None:  # rare: httpx2 builds it (a cookie header goes before the length)
+            headers = self.headers
+            if read is not None:
+                value = str(read).encode()
+                headers = [*headers, *((name, value) for name in self.timeout_headers)]
+            return httpx2.Request(
+                "POST", self.url, headers=headers, cookies=cookies or None, content=content, extensions=extensions
+            )
+        copied = httpx2.Headers(head)  # a copy of the list: nothing normalised again
+        if read is not None:
+            seconds_text = str(read)
+            for name in self.timeout_headers:
+                copied[name.decode()] = seconds_text  # none of them in ``head``: appended, as httpx2 does
+        copied["Content-Length"] = str(len(content))  # what httpx2 appends for a body (never empty)
+        request = httpx2.Request(
+            "POST", self.url, headers=copied, stream=httpx2.ByteStream(content), extensions=extensions
         )
+        request.read()  # the body kept in memory (``request.content``), as httpx2's own building does
+        return request
 
     async def send(self, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
         """Send and return the unread streaming body (``seconds``: the request's own timeout);

@@ -16,16 +16,19 @@ import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from completions_core.errors import ERROR_STATUS
 from completions_core.plugins import PluginError, ProviderRegistry, get_plugin_manager, get_providers
 from completions_proxy.admission import AdmissionMiddleware
 from completions_proxy.openai_compat import openai_routes, parse_model_map
 from completions_proxy.openai_compat.errors import openai_error_response
-from completions_proxy.responses import error_response
+from completions_proxy.responses import BODY_SEND, error_response
 from completions_proxy.routes import routes
 from completions_proxy.settings import ConfigError, Settings
 from completions_proxy.state import ProxyState
@@ -104,7 +107,7 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
             await state.aclose()
 
     admission = [Middleware(AdmissionMiddleware, admission=state.admission)]  # COMPLETIONS_MAX_INFLIGHT
-    app = Starlette(
+    app = ProxyApp(
         routes=[*routes, *openai_routes],
         lifespan=lifespan,
         middleware=admission,
@@ -113,6 +116,37 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
     app.state.proxy = state
     app.state.openai_model_map = openai_model_map
     return app
+
+
+class ProxyApp(Starlette):
+    """The proxy's Starlette app: it also leaves the server's ``send`` in the scope (``BODY_SEND``)
+    for the streams' chunks, as long as its middleware stack is the one it is built with, which
+    passes body messages on unchanged (a middleware added later turns that off)."""
+
+    #: The middleware stack last checked with :func:`passes_bodies_on`, and its answer.
+    _checked: Optional[ASGIApp] = None
+    _direct = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stack = self.middleware_stack
+        if stack is None:
+            self.middleware_stack = stack = self.build_middleware_stack()
+        if stack is not self._checked:
+            self._checked, self._direct = stack, passes_bodies_on(stack)
+        if self._direct and scope["type"] == "http":
+            scope[BODY_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
+def passes_bodies_on(stack: ASGIApp) -> bool:
+    """Whether ``stack`` is Starlette's error wrapper, admission, Starlette's exception wrapper and
+    the router, nothing else: each of them hands a route's body messages to the server unchanged."""
+    layers = (ServerErrorMiddleware, AdmissionMiddleware, ExceptionMiddleware, Router)
+    for layer in layers:
+        if type(stack) is not layer:
+            return False
+        stack = getattr(stack, "app", None)  # type: ignore[assignment]
+    return True
 
 
 class _LazyApp:

@@ -91,6 +91,48 @@ async def test_the_request_carries_the_clients_headers_url_timeout_and_body() ->
     assert first.content == b'{"model":"m","stream":true}'
 
 
+def built_by_httpx2(post: Any, body: dict[str, Any], seconds: Optional[float], cookies: Any = None) -> httpx2.Request:
+    """The request httpx2's own building makes from the prepared post's headers: what it sent before."""
+    limit = post.timeout if seconds is None else httpx2.Timeout(seconds)
+    read = seconds if seconds is not None else limit.read
+    extra = [(name, str(read).encode()) for name in post.timeout_headers] if read is not None else []
+    return httpx2.Request("POST", post.url, headers=[*post.headers, *extra], cookies=cookies,
+                          content=b'{"model":"m","stream":true}', extensions={"timeout": limit.as_dict()})
+
+
+@pytest.mark.parametrize(
+    "client_headers",
+    [
+        {},
+        {"x-timeout": "1"},  # names a header each request adds: httpx2 builds each request
+        {"Content-Length": "5"},
+        {"Host": "elsewhere.test"},
+        {"Transfer-Encoding": "chunked"},
+    ],
+)
+@pytest.mark.parametrize("seconds", [12.5, None])
+async def test_the_request_is_the_one_httpx2_builds(client_headers: dict[str, str], seconds: Optional[float]) -> None:
+    client, http = StandIn(), http_answering(httpx2.Response(200), [])
+    client.default_headers.update(client_headers)
+    remember(client, http, "/messages", ERRORS, ("x-timeout", "x-read-timeout"))
+    post = prepared_post(client)
+    assert post is not None
+    for _ in range(2):  # the first request makes what every later one copies
+        made, expected = post.request({"model": "m", "stream": True}, seconds), built_by_httpx2(post, {}, seconds)
+        assert made.headers.raw == expected.headers.raw
+        assert (made.method, made.url, made.content, made.extensions) == (
+            expected.method, expected.url, expected.content, expected.extensions,
+        )
+        assert isinstance(made.stream, httpx2.ByteStream) and b"".join(made.stream) == made.content
+    # Built from headers normalised once unless the client's own name one a request adds.
+    assert (post.head is None) == bool({name.lower() for name in client_headers} - {"host"})
+    http.cookies.set("__cf_bm", "abc123", domain="upstream.test")
+    made = post.request({"model": "m", "stream": True}, seconds)
+    expected = built_by_httpx2(post, {}, seconds, http.cookies)
+    assert made.headers.raw == expected.headers.raw and made.headers["cookie"] == "__cf_bm=abc123"
+    await http.aclose()
+
+
 @pytest.mark.parametrize(
     "setting",
     [
