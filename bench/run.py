@@ -369,7 +369,9 @@ def main() -> int:
         "measurement": {"window_s": seconds, "settle_s": settle, "paced_ramp_s": ramp, "warmup_window_s": warmup,
                         "cpu": "the target's process tree over the window / streams' worth of content in it"},
         "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
-        "burst": {"streams": args.burst, "baseline_backlog": args.baseline_backlog}, "burst_rows": [],
+        "burst": {"streams": args.burst, "baseline_backlog": args.baseline_backlog,
+                  # the proxy starts as its users start it: completions-proxy's own backlog
+                  "ours_backlog": os.environ.get("COMPLETIONS_BACKLOG", "2048 (its default)")}, "burst_rows": [],
         "ab_ref": args.ab_ref or None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "rows": [],
     }
@@ -592,8 +594,8 @@ def burst_table(results: dict[str, Any]) -> list[str]:
             out.append(f"| {target} | {scenario} | {ms('ttft_p50_ms')} | {ms('ttft_p99_ms')} | {ms('ttft_max_ms')} | "
                        f"{_span(vs)} | {sum(r['listen_overflows'] for r in mine)} | "
                        f"{sum(r['listen_drops'] for r in mine)} | {sum(r['errors'] for r in mine)} |")
-    out.append(f"\nThe re-encoder listens with backlog {results['burst']['baseline_backlog']}; the proxy with its "
-               "default (2048, completions_proxy/cli.py); Portkey with Node's 511; LiteLLM with uvicorn's 2048. "
+    out.append(f"\nThe re-encoder listens with backlog {results['burst']['baseline_backlog']}; the proxy with "
+               f"{results['burst'].get('ours_backlog', 2048)} (completions-proxy, completions_proxy/cli.py); Portkey with Node's 511; LiteLLM with uvicorn's 2048. "
                "Listen counters are the whole machine's (other processes included). A TTFT near 1 s or 3 s is a "
                "dropped SYN the client re-sent.")
     return out
