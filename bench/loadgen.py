@@ -277,8 +277,10 @@ async def run_level(url: str, fmt: str, concurrency: int, seconds: float, *, tok
 
 async def run_burst(url: str, fmt: str, streams: int, *, token: str = "", model: str = "gpt-mock",
                     sentences: bool = False, extra_headers: Optional[dict[str, str]] = None,
-                    provider: str = "openai") -> dict[str, Any]:
-    """``streams`` fresh connections released at one instant, one stream each: the wave's figures."""
+                    provider: str = "openai", cpu_pid: Optional[int] = None) -> dict[str, Any]:
+    """``streams`` fresh connections released at one instant, one stream each: the wave's figures
+    (with ``cpu_pid``, that process tree's CPU over the wave and what else ran on CPU 0)."""
+    pids = tree(cpu_pid) if cpu_pid else []
     headers = {"Content-Type": "application/json", **(extra_headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -300,10 +302,12 @@ async def run_burst(url: str, fmt: str, streams: int, *, token: str = "", model:
         await asyncio.sleep(0.05)  # every task waits at the gate
         counters = ("ListenOverflows", "ListenDrops")
         before = tcp_ext(*counters)
+        cpu_before, cpu0_before = cpu_seconds(0, pids), cpu0_busy_seconds()
         released = time.perf_counter()
         gate.set()
         await asyncio.gather(*tasks)
         ended = time.perf_counter()
+        cpu, cpu0 = cpu_seconds(0, pids) - cpu_before, cpu0_busy_seconds() - cpu0_before
         await asyncio.sleep(0.05)  # a late drop of this wave still lands in the count
         after = tcp_ext(*counters)
 
@@ -321,6 +325,8 @@ async def run_burst(url: str, fmt: str, streams: int, *, token: str = "", model:
         "release_spread_ms": round((max(s.started for s in samples) - released) * 1000, 2) if samples else None,
         "listen_overflows": after["ListenOverflows"] - before["ListenOverflows"],
         "listen_drops": after["ListenDrops"] - before["ListenDrops"],
+        "cpu_ms_per_stream": round(cpu * 1000 / len(samples), 3) if pids and samples else None,
+        "cpu0_others_util": round(max(0.0, cpu0 - cpu) / (ended - released), 3) if pids else None,
         "error_examples": errors[:3],
     }
 
@@ -351,7 +357,8 @@ def main() -> None:
     if args.burst:
         print(json.dumps(asyncio.run(run_burst(args.url, args.format, args.concurrency, token=args.token,
                                                model=args.model, sentences=args.sentences,
-                                               extra_headers=extra_headers, provider=args.provider))))
+                                               extra_headers=extra_headers, provider=args.provider,
+                                               cpu_pid=args.cpu_pid))))
         return
     result = asyncio.run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
                                    model=args.model, sentences=args.sentences, max_requests=args.max_requests,

@@ -11,13 +11,16 @@ read by the load generator at the window's edges) over the streams' worth of con
 in it, and the latency of the streams started in it; resident memory and the kernel's
 listen-queue overflow counter are read around the level. Every figure is reported next to the
 same figure of the baselines, measured in the same round (bench/README.md, "Measurement
-(2026-12-07)").
+(2026-12-07)"). After the steady levels, each round sends every target a *burst*: ``--burst`` (256)
+fresh connections at the same instant, one stream each, paced and unpaced, as a scale-up or a load
+balancer reconnecting does; the wave's time to first token and the kernel's listen-queue counters.
 
     python bench/run.py                      # full run (installs LiteLLM into bench/.venv-litellm
                                              # and Portkey into bench/portkey/node_modules)
     python bench/run.py --quick --skip-litellm   # CI smoke: tiny, no thresholds, no Portkey
     python bench/run.py --only baseline,ours --paced-levels 256 --levels ''   # one comparison
     python bench/run.py --skip-litellm --rounds 3 --ab-ref main   # A/B: this tree against main, 3 rounds
+    python bench/run.py --only baseline,ours --levels '' --paced-levels '' --rounds 5   # the burst alone
 
 The proxy ("ours") also streams from the mock's Anthropic Messages and Gemini APIs in both
 scenarios (``--providers``); those rows are reported as ratios against its OpenAI path of the same
@@ -232,11 +235,12 @@ def measure_burst(target: Target, scenario: Scenario, streams: int, round_: int)
     extra = dict(target.extra)
     if target.fmt == "ndjson":
         extra["provider"] = scenario.provider
-    row = loadgen(target.url, target.fmt, streams, 0.0, model=scenario.model, burst=True, **extra)
+    row = loadgen(target.url, target.fmt, streams, 0.0, model=scenario.model, burst=True, cpu_pid=target.pid, **extra)
     row.update(target=target.name, scenario=scenario.name, round=round_)
     print(f"  {target.name:>16} {'burst/' + scenario.name:>17} n={streams:<4} ttft p50 {row['ttft_p50_ms'] or 0:7.1f} "
           f"p99 {row['ttft_p99_ms'] or 0:7.1f} max {row['ttft_max_ms'] or 0:7.1f} ms  errors {row['errors']}  "
           f"listen overflows {row['listen_overflows']} drops {row['listen_drops']}  "
+          f"cpu/stream {row['cpu_ms_per_stream']} ms  others on CPU 0 {row['cpu0_others_util'] or 0:.2f}  "
           f"(wave sent over {row['release_spread_ms'] or 0:.1f} ms)", flush=True)
     time.sleep(0.2)  # the wave's connections close before the next target's wave
     return row
@@ -390,8 +394,9 @@ def main() -> int:
     @contextmanager
     def serve_baseline() -> Iterator[list[Target]]:
         port = free_port()
-        baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", str(args.baseline_backlog), "--bind", f"127.0.0.1:{port}",
-                                    "baseline_app:app"]), {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
+        baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", str(args.baseline_backlog),
+                                    "--bind", f"127.0.0.1:{port}", "baseline_app:app"]),
+                         {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
         try:
             wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
             yield [Target("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions", "ndjson", openai_only)]
@@ -576,8 +581,8 @@ def burst_table(results: dict[str, Any]) -> list[str]:
     rounds = sorted({r["round"] for r in rows})
     out = [f"\n### Burst: {results['burst']['streams']} fresh connections at the same instant, one stream each\n",
            "| target | pace | TTFT p50 (ms) | TTFT p99 (ms) | TTFT max (ms) | p99 x baseline | listen overflows | "
-           "listen drops | errors |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+           "listen drops | errors | CPU ms / stream | others on CPU 0 |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     order = list(dict.fromkeys(r["target"] for r in rows))
     for scenario in dict.fromkeys(r["scenario"] for r in rows):
         for target in order:
@@ -593,11 +598,13 @@ def burst_table(results: dict[str, Any]) -> list[str]:
 
             out.append(f"| {target} | {scenario} | {ms('ttft_p50_ms')} | {ms('ttft_p99_ms')} | {ms('ttft_max_ms')} | "
                        f"{_span(vs)} | {sum(r['listen_overflows'] for r in mine)} | "
-                       f"{sum(r['listen_drops'] for r in mine)} | {sum(r['errors'] for r in mine)} |")
-    out.append(f"\nThe re-encoder listens with backlog {results['burst']['baseline_backlog']}; the proxy with "
-               f"{results['burst'].get('ours_backlog', 2048)} (completions-proxy, completions_proxy/cli.py); Portkey with Node's 511; LiteLLM with uvicorn's 2048. "
-               "Listen counters are the whole machine's (other processes included). A TTFT near 1 s or 3 s is a "
-               "dropped SYN the client re-sent.")
+                       f"{sum(r['listen_drops'] for r in mine)} | {sum(r['errors'] for r in mine)} | "
+                       f"{_span([r['cpu_ms_per_stream'] for r in mine if r.get('cpu_ms_per_stream')], '.2f')} | "
+                       f"{_span([r['cpu0_others_util'] for r in mine if r.get('cpu0_others_util') is not None])} |")
+    out.append(f"\nListen backlogs: the re-encoder {results['burst']['baseline_backlog']} (hypercorn --backlog), "
+               f"the proxy {results['burst'].get('ours_backlog', 2048)} (completions-proxy), Portkey Node's 511, "
+               "LiteLLM uvicorn's 2048. Listen counters are the whole machine's (other processes included); each "
+               "overflow is a handshake the kernel dropped, retried after 1 s (then 3 s), so it shows in TTFT max.")
     return out
 
 
