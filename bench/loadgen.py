@@ -13,6 +13,13 @@ from the window alone; streams still running when it closes finish outside it. C
 the window's CPU over the streams' worth of content delivered in the window (content pieces
 divided by the pieces of a whole stream), so that no stream is counted for a part of its cost.
 
+``--burst`` measures something else: ``--concurrency`` fresh connections (no keep-alive, no
+pool) released at the same instant, one stream each, as when a scale-up or a load balancer
+reconnects. It reports the wave's time to first token (from the release, so a connection the
+kernel dropped and the client re-sent counts with its retry), errors, and the deltas of the
+kernel's ``TcpExt`` counters ListenOverflows and ListenDrops over the wave (machine-wide: any
+other process's listen queue overflowing at the same time counts too).
+
     python bench/loadgen.py --url http://127.0.0.1:8080/v1/completions --format ndjson \
         --concurrency 16 --seconds 4 --token TOKEN
 """
@@ -69,6 +76,19 @@ def cpu_seconds(pid: int, pids: Optional[list[int]] = None) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / CLK
+
+
+def tcp_ext(*names: str) -> dict[str, int]:
+    """The kernel's ``TcpExt`` counters named (all when none), from /proc/net/netstat (0 if absent)."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return {name: 0 for name in names}
+    for keys, values in zip(lines[::2], lines[1::2], strict=False):
+        if keys.startswith("TcpExt:"):
+            table = {k: int(v) for k, v in zip(keys.split()[1:], values.split()[1:], strict=True)}
+            return {name: table.get(name, 0) for name in names} if names else table
+    return {name: 0 for name in names}
 
 
 @dataclass
@@ -255,6 +275,62 @@ async def run_level(url: str, fmt: str, concurrency: int, seconds: float, *, tok
     return result
 
 
+async def run_burst(url: str, fmt: str, streams: int, *, token: str = "", model: str = "gpt-mock",
+                    sentences: bool = False, extra_headers: Optional[dict[str, str]] = None,
+                    provider: str = "openai", cpu_pid: Optional[int] = None) -> dict[str, Any]:
+    """``streams`` fresh connections released at one instant, one stream each: the wave's figures
+    (with ``cpu_pid``, that process tree's CPU over the wave and what else ran on CPU 0)."""
+    pids = tree(cpu_pid) if cpu_pid else []
+    headers = {"Content-Type": "application/json", **(extra_headers or {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    payload = json.dumps(_body(fmt, model, sentences, provider)).encode()
+    gate = asyncio.Event()
+    samples: list[Sample] = []
+    errors: list[str] = []
+    # force_close: every stream on its own new connection, none kept for another.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async def one() -> None:
+            await gate.wait()
+            try:
+                samples.append(await one_stream(session, url, fmt, payload, headers))
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+        tasks = [asyncio.create_task(one()) for _ in range(streams)]
+        await asyncio.sleep(0.05)  # every task waits at the gate
+        counters = ("ListenOverflows", "ListenDrops")
+        before = tcp_ext(*counters)
+        cpu_before, cpu0_before = cpu_seconds(0, pids), cpu0_busy_seconds()
+        released = time.perf_counter()
+        gate.set()
+        await asyncio.gather(*tasks)
+        ended = time.perf_counter()
+        cpu, cpu0 = cpu_seconds(0, pids) - cpu_before, cpu0_busy_seconds() - cpu0_before
+        await asyncio.sleep(0.05)  # a late drop of this wave still lands in the count
+        after = tcp_ext(*counters)
+
+    def pct(values: list[float], q: float) -> Optional[float]:
+        ordered = sorted(values)
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2) if ordered else None
+
+    # From the release, not from each request's own start: the load generator's own delay in
+    # sending the wave (``release_spread_ms``) and a SYN the kernel dropped are both in the figure.
+    ttft = [s.started + s.ttft - released for s in samples]
+    return {
+        "burst": streams, "concurrency": streams, "requests": len(samples), "errors": len(errors),
+        "ttft_p50_ms": pct(ttft, 0.5), "ttft_p99_ms": pct(ttft, 0.99), "ttft_max_ms": pct(ttft, 1.0),
+        "total_max_ms": round((ended - released) * 1000, 1),
+        "release_spread_ms": round((max(s.started for s in samples) - released) * 1000, 2) if samples else None,
+        "listen_overflows": after["ListenOverflows"] - before["ListenOverflows"],
+        "listen_drops": after["ListenDrops"] - before["ListenDrops"],
+        "cpu_ms_per_stream": round(cpu * 1000 / len(samples), 3) if pids and samples else None,
+        "cpu0_others_util": round(max(0.0, cpu0 - cpu) / (ended - released), 3) if pids else None,
+        "error_examples": errors[:3],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
@@ -272,10 +348,18 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=0.0, help="seconds between the ramp and the measured window")
     parser.add_argument("--cpu-pid", type=int, help="report this process tree's CPU per stream over the window")
     parser.add_argument("--mock-pid", type=int, help="report this process tree's CPU share over the window")
+    parser.add_argument("--burst", action="store_true",
+                        help="one wave: --concurrency fresh connections at the same instant, one stream each")
     args = parser.parse_args()
     extra_headers = dict(h.split(":", 1) for h in args.header)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
+    if args.burst:
+        print(json.dumps(asyncio.run(run_burst(args.url, args.format, args.concurrency, token=args.token,
+                                               model=args.model, sentences=args.sentences,
+                                               extra_headers=extra_headers, provider=args.provider,
+                                               cpu_pid=args.cpu_pid))))
+        return
     result = asyncio.run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
                                    model=args.model, sentences=args.sentences, max_requests=args.max_requests,
                                    extra_headers=extra_headers, provider=args.provider, ramp=args.ramp,

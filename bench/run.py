@@ -11,13 +11,16 @@ read by the load generator at the window's edges) over the streams' worth of con
 in it, and the latency of the streams started in it; resident memory and the kernel's
 listen-queue overflow counter are read around the level. Every figure is reported next to the
 same figure of the baselines, measured in the same round (bench/README.md, "Measurement
-(2026-12-07)").
+(2026-12-07)"). After the steady levels, each round sends every target a *burst*: ``--burst`` (256)
+fresh connections at the same instant, one stream each, paced and unpaced, as a scale-up or a load
+balancer reconnecting does; the wave's time to first token and the kernel's listen-queue counters.
 
     python bench/run.py                      # full run (installs LiteLLM into bench/.venv-litellm
                                              # and Portkey into bench/portkey/node_modules)
     python bench/run.py --quick --skip-litellm   # CI smoke: tiny, no thresholds, no Portkey
     python bench/run.py --only baseline,ours --paced-levels 256 --levels ''   # one comparison
     python bench/run.py --skip-litellm --rounds 3 --ab-ref main   # A/B: this tree against main, 3 rounds
+    python bench/run.py --only baseline,ours --levels '' --paced-levels '' --rounds 5   # the burst alone
 
 The proxy ("ours") also streams from the mock's Anthropic Messages and Gemini APIs in both
 scenarios (``--providers``); those rows are reported as ratios against its OpenAI path of the same
@@ -48,7 +51,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Optional
 
-from loadgen import cpu_seconds, tree
+from loadgen import cpu_seconds, tcp_ext, tree
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -122,8 +125,8 @@ def loadgen(url: str, fmt: str, concurrency: int, seconds: float, *, headers: Op
     for key, value in extra.items():
         if value is True:
             command.append(f"--{key.replace('_', '-')}")
-        elif value not in (None, False):
-            command.extend([f"--{key.replace('_', '-')}", str(value)])
+        elif value not in (None, False):  # one argument: a token may start with "-"
+            command.append(f"--{key.replace('_', '-')}={value}")
     for name, value in (headers or {}).items():
         command.extend(["--header", f"{name}:{value}"])
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
@@ -133,15 +136,7 @@ def loadgen(url: str, fmt: str, concurrency: int, seconds: float, *, headers: Op
 
 def listen_overflows() -> int:
     """The kernel's count of connections dropped because a listen queue was full (all sockets)."""
-    try:
-        lines = Path("/proc/net/netstat").read_text().splitlines()
-    except OSError:
-        return 0
-    for names, values in zip(lines[::2], lines[1::2], strict=False):
-        if names.startswith("TcpExt:"):
-            table = dict(zip(names.split()[1:], values.split()[1:], strict=True))
-            return int(table.get("ListenOverflows", 0))
-    return 0
+    return tcp_ext("ListenOverflows")["ListenOverflows"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +230,22 @@ def measure(target: Target, scenario: Scenario, level: int, timing: Timing, roun
     return row
 
 
+def measure_burst(target: Target, scenario: Scenario, streams: int, round_: int) -> dict[str, Any]:
+    """One wave of ``streams`` fresh connections at once against one target (see loadgen.py --burst)."""
+    extra = dict(target.extra)
+    if target.fmt == "ndjson":
+        extra["provider"] = scenario.provider
+    row = loadgen(target.url, target.fmt, streams, 0.0, model=scenario.model, burst=True, cpu_pid=target.pid, **extra)
+    row.update(target=target.name, scenario=scenario.name, round=round_)
+    print(f"  {target.name:>16} {'burst/' + scenario.name:>17} n={streams:<4} ttft p50 {row['ttft_p50_ms'] or 0:7.1f} "
+          f"p99 {row['ttft_p99_ms'] or 0:7.1f} max {row['ttft_max_ms'] or 0:7.1f} ms  errors {row['errors']}  "
+          f"listen overflows {row['listen_overflows']} drops {row['listen_drops']}  "
+          f"cpu/stream {row['cpu_ms_per_stream']} ms  others on CPU 0 {row['cpu0_others_util'] or 0:.2f}  "
+          f"(wave sent over {row['release_spread_ms'] or 0:.1f} ms)", flush=True)
+    time.sleep(0.2)  # the wave's connections close before the next target's wave
+    return row
+
+
 def source_tree(ref: str, folder: Path) -> dict[str, str]:
     """The project at git ``ref``, unpacked into ``folder``: the environment that makes Python import
     it (the root and every distribution folder on PYTHONPATH, ahead of the editable installs)."""
@@ -316,6 +327,12 @@ def main() -> int:
                         help="also run the proxy at this git ref (target ours@REF) in every round: A/B on a "
                              "shared machine")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--burst", type=int, default=256,
+                        help="after the steady levels of each round: this many fresh connections at the same "
+                             "instant against each target, one stream each, paced and unpaced (0: none; "
+                             "--quick: at most 32)")
+    parser.add_argument("--baseline-backlog", type=int, default=2048,
+                        help="the re-encoder's hypercorn --backlog (the proxy's default is 2048; hypercorn's 100)")
     parser.add_argument("--output", default=str(HERE / "results" / "latest.json"))
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
@@ -323,6 +340,7 @@ def main() -> int:
     seconds, settle, warmup, ramp = args.seconds, args.settle, args.warmup, TOKENS * args.itl_ms / 1000
     if args.quick:
         levels, paced_levels, seconds, settle, warmup, ramp = [1, 8], [8], 0.75, 0.0, 0.2, ramp / 4
+        args.burst = min(args.burst, 32)
     providers = [p for p in args.providers.split(",") if p]
     unknown = sorted(set(providers) - set(PROVIDER_MODELS))
     if unknown or "openai" not in providers:
@@ -333,6 +351,10 @@ def main() -> int:
         model = PROVIDER_MODELS[provider]
         scenarios += [Scenario(f"paced/{provider}", f"{model}-itl{args.itl_ms}", paced_levels, provider, ramp),
                       Scenario(f"unpaced/{provider}", model, levels, provider)]
+    # The burst's paces: the OpenAI scenarios, whether or not they have steady levels in this run.
+    burst_paces = [s for s in scenarios if s.provider == "openai"] if args.burst > 0 else []
+    if args.quick:
+        burst_paces = burst_paces[-1:]  # CI's smoke run: the unpaced wave only (paced streams last 1 s)
     scenarios = [s for s in scenarios if s.levels]
     openai_only = [s for s in scenarios if s.provider == "openai"]
     only = {x for x in args.only.split(",") if x}
@@ -351,11 +373,14 @@ def main() -> int:
         "measurement": {"window_s": seconds, "settle_s": settle, "paced_ramp_s": ramp, "warmup_window_s": warmup,
                         "cpu": "the target's process tree over the window / streams' worth of content in it"},
         "itl_ms_paced": args.itl_ms, "rounds": args.rounds,
+        "burst": {"streams": args.burst, "baseline_backlog": args.baseline_backlog,
+                  # the proxy starts as its users start it: completions-proxy's own backlog
+                  "ours_backlog": os.environ.get("COMPLETIONS_BACKLOG", "2048 (its default)")}, "burst_rows": [],
         "ab_ref": args.ab_ref or None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "rows": [],
     }
     ref_env: dict[str, str] = {}
-    ref_dir = None
+    ref_dir: Optional[Path] = None
     if args.ab_ref:
         ref_dir = Path(tempfile.mkdtemp(prefix="bench-ref-"))
         ref_env = source_tree(args.ab_ref, ref_dir)
@@ -369,8 +394,9 @@ def main() -> int:
     @contextmanager
     def serve_baseline() -> Iterator[list[Target]]:
         port = free_port()
-        baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", "2048", "--bind", f"127.0.0.1:{port}",
-                                    "baseline_app:app"]), {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
+        baseline = start(pinned(0, [PY, "-m", "hypercorn", "--backlog", str(args.baseline_backlog),
+                                    "--bind", f"127.0.0.1:{port}", "baseline_app:app"]),
+                         {"BASELINE_UPSTREAM": upstream}, cwd=HERE)
         try:
             wait_http(f"http://127.0.0.1:{port}/v1/completions", 30)
             yield [Target("baseline", baseline.pid, f"http://127.0.0.1:{port}/v1/completions", "ndjson", openai_only)]
@@ -489,8 +515,11 @@ def main() -> int:
                 print(f"-- round {round_ + 1}/{args.rounds}: {', '.join(t.name for t in targets)}; warm-up",
                       flush=True)
                 for target in targets:
-                    if target.warm_up:
+                    if target.warm_up and target.scenarios:
                         warm_up(target, timing)
+                    elif target.warm_up and burst_paces:  # the burst alone: a short steady level first
+                        loadgen(target.url, target.fmt, 16, timing.warmup, model=burst_paces[-1].model,
+                                **target.extra)
                 turn = round_
                 for scenario in scenarios:
                     for level in scenario.levels:
@@ -498,7 +527,13 @@ def main() -> int:
                         for target in taking if turn % 2 == 0 else taking[::-1]:
                             results["rows"].append(measure(target, scenario, level, timing, round_))
                         turn += 1
-            for name, env in held:
+                # The burst: every target's wave, paced and unpaced, taking turns like the levels.
+                for scenario in burst_paces:
+                    taking = [t for t in targets if t.warm_up]  # not ours+sentences: the same server
+                    for target in taking if turn % 2 == 0 else taking[::-1]:
+                        results["burst_rows"].append(measure_burst(target, scenario, args.burst, round_))
+                    turn += 1
+            for name, env in held if scenarios else []:  # not when the burst runs alone
                 held_memory(name, env, round_)
     finally:
         stop(mock)
@@ -534,6 +569,43 @@ def spread(results: dict[str, Any], key: str = "cpu_ms_per_stream") -> list[tupl
         if r.get(key):
             found.setdefault((r["target"], r["scenario"], r["concurrency"]), []).append(r[key])
     return [(t, s, c, max(v) / min(v) - 1) for (t, s, c), v in found.items() if len(v) > 1]
+
+
+def burst_table(results: dict[str, Any]) -> list[str]:
+    """The burst's table: per target and pace, the wave's TTFT over the rounds, the ratio of its p99 to
+    the re-encoder's of the same round, and the kernel's listen-queue counters summed over the rounds."""
+    rows = results.get("burst_rows") or []
+    if not rows:
+        return []
+    by = {(r["target"], r["scenario"], r["round"]): r for r in rows}
+    rounds = sorted({r["round"] for r in rows})
+    out = [f"\n### Burst: {results['burst']['streams']} fresh connections at the same instant, one stream each\n",
+           "| target | pace | TTFT p50 (ms) | TTFT p99 (ms) | TTFT max (ms) | p99 x baseline | listen overflows | "
+           "listen drops | errors | CPU ms / stream | others on CPU 0 |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    order = list(dict.fromkeys(r["target"] for r in rows))
+    for scenario in dict.fromkeys(r["scenario"] for r in rows):
+        for target in order:
+            mine = [by[(target, scenario, n)] for n in rounds if (target, scenario, n) in by]
+            if not mine:
+                continue
+            vs = [by[(target, scenario, n)]["ttft_p99_ms"] / by[("baseline", scenario, n)]["ttft_p99_ms"]
+                  for n in rounds if (target, scenario, n) in by and ("baseline", scenario, n) in by
+                  and by[(target, scenario, n)].get("ttft_p99_ms") and by[("baseline", scenario, n)].get("ttft_p99_ms")]
+
+            def ms(key: str, mine: list[dict[str, Any]] = mine) -> str:
+                return _span([r[key] for r in mine if r.get(key) is not None], ".0f")
+
+            out.append(f"| {target} | {scenario} | {ms('ttft_p50_ms')} | {ms('ttft_p99_ms')} | {ms('ttft_max_ms')} | "
+                       f"{_span(vs)} | {sum(r['listen_overflows'] for r in mine)} | "
+                       f"{sum(r['listen_drops'] for r in mine)} | {sum(r['errors'] for r in mine)} | "
+                       f"{_span([r['cpu_ms_per_stream'] for r in mine if r.get('cpu_ms_per_stream')], '.2f')} | "
+                       f"{_span([r['cpu0_others_util'] for r in mine if r.get('cpu0_others_util') is not None])} |")
+    out.append(f"\nListen backlogs: the re-encoder {results['burst']['baseline_backlog']} (hypercorn --backlog), "
+               f"the proxy {results['burst'].get('ours_backlog', 2048)} (completions-proxy), Portkey Node's 511, "
+               "LiteLLM uvicorn's 2048. Listen counters are the whole machine's (other processes included); each "
+               "overflow is a handshake the kernel dropped, retried after 1 s (then 3 s), so it shows in TTFT max.")
+    return out
 
 
 def table(results: dict[str, Any]) -> str:
@@ -593,6 +665,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{_span([r['rss_peak_mb'] for r in mine if r.get('rss_peak_mb') is not None], '.1f')} | "
                 f"{sum(r.get('listen_overflows', 0) for r in mine)} | {sum(r['errors'] for r in mine)} |"
             )
+    out += burst_table(results)
     for held in results.get("held", []) or ([results["held_256"]] if results.get("held_256") else []):
         out.append(f"\n256 streams held open at once (20 ms between tokens): {held.get('target', 'ours')} "
                    f"(round {held.get('round', 0) + 1}) peaks at {held['rss_peak_mb']} MB resident, "
