@@ -51,3 +51,18 @@ def test_the_plugin_guide_links_what_it_refers_to() -> None:
     assert (ROOT / "docs" / "cassettes.md").is_file() and "../docs/cassettes.md" in guide
     assert (ROOT / "plugins" / "embedded" / "tests" / "test_keyless_example.py").is_file()
     assert "configure_provider(name, voicerun_managed=True)" in guide and "keyless" in guide
+
+
+def test_every_documented_hypercorn_command_sets_the_listen_backlog() -> None:
+    # Run as written, hypercorn listens with a backlog of 100: a burst of a few hundred clients
+    # connecting at once (a scale-up, a load balancer reconnecting) then loses connections.
+    documents = [ROOT / "README.md", *ROOT.glob("docs/*.md"), ROOT / "deploy" / "README.md", *ROOT.glob("providers/*/README.md")]
+    commands = [
+        line
+        for document in documents
+        for line in document.read_text().splitlines()
+        if re.match(r"\s*(?:python -m )?hypercorn\s.*completions_proxy", line)
+    ]
+    assert commands, "the docs show how to run the proxy with hypercorn"
+    for command in commands:
+        assert "--backlog" in command, command
