@@ -75,3 +75,14 @@ def test_a_number_without_a_delimiter_still_waits_for_one() -> None:
     # "1" may become "12." or "1)": the marker is not settled, and neither is the sentence.
     assert chunker.feed("Intro.\n1") == ["Intro."]
     assert chunker.feed("2. Twelve. Thirteen") == ["12. Twelve."]
+
+
+def test_a_period_after_a_closer_at_a_line_end_is_decided_with_the_line_break() -> None:
+    """The sentence comes out with the line break: the next line (not arrived) cannot change it."""
+    for line in ("Öffne die **Einstellungen**.", "Touchez « Paramètres ».", 'Tap "Account".', "Ruf (Q1).", "Die „Uhr“."):
+        chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+        assert chunker.feed(line) == []
+        assert chunker.feed("\n") == [line], line
+        assert chunker.feed("2. Next") == []
+        assert chunker.flush() == ["2. Next"]
+
