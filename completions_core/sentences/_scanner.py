@@ -401,6 +401,12 @@ class Scanner:
             return None
         first = buf[i + 2]
         if not first.isalnum():
+            if c == "." and buf[i - 1] in _DIGITS and not first.isspace() and first not in self.terms:
+                # "3. **Wi-Fi**", "2. 「Wi-Fi」", "1. ¿Tienes": the rules skip a list number that
+                # opens the sentence before they look at what follows its space.
+                cs = self.window.content_start()
+                if 0 <= cs and 1 <= i - cs <= 3 and all(d in _DIGITS for d in buf[cs:i]):
+                    return SKIP, i, i + 1
             inverted = first in "¿¡" and first not in self.terms
             if inverted and i - 1 > start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
                 # "por favor. ¿Algo más?": an inverted mark opens a sentence after any word (the
