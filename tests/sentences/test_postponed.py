@@ -86,3 +86,25 @@ def test_a_period_after_a_closer_at_a_line_end_is_decided_with_the_line_break() 
         assert chunker.feed("2. Next") == []
         assert chunker.flush() == ["2. Next"]
 
+
+
+def test_the_whitespace_after_a_cut_is_skipped_when_it_arrives_in_pieces() -> None:
+    """Fed whole, the whitespace that opens the next sentence is skipped by the search; fed one
+    character at a time it is too: no line break in it is decided on its own."""
+    text = "Done.\n\n \nNext line.\n\n\nLast:\n\n- item"
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    scanner = chunker._scanner
+    decided: list[int] = []
+    decide = scanner._decide
+
+    def recording(i: int, token: str) -> tuple[int, int, int]:
+        decided.append(i)
+        return decide(i, token)
+
+    scanner._decide = recording  # type: ignore[method-assign]
+    sentences: list[str] = []
+    for char in text:
+        sentences += chunker.feed(char)
+    assert sentences + chunker.flush() == ["Done.", "Next line.", "Last:", "- item"]
+    openings = [k for k in range(len(text)) if text[k] == "\n" and text[k - 1] in "\n "]
+    assert decided and not set(decided) & set(openings), (decided, openings)
