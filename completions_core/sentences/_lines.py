@@ -42,6 +42,9 @@ def newline(w: TextWindow, i: int) -> Decision:
     while k > lo and buf[k - 1] in SPACES:
         k -= 1
     last = buf[k - 1]
+    comma = last in _SOFT_END_CHARS
+    if not comma and not last.isalpha():
+        return HARD, i, i + 1  # "your router:\n", "$49.99\n": the line ends the sentence
     # The start of the line: after the last line break of the sentence before k (str.rfind
     # per kind of line break, not a loop over the characters of the line).
     line = max([buf.rfind(nl, lo, k) for nl in NEWLINES]) + 1
@@ -49,10 +52,7 @@ def newline(w: TextWindow, i: int) -> Decision:
         line = lo
     if buf[line] in "#|":
         return HARD, i, i + 1  # a heading or a table row is a line of its own
-    comma = last in _SOFT_END_CHARS
     if not comma:
-        if not last.isalpha():
-            return HARD, i, i + 1
         _, word = w.word_before(k)
         if word.lower() not in w.rules.function_words:
             return HARD, i, i + 1

@@ -75,6 +75,35 @@ def clean(text: str, at_line_start: bool, code: bool = False) -> str:
                 return ""
             stripped = block.strip()
         return stripped if "  " not in stripped and "\t" not in stripped else " ".join(stripped.split())
+    if (
+        not code
+        and stripped[0] not in "`~"
+        and "\n" not in stripped
+        and "\r" not in text
+        and "\u2028" not in text
+        and "\u2029" not in text
+    ):
+        # One line of text with inline markup ("2. Wait **30 seconds**.", "- **Laptop**: $1"),
+        # the common markdown sentence: what the loop below does with it, without splitting the
+        # text into lines (its leading and trailing whitespace lines change nothing). A line
+        # that may open a fence ("```", "~~~") and text with "\r" or a Unicode line break take
+        # the loop.
+        # The line that holds the text, with its spaces ("* " is a list marker, "*" is not).
+        lead = len(text) - len(text.lstrip())
+        k = text.rfind("\n", 0, lead)
+        end = text.find("\n", lead)
+        line = text[k + 1 : end] if end >= 0 else text[k + 1 :]
+        if k >= 0 or at_line_start:
+            block = _block(line)
+            if block is None:
+                return ""
+            line = block
+        return " ".join(_inline(line).split())
+    return _clean_lines(text, at_line_start, code)
+
+
+def _clean_lines(text: str, at_line_start: bool, code: bool) -> str:
+    """The general path of :func:`clean`: the text line by line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     lines = text.split("\n")
     kept: list[str] = []
@@ -100,7 +129,9 @@ def _block(line: str) -> str | None:
     if not first:
         return line  # an empty line: nothing to strip
     if first in _DROP_STARTS and (
-        _RULE_LINE.match(line) or _TABLE_SEPARATOR.match(line) or _REF_DEFINITION.match(line)
+        (first in "*-_=" and _RULE_LINE.match(line))
+        or (first in "|:-" and _TABLE_SEPARATOR.match(line))
+        or (first == "[" and _REF_DEFINITION.match(line))
     ):
         return None
     if first == ">":

@@ -107,6 +107,8 @@ class Scanner:
         self.idle_tail = self.terms + CLOSERS + MD_CLOSERS + AMBIGUOUS_QUOTES
         self.settled: list[str] = []
         self.pos = 0
+        # The last cut left only whitespace after it: the next scan goes on skipping it first.
+        self.skip_space = False
         self.waiting = False
         # While waiting on a decision that asked for more text (see Need): the text length it
         # needs to pass (-1 when unknown), and what else may let it go further.
@@ -138,6 +140,15 @@ class Scanner:
         n = len(buf)
         held = self.held
         cand = self.fence_cand if self.in_fence else self.cand
+        if self.skip_space:
+            # The whitespace that opens the sentence, split across deltas: skipped as the cut
+            # below skips it when it arrives with the cut ("work.\n" then "\nNext").
+            first = _NON_SPACE(buf, self.pos)
+            if first is not None:
+                self.pos = first.start()
+                self.skip_space = False
+            else:
+                self.pos = n
         while True:
             if held:
                 limit = held[0] + HOLD_CAP
@@ -235,7 +246,11 @@ class Scanner:
                 # The whitespace that opens the next sentence holds nothing to decide (a line
                 # break there finds no sentence to end), so the search skips it.
                 first = _NON_SPACE(buf, pos)
-                pos = first.start() if first is not None else len(buf)
+                if first is not None:
+                    pos = first.start()
+                else:
+                    pos = n
+                    self.skip_space = True
             self.pos = pos
         if w.final and self.held:
             self._update_stack(len(w.buf))
@@ -401,6 +416,12 @@ class Scanner:
             return None
         first = buf[i + 2]
         if not first.isalnum():
+            if c == "." and buf[i - 1] in _DIGITS and not first.isspace() and first not in self.terms:
+                # "3. **Wi-Fi**", "2. 「Wi-Fi」", "1. ¿Tienes": the rules skip a list number that
+                # opens the sentence before they look at what follows its space.
+                cs = self.window.content_start()
+                if 0 <= cs and 1 <= i - cs <= 3 and all(d in _DIGITS for d in buf[cs:i]):
+                    return SKIP, i, i + 1
             inverted = first in "¿¡" and first not in self.terms
             if inverted and i - 1 > start and buf[i - 1].isalpha() and buf[i - 2].isalnum():
                 # "por favor. ¿Algo más?": an inverted mark opens a sentence after any word (the

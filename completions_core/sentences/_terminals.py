@@ -70,6 +70,16 @@ def terminal(w: TextWindow, i: int) -> Decision:
             category, _, _ = classify(w, i, "period")
             if category not in ("title", "never"):
                 return BOUND, i + 1, i + 1
+        else:
+            # After anything else ("**Einstellungen**.", "« Paramètres ».", "(Q1).", "3."): the
+            # general path's steps up to what the line break decides, without reading the next
+            # line first (which only a title or a never-final abbreviation consults).
+            item = list_continuation(w, i)
+            if item is not None:
+                return item
+            category, _, _ = classify(w, i, "period")
+            if category not in ("title", "never"):
+                return BOUND, i + 1, i + 1
     if i + 2 < len(buf) and buf[i] in ".!?":
         # The common cases, decided without the general machinery (which would decide the
         # same): "plain word. Next", "3.14", "e.g", "Dr. Smith".

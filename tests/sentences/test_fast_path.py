@@ -73,6 +73,8 @@ EDGES = [
     "Por favor. ¿Algo más? Sí! ¡Claro! Dr. ¿Qué? a. ¿B? 3. ¿C? Ab.¿D? etc. ¡E! 12a. ¿F? Es. ¿G? x1. ¡H!",
     "In der Gartenstr. 7 und Hauptstr. 12. Str. 3 ist es. Karl-Marx-Str. 5. Gartenstr. Drei. Walstr. ３. Str. 4",
     "\n\n¡Claro! Vale. ¿Qué? Nada. **Mr. Smith** kam. -Word. Next. 3/4. Ok. 1:2. Ja. great😊. Yes. a-b. C. x/. Y",
+    "설정:\n3. **Wi-Fi**를 켭니다.\n手順：\n2. 「Wi-Fi」を選ぶ。\n1. ¿Tienes? 4. (a) b. 12. “Q” 1234. *x* 5. - y",
+    "Am 3. **Mai** kam er. 3. „Ja“. Seite 12. [1] Fin. 7. 😊 Ok. 2. . x 9.  *y* 1.\t_z_ 8. ‘q’ 3. ... 0. -1",
 ]
 
 OPTION_SETS: list[dict[str, Any]] = [
@@ -238,6 +240,26 @@ def test_fast_path_equals_full_rules_on_random_texts_around_marks_after_closers(
     for _ in range(500):
         words = rng.randint(1, 14)
         text = "".join(rng.choice(_CLOSER_WORDS) + rng.choice(_CLOSER_SEPARATORS) for _ in range(words))
+        options = rng.choice(OPTION_SETS)
+        pieces = _random_pieces(text, rng)
+        fast = _emissions(text, pieces, options, fast=True)
+        assert fast == _emissions(text, pieces, options, fast=False), (text, options, pieces)
+
+
+# Words around a list number that opens a sentence before markup, a quote, a bracket or an
+# inverted mark ("3. **Wi-Fi**", "2. 「Wi-Fi」"), and the same numbers elsewhere in a sentence.
+_NUMBER_WORDS = (
+    "1. 3. 12. 1234. 2) 0. **Wi-Fi**를 **Mai** 「Wi-Fi」 “Q” „Ja“ (a) [1] ¿Tienes ¡Sí *x* _z_ ‘q’ 😊 - • "
+    "... . Am Seite Kapitel the word 설정 手順 Dr etc 3 12"
+).split()
+_NUMBER_SEPARATORS = [" ", " ", " ", "\n", "\n\n", ". ", ".", "  ", "\t", "：\n", ":\n"]
+
+
+def test_fast_path_equals_full_rules_on_random_texts_around_list_numbers_before_markup() -> None:
+    rng = random.Random(3)
+    for _ in range(500):
+        words = rng.randint(1, 14)
+        text = "".join(rng.choice(_NUMBER_WORDS) + rng.choice(_NUMBER_SEPARATORS) for _ in range(words))
         options = rng.choice(OPTION_SETS)
         pieces = _random_pieces(text, rng)
         fast = _emissions(text, pieces, options, fast=True)

@@ -75,3 +75,36 @@ def test_a_number_without_a_delimiter_still_waits_for_one() -> None:
     # "1" may become "12." or "1)": the marker is not settled, and neither is the sentence.
     assert chunker.feed("Intro.\n1") == ["Intro."]
     assert chunker.feed("2. Twelve. Thirteen") == ["12. Twelve."]
+
+
+def test_a_period_after_a_closer_at_a_line_end_is_decided_with_the_line_break() -> None:
+    """The sentence comes out with the line break: the next line (not arrived) cannot change it."""
+    for line in ("Öffne die **Einstellungen**.", "Touchez « Paramètres ».", 'Tap "Account".', "Ruf (Q1).", "Die „Uhr“."):
+        chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+        assert chunker.feed(line) == []
+        assert chunker.feed("\n") == [line], line
+        assert chunker.feed("2. Next") == []
+        assert chunker.flush() == ["2. Next"]
+
+
+
+def test_the_whitespace_after_a_cut_is_skipped_when_it_arrives_in_pieces() -> None:
+    """Fed whole, the whitespace that opens the next sentence is skipped by the search; fed one
+    character at a time it is too: no line break in it is decided on its own."""
+    text = "Done.\n\n \nNext line.\n\n\nLast:\n\n- item"
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    scanner = chunker._scanner
+    decided: list[int] = []
+    decide = scanner._decide
+
+    def recording(i: int, token: str) -> tuple[int, int, int]:
+        decided.append(i)
+        return decide(i, token)
+
+    scanner._decide = recording  # type: ignore[method-assign]
+    sentences: list[str] = []
+    for char in text:
+        sentences += chunker.feed(char)
+    assert sentences + chunker.flush() == ["Done.", "Next line.", "Last:", "- item"]
+    openings = [k for k in range(len(text)) if text[k] == "\n" and text[k - 1] in "\n "]
+    assert decided and not set(decided) & set(openings), (decided, openings)
