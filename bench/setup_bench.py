@@ -172,9 +172,10 @@ def main() -> None:
             mock.wait()
     for name, rows in results.items():
         med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
-        print(f"{name:8} to upstream write: {med['upstream_cpu'] * 1e6:6.0f} us CPU, {med['upstream_steps']:.0f} steps, "
-              f"{med['upstream_iterations']:.0f} loop passes; to first chunk: {med['first_cpu'] * 1e6:6.0f} us, "
-              f"{med['first_steps']:.0f} steps, {med['first_iterations']:.0f} passes; whole: {med['whole'] * 1e6:.0f} us")
+        print(f"{name:8} to upstream write: {med['upstream_cpu'] * 1e6:6.0f} us CPU, "
+              f"{med['upstream_steps']:.0f} steps, {med['upstream_iterations']:.0f} loop passes; "
+              f"to first chunk: {med['first_cpu'] * 1e6:6.0f} us, {med['first_steps']:.0f} steps, "
+              f"{med['first_iterations']:.0f} passes; whole: {med['whole'] * 1e6:.0f} us")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,6 @@ def test_plain_dicts_other_mappings_and_dataclasses_decode_alike() -> None:
     assert [(r.provider, r.model, r.retry) for r in plain] == [(r.provider, r.model, r.retry) for r in other]
     assert plain[0].retry == RetryPolicy(max_retries=2)
     assert [m.content for m in plain[0].messages] == [m.content for m in other[0].messages] == ["hi"]
-    with pytest.raises(InvalidRequestError, match="expected .* \\(an object\\), got an array") as caught:
+    with pytest.raises(InvalidRequestError, match=r"expected .* \(an object\), got an array") as caught:
         decode_request({**wire, "retry": [1]}, wire=True)
     assert caught.value.path == "retry"
