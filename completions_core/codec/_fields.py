@@ -14,6 +14,8 @@ from completions_core.limits import DEFAULT_LIMITS
 
 
 def _as_mapping(value: Any, path: str, what: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # what a JSON body decodes to: the common case, checked first
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

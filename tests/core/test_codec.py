@@ -233,3 +233,26 @@ def test_hostile_nesting_does_not_exhaust_the_stack() -> None:
         node = node["x"]
     with pytest.raises(InvalidRequestError, match="max_depth"):
         decode_request({"provider": "p", "model": "m", "messages": [{"role": "user", "content": "x"}], "response_schema": deep})
+
+
+def test_plain_dicts_other_mappings_and_dataclasses_decode_alike() -> None:
+    from collections import OrderedDict
+    from types import MappingProxyType
+
+    wire = {"provider": "openai", "model": "m", "retry": {"max_retries": 2},
+            "messages": [{"role": "user", "content": "hi"}], "fallbacks": [{"model": "n"}]}
+
+    def as_other(value: object) -> object:  # every object level as a Mapping that is not a dict
+        if isinstance(value, dict):
+            return MappingProxyType(OrderedDict((k, as_other(v)) for k, v in value.items()))
+        if isinstance(value, list):
+            return [as_other(v) for v in value]
+        return value
+
+    plain, other = decode_request(wire, wire=True), decode_request(as_other(wire), wire=True)
+    assert [(r.provider, r.model, r.retry) for r in plain] == [(r.provider, r.model, r.retry) for r in other]
+    assert plain[0].retry == RetryPolicy(max_retries=2)
+    assert [m.content for m in plain[0].messages] == [m.content for m in other[0].messages] == ["hi"]
+    with pytest.raises(InvalidRequestError, match=r"expected .* \(an object\), got an array") as caught:
+        decode_request({**wire, "retry": [1]}, wire=True)
+    assert caught.value.path == "retry"

@@ -77,3 +77,24 @@ def _registry() -> Any:
 
     return registry(_Declared(), _Conventional())
 
+
+
+def test_caller_id_is_worked_out_once_per_token_and_stays_the_documented_mac() -> None:
+    import hashlib
+
+    from completions_core.redaction import Secret
+
+    settings = Settings.from_env({"COMPLETIONS_PROXY_TOKENS": f"{TOKEN},other-token-0123456789",
+                                  "COMPLETIONS_CALLER_ID_KEY": KEY})
+    expected = fingerprint(TOKEN, salt=hashlib.blake2b(KEY.encode()).digest())
+    first = authenticate(f"Bearer {TOKEN}", settings.proxy_tokens, settings.caller_id_key)
+    again = authenticate(f"Bearer  {TOKEN} ", settings.proxy_tokens, settings.caller_id_key)
+    assert first == again == expected
+    other = authenticate("Bearer other-token-0123456789", settings.proxy_tokens, settings.caller_id_key)
+    assert other is not None and other != first
+    # The cached id of a valid token admits nothing else: a near miss, or the token under another key.
+    assert authenticate(f"Bearer {TOKEN}x", settings.proxy_tokens, settings.caller_id_key) is None
+    assert authenticate(f"Basic {TOKEN}", settings.proxy_tokens, settings.caller_id_key) is None
+    other_key = authenticate(f"Bearer {TOKEN}", settings.proxy_tokens, Secret("j" * 40))
+    assert other_key not in (None, first)
+    assert authenticate(f"Bearer {TOKEN}", settings.proxy_tokens, None) == fingerprint(TOKEN)
