@@ -173,9 +173,12 @@ class TextWindow:
 
     def previous_word(self, k: int) -> str:
         """The token before the one that contains index ``k`` ("" at the sentence start)."""
-        token_start, _ = self.word_before(k)
-        if token_start <= self.start:
-            return ""
+        if k > self.start and self.buf[k - 1] == " ":
+            token_start = k  # what word_before(k) finds after a plain space, without the search
+        else:
+            token_start, _ = self.word_before(k)
+            if token_start <= self.start:
+                return ""
         return self.word_before(token_start - 1)[1]
 
     def is_starter(self, t: int) -> bool:
