@@ -480,6 +480,23 @@ class Scanner:
                 # before a word that is not lowercase.
                 return BOUND, i + 1, i + 1
             if len(word) < 2 or not word.isalpha():
+                if (
+                    len(word) >= 2
+                    and word[-2:].isalnum()
+                    and word[-1].isalpha()
+                    and len(parts[-1]) <= 32
+                    and not first.islower()
+                    and "'" not in word
+                    and "’" not in word
+                    and (c != "." or MULTI_PERIOD_RE.fullmatch(word) is None)
+                ):
+                    # "32,500원입니다. 배송", "B12a. Go": a token that ends in letters but holds a
+                    # digit or a symbol is no abbreviation, time or number to the rules, unless
+                    # listed: a plain word, which ends the sentence before this character.
+                    word = word.lower()
+                    stop = self.fast_stop_newline if c == "." else self.fast_stop_strong
+                    if word not in stop and word not in self.fast_kinds and word[-3:] != "str":
+                        return BOUND, i + 1, i + 1
                 return None
             word = word.lower()
             if c == "." and word in self.fast_skip:

@@ -77,6 +77,8 @@ EDGES = [
     "Am 3. **Mai** kam er. 3. „Ja“. Seite 12. [1] Fin. 7. 😊 Ok. 2. . x 9.  *y* 1.\t_z_ 8. ‘q’ 3. ... 0. -1",
     # Tokens of digits before a capital (decided without classify) and tokens that look alike.
     "Code " + "1" * 70 + ". Then. Tab\t12. Next. Line\n34. Go. Sup ²³. X. Arab ٣٤. Y. Full ３４. Z. Am\t3. Mai.",
+    "은 32,500원입니다. 배송 조. B12a. Go. x2y! Hi. (3a. B. 5,b. C. 1.a. D. v2.0beta. E. 4x. 3. 2h. Ok. «b3c. D",
+    "A3-b? Sie. v2.x. Go. 12a\nb3c. Done. 7b-es. 2. ad-es. 3. 3.12.x. iOS. 3.12.X. Fin. " + "9" * 40 + "ab. Z",
     "Am 24. Dezember. dem 1. -3. Mai. - 12. Zwölf. (12. X. a 99. B 2023. Im 2. Jahr. 1. Eins 2. Zwei 3. Drei",
 ]
 
