@@ -35,7 +35,20 @@ from ._chars import (
 from ._lines import bullet_item, fence, newline, paren_item
 from ._rules import Rules
 from ._terminals import dash_quote, list_continuation, terminal
-from ._text import BOUND, BULLETS, ENUM_RE, FENCE, HARD, MD_CLOSERS, SKIP, Decision, Need, TextWindow, WakeSearch
+from ._text import (
+    BOUND,
+    BULLETS,
+    ENUM_RE,
+    FENCE,
+    HARD,
+    MD_CLOSERS,
+    SKIP,
+    WORD_CAP,
+    Decision,
+    Need,
+    TextWindow,
+    WakeSearch,
+)
 from ._words import MULTI_PERIOD_RE, PAIR_STRIP, classify, german_ordinal, list_number
 
 __all__ = ["COMPACT_AT", "HOLD_CAP", "LINE_DECIDES", "TRIM_AT", "Scanner"]
@@ -467,6 +480,23 @@ class Scanner:
                 # before a word that is not lowercase.
                 return BOUND, i + 1, i + 1
             if len(word) < 2 or not word.isalpha():
+                if (
+                    len(word) >= 2
+                    and word[-2:].isalnum()
+                    and word[-1].isalpha()
+                    and len(parts[-1]) <= 32
+                    and not first.islower()
+                    and "'" not in word
+                    and "’" not in word
+                    and (c != "." or MULTI_PERIOD_RE.fullmatch(word) is None)
+                ):
+                    # "32,500원입니다. 배송", "B12a. Go": a token that ends in letters but holds a
+                    # digit or a symbol is no abbreviation, time or number to the rules, unless
+                    # listed: a plain word, which ends the sentence before this character.
+                    word = word.lower()
+                    stop = self.fast_stop_newline if c == "." else self.fast_stop_strong
+                    if word not in stop and word not in self.fast_kinds and word[-3:] != "str":
+                        return BOUND, i + 1, i + 1
                 return None
             word = word.lower()
             if c == "." and word in self.fast_skip:
@@ -516,7 +546,16 @@ class Scanner:
             return None  # the list marker has not arrived whole: the rules wait for it
         if item is not None:
             return item  # "1. One 2. Two": the next item of an inline list
-        category, word, k = classify(w, i, "period")
+        buf = w.buf
+        start = w.start
+        k = buf.rfind(" ", start, i) + 1
+        if k < start:
+            k = start
+        word = buf[k:i]
+        if i - k <= WORD_CAP and word.isdigit() and word.isascii() and word not in self.fast_kinds:
+            category = "number"  # what classify says of a token of ASCII digits ("12", "2023")
+        else:
+            category, word, k = classify(w, i, "period")
         if category in ("plain", "numeric", "final"):
             return BOUND, i + 1, i + 1
         if category != "number":

@@ -173,9 +173,12 @@ class TextWindow:
 
     def previous_word(self, k: int) -> str:
         """The token before the one that contains index ``k`` ("" at the sentence start)."""
-        token_start, _ = self.word_before(k)
-        if token_start <= self.start:
-            return ""
+        if k > self.start and self.buf[k - 1] == " ":
+            token_start = k  # what word_before(k) finds after a plain space, without the search
+        else:
+            token_start, _ = self.word_before(k)
+            if token_start <= self.start:
+                return ""
         return self.word_before(token_start - 1)[1]
 
     def is_starter(self, t: int) -> bool:
@@ -191,9 +194,17 @@ class TextWindow:
         with an apostrophe counts by its part before it ("I'm", "C'est").
         """
         buf = self.buf
+        n = len(buf)
         k = t
         while True:
-            c = self.at(k)
+            if k < n:
+                c = buf[k]
+            elif self.final:
+                c = EOF
+            else:
+                # Only a character that ends the word, or a letter that leaves ``prefixes``, can
+                # decide: the deltas before it are only appended (see _word_wake).
+                raise Need(t + WORD_CAP + 1, _word_wake(buf[t:k], prefixes))
             if c.isalpha() or (c in "'’" and k > t):
                 k += 1
                 prefix = buf[t:k].lower()
@@ -254,6 +265,34 @@ class TextWindow:
                 marker = Marker(bullet, "", 0, "", cs + 1)
         self.marker = marker
         return marker
+
+
+_ANY_AT = re.compile(r"(?s).").match
+
+
+def _word_wake(word: str, prefixes: frozenset[str]) -> WakeSearch:
+    """What lets :meth:`TextWindow.next_word_in` decide, found in the deltas that follow.
+
+    ``word`` is the part of the word that has arrived. The search walks each new delta as the
+    loop would: a character that is neither a letter nor an apostrophe inside the word ends it,
+    a letter or apostrophe that makes the word so far no member of ``prefixes`` (or longer than
+    the cap) decides too. Deltas it finds nothing in are appended to the buffer unscanned, so
+    the search keeps what they added.
+    """
+
+    def wake(delta: str) -> re.Match[str] | None:
+        nonlocal word
+        for j, c in enumerate(delta):
+            if c.isalpha() or (c in "'’" and (word or j)):
+                so_far = word + delta[: j + 1]
+                if so_far.lower() not in prefixes or len(so_far) > WORD_CAP:
+                    return _ANY_AT(delta, j)
+            else:
+                return _ANY_AT(delta, j)
+        word += delta
+        return None
+
+    return wake
 
 
 def _marker_settled(buf: str, cs: int) -> bool:

@@ -75,6 +75,11 @@ EDGES = [
     "\n\n¡Claro! Vale. ¿Qué? Nada. **Mr. Smith** kam. -Word. Next. 3/4. Ok. 1:2. Ja. great😊. Yes. a-b. C. x/. Y",
     "설정:\n3. **Wi-Fi**를 켭니다.\n手順：\n2. 「Wi-Fi」を選ぶ。\n1. ¿Tienes? 4. (a) b. 12. “Q” 1234. *x* 5. - y",
     "Am 3. **Mai** kam er. 3. „Ja“. Seite 12. [1] Fin. 7. 😊 Ok. 2. . x 9.  *y* 1.\t_z_ 8. ‘q’ 3. ... 0. -1",
+    # Tokens of digits before a capital (decided without classify) and tokens that look alike.
+    "Code " + "1" * 70 + ". Then. Tab\t12. Next. Line\n34. Go. Sup ²³. X. Arab ٣٤. Y. Full ３４. Z. Am\t3. Mai.",
+    "은 32,500원입니다. 배송 조. B12a. Go. x2y! Hi. (3a. B. 5,b. C. 1.a. D. v2.0beta. E. 4x. 3. 2h. Ok. «b3c. D",
+    "A3-b? Sie. v2.x. Go. 12a\nb3c. Done. 7b-es. 2. ad-es. 3. 3.12.x. iOS. 3.12.X. Fin. " + "9" * 40 + "ab. Z",
+    "Am 24. Dezember. dem 1. -3. Mai. - 12. Zwölf. (12. X. a 99. B 2023. Im 2. Jahr. 1. Eins 2. Zwei 3. Drei",
 ]
 
 OPTION_SETS: list[dict[str, Any]] = [
@@ -285,3 +290,32 @@ def test_fast_path_equals_full_rules_everywhere(options: dict[str, Any]) -> None
     texts.append("\n\n".join(text for _, text in REPLIES))
     for text in texts:
         _check(text, options, seeds=3)
+
+
+def test_a_token_of_digits_before_a_capital_is_decided_without_classify(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"BahnCard 50. Sie", "in 2023. That": the fast path knows what classify says of them."""
+    from completions_core.sentences import _scanner
+    from completions_core.sentences._words import classify
+
+    classified: list[int] = []
+
+    def counting(w: Any, i: int, kind: str) -> tuple[str, str, int]:
+        classified.append(i)
+        return classify(w, i, kind)
+
+    monkeypatch.setattr(_scanner, "classify", counting)
+    options = StreamOptions(clean_sentences=False, min_sentence_length=0)
+    chunker = SentenceChunker(options)
+    text = "Die BahnCard 50. Sie gilt ab 2023. Das ist gut. Am 24. Dezember. Gleis 4. Dann"
+    assert chunker.feed(text) + chunker.flush() == [
+        "Die BahnCard 50.",
+        "Sie gilt ab 2023.",
+        "Das ist gut.",
+        "Am 24. Dezember.",
+        "Gleis 4.",
+        "Dann",
+    ]
+    assert classified == []
+    chunker = SentenceChunker(options)
+    assert chunker.feed("It is free over $25. You pay") == ["It is free over $25."]
+    assert len(classified) == 1  # "$25" is left to classify

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from completions_core.sentences import SentenceChunker
 from completions_core.types import StreamOptions
 
@@ -108,3 +110,61 @@ def test_the_whitespace_after_a_cut_is_skipped_when_it_arrives_in_pieces() -> No
     assert sentences + chunker.flush() == ["Done.", "Next line.", "Last:", "- item"]
     openings = [k for k in range(len(text)) if text[k] == "\n" and text[k - 1] in "\n "]
     assert decided and not set(decided) & set(openings), (decided, openings)
+
+
+def test_a_word_after_an_abbreviation_is_read_once_it_ends() -> None:
+    """A time before a possible time zone, a street before a possible "Suite", an abbreviation
+    before a possible sentence opener: the letters that keep the word a possible match are only
+    appended; the decision is taken again at the character that ends the word."""
+    cases = [
+        ("We meet at 9 a.m. Wednesday in the lobby.", ["We meet at 9 a.m. Wednesday in the lobby."]),
+        ("Call before 6 p.m. Eastern time.", ["Call before 6 p.m. Eastern time."]),
+        ("Ship it to 221 Baker St. Suite 4 today.", ["Ship it to 221 Baker St. Suite 4 today."]),
+        ("It opens at 3 p.m. Therefore we wait.", ["It opens at 3 p.m.", "Therefore we wait."]),
+    ]
+    for text, expected in cases:
+        sentences, decisions = _feed_counting(text)
+        assert sentences == expected, text
+        # Each period is decided once, but the one after the abbreviation is tried twice: on the
+        # first letter of the next word, and at the character that decides (before: once more
+        # per letter in between, 12, 10, 7 and 5 decisions).
+        assert decisions == text.count(".") + 1, (text, decisions)
+
+
+def test_a_letter_that_leaves_every_possible_word_decides_at_once() -> None:
+    """The lookahead is unchanged: "Wx" begins no time zone or weekday, so the "x" decides."""
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    assert chunker.feed("We open at 9 a.m. W") == []
+    assert chunker.feed("e") == []  # "We" may still become "Wednesday"
+    assert chunker.feed("x") == ["We open at 9 a.m."]
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    assert chunker.feed("Ship it to Baker St. Su") == []
+    assert chunker.feed("n") == ["Ship it to Baker St."]
+    chunker = SentenceChunker(StreamOptions(clean_sentences=False, min_sentence_length=0))
+    assert chunker.feed("Ship it to Baker St. Su") == []
+    assert chunker.feed("ite") == []
+    assert chunker.feed(" 4. Then") == ["Ship it to Baker St. Suite 4."]
+
+
+def test_words_after_abbreviations_give_the_same_sentences_in_any_split() -> None:
+    """The search that stands in for the retries must find every character that can decide."""
+    text = (
+        "Open at 9 a.m. Wed. Then at 6 p.m. PT and 7 p.m. CEST. Meet at 8 a.m. Wx or 5 p.m. Mond. "
+        "Go to 1 Main St. Ste 4, 2 Elm St. Sui 5, 3 Oak St. Suite's door. We sell pears, etc. "
+        "Therefore it's fine, e.g. I'm sure. Am 3. Oktober und am 4. Okt'ber. Fin à 18 h. Venez. "
+        "Zeit 9 a.m. ΣΟΣ und ΟΔΟΣ. Das ist etc. Mittwoch."
+    )
+    for language in ("en", "de", None):
+        options = StreamOptions(clean_sentences=False, min_sentence_length=0, punctuation_language=language)
+        whole = SentenceChunker(options)
+        expected = whole.feed(text) + whole.flush()
+        rng = random.Random(16)
+        for _ in range(300):
+            chunker = SentenceChunker(options)
+            sentences: list[str] = []
+            k = 0
+            while k < len(text):
+                n = rng.randint(1, 6)
+                sentences += chunker.feed(text[k : k + n])
+                k += n
+            assert sentences + chunker.flush() == expected, language
