@@ -18,15 +18,13 @@ headers that carry the request's timeout).
 
 The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport it reads
 aiohttp's response straight (one ``readany`` per upstream read, instead of through httpx2's and
-the vendored transport's stream wrappers), and guards against a provider that goes silent with
-one :class:`ReadWatchdog` per stream instead of aiohttp's read timer, which is cancelled and armed
-again on every read (bench/README.md, "Per-chunk upstream read"). Errors are mapped by the
-transport's own mapping, so that they are the ones its stream raised before.
+the vendored transport's stream wrappers; bench/README.md, "Per-chunk upstream read"). A provider
+that goes silent is still cut by aiohttp's own read timer (the request's read timeout). Errors are
+mapped by the transport's own mapping, so that they are the ones its stream raised before.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -43,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AiohttpBody",
     "PreparedPost",
-    "ReadWatchdog",
     "SDKErrors",
     "UpstreamBody",
     "prepared_post",
@@ -186,67 +183,6 @@ class PreparedPost:
         raise self.errors.status(response)
 
 
-#: How much earlier than its deadline the event loop may run a timer (its clock's resolution).
-_EARLY = 0.001
-
-
-class ReadWatchdog:
-    """One timer per stream in place of a read timeout armed again on every read: a read that has
-    waited ``seconds`` for data calls ``abort`` (which makes that read fail).
-
-    The stream calls :meth:`reading` when a read starts waiting and sets :attr:`since` back to
-    None when the read has its data: no timer is touched per read. The timer, armed by the first
-    read, wakes at most once per ``seconds``: it aborts the read that has waited ``seconds``, or
-    sets itself again for the rest of the waiting read's time; with no read waiting it stays unset
-    until the next read starts (so a body left unread holds no timer).
-    """
-
-    __slots__ = ("_abort", "_loop", "_seconds", "_stopped", "armed", "since")
-
-    def __init__(self, seconds: float, abort: Callable[[], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._seconds = seconds
-        self._abort = abort
-        self._stopped = False
-        #: When the read now waiting started (loop time), None between reads.
-        self.since: Optional[float] = None
-        #: The timer, when one is set.
-        self.armed: Optional[asyncio.TimerHandle] = None
-
-    def time(self) -> float:
-        """The event loop's clock."""
-        return self._loop.time()
-
-    def reading(self) -> None:
-        """A read starts waiting for the upstream."""
-        self.since = now = self._loop.time()
-        if self.armed is None:
-            self.arm(now)
-
-    def arm(self, now: float) -> None:
-        """Set the timer for a read that started waiting at ``now`` (unless the stream is over)."""
-        if not self._stopped:
-            self.armed = self._loop.call_at(now + self._seconds, self._check)
-
-    def _check(self) -> None:
-        self.armed = None
-        since = self.since
-        if since is None:
-            return
-        if self._loop.time() + _EARLY >= since + self._seconds:
-            self._stopped = True
-            self._abort()
-            return
-        self.arm(since)
-
-    def stop(self) -> None:
-        """The stream is over: no more checks."""
-        self._stopped = True
-        if self.armed is not None:
-            self.armed.cancel()
-            self.armed = None
-
-
 class UpstreamBody:
     """The body of an upstream streaming response, unread: :meth:`aiter_bytes` yields it as it
     arrives, :meth:`aclose` closes the response (which drops the connection when the body was not
@@ -273,43 +209,26 @@ class UpstreamBody:
 
 
 class AiohttpBody:
-    """An aiohttp response's body read straight from it, a silent upstream cut by one
-    :class:`ReadWatchdog` (``seconds``: the longest wait for data; None or 0 for no limit, as
-    aiohttp's ``sock_read``), with aiohttp's own read timer turned off. ``map_errors`` reports an
-    exception of a read as the caller's transport did (a context manager that re-raises it mapped);
-    ``close`` closes the response. A silent upstream fails the read with aiohttp's own
-    ``SocketTimeoutError``, as its read timer did."""
+    """An aiohttp response's body read straight from it. ``map_errors`` reports an exception of a
+    read as the caller's transport did (a context manager that re-raises it mapped); ``close``
+    closes the response. A provider that goes silent is cut by aiohttp's own read timer
+    (``sock_read``), which fails the waiting read with ``SocketTimeoutError``.
 
-    __slots__ = ("_close", "_content", "_map_errors", "_response", "_watchdog")
+    (One watchdog timer per stream instead of aiohttp's timer, re-armed on every read, was tried:
+    it saved about 1% of the CPU of a paced stream but held 2-5 MB more at 256 open streams,
+    bench/README.md, "Per-chunk upstream read".)"""
+
+    __slots__ = ("_close", "_content", "_map_errors")
 
     def __init__(
         self,
         response: aiohttp.ClientResponse,
-        seconds: Optional[float],
         close: Callable[[], Awaitable[None]],
         map_errors: Optional[Callable[[], AbstractContextManager[Any]]] = None,
     ) -> None:
-        self._response = response
         self._content = response.content
         self._close = close
         self._map_errors = map_errors
-        connection = response.connection
-        protocol = connection.protocol if connection is not None else None
-        if protocol is not None:
-            # Its timer, armed at the request, is dropped at the next data it receives.
-            protocol.read_timeout = None
-        self._watchdog = ReadWatchdog(seconds, self._silent) if seconds else None
-
-    def _silent(self) -> None:
-        import aiohttp
-
-        # What aiohttp's own read timer does: the waiting read fails, the connection is not reused.
-        exc = aiohttp.SocketTimeoutError("Timeout on reading data from socket")
-        connection = self._response.connection
-        protocol = connection.protocol if connection is not None else None
-        if protocol is not None:
-            protocol.set_exception(exc)
-        self._content.set_exception(exc)
 
     def _raise(self, exc: Exception) -> NoReturn:
         if self._map_errors is not None:
@@ -319,49 +238,25 @@ class AiohttpBody:
 
     async def read(self) -> bytes:
         """The body's next bytes, ``b""`` at its end."""
-        watchdog = self._watchdog
-        if watchdog is not None:
-            watchdog.reading()
         try:
-            data = await self._content.readany()
+            return await self._content.readany()
         except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
             self._raise(exc)
-        if watchdog is not None:
-            watchdog.since = None
-        return data
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body's bytes, in the chunks they arrive in."""
         content = self._content
-        watchdog = self._watchdog
-        if watchdog is None:
-            while True:
-                try:
-                    data = await content.readany()
-                except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
-                    self._raise(exc)
-                if not data:
-                    return
-                yield data
-        time = asyncio.get_running_loop().time
         while True:
-            # watchdog.reading(), inlined: this runs for every read.
-            watchdog.since = now = time()
-            if watchdog.armed is None:
-                watchdog.arm(now)
             try:
                 data = await content.readany()
             except Exception as exc:  # noqa: BLE001 - re-raised as the transport reports it
                 self._raise(exc)
-            watchdog.since = None
             if not data:
                 return
             yield data
 
     async def aclose(self) -> None:
-        """Stop the watchdog and close the response."""
-        if self._watchdog is not None:
-            self._watchdog.stop()
+        """Close the response."""
         await self._close()
 
 
@@ -372,8 +267,7 @@ class _DirectBody(UpstreamBody):
 
     def __init__(self, response: httpx2.Response, raw: aiohttp.ClientResponse, mapping: Any) -> None:
         super().__init__(response)
-        read = response.request.extensions.get("timeout", {}).get("read")
-        self._body = AiohttpBody(raw, read, response.aclose, mapping)
+        self._body = AiohttpBody(raw, response.aclose, mapping)
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         return self._body.aiter_bytes()

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from completions_core.prepared import AiohttpBody, ReadWatchdog, SDKErrors, prepared_post, remember
+from completions_core.prepared import AiohttpBody, SDKErrors, prepared_post, remember
 from completions_core.testing.replay import ReplayServer
 from completions_core.testing.replies import Stream
 
@@ -232,7 +232,7 @@ async def test_an_aiohttp_body_reads_the_stream_to_its_end(server: ReplayServer)
     server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]))
     async with aiohttp.ClientSession() as session:
         response = await session.post(server.url + "/v1/stream", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=30))
-        body = AiohttpBody(response, 30.0, response.release, mapping)
+        body = AiohttpBody(response, response.release, mapping)
         chunks = [chunk async for chunk in body.aiter_bytes()]
         assert await body.read() == b""
         await body.aclose()
@@ -241,16 +241,16 @@ async def test_an_aiohttp_body_reads_the_stream_to_its_end(server: ReplayServer)
 
 @pytest.mark.parametrize("how", ["aiter_bytes", "read"])
 async def test_an_upstream_silent_mid_stream_fails_the_read_with_aiohttps_timeout(server: ReplayServer, how: str) -> None:
-    # aiohttp's own read timer is off (it would be re-armed on every read); one watchdog per
-    # stream fails the waiting read with the error aiohttp's timer raised, mapped as the caller's
-    # transport maps it; closing the body then drops the connection.
+    # aiohttp's own read timer (sock_read) guards the reads made straight from its response: the
+    # waiting read fails with its timeout, mapped as the caller's transport maps it; closing the
+    # body then drops the connection.
     server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]).then_hang(after_events=1))
     received: list[bytes] = []
     async with aiohttp.ClientSession() as session:
-        response = await session.post(server.url + "/v1/stream", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=600))
-        body = AiohttpBody(response, 0.1, response.release, mapping)
+        response = await session.post(server.url + "/v1/stream", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=0.1))
+        body = AiohttpBody(response, response.release, mapping)
         assert response.connection is not None and response.connection.protocol is not None
-        assert response.connection.protocol.read_timeout is None
+        assert response.connection.protocol.read_timeout == 0.1
         with pytest.raises(Mapped) as info:
             if how == "read":
                 while data := await body.read():
@@ -263,24 +263,3 @@ async def test_an_upstream_silent_mid_stream_fails_the_read_with_aiohttps_timeou
     assert received == [b"data: 1\n\n"]
     assert isinstance(info.value.__cause__, aiohttp.SocketTimeoutError)
     assert isinstance(info.value.__cause__, TimeoutError)
-
-
-async def test_the_watchdog_aborts_only_a_read_that_waited_its_whole_period() -> None:
-    aborted: list[bool] = []
-    watchdog = ReadWatchdog(1000.0, lambda: aborted.append(True))
-    assert watchdog.armed is None  # no read yet, no timer
-    watchdog.reading()
-    assert watchdog.armed is not None
-    watchdog.since = None  # the read got its data
-    watchdog._check()  # no read waiting: the timer stays unset until the next read
-    assert watchdog.armed is None
-    watchdog.reading()
-    watchdog.since = watchdog.time() - 10.0
-    watchdog._check()  # a read waiting, but not long enough: set again for the rest
-    assert aborted == [] and watchdog.armed is not None
-    watchdog.since = watchdog.time() - 1000.0
-    watchdog._check()
-    assert aborted == [True] and watchdog.armed is None
-    watchdog.stop()
-    watchdog.reading()  # a stopped watchdog sets no timer
-    assert watchdog.armed is None

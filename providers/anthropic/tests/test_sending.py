@@ -231,8 +231,8 @@ async def test_an_upstream_silent_mid_stream_times_out_as_through_the_sdk(
     api_key: str,
 ) -> None:
     # The recorded stream, cut after its first text delta; then the upstream hangs for good. The
-    # request's timeout is the longest wait for the next bytes: one watchdog per stream on the
-    # prepared post (read straight from aiohttp), aiohttp's read timer on the SDK's own sending.
+    # request's timeout is the longest wait for the next bytes: aiohttp's read timer, on the
+    # prepared post (read straight from aiohttp) as on the SDK's own sending.
     recorded = cassette("messages_stream_text.yaml")[0].response
     events = recorded.sse_events()
     first_text = next(i for i, event in enumerate(events) if "text_delta" in event) + 1

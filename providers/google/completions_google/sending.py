@@ -168,9 +168,8 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) ->
 
     seconds = _seconds(call)
     # The SDK's httpx2 timeout (one figure for connecting and for each read), not aiohttp's
-    # total: a stream that keeps sending is never cut. Once the answer has started, the body's
-    # reads are guarded by one watchdog per stream instead (core's AiohttpBody), not by
-    # aiohttp's read timer, which is armed again on every read.
+    # total: a stream that keeps sending is never cut; ``sock_read`` also guards every read of
+    # the body (core's AiohttpBody).
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
     response = await session.post(
         _url(client, call),
@@ -195,7 +194,7 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) ->
         else:
             response.close()
 
-    body = AiohttpBody(response, seconds, close)
+    body = AiohttpBody(response, close)
     return StreamBody(response, body.read, body.aclose)
 
 

@@ -264,8 +264,8 @@ async def test_the_key_is_in_no_repr_of_the_request(client: GoogleClient) -> Non
 
 
 async def test_an_upstream_silent_mid_stream_times_out(server: ReplayServer, adapter: GoogleAdapter, client: GoogleClient) -> None:
-    # The request's timeout is the longest wait for the next bytes (on aiohttp: one watchdog per
-    # stream once the answer has started, not aiohttp's read timer); then the upstream hangs for good.
+    # The request's timeout is the longest wait for the next bytes (on aiohttp: its read timer);
+    # then the upstream hangs for good.
     server.enqueue(Stream(_stream_events()).then_hang(after_events=1), path=STREAM)
     texts: list[str] = []
     with pytest.raises(ProviderError) as info:

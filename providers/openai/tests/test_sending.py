@@ -230,8 +230,9 @@ async def test_an_upstream_silent_mid_stream_times_out_as_through_the_sdk(
     server: ReplayServer, adapter: OpenAIAdapter, client_for: ClientFor, make_request: Request,
     sse_stream: Callable[..., list[str]], api_key: str,
 ) -> None:
-    # The request's timeout is the longest wait for the next bytes: one watchdog per stream on the
-    # prepared post, aiohttp's read timer on the SDK's own sending. The upstream then hangs for good.
+    # The request's timeout is the longest wait for the next bytes: aiohttp's read timer, on the
+    # prepared post (read straight from aiohttp) as on the SDK's own sending. The upstream then
+    # hangs for good.
     request = make_request(timeout=0.2)
     events = sse_stream({"content": "Hel"}, {"content": "lo"})
     plain = sdk_client(adapter, api_key)
