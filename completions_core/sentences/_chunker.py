@@ -114,10 +114,7 @@ class SentenceChunker:
             # One sentence, nothing pending (the common case): what _drain does, written out.
             raw, code = out[0]
             out.clear()
-            first = raw[:1]
-            at_line_start = (first in NEWLINES and first != "") or (
-                first.isspace() and raw[1:2].isspace() and _LINE_BREAK_FIRST(raw) is not None
-            )
+            at_line_start = _starts_line(raw)
             text = clean(raw, at_line_start, code)
             if not text:
                 return []

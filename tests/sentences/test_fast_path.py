@@ -294,7 +294,7 @@ def test_fast_path_equals_full_rules_everywhere(options: dict[str, Any]) -> None
 
 def test_a_token_of_digits_before_a_capital_is_decided_without_classify(monkeypatch: pytest.MonkeyPatch) -> None:
     """"BahnCard 50. Sie", "in 2023. That": the fast path knows what classify says of them."""
-    from completions_core.sentences import _scanner
+    from completions_core.sentences import _fast
     from completions_core.sentences._words import classify
 
     classified: list[int] = []
@@ -303,7 +303,7 @@ def test_a_token_of_digits_before_a_capital_is_decided_without_classify(monkeypa
         classified.append(i)
         return classify(w, i, kind)
 
-    monkeypatch.setattr(_scanner, "classify", counting)
+    monkeypatch.setattr(_fast, "classify", counting)
     options = StreamOptions(clean_sentences=False, min_sentence_length=0)
     chunker = SentenceChunker(options)
     text = "Die BahnCard 50. Sie gilt ab 2023. Das ist gut. Am 24. Dezember. Gleis 4. Dann"

@@ -15,7 +15,7 @@ def _feed_counting(text: str) -> tuple[list[str], int]:
     scanner = chunker._scanner
     calls: list[int] = []
     decide = scanner._decide
-    fast = scanner._fast_terminal
+    fast = scanner.fast_terminal
 
     def counting(i: int, token: str) -> tuple[int, int, int]:
         calls.append(i)
@@ -28,7 +28,7 @@ def _feed_counting(text: str) -> tuple[list[str], int]:
         return decision
 
     scanner._decide = counting  # type: ignore[method-assign]
-    scanner._fast_terminal = counting_fast  # type: ignore[method-assign]
+    scanner.fast_terminal = counting_fast
     sentences: list[str] = []
     for char in text:
         sentences += chunker.feed(char)
