@@ -23,6 +23,8 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from ab_report import report
+
 
 async def _one(app: Any, chunks: int) -> float:
     from completions_core.types import ContentDeltaChunk
@@ -92,10 +94,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     results = asyncio.run(run(args.chunks, args.rounds, args.repeats))
-    for name, figures in results.items():
-        print(f"{name:8} per chunk: " + ", ".join(f"{f * 1e6:.2f}" for f in figures) + " us")
-    ratios = [d / w for d, w in zip(results["direct"], results["wrapped"], strict=True)]
-    print("direct / wrapped per round: " + ", ".join(f"{r:.3f}" for r in ratios))
+    report(results, "direct", "wrapped", "chunk")
 
 
 if __name__ == "__main__":

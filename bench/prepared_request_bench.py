@@ -21,6 +21,8 @@ import asyncio
 import timeit
 from typing import Any
 
+from ab_report import report
+
 BODY = {
     "model": "gpt-mock-itl20",
     "messages": [{"role": "user", "content": "Tell me about the weather in Lisbon."}],
@@ -76,10 +78,7 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=20000)
     args = parser.parse_args()
     results = asyncio.run(run(args.rounds, args.repeats, args.number))
-    for name, figures in results.items():
-        print(f"{name:8} per request: " + ", ".join(f"{f * 1e6:.2f}" for f in figures) + " us")
-    ratios = [p / h for p, h in zip(results["prepared"], results["httpx2"], strict=True)]
-    print("prepared / httpx2 per round: " + ", ".join(f"{r:.3f}" for r in ratios))
+    report(results, "prepared", "httpx2", "request")
 
 
 if __name__ == "__main__":

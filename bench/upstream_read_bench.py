@@ -25,6 +25,8 @@ import asyncio
 import time
 from typing import Any
 
+from ab_report import report
+
 CHUNK = b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" tok"}}]}\n\n'
 
 
@@ -91,10 +93,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     results = asyncio.run(run(args.chunks, args.rounds, args.repeats))
-    for how, figures in results.items():
-        print(f"{how:7} per chunk: " + ", ".join(f"{f * 1e6:.2f}" for f in figures) + " us")
-    ratios = [d / h for d, h in zip(results["direct"], results["httpx2"], strict=True)]
-    print("direct / httpx2 per round: " + ", ".join(f"{r:.3f}" for r in ratios))
+    report(results, "direct", "httpx2", "chunk")
 
 
 if __name__ == "__main__":
