@@ -10,7 +10,7 @@ its body read in two ways, in alternating rounds:
 - ``httpx2``: as before, through httpx2's response (``aiter_bytes``, ``aiter_raw``,
   ``BoundAsyncStream``, the vendored ``AiohttpResponseStream``), aiohttp's read timer armed again
   on every read;
-- ``direct``: ``UpstreamBody.aiter_bytes``, read straight from aiohttp with one watchdog per stream.
+- ``direct``: ``UpstreamBody.aiter_bytes``, read straight from aiohttp (its read timer guarding a silent upstream).
 
 Each round's figure is this process's CPU time per chunk of the whole loop (server write, wake-up, read),
 best of ``--repeats``; the server's part is the same in both ways.
