@@ -16,9 +16,11 @@ nor has a client whose SDK traces while a trace is active (OpenTelemetry): the S
 No SDK is imported here: each adapter passes what differs (the path, its error types, the
 headers that carry the request's timeout).
 
-The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport it reads
-aiohttp's response straight (one ``readany`` per upstream read, instead of through httpx2's and
-the vendored transport's stream wrappers; bench/README.md, "Per-chunk upstream read"). A provider
+The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport, when the
+body is not content-encoded (the common case), it reads aiohttp's response straight (one
+``readany`` per upstream read, instead of through httpx2's and the vendored transport's stream
+wrappers; bench/README.md, "Per-chunk upstream read"); a compressed body is read through httpx2's
+response, which decodes it as the SDK's own reading does (that transport leaves decoding to it). A provider
 that goes silent is still cut by aiohttp's own read timer (the request's read timeout). Errors are
 mapped by the transport's own mapping, so that they are the ones its stream raised before.
 """
@@ -278,7 +280,9 @@ class _DirectBody(UpstreamBody):
 
 def upstream_body(response: httpx2.Response) -> UpstreamBody:
     """The body of ``response`` (a streaming response, unread): read straight from aiohttp when it
-    came from an SDK's aiohttp transport, else through the HTTP client's response."""
+    came from an SDK's aiohttp transport and is not content-encoded, else through the HTTP
+    client's response (which decodes what it can: gzip, deflate, and br or zstd when their
+    decoders are installed)."""
     raw = _aiohttp_response(response)
     return UpstreamBody(response) if raw is None else _DirectBody(response, *raw)
 
@@ -286,7 +290,14 @@ def upstream_body(response: httpx2.Response) -> UpstreamBody:
 def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.ClientResponse, Any]]:
     """The aiohttp response under ``response`` and its transport's error mapping, when it came
     from the SDKs' vendored aiohttp transport (httpx-aiohttp: ``AiohttpResponseStream`` and
-    ``map_aiohttp_exceptions``, in the same module), else None."""
+    ``map_aiohttp_exceptions``, in the same module) and its body is not content-encoded, else None.
+
+    That transport leaves decoding to httpx2's response (aiohttp's ``auto_decompress`` is off),
+    and the request accepts gzip and deflate: an encoded body read straight would be the
+    compressed bytes."""
+    encoding = response.headers.get("content-encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        return None
     stream = getattr(response.stream, "_stream", None)  # inside httpx2's BoundAsyncStream
     if type(stream).__name__ != "AiohttpResponseStream":
         return None
