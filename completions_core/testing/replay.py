@@ -29,6 +29,7 @@ import asyncio
 import json
 import socket
 import struct
+from http import HTTPStatus
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -419,9 +420,11 @@ class ReplayServer:
         return web.Response(status=500)
 
     async def _send_body(self, request: web.BaseRequest, received: ReceivedRequest, body: Body) -> web.StreamResponse:
-        response = web.StreamResponse(status=body.status, reason=body.reason, headers=self._head(body))
-        encoder = Encoder(body.encoding)
+        encoder = Encoder(None if body.encoded else body.encoding)
         data = encoder.feed(body.body) + encoder.end()
+        if body.close_delimited:
+            return await self._send_until_close(request, received, body, data)
+        response = web.StreamResponse(status=body.status, reason=body.reason, headers=self._head(body))
         response.content_length = len(data)
         try:
             await response.prepare(request)
@@ -465,6 +468,24 @@ class ReplayServer:
         except ConnectionError:
             received.closed_early = not received._closed_by_server
         return response
+
+    async def _send_until_close(
+        self, request: web.BaseRequest, received: ReceivedRequest, body: Body, data: bytes
+    ) -> web.StreamResponse:
+        # aiohttp frames every HTTP/1.1 response (a length, or chunks): this one is written on the
+        # transport by hand, its end being the connection's orderly close.
+        transport = request.transport
+        received._closed_by_server = True
+        if transport is not None:
+            reason = body.reason or HTTPStatus(body.status).phrase
+            lines = [f"HTTP/1.1 {body.status} {reason}", *(f"{name}: {value}" for name, value in self._head(body))]
+            transport.write(("\r\n".join([*lines, "connection: close"]) + "\r\n\r\n").encode("latin-1"))
+            for start in range(0, len(data), self.chunk_size):
+                transport.write(data[start : start + self.chunk_size])
+                await asyncio.sleep(0)
+            transport.close()  # after what is buffered is sent: a FIN, not a reset
+        # aiohttp will try to send this placeholder on the closed transport and give up quietly.
+        return web.Response(status=500)
 
     @staticmethod
     def _head(reply: Body | Stream) -> list[tuple[str, str]]:

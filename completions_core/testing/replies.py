@@ -133,7 +133,12 @@ class Body:
     ``encoding`` (one of :data:`ENCODINGS`) has the server compress the body it sends and name
     that in ``Content-Encoding`` (``cut_after`` then counts compressed bytes). Any other name is
     sent as the header over the body exactly as given: a test of an encoding the client cannot
-    decode passes the bytes it wants on the wire. Without it (the default) nothing is encoded.
+    decode passes the bytes it wants on the wire. ``encoded`` says the body is already in
+    ``encoding`` (a corrupt one, say): it is sent as given. Without it (the default) nothing is
+    encoded.
+
+    ``close_delimited`` sends no content-length: the body ends when the server closes the
+    connection (as an HTTP/1.0-style upstream or some proxies do).
     """
 
     def __init__(
@@ -146,6 +151,8 @@ class Body:
         reason: str | None = None,
         cut_after: int | None = None,
         encoding: str | None = None,
+        encoded: bool = False,
+        close_delimited: bool = False,
     ) -> None:
         self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.status = status
@@ -153,6 +160,8 @@ class Body:
         self.reason = reason
         self.cut_after = cut_after
         self.encoding = _checked_encoding(encoding)
+        self.encoded = encoded
+        self.close_delimited = close_delimited
 
     @classmethod
     def from_json(

@@ -47,7 +47,8 @@ def _status_error(exc: Any, provider: str) -> ProviderError:
     status = int(exc.status_code)
     kind, message = _body_error(exc.body)
     headers = exc.response.headers
-    in_stream = status < 400  # an ``event: error`` inside a stream that started with 200
+    # An ``event: error`` inside a stream that started with 200 (a 3xx is an answer, not followed).
+    in_stream = status < 300
     if in_stream:
         error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
     else:
@@ -102,6 +103,13 @@ def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
         # Raised while reading a stream body: the SDK does not wrap errors after the headers.
         return ProviderError(
             f"the connection to {provider} broke ({type(exc).__name__})", "connection_error", provider=provider
+        )
+    if isinstance(exc, httpx2.DecodingError):
+        # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
+        return ProviderError(
+            f"{provider} sent a body that could not be decoded (its content-encoding)",
+            "invalid_response_error",
+            provider=provider,
         )
     if isinstance(exc, anthropic.APIResponseValidationError | json.JSONDecodeError):
         return ProviderError(

@@ -7,6 +7,7 @@ The provider's own message is kept (it is what the caller needs to fix a bad req
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -61,6 +62,11 @@ def _from_stream_error(exc: Any, provider: str) -> ProviderError:
     body["message"] = exc.message or body.get("message")
     return stream_error(body, provider)
 
+def _is_aiohttp_error(exc: BaseException) -> bool:
+    aiohttp = sys.modules.get("aiohttp")  # imported by the SDK's transport when it is in use
+    return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
+
+
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
@@ -105,6 +111,19 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         )
     elif isinstance(exc, openai.OpenAIError):
         error = ProviderError(f"{provider} client error: {exc}", "provider_error", provider=provider, retryable=False)
+    elif isinstance(exc, httpx2.DecodingError):
+        # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
+        error = ProviderError(
+            f"{provider} sent a body that could not be decoded (its content-encoding)",
+            "invalid_response_error",
+            provider=provider,
+        )
+    elif _is_aiohttp_error(exc):
+        # The SDK's aiohttp transport lets a few of aiohttp's own errors through (an answer whose
+        # headers aiohttp refuses: one over its size limit); the prepared post maps them as these.
+        error = ProviderError(
+            f"the connection to {provider} failed ({type(exc).__name__})", "connection_error", provider=provider
+        )
     else:
         return None
     return scrub_error(error, [secret])
