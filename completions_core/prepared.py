@@ -282,9 +282,31 @@ def upstream_body(response: httpx2.Response) -> UpstreamBody:
     """The body of ``response`` (a streaming response, unread): read straight from aiohttp when it
     came from an SDK's aiohttp transport and is not content-encoded, else through the HTTP
     client's response (which decodes what it can: gzip, deflate, and br or zstd when their
-    decoders are installed)."""
+    decoders are installed). A coding httpx2 does not know, which it would pass on as it came, is
+    an ``httpx2.DecodingError`` at the first read (the adapters map it to invalid_response_error)."""
     raw = _aiohttp_response(response)
-    return UpstreamBody(response) if raw is None else _DirectBody(response, *raw)
+    if raw is not None:
+        return _DirectBody(response, *raw)
+    from httpx2 import _decoders
+
+    known = getattr(_decoders, "SUPPORTED_DECODERS", {"identity": None, "gzip": None, "deflate": None})
+    codings = [name.strip().lower() for name in response.headers.get_list("content-encoding", split_commas=True)]
+    unknown = [name for name in codings if name and name not in known]
+    return _Undecodable(response, unknown) if unknown else UpstreamBody(response)
+
+
+class _Undecodable(UpstreamBody):
+    """A body in a content-encoding the HTTP client cannot decode: reading it fails, naming it."""
+
+    def __init__(self, response: httpx2.Response, codings: list[str]) -> None:
+        super().__init__(response)
+        self.codings = codings
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        import httpx2
+
+        raise httpx2.DecodingError(f"the body's content-encoding {', '.join(self.codings)} cannot be decoded")
+        yield b""  # an async generator, as the others
 
 
 def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.ClientResponse, Any]]:

@@ -29,10 +29,10 @@ import asyncio
 import json
 import socket
 import struct
-from http import HTTPStatus
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
 

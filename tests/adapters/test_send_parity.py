@@ -326,3 +326,32 @@ async def test_a_compressed_gemini_stream_gives_the_recorded_text(
             server.assert_all_used()
     assert results["aiohttp"] == results["httpx2"]
     assert results["aiohttp"].error is None and results["aiohttp"].text == expected and expected
+
+
+@pytest.mark.parametrize("fault", ["unknown_encoding", "corrupt_gzip"])
+async def test_a_gemini_stream_that_cannot_be_decoded_is_an_invalid_response(
+    fault: str, google_transport: Callable[[str], None]
+) -> None:
+    cassette = load_cassette(ROOT / "providers/google/tests/cassettes/stream_text.yaml")
+    text = next(i.response for i in cassette.interactions if i.response.is_streaming).body
+    if fault == "unknown_encoding":
+        whole = zlib.compressobj(wbits=31)
+        reply = Body(whole.compress(text.encode()) + whole.flush(), content_type="text/event-stream",
+                     encoding="x-snappy")  # fmt: skip
+    else:
+        reply = Body(corrupt_gzip(text), content_type="text/event-stream", encoding="gzip", encoded=True)
+    results: dict[str, Outcome] = {}
+    for transport in ("aiohttp", "httpx2"):
+        google_transport(transport)
+        async with ReplayServer() as server:
+            case = Case("google", server)
+            server.enqueue(reply, method="POST", path=case.path(True))
+            adapter = case.adapter()
+            request = case.request()
+            client = adapter.create_client(adapter.client_config(request, case.credential()))
+            try:
+                results[transport] = await stream(adapter, client, request)
+            finally:
+                await adapter.close_client(client)
+    assert results["aiohttp"] == results["httpx2"], results
+    assert results["aiohttp"].error is not None and results["aiohttp"].error[0] == "invalid_response_error"

@@ -107,7 +107,7 @@ def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
     if isinstance(exc, httpx2.DecodingError):
         # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
         return ProviderError(
-            f"{provider} sent a body that could not be decoded (its content-encoding)",
+            f"{provider} sent a body that could not be decoded ({exc})",
             "invalid_response_error",
             provider=provider,
         )

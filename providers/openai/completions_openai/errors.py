@@ -62,6 +62,7 @@ def _from_stream_error(exc: Any, provider: str) -> ProviderError:
     body["message"] = exc.message or body.get("message")
     return stream_error(body, provider)
 
+
 def _is_aiohttp_error(exc: BaseException) -> bool:
     aiohttp = sys.modules.get("aiohttp")  # imported by the SDK's transport when it is in use
     return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
@@ -114,7 +115,7 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
     elif isinstance(exc, httpx2.DecodingError):
         # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
         error = ProviderError(
-            f"{provider} sent a body that could not be decoded (its content-encoding)",
+            f"{provider} sent a body that could not be decoded ({exc})",
             "invalid_response_error",
             provider=provider,
         )
