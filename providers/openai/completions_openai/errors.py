@@ -68,6 +68,16 @@ def _is_aiohttp_error(exc: BaseException) -> bool:
     return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
 
 
+def _undecodable(exc: BaseException, decoding_error: type[Exception]) -> Optional[str]:
+    """What went wrong when ``exc`` is a body that could not be decoded: httpx2's decoding error
+    (a stream read), the SDK's connection error it caused (a whole body read), or text that is not
+    UTF-8 (a content-encoding httpx2 does not know passes the compressed bytes on); else None."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, decoding_error):
+            return str(error) or type(error).__name__
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else None
+
+
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
@@ -81,7 +91,15 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         return scrub_error(exc, [secret])
     error: ProviderError
     broken = broken_connection(exc)
-    if broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
+    undecodable = _undecodable(exc, httpx2.DecodingError)
+    if undecodable is not None:
+        # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
+        error = ProviderError(
+            f"{provider} sent a body that could not be decoded ({undecodable})",
+            "invalid_response_error",
+            provider=provider,
+        )
+    elif broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
         # The aiohttp transport reports a refused or reset connection as a connect *timeout*;
         # the cause chain tells the truth.
         error = ProviderError(f"could not reach {provider} ({broken})", "connection_error", provider=provider)
@@ -112,13 +130,6 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         )
     elif isinstance(exc, openai.OpenAIError):
         error = ProviderError(f"{provider} client error: {exc}", "provider_error", provider=provider, retryable=False)
-    elif isinstance(exc, httpx2.DecodingError):
-        # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
-        error = ProviderError(
-            f"{provider} sent a body that could not be decoded ({exc})",
-            "invalid_response_error",
-            provider=provider,
-        )
     elif _is_aiohttp_error(exc):
         # The SDK's aiohttp transport lets a few of aiohttp's own errors through (an answer whose
         # headers aiohttp refuses: one over its size limit); the prepared post maps them as these.
