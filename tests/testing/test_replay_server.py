@@ -370,3 +370,24 @@ def test_an_encoding_must_name_one_encoding() -> None:
     for bad in ("", "identity", "gzip, br"):
         with pytest.raises(ValueError, match="one content encoding"):
             Stream([], encoding=bad)
+
+
+async def test_encoded_bytes_go_out_as_given_under_their_coding(server: ReplayServer) -> None:
+    server.enqueue(Body(b"\x1f\x8bnot really gzip", encoding="gzip", encoded=True))
+    head, body = await _raw_exchange(server, "/v1/chat/completions")
+    assert b"content-encoding: gzip" in head.lower() and body == b"\x1f\x8bnot really gzip"
+
+
+async def test_a_close_delimited_body_has_no_length_and_ends_with_the_connection(server: ReplayServer) -> None:
+    server.enqueue(Body("data: 1\n\ndata: 2\n\n", status=201, headers={"x-id": "7"}, content_type="text/event-stream",
+                        close_delimited=True))  # fmt: skip
+    head, body = await _raw_exchange(server, "/v1/chat/completions")
+    lowered = head.lower()
+    assert head.startswith(b"HTTP/1.1 201 Created") and b"x-id: 7" in lowered
+    assert b"content-length" not in lowered and b"transfer-encoding" not in lowered
+    assert body == b"data: 1\n\ndata: 2\n\n"
+    # A plain HTTP client reads it to the close; the server is ready for the next request.
+    server.enqueue(Body(json.dumps({"n": 1}), content_type="application/json", close_delimited=True))
+    status, _, data = await _post(server.url + "/v1/chat/completions")
+    assert (status, json.loads(data)) == (200, {"n": 1})
+    server.assert_all_used()
