@@ -16,6 +16,7 @@ compared across those two transports and against the recording's text.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -305,7 +306,7 @@ async def test_a_compressed_gemini_stream_gives_the_recorded_text(
         part.get("text", "")
         for line in response.body.splitlines()
         if line.startswith("data:")
-        for candidate in __import__("json").loads(line[5:]).get("candidates", [])
+        for candidate in json.loads(line[5:]).get("candidates", [])
         for part in candidate.get("content", {}).get("parts", [])
         if not part.get("thought")
     )
