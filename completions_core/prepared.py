@@ -317,9 +317,6 @@ def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.Clien
     That transport leaves decoding to httpx2's response (aiohttp's ``auto_decompress`` is off),
     and the request accepts gzip and deflate: an encoded body read straight would be the
     compressed bytes."""
-    encoding = response.headers.get("content-encoding")
-    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
-        return None
     stream = getattr(response.stream, "_stream", None)  # inside httpx2's BoundAsyncStream
     if type(stream).__name__ != "AiohttpResponseStream":
         return None
@@ -328,6 +325,9 @@ def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.Clien
     import aiohttp
 
     if not isinstance(raw, aiohttp.ClientResponse) or not callable(mapping):
+        return None
+    # aiohttp's headers (the same as httpx2's response holds): a lookup there costs less.
+    if any(coding.strip().lower() not in ("", "identity") for coding in raw.headers.getall("Content-Encoding", ())):
         return None
     return raw, mapping
 
