@@ -16,9 +16,11 @@ nor has a client whose SDK traces while a trace is active (OpenTelemetry): the S
 No SDK is imported here: each adapter passes what differs (the path, its error types, the
 headers that carry the request's timeout).
 
-The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport it reads
-aiohttp's response straight (one ``readany`` per upstream read, instead of through httpx2's and
-the vendored transport's stream wrappers; bench/README.md, "Per-chunk upstream read"). A provider
+The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport, when the
+body is not content-encoded (the common case), it reads aiohttp's response straight (one
+``readany`` per upstream read, instead of through httpx2's and the vendored transport's stream
+wrappers; bench/README.md, "Per-chunk upstream read"); a compressed body is read through httpx2's
+response, which decodes it as the SDK's own reading does (that transport leaves decoding to it). A provider
 that goes silent is still cut by aiohttp's own read timer (the request's read timeout). Errors are
 mapped by the transport's own mapping, so that they are the ones its stream raised before.
 """
@@ -278,15 +280,43 @@ class _DirectBody(UpstreamBody):
 
 def upstream_body(response: httpx2.Response) -> UpstreamBody:
     """The body of ``response`` (a streaming response, unread): read straight from aiohttp when it
-    came from an SDK's aiohttp transport, else through the HTTP client's response."""
+    came from an SDK's aiohttp transport and is not content-encoded, else through the HTTP
+    client's response (which decodes what it can: gzip, deflate, and br or zstd when their
+    decoders are installed). A coding httpx2 does not know, which it would pass on as it came, is
+    an ``httpx2.DecodingError`` at the first read (the adapters map it to invalid_response_error)."""
     raw = _aiohttp_response(response)
-    return UpstreamBody(response) if raw is None else _DirectBody(response, *raw)
+    if raw is not None:
+        return _DirectBody(response, *raw)
+    from httpx2 import _decoders
+
+    known = getattr(_decoders, "SUPPORTED_DECODERS", {"identity": None, "gzip": None, "deflate": None})
+    codings = [name.strip().lower() for name in response.headers.get_list("content-encoding", split_commas=True)]
+    unknown = [name for name in codings if name and name not in known]
+    return _Undecodable(response, unknown) if unknown else UpstreamBody(response)
+
+
+class _Undecodable(UpstreamBody):
+    """A body in a content-encoding the HTTP client cannot decode: reading it fails, naming it."""
+
+    def __init__(self, response: httpx2.Response, codings: list[str]) -> None:
+        super().__init__(response)
+        self.codings = codings
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        import httpx2
+
+        raise httpx2.DecodingError(f"the body's content-encoding {', '.join(self.codings)} cannot be decoded")
+        yield b""  # an async generator, as the others
 
 
 def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.ClientResponse, Any]]:
     """The aiohttp response under ``response`` and its transport's error mapping, when it came
     from the SDKs' vendored aiohttp transport (httpx-aiohttp: ``AiohttpResponseStream`` and
-    ``map_aiohttp_exceptions``, in the same module), else None."""
+    ``map_aiohttp_exceptions``, in the same module) and its body is not content-encoded, else None.
+
+    That transport leaves decoding to httpx2's response (aiohttp's ``auto_decompress`` is off),
+    and the request accepts gzip and deflate: an encoded body read straight would be the
+    compressed bytes."""
     stream = getattr(response.stream, "_stream", None)  # inside httpx2's BoundAsyncStream
     if type(stream).__name__ != "AiohttpResponseStream":
         return None
@@ -295,6 +325,9 @@ def _aiohttp_response(response: httpx2.Response) -> Optional[tuple[aiohttp.Clien
     import aiohttp
 
     if not isinstance(raw, aiohttp.ClientResponse) or not callable(mapping):
+        return None
+    # aiohttp's headers (the same as httpx2's response holds): a lookup there costs less.
+    if any(coding.strip().lower() not in ("", "identity") for coding in raw.headers.getall("Content-Encoding", ())):
         return None
     return raw, mapping
 

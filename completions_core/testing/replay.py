@@ -19,7 +19,8 @@ does not fit the next queued reply is answered with status 599 and recorded in
 
 Streams go out with chunked transfer encoding in small pieces (13 bytes by default), so SSE events
 are split mid-line the way a real network splits them. Bodies are sent exactly as recorded: no
-content-encoding is ever added.
+content-encoding is added unless a reply asks for one (``encoding=`` of :class:`Body` and
+:class:`Stream`: the server then compresses what it sends and says so in ``Content-Encoding``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
 
@@ -39,8 +41,10 @@ from aiohttp import web
 from completions_core.testing.cassettes import Cassette, Interaction, match_path
 from completions_core.testing.replies import (
     DEFAULT_CHUNK_SIZE,
+    ENCODINGS,
     MISMATCH_STATUS,
     Body,
+    Encoder,
     Fault,
     Hang,
     HeaderInput,
@@ -54,6 +58,7 @@ from completions_core.testing.replies import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "ENCODINGS",
     "MISMATCH_STATUS",
     "Body",
     "Fault",
@@ -415,15 +420,19 @@ class ReplayServer:
         return web.Response(status=500)
 
     async def _send_body(self, request: web.BaseRequest, received: ReceivedRequest, body: Body) -> web.StreamResponse:
-        response = web.StreamResponse(status=body.status, reason=body.reason, headers=body.headers)
-        response.content_length = len(body.body)
+        encoder = Encoder(None if body.encoded else body.encoding)
+        data = encoder.feed(body.body) + encoder.end()
+        if body.close_delimited:
+            return await self._send_until_close(request, received, body, data)
+        response = web.StreamResponse(status=body.status, reason=body.reason, headers=self._head(body))
+        response.content_length = len(data)
         try:
             await response.prepare(request)
             if body.cut_after is None:
-                await response.write(body.body)
+                await response.write(data)
                 await response.write_eof()
             else:
-                await response.write(body.body[: body.cut_after])
+                await response.write(data[: body.cut_after])
                 received._closed_by_server = True
                 if request.transport is not None:
                     request.transport.close()
@@ -434,10 +443,12 @@ class ReplayServer:
     async def _send_stream(
         self, request: web.BaseRequest, received: ReceivedRequest, stream: Stream
     ) -> web.StreamResponse:
-        response = web.StreamResponse(status=stream.status, reason=stream.reason, headers=stream.headers)
+        response = web.StreamResponse(status=stream.status, reason=stream.reason, headers=self._head(stream))
         response.enable_chunked_encoding()
         size = stream.chunk_size or self.chunk_size
-        events = [event.encode("utf-8") for event in stream.events]
+        # Each event encoded on its own (flushed): identical to the event when nothing encodes.
+        encoder = Encoder(stream.encoding)
+        events = [encoder.feed(event.encode("utf-8")) for event in stream.events]
         try:
             await response.prepare(request)
             if stream.reset_after_bytes is not None:
@@ -452,11 +463,36 @@ class ReplayServer:
                 if self._stopping:
                     return self._reset(request, received)
                 events = events[stream.pause_after :]
-            await self._write(response, b"".join(events), size)
+            await self._write(response, b"".join(events) + encoder.end(), size)
             await response.write_eof()
         except ConnectionError:
             received.closed_early = not received._closed_by_server
         return response
+
+    async def _send_until_close(
+        self, request: web.BaseRequest, received: ReceivedRequest, body: Body, data: bytes
+    ) -> web.StreamResponse:
+        # aiohttp frames every HTTP/1.1 response (a length, or chunks): this one is written on the
+        # transport by hand, its end being the connection's orderly close.
+        transport = request.transport
+        received._closed_by_server = True
+        if transport is not None:
+            reason = body.reason or HTTPStatus(body.status).phrase
+            lines = [f"HTTP/1.1 {body.status} {reason}", *(f"{name}: {value}" for name, value in self._head(body))]
+            transport.write(("\r\n".join([*lines, "connection: close"]) + "\r\n\r\n").encode("latin-1"))
+            for start in range(0, len(data), self.chunk_size):
+                transport.write(data[start : start + self.chunk_size])
+                await asyncio.sleep(0)
+            transport.close()  # after what is buffered is sent: a FIN, not a reset
+        # aiohttp will try to send this placeholder on the closed transport and give up quietly.
+        return web.Response(status=500)
+
+    @staticmethod
+    def _head(reply: Body | Stream) -> list[tuple[str, str]]:
+        headers = list(reply.headers)
+        if reply.encoding is not None:
+            headers.append(("content-encoding", reply.encoding))
+        return headers
 
     def _reset_after_flush(
         self, request: web.BaseRequest, received: ReceivedRequest, response: web.StreamResponse

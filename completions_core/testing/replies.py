@@ -10,6 +10,7 @@ import contextlib
 import copy
 import json
 import socket
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
@@ -17,8 +18,10 @@ from completions_core.testing.cassettes import Interaction, RecordedResponse, sp
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "ENCODINGS",
     "MISMATCH_STATUS",
     "Body",
+    "Encoder",
     "Fault",
     "Hang",
     "HeaderInput",
@@ -44,6 +47,41 @@ PathOverride: TypeAlias = str | Callable[[Interaction], str] | None
 _DROPPED_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive", "date", "server"}
 )
+
+
+#: The content encodings the server compresses a reply with (``encoding=`` of :class:`Body` and
+#: :class:`Stream`): ``deflate`` is the zlib format, as HTTP defines it.
+ENCODINGS = ("gzip", "deflate")
+
+
+def _checked_encoding(encoding: str | None) -> str | None:
+    if encoding is None:
+        return None
+    name = encoding.strip().lower()
+    if not name or name == "identity" or any(c in name for c in "\r\n,"):
+        raise ValueError(f"encoding must name one content encoding other than identity, not {encoding!r}")
+    return name
+
+
+class Encoder:
+    """Compresses a reply as the server sends it: :meth:`feed` returns the encoded bytes of one
+    piece (flushed, so that it can be decoded on arrival), :meth:`end` what closes the encoding.
+    For a name not in :data:`ENCODINGS` (or None) the bytes go out as given."""
+
+    def __init__(self, encoding: str | None) -> None:
+        self.encoding = encoding
+        wbits = {"gzip": 31, "deflate": 15}.get(encoding or "")
+        self._compressor = zlib.compressobj(wbits=wbits) if wbits is not None else None
+
+    def feed(self, data: bytes) -> bytes:
+        """``data`` encoded, flushed to a byte boundary."""
+        if self._compressor is None:
+            return data
+        return self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+
+    def end(self) -> bytes:
+        """What ends the encoded body (a gzip trailer, say)."""
+        return b"" if self._compressor is None else self._compressor.flush()
 
 
 class Releasable(Protocol):
@@ -91,6 +129,16 @@ class Body:
 
     ``cut_after`` sends only that many body bytes, still announcing the full content-length, and
     then closes the connection: the client sees a body truncated in transit.
+
+    ``encoding`` (one of :data:`ENCODINGS`) has the server compress the body it sends and name
+    that in ``Content-Encoding`` (``cut_after`` then counts compressed bytes). Any other name is
+    sent as the header over the body exactly as given: a test of an encoding the client cannot
+    decode passes the bytes it wants on the wire. ``encoded`` says the body is already in
+    ``encoding`` (a corrupt one, say): it is sent as given. Without it (the default) nothing is
+    encoded.
+
+    ``close_delimited`` sends no content-length: the body ends when the server closes the
+    connection (as an HTTP/1.0-style upstream or some proxies do).
     """
 
     def __init__(
@@ -102,17 +150,27 @@ class Body:
         content_type: str | None = None,
         reason: str | None = None,
         cut_after: int | None = None,
+        encoding: str | None = None,
+        encoded: bool = False,
+        close_delimited: bool = False,
     ) -> None:
         self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.status = status
         self.headers = _clean_headers(headers, content_type)
         self.reason = reason
         self.cut_after = cut_after
+        self.encoding = _checked_encoding(encoding)
+        self.encoded = encoded
+        self.close_delimited = close_delimited
 
     @classmethod
-    def from_json(cls, payload: Any, *, status: int = 200, headers: HeaderInput | None = None) -> Body:
+    def from_json(
+        cls, payload: Any, *, status: int = 200, headers: HeaderInput | None = None, encoding: str | None = None
+    ) -> Body:
         """A JSON response; ``payload`` is serialized unless it is already ``str``/``bytes``."""
-        return cls(_json_bytes(payload), status=status, headers=headers, content_type="application/json")
+        return cls(
+            _json_bytes(payload), status=status, headers=headers, content_type="application/json", encoding=encoding
+        )
 
     @classmethod
     def from_response(cls, response: RecordedResponse) -> Body:
@@ -134,6 +192,12 @@ class Stream:
     ``events`` is raw SSE text (split at blank lines) or a list of events; a list item that does
     not end with a blank line gets ``\\n\\n`` appended. The ``then_*`` methods return a copy that
     misbehaves after some events.
+
+    ``encoding`` (one of :data:`ENCODINGS`) has the server compress the stream as it sends it,
+    flushed after every event (so that each event can be decoded as it arrives, as a compressing
+    server or CDN does for SSE), and name it in ``Content-Encoding``; ``then_reset(after_bytes=)``
+    then counts compressed bytes. Any other name is sent as the header over the events as given.
+    Without it (the default) nothing is encoded.
     """
 
     def __init__(
@@ -145,12 +209,14 @@ class Stream:
         content_type: str = "text/event-stream",
         reason: str | None = None,
         chunk_size: int | None = None,
+        encoding: str | None = None,
     ) -> None:
         self.events: tuple[str, ...] = _as_events(events)
         self.status = status
         self.headers = _clean_headers(headers, content_type)
         self.reason = reason
         self.chunk_size = chunk_size
+        self.encoding = _checked_encoding(encoding)
         self.pause_after: int | None = None
         self.release: Releasable | None = None
         self.reset_after_events: int | None = None
@@ -251,11 +317,13 @@ class Fault:
         retry_after: float | str | None = None,
         retry_after_ms: int | None = None,
         headers: HeaderInput | None = None,
+        encoding: str | None = None,
     ) -> Body:
         """An HTTP error with a JSON body (a generic one when ``body`` is None).
 
         ``retry_after`` is seconds (or a verbatim HTTP-date string) for ``Retry-After``;
-        ``retry_after_ms`` sets ``retry-after-ms``, which the OpenAI and Anthropic SDKs prefer.
+        ``retry_after_ms`` sets ``retry-after-ms``, which the OpenAI and Anthropic SDKs prefer;
+        ``encoding`` compresses the body (as :class:`Body`'s).
         """
         extra = list(_clean_headers(headers))
         if retry_after is not None:
@@ -265,7 +333,8 @@ class Fault:
             extra.append(("retry-after", str(value)))
         if retry_after_ms is not None:
             extra.append(("retry-after-ms", str(retry_after_ms)))
-        return Body.from_json(_error_payload(code) if body is None else body, status=code, headers=extra)
+        payload = _error_payload(code) if body is None else body
+        return Body.from_json(payload, status=code, headers=extra, encoding=encoding)
 
     @staticmethod
     def reset() -> Reset:

@@ -1,7 +1,8 @@
 """Every answer a provider's SDK cannot decode is ``invalid_response_error`` (502), retryable.
 
 For every provider, on the non-streaming and the streaming path, a status-200 answer that is an
-HTML page, malformed JSON, truncated JSON, plain text, an empty body or JSON of the wrong shape
+HTML page, malformed JSON, truncated JSON, plain text, an empty body, JSON of the wrong shape or a
+body whose content-encoding does not decode
 becomes a :class:`ProviderError` the engine retries (docs/reliability.md: "malformed responses"),
 never an ``internal_error``.
 """
@@ -9,6 +10,7 @@ never an ``internal_error``.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +20,16 @@ from completions_core.testing.replay import Body, Fault, ReplayServer
 from tests.adapters.harness import PROVIDERS, Case, run
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+def _gzip(text: str) -> bytes:
+    compressor = zlib.compressobj(wbits=31)
+    return compressor.compress(text.encode()) + compressor.flush()
+
+
+def _corrupt_gzip(text: str) -> bytes:
+    data = _gzip(text)
+    return data[:10] + bytes(byte ^ 0x5A for byte in data[10:])  # the header kept, the deflate data not
+
 
 FAULTS: dict[str, Callable[[Case], Body]] = {
     "html": lambda case: Fault.wrong_content_type(),
@@ -30,7 +42,12 @@ FAULTS: dict[str, Callable[[Case], Body]] = {
     "json_scalar": lambda case: Body.from_json("hello"),
     "json_list": lambda case: Body.from_json([1, 2, 3]),
     "wrong_shape": lambda case: Body.from_json({"unexpected": {"nested": True}}),
-}
+    # Compressed in a way that does not decode: a corrupt gzip body, a coding nothing here knows.
+    "corrupt_gzip": lambda case: Body(_corrupt_gzip(json.dumps(case.good_body())), content_type="application/json",
+                                      encoding="gzip", encoded=True),
+    "unknown_encoding": lambda case: Body(_gzip(json.dumps(case.good_body())), content_type="application/json",
+                                          encoding="x-snappy"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])

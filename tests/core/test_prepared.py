@@ -263,3 +263,39 @@ async def test_an_upstream_silent_mid_stream_fails_the_read_with_aiohttps_timeou
     assert received == [b"data: 1\n\n"]
     assert isinstance(info.value.__cause__, aiohttp.SocketTimeoutError)
     assert isinstance(info.value.__cause__, TimeoutError)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_an_encoded_body_on_the_aiohttp_transport_is_read_decoded(encoding: str) -> None:
+    # The SDKs' aiohttp transport leaves decoding to httpx2: read straight, the body would be the
+    # compressed bytes. Only a body with no content-encoding is read straight.
+    from openai import DefaultAioHttpClient
+
+    events = ['data: {"n": 1}\n\n', "data: [DONE]\n\n"]
+    async with ReplayServer() as server:
+        client, http = StandIn(server.url + "/v1"), DefaultAioHttpClient()
+        remember(client, http, "/chat/completions", ERRORS)
+        post = prepared_post(client)
+        assert post is not None
+        for reply in (Stream(events), Stream(events, encoding=encoding)):
+            server.enqueue(reply)
+            body = await post.send({"model": "m", "stream": True}, 5.0)
+            try:
+                assert body.direct == (reply.encoding is None)
+                assert await body.aread() == "".join(events).encode()
+            finally:
+                await body.aclose()
+        await http.aclose()
+
+
+async def test_a_coding_the_http_client_cannot_decode_fails_the_read_naming_it() -> None:
+    seen: list[httpx2.Request] = []
+    answer = httpx2.Response(200, content=b"\x00opaque", headers={"content-encoding": "x-snappy"})
+    client, http = StandIn(), http_answering(answer, seen)
+    remember(client, http, "/messages", ERRORS)
+    post = prepared_post(client)
+    assert post is not None
+    body = await post.send({"model": "m", "stream": True}, None)
+    with pytest.raises(httpx2.DecodingError, match="content-encoding x-snappy cannot be decoded"):
+        await body.aread()
+    await body.aclose()

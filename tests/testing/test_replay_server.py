@@ -306,3 +306,88 @@ async def test_request_bodies_over_one_mebibyte_are_accepted(server: ReplayServe
     async with aiohttp.ClientSession() as http, http.post(server.url + "/upload", data=io.BytesIO(payload)) as response:
         assert response.status == 200
     assert server.requests[0].body == payload
+
+
+def _raw_body(head: bytes, body: bytes) -> bytes:
+    """A response's body as sent: chunk framing removed when it was chunked."""
+    return b"".join(_chunks(body)) if b"transfer-encoding: chunked" in head.lower() else body
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_stream_asked_to_be_compressed_is_compressed_per_event(server: ReplayServer, encoding: str) -> None:
+    import zlib
+
+    events = ['data: {"n": 1}\n\n', 'data: {"n": 2}\n\n', "data: [DONE]\n\n"]
+    server.enqueue(Stream(events, encoding=encoding))
+    head, framed = await _raw_exchange(server, "/v1/chat/completions")
+    assert f"content-encoding: {encoding}".encode() in head.lower()
+    wire = _raw_body(head, framed)
+    assert not wire.startswith(b"data:")  # really compressed on the wire
+    decoder = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    # Flushed after every event (a sync flush ends with an empty stored block, 00 00 ff ff): the
+    # bytes up to the first flush decode to the first event, whole.
+    flush = b"\x00\x00\xff\xff"
+    end = wire.index(flush) + len(flush)
+    first = decoder.decompress(wire[:end])
+    assert first == events[0].encode()
+    rest = decoder.decompress(wire[end:])
+    assert decoder.eof and first + rest == "".join(events).encode()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_asked_to_be_compressed_is_sent_compressed_with_its_length(
+    server: ReplayServer, encoding: str
+) -> None:
+    import zlib
+
+    server.enqueue(Fault.status(429, retry_after=3, encoding=encoding))
+    head, body = await _raw_exchange(server, "/v1/chat/completions")
+    assert head.startswith(b"HTTP/1.1 429") and f"content-encoding: {encoding}".encode() in head.lower()
+    assert f"content-length: {len(body)}".encode() in head.lower() and b"retry-after: 3" in head.lower()
+    assert json.loads(zlib.decompress(body, wbits=31 if encoding == "gzip" else 15))["error"]["code"] == 429
+    # A plain HTTP client decodes it as any compressed answer.
+    server.enqueue(Body.from_json({"ok": True}, encoding=encoding))
+    status, headers, data = await _post(server.url + "/v1/chat/completions")
+    assert (status, headers["content-encoding"], json.loads(data)) == (200, encoding, {"ok": True})
+
+
+async def test_an_encoding_the_server_cannot_make_goes_out_as_given(server: ReplayServer) -> None:
+    server.enqueue(Body(b"\x00opaque", encoding="x-unknown"))
+    head, body = await _raw_exchange(server, "/v1/chat/completions")
+    assert b"content-encoding: x-unknown" in head.lower() and body == b"\x00opaque"
+
+
+async def test_by_default_nothing_is_encoded(server: ReplayServer) -> None:
+    server.enqueue(Stream(["data: 1\n\n"]))
+    server.enqueue(Body.from_json({"ok": True}))
+    for _ in range(2):
+        head, body = await _raw_exchange(server, "/v1/chat/completions")
+        assert b"content-encoding" not in head.lower()
+        assert _raw_body(head, body) in (b"data: 1\n\n", b'{"ok": true}')
+
+
+def test_an_encoding_must_name_one_encoding() -> None:
+    for bad in ("", "identity", "gzip, br"):
+        with pytest.raises(ValueError, match="one content encoding"):
+            Stream([], encoding=bad)
+
+
+async def test_encoded_bytes_go_out_as_given_under_their_coding(server: ReplayServer) -> None:
+    server.enqueue(Body(b"\x1f\x8bnot really gzip", encoding="gzip", encoded=True))
+    head, body = await _raw_exchange(server, "/v1/chat/completions")
+    assert b"content-encoding: gzip" in head.lower() and body == b"\x1f\x8bnot really gzip"
+
+
+async def test_a_close_delimited_body_has_no_length_and_ends_with_the_connection(server: ReplayServer) -> None:
+    server.enqueue(Body("data: 1\n\ndata: 2\n\n", status=201, headers={"x-id": "7"}, content_type="text/event-stream",
+                        close_delimited=True))  # fmt: skip
+    head, body = await _raw_exchange(server, "/v1/chat/completions")
+    lowered = head.lower()
+    assert head.startswith(b"HTTP/1.1 201 Created") and b"x-id: 7" in lowered
+    assert b"content-length" not in lowered and b"transfer-encoding" not in lowered
+    assert body == b"data: 1\n\ndata: 2\n\n"
+    # A plain HTTP client reads it to the close; the server is ready for the next request.
+    server.enqueue(Body(json.dumps({"n": 1}), content_type="application/json", close_delimited=True))
+    status, _, data = await _post(server.url + "/v1/chat/completions")
+    assert (status, json.loads(data)) == (200, {"n": 1})
+    server.assert_all_used()

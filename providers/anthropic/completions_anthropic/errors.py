@@ -47,7 +47,8 @@ def _status_error(exc: Any, provider: str) -> ProviderError:
     status = int(exc.status_code)
     kind, message = _body_error(exc.body)
     headers = exc.response.headers
-    in_stream = status < 400  # an ``event: error`` inside a stream that started with 200
+    # An ``event: error`` inside a stream that started with 200 (a 3xx is an answer, not followed).
+    in_stream = status < 300
     if in_stream:
         error_type = _BY_BODY_TYPE.get(kind or "", "provider_error")
     else:
@@ -78,6 +79,16 @@ def stream_error(event: Mapping[str, Any], provider: str) -> ProviderError:
     return ProviderError(message or f"{provider} failed mid-stream ({kind or 'error'})", error_type, provider=provider)
 
 
+def _undecodable(exc: BaseException, decoding_error: type[Exception]) -> Optional[str]:
+    """What went wrong when ``exc`` is a body that could not be decoded: httpx2's decoding error
+    (a stream read), the SDK's connection error it caused (a whole body read), or text that is not
+    UTF-8 (a content-encoding httpx2 does not know passes the compressed bytes on); else None."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, decoding_error):
+            return str(error) or type(error).__name__
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else None
+
+
 def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
     """The ProviderError for an exception raised by the anthropic SDK or its transport.
 
@@ -87,6 +98,14 @@ def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
     import anthropic
     import httpx2
 
+    undecodable = _undecodable(exc, httpx2.DecodingError)
+    if undecodable is not None:
+        # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
+        return ProviderError(
+            f"{provider} sent a body that could not be decoded ({undecodable})",
+            "invalid_response_error",
+            provider=provider,
+        )
     broken = broken_connection(exc)
     if broken is not None and isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
         # The aiohttp transport reports a refused or reset connection as a connect timeout.

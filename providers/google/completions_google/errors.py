@@ -94,6 +94,13 @@ def _transport_error(exc: BaseException, secret: Optional[Secret]) -> Optional[P
     described = f"{name}: {detail}" if detail else name
     if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
         return ProviderError(f"Gemini did not answer in time ({described})", "timeout_error", provider=PROVIDER)
+    if isinstance(exc, httpx2.DecodingError) or _undecodable_payload(exc):
+        # A body compressed in a way that does not decode (httpx2's reading, or aiohttp's).
+        return ProviderError(
+            "Gemini sent a body that could not be decoded (its content-encoding)",
+            "invalid_response_error",
+            provider=PROVIDER,
+        )
     if isinstance(exc, httpx2.TransportError):
         return ProviderError(f"could not talk to Gemini ({described})", "connection_error", provider=PROVIDER)
     try:
@@ -107,6 +114,15 @@ def _transport_error(exc: BaseException, secret: Optional[Secret]) -> Optional[P
     if isinstance(exc, ConnectionError):
         return ProviderError(f"could not talk to Gemini ({described})", "connection_error", provider=PROVIDER)
     return None
+
+
+def _undecodable_payload(exc: BaseException) -> bool:
+    """Whether aiohttp failed to decode the body's content-encoding (its stream session decodes)."""
+    try:
+        from aiohttp.http_exceptions import ContentEncodingError
+    except ImportError:  # pragma: no cover - aiohttp is a core dependency
+        return False
+    return isinstance(exc, ContentEncodingError) or isinstance(exc.__cause__, ContentEncodingError)
 
 
 def _api_error(exc: Any, secret: Optional[Secret]) -> ProviderError:

@@ -7,6 +7,7 @@ The provider's own message is kept (it is what the caller needs to fix a bad req
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -61,6 +62,22 @@ def _from_stream_error(exc: Any, provider: str) -> ProviderError:
     body["message"] = exc.message or body.get("message")
     return stream_error(body, provider)
 
+
+def _is_aiohttp_error(exc: BaseException) -> bool:
+    aiohttp = sys.modules.get("aiohttp")  # imported by the SDK's transport when it is in use
+    return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
+
+
+def _undecodable(exc: BaseException, decoding_error: type[Exception]) -> Optional[str]:
+    """What went wrong when ``exc`` is a body that could not be decoded: httpx2's decoding error
+    (a stream read), the SDK's connection error it caused (a whole body read), or text that is not
+    UTF-8 (a content-encoding httpx2 does not know passes the compressed bytes on); else None."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, decoding_error):
+            return str(error) or type(error).__name__
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else None
+
+
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
     """The :class:`ProviderError` for an exception raised by the openai SDK, or None if it is not one.
 
@@ -74,7 +91,15 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         return scrub_error(exc, [secret])
     error: ProviderError
     broken = broken_connection(exc)
-    if broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
+    undecodable = _undecodable(exc, httpx2.DecodingError)
+    if undecodable is not None:
+        # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
+        error = ProviderError(
+            f"{provider} sent a body that could not be decoded ({undecodable})",
+            "invalid_response_error",
+            provider=provider,
+        )
+    elif broken is not None and isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
         # The aiohttp transport reports a refused or reset connection as a connect *timeout*;
         # the cause chain tells the truth.
         error = ProviderError(f"could not reach {provider} ({broken})", "connection_error", provider=provider)
@@ -105,6 +130,12 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         )
     elif isinstance(exc, openai.OpenAIError):
         error = ProviderError(f"{provider} client error: {exc}", "provider_error", provider=provider, retryable=False)
+    elif _is_aiohttp_error(exc):
+        # The SDK's aiohttp transport lets a few of aiohttp's own errors through (an answer whose
+        # headers aiohttp refuses: one over its size limit); the prepared post maps them as these.
+        error = ProviderError(
+            f"the connection to {provider} failed ({type(exc).__name__})", "connection_error", provider=provider
+        )
     else:
         return None
     return scrub_error(error, [secret])
