@@ -410,7 +410,7 @@ class _Route:
     ``send`` would hand the prepared post's request to, called the way that transport calls its
     aiohttp session, with what httpx2's send does around it repeated:
 
-    - the client closed: the same ``RuntimeError``; else marked opened;
+    - the client closed: the same ``RuntimeError`` (the SDK's connection error); else marked opened;
     - the transport: the one its mounts (proxies from the environment included) give for the
       URL, found once (the URL is fixed); a subclass of ``AsyncClient`` that overrides a step of
       ``send`` keeps httpx2's send, and so does a client with auth, credentials in the URL or
@@ -465,9 +465,6 @@ class _Route:
         from multidict import CIMultiDict
 
         http = post.http
-        if http._state == ClientState.CLOSED:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
-        http._state = ClientState.OPENED
         head = post.aiohttp_head()
         request: Optional[httpx2.Request] = None
         if head is None or http.cookies:  # rare: httpx2 builds the request, the transport's copy of its headers
@@ -488,6 +485,9 @@ class _Route:
         transport = self.transport
         start = time.perf_counter()
         try:
+            if http._state == ClientState.CLOSED:  # raised inside httpx2's send, mapped as it was
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            http._state = ClientState.OPENED
             if not isinstance(transport.client, aiohttp.ClientSession):
                 transport.client = transport.get_client()
             with self.mapping():
