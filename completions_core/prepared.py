@@ -86,6 +86,8 @@ class PreparedPost:
         self.url_text = str(self.url)
         self.timeout = httpx2.Timeout(client.timeout) if client.timeout is not None else httpx2.Timeout(None)
         self.timeout_headers = tuple(name.encode() for name in timeout_headers)
+        #: Their names as the aiohttp transport hands them to aiohttp (httpx2's ``items()``: lower case).
+        self.aiohttp_timeout_headers = tuple(name.lower() for name in timeout_headers)
         # A host with "_" needs an explicit SNI name, as the SDK sets it.
         host = self.url.host
         self.extensions: dict[str, Any] = {"sni_hostname": host.replace("_", "-")} if "_" in host else {}
@@ -424,10 +426,11 @@ class _Route:
       httpx2's logger quiet: then its body is read straight from aiohttp (:class:`_AiohttpStream`).
     """
 
-    __slots__ = ("mapping", "module", "proxy", "transport")
+    __slots__ = ("_closed", "_opened", "_session", "_timeout", "_timeouts", "mapping", "module", "proxy", "transport")
 
     def __init__(self, transport: Any, module: Any) -> None:
         import aiohttp
+        from httpx2._client import ClientState
 
         self.transport = transport
         self.module = module
@@ -438,6 +441,23 @@ class _Route:
             "proxy_auth": aiohttp.BasicAuth(proxy.auth[0], proxy.auth[1]) if proxy and proxy.auth else None,
             "proxy_headers": proxy.headers if proxy else None,
         }
+        self._closed, self._opened = ClientState.CLOSED, ClientState.OPENED
+        self._session = aiohttp.ClientSession
+        self._timeout = aiohttp.ClientTimeout
+        #: The last request timeout and aiohttp's form of it (most requests of a client share one).
+        self._timeouts: tuple[Optional[float], dict[str, Optional[float]], aiohttp.ClientTimeout] | None = None
+
+    def timeout(self, post: PreparedPost, seconds: Optional[float]) -> tuple[dict[str, Optional[float]], Any]:
+        """The request's ``timeout`` extension and the transport's ``ClientTimeout`` for it."""
+        last = self._timeouts
+        if last is None or last[0] != seconds:
+            import httpx2
+
+            limits = post.timeouts if seconds is None else httpx2.Timeout(seconds).as_dict()
+            timeout = self._timeout(sock_connect=limits.get("connect"), sock_read=limits.get("read"),
+                                    connect=limits.get("pool"))
+            last = self._timeouts = (seconds, limits, timeout)
+        return last[1], last[2]
 
     @classmethod
     def find(cls, post: PreparedPost) -> Optional[_Route]:
@@ -459,38 +479,38 @@ class _Route:
         return cls(transport, module)
 
     async def send(self, post: PreparedPost, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
-        import aiohttp
-        import httpx2
-        from httpx2._client import ClientState
-        from multidict import CIMultiDict
-
         http = post.http
         head = post.aiohttp_head()
         request: Optional[httpx2.Request] = None
         if head is None or http.cookies:  # rare: httpx2 builds the request, the transport's copy of its headers
+            from multidict import CIMultiDict
+
             request = post.request(body, seconds)
             content = request.content
-            timeouts = request.extensions["timeout"]
+            limits = request.extensions["timeout"]
             headers = CIMultiDict(request.headers)
+            timeout = self._timeout(
+                sock_connect=limits.get("connect"), sock_read=limits.get("read"), connect=limits.get("pool")
+            )
         else:
             content = dumps(body)
-            timeouts = post.timeouts if seconds is None else httpx2.Timeout(seconds).as_dict()
-            read = timeouts["read"]
+            limits, timeout = self.timeout(post, seconds)
+            read = limits["read"]
             headers = head.copy()
             if read is not None:
                 value = str(read)
-                for name in post.timeout_headers:
-                    headers.add(name.decode().lower(), value)
+                for name in post.aiohttp_timeout_headers:
+                    headers.add(name, value)
             headers.add("content-length", str(len(content)))
         transport = self.transport
         start = time.perf_counter()
         try:
-            if http._state == ClientState.CLOSED:  # raised inside httpx2's send, mapped as it was
+            if http._state is self._closed:  # raised inside httpx2's send, mapped as it was
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
-            http._state = ClientState.OPENED
-            if not isinstance(transport.client, aiohttp.ClientSession):
+            http._state = self._opened
+            if not isinstance(transport.client, self._session):
                 transport.client = transport.get_client()
-            with self.mapping():
+            try:
                 raw = await transport.client.request(
                     method="POST",
                     url=post.url_text,
@@ -499,15 +519,16 @@ class _Route:
                     allow_redirects=False,
                     auto_decompress=False,
                     compress=False,
-                    timeout=aiohttp.ClientTimeout(
-                        sock_connect=timeouts.get("connect"),
-                        sock_read=timeouts.get("read"),
-                        connect=timeouts.get("pool"),
-                    ),
+                    timeout=timeout,
                     server_hostname=post.extensions.get("sni_hostname"),
                     **self.proxy,
                 ).__aenter__()
+            except Exception as exc:
+                with self.mapping():
+                    raise exc
         except Exception as exc:
+            import httpx2
+
             request = request or post.request(body, seconds)
             if isinstance(exc, httpx2.RequestError):
                 exc.request = request  # as httpx2's send attaches it
@@ -518,13 +539,27 @@ class _Route:
         if (
             200 <= raw.status < 300
             and "Set-Cookie" not in answer
-            and all(coding.strip().lower() == "identity" for coding in answer.getall("Content-Encoding", ()))
+            and ("Content-Encoding" not in answer or _identity(answer.getall("Content-Encoding")))
             and not _HTTPX2_LOG.isEnabledFor(logging.INFO)
         ):
             return _AiohttpStream(raw, self, post, body, seconds, request, start)
+        return await self.answer(post, body, seconds, request, raw, start)
+
+    async def answer(
+        self,
+        post: PreparedPost,
+        body: Mapping[str, Any],
+        seconds: Optional[float],
+        request: Optional[httpx2.Request],
+        raw: aiohttp.ClientResponse,
+        start: float,
+    ) -> UpstreamBody:
+        """Any other answer, through httpx2's response as its send makes it."""
+        import httpx2
+
         request = request or post.request(body, seconds)
         try:
-            response = await self.answered(http, request, raw, start)
+            response = await self.answered(post.http, request, raw, start)
         except httpx2.TimeoutException as exc:  # a redirect followed: sent by httpx2
             raise post.errors.timeout(request) from exc
         except Exception as exc:
@@ -593,6 +628,11 @@ class _Route:
         return await http._send_handling_redirects(next_request, follow_redirects=True, history=[response])
 
 
+def _identity(codings: list[str]) -> bool:
+    """Whether the answer's content codings leave its body as sent (``identity`` only)."""
+    return all(coding.strip().lower() == "identity" for coding in codings)
+
+
 class _AiohttpStream(UpstreamBody):
     """A successful answer's body on the direct route, read straight from aiohttp's response; the
     :class:`httpx2.Response` is built only if someone asks for it (:attr:`response`)."""
@@ -642,5 +682,8 @@ class _AiohttpStream(UpstreamBody):
         if self._response is not None:
             await self._response.aclose()
             return
-        with self._route.mapping():
+        try:
             await self._raw.__aexit__(None, None, None)
+        except Exception as exc:
+            with self._route.mapping():
+                raise exc
