@@ -16,6 +16,12 @@ nor has a client whose SDK traces while a trace is active (OpenTelemetry): the S
 No SDK is imported here: each adapter passes what differs (the path, its error types, the
 headers that carry the request's timeout).
 
+On the SDKs' vendored aiohttp transport, a client whose httpx2 ``send`` would do nothing of its own
+(no auth, no event hooks, no override; the transport its mounts give) is sent to by calling the
+transport's aiohttp session as the transport does (:class:`_Route`), with what httpx2's send does
+repeated; an httpx2 request and response are built only where one is needed (bench/README.md,
+"Upstream exchange").
+
 The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport it reads
 aiohttp's response straight (one ``readany`` per upstream read, instead of through httpx2's and
 the vendored transport's stream wrappers; bench/README.md, "Per-chunk upstream read"). A provider
