@@ -593,3 +593,30 @@ async def test_an_answer_with_a_content_coding_goes_through_httpx2s_response(sdk
     # an identity one straight from aiohttp.
     assert kinds == [coding == b"identity", False] and bodies[0] == bodies[1]
     assert coding == b"gzip" or bodies[0] == data
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx2"])
+@SDKS
+async def test_the_clients_the_adapters_build_take_the_direct_route_on_aiohttp(
+    sdk: str, transport: str, server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from completions_anthropic import AnthropicAdapter
+    from completions_openai import OpenAIAdapter
+
+    from completions_core.adapter import Credential
+    from completions_core.prepared import _Route
+    from completions_core.redaction import Secret
+    from completions_core.testing.requests import provider_request
+
+    monkeypatch.setenv(f"COMPLETIONS_{sdk.upper()}_TRANSPORT", transport)
+    adapter: Any = (OpenAIAdapter if sdk == "openai" else AnthropicAdapter)(base_url=server.url + "/v1")
+    request = provider_request(sdk, "gpt-4o-mini" if sdk == "openai" else "claude-sonnet-4-5")
+    client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret("sk-test"))))
+    post = prepared_post(client)
+    assert post is not None
+    server.enqueue(Stream(["data: 1\n\n"]))
+    response = await post.send({"model": "m", "stream": True}, None)
+    assert await response.aread() == b"data: 1\n\n"
+    await response.aclose()
+    await adapter.close_client(client)
+    assert isinstance(post._route, _Route) == (transport == "aiohttp")
