@@ -17,6 +17,9 @@ callbacks, timers) and ``iterations`` (passes of the loop, each one ``select``),
 write and to the first chunk. Medians over ``--requests``, in alternating rounds.
 
     python bench/setup_bench.py --rounds 4 --requests 400
+
+``--httpx2-send`` sends the prepared post through httpx2's ``AsyncClient.send`` (the path before
+the direct route to the aiohttp session, bench/README.md "Upstream exchange"), for an A/B in one tree.
 """
 
 from __future__ import annotations
@@ -154,7 +157,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--port", type=int, default=0, help="an already running mock's port (else one is started)")
+    parser.add_argument("--httpx2-send", action="store_true", help="the prepared post sends through httpx2's send")
     args = parser.parse_args()
+    if args.httpx2_send:
+        from completions_core import prepared
+
+        prepared._Route.find = classmethod(lambda cls, post: None)  # type: ignore[method-assign,assignment]
     mock: Optional[subprocess.Popen[bytes]] = None
     port = args.port
     if not port:

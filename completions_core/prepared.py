@@ -16,6 +16,12 @@ nor has a client whose SDK traces while a trace is active (OpenTelemetry): the S
 No SDK is imported here: each adapter passes what differs (the path, its error types, the
 headers that carry the request's timeout).
 
+On the SDKs' vendored aiohttp transport, a client whose httpx2 ``send`` would do nothing of its own
+(no auth, no event hooks, no override; the transport its mounts give) is sent to by calling the
+transport's aiohttp session as the transport does (:class:`_Route`), with what httpx2's send does
+repeated; an httpx2 request and response are built only where one is needed (bench/README.md,
+"Upstream exchange").
+
 The body of a stream is read by :class:`UpstreamBody`. On the SDKs' aiohttp transport, when the
 body is not content-encoded (the common case), it reads aiohttp's response straight (one
 ``readany`` per upstream read, instead of through httpx2's and the vendored transport's stream
@@ -27,10 +33,12 @@ mapped by the transport's own mapping, so that they are the ones its stream rais
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Optional
 
@@ -39,6 +47,7 @@ from .jsonutil import dumps
 if TYPE_CHECKING:
     import aiohttp
     import httpx2
+    from multidict import CIMultiDict
 
 __all__ = [
     "AiohttpBody",
@@ -82,8 +91,11 @@ class PreparedPost:
         self.http = http
         self.errors = errors
         self.url = httpx2.URL(str(client.base_url).rstrip("/") + "/" + path.lstrip("/"))
+        self.url_text = str(self.url)
         self.timeout = httpx2.Timeout(client.timeout) if client.timeout is not None else httpx2.Timeout(None)
         self.timeout_headers = tuple(name.encode() for name in timeout_headers)
+        #: Their names as the aiohttp transport hands them to aiohttp (httpx2's ``items()``: lower case).
+        self.aiohttp_timeout_headers = tuple(name.lower() for name in timeout_headers)
         # A host with "_" needs an explicit SNI name, as the SDK sets it.
         host = self.url.host
         self.extensions: dict[str, Any] = {"sni_hostname": host.replace("_", "-")} if "_" in host else {}
@@ -92,6 +104,11 @@ class PreparedPost:
         self._head: Optional[httpx2.Headers | Literal[False]] = None
         #: Whether the client's SDK traces its requests (then it sends while a trace is active).
         self.traced = False
+        #: How it sends, found at its first request (False: through httpx2's ``send``).
+        self._route: Optional[_Route | Literal[False]] = None
+        self._aiohttp_head: Optional[CIMultiDict[str] | Literal[False]] = None
+        #: The timeout the request's own is not: the client's.
+        self.timeouts = self.timeout.as_dict()
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -166,7 +183,20 @@ class PreparedPost:
 
     async def send(self, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
         """Send and return the unread streaming body (``seconds``: the request's own timeout);
-        a failed status raises the SDK's status error, a failed connection its connection errors."""
+        a failed status raises the SDK's status error, a failed connection its connection errors.
+
+        On the SDKs' aiohttp transport, when httpx2's own send layers would do nothing for this
+        client (no auth, no event hooks), the request goes to the transport's aiohttp session
+        directly (:class:`_Route`): what the transport and httpx2's send do, repeated."""
+        route = self._route
+        if route is None:
+            route = self._route = _Route.find(self) or False
+        http = self.http
+        if route and http._auth is None and not (http._event_hooks["request"] or http._event_hooks["response"]):
+            return await route.send(self, body, seconds)
+        return await self._send_through_httpx2(body, seconds)
+
+    async def _send_through_httpx2(self, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
         import httpx2
 
         request = self.request(body, seconds)
@@ -176,6 +206,10 @@ class PreparedPost:
             raise self.errors.timeout(request) from exc
         except Exception as exc:
             raise self.errors.connection(request) from exc
+        return await self._answered(response)
+
+    async def _answered(self, response: httpx2.Response) -> UpstreamBody:
+        """The body of a successful ``response``, else the SDK's status error (the body read)."""
         if response.is_success:
             return upstream_body(response)
         try:
@@ -183,6 +217,16 @@ class PreparedPost:
         finally:
             await response.aclose()
         raise self.errors.status(response)
+
+    def aiohttp_head(self) -> Optional[CIMultiDict[str]]:
+        """:attr:`head` in the form the aiohttp transport hands aiohttp (``CIMultiDict(request.headers)``:
+        lower-case names, repeated ones joined), made once; None where :attr:`head` is."""
+        if self._aiohttp_head is None:
+            from multidict import CIMultiDict
+
+            head = self.head
+            self._aiohttp_head = False if head is None else CIMultiDict(head)
+        return self._aiohttp_head or None
 
 
 class UpstreamBody:
@@ -391,3 +435,294 @@ def prepared_post(client: Any) -> Optional[PreparedPost]:
     if post is not None and post.traced and trace_active():
         return None
     return post
+
+
+#: httpx2's own logger: its send writes one line per response there.
+_HTTPX2_LOG = logging.getLogger("httpx2")
+#: What httpx2's send steps through, each of which the direct route repeats (or finds it would do nothing).
+_SEND_LAYERS = (
+    "send", "_set_timeout", "_build_request_auth", "_send_handling_auth", "_send_handling_redirects",
+    "_send_single_request", "_transport_for_url",
+)
+
+
+class _Route:
+    """The SDKs' vendored aiohttp transport (httpx-aiohttp's ``AiohttpTransport``) that httpx2's
+    ``send`` would hand the prepared post's request to, called the way that transport calls its
+    aiohttp session, with what httpx2's send does around it repeated:
+
+    - the client closed: the same ``RuntimeError`` (the SDK's connection error); else marked opened;
+    - the transport: the one its mounts (proxies from the environment included) give for the
+      URL, found once (the URL is fixed); a subclass of ``AsyncClient`` that overrides a step of
+      ``send`` keeps httpx2's send, and so does a client with auth, credentials in the URL or
+      event hooks (checked on every request);
+    - the timeout: the request's ``timeout`` extension, mapped as the transport maps it;
+    - errors: the transport's own ``map_aiohttp_exceptions``, the request attached to the
+      httpx2 error as httpx2 attaches it, then the SDK's errors as before;
+    - the response: an :class:`httpx2.Response` is built as the transport and httpx2 build it
+      (cookies it sets put in the client's jar, its log line, redirects followed or not as the
+      client says) unless the answer is a success with no cookie, no content coding and
+      httpx2's logger quiet: then its body is read straight from aiohttp (:class:`_AiohttpStream`).
+    """
+
+    __slots__ = ("_closed", "_opened", "_session", "_timeout", "_timeouts", "mapping", "module", "proxy", "transport")
+
+    def __init__(self, transport: Any, module: Any) -> None:
+        import aiohttp
+        from httpx2._client import ClientState
+
+        self.transport = transport
+        self.module = module
+        self.mapping: Callable[[], AbstractContextManager[Any]] = module.map_aiohttp_exceptions
+        proxy = transport.proxy
+        self.proxy: dict[str, Any] = {
+            "proxy": str(proxy.url) if proxy else None,
+            "proxy_auth": aiohttp.BasicAuth(proxy.auth[0], proxy.auth[1]) if proxy and proxy.auth else None,
+            "proxy_headers": proxy.headers if proxy else None,
+        }
+        self._closed, self._opened = ClientState.CLOSED, ClientState.OPENED
+        self._session = aiohttp.ClientSession
+        self._timeout = aiohttp.ClientTimeout
+        #: The last request timeout and aiohttp's form of it (most requests of a client share one).
+        self._timeouts: tuple[Optional[float], dict[str, Optional[float]], aiohttp.ClientTimeout] | None = None
+
+    def timeout(self, post: PreparedPost, seconds: Optional[float]) -> tuple[dict[str, Optional[float]], Any]:
+        """The request's ``timeout`` extension and the transport's ``ClientTimeout`` for it."""
+        last = self._timeouts
+        if last is None or last[0] != seconds:
+            import httpx2
+
+            limits = post.timeouts if seconds is None else httpx2.Timeout(seconds).as_dict()
+            timeout = self._timeout(sock_connect=limits.get("connect"), sock_read=limits.get("read"),
+                                    connect=limits.get("pool"))
+            last = self._timeouts = (seconds, limits, timeout)
+        return last[1], last[2]
+
+    @classmethod
+    def find(cls, post: PreparedPost) -> Optional[_Route]:
+        """The route of ``post``'s requests, when its HTTP client sends them to the SDKs' aiohttp
+        transport through httpx2's ``send`` unchanged; else None."""
+        import httpx2
+
+        http = post.http
+        if not isinstance(http, httpx2.AsyncClient) or post.url.username or post.url.password:
+            return None
+        if any(getattr(type(http), name) is not getattr(httpx2.AsyncClient, name) for name in _SEND_LAYERS):
+            return None
+        transport = http._transport_for_url(post.url)
+        module = sys.modules.get(type(transport).__module__)
+        if type(transport) is not getattr(module, "AiohttpTransport", None):
+            return None
+        if not (callable(getattr(module, "map_aiohttp_exceptions", None)) and hasattr(module, "AiohttpResponseStream")):
+            return None
+        return cls(transport, module)
+
+    async def send(self, post: PreparedPost, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
+        http = post.http
+        head = post.aiohttp_head()
+        request: Optional[httpx2.Request] = None
+        if head is None or http.cookies:  # rare: httpx2 builds the request, the transport's copy of its headers
+            from multidict import CIMultiDict
+
+            request = post.request(body, seconds)
+            content = request.content
+            limits = request.extensions["timeout"]
+            headers = CIMultiDict(request.headers)
+            timeout = self._timeout(
+                sock_connect=limits.get("connect"), sock_read=limits.get("read"), connect=limits.get("pool")
+            )
+        else:
+            content = dumps(body)
+            limits, timeout = self.timeout(post, seconds)
+            read = limits["read"]
+            headers = head.copy()
+            if read is not None:
+                value = str(read)
+                for name in post.aiohttp_timeout_headers:
+                    headers.add(name, value)
+            headers.add("content-length", str(len(content)))
+        transport = self.transport
+        start = time.perf_counter()
+        try:
+            if http._state is self._closed:  # raised inside httpx2's send, mapped as it was
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            http._state = self._opened
+            if not isinstance(transport.client, self._session):
+                transport.client = transport.get_client()
+            try:
+                raw = await transport.client.request(
+                    method="POST",
+                    url=post.url_text,
+                    headers=headers,
+                    data=content,
+                    allow_redirects=False,
+                    auto_decompress=False,
+                    compress=False,
+                    timeout=timeout,
+                    server_hostname=post.extensions.get("sni_hostname"),
+                    **self.proxy,
+                ).__aenter__()
+            except Exception as exc:
+                with self.mapping():
+                    raise exc
+        except Exception as exc:
+            import httpx2
+
+            request = request or post.request(body, seconds)
+            if isinstance(exc, httpx2.RequestError):
+                exc.request = request  # as httpx2's send attaches it
+            if isinstance(exc, httpx2.TimeoutException):
+                raise post.errors.timeout(request) from exc
+            raise post.errors.connection(request) from exc
+        answer = raw.headers
+        if (
+            200 <= raw.status < 300
+            and "Set-Cookie" not in answer
+            and ("Content-Encoding" not in answer or _identity(answer.getall("Content-Encoding")))
+            and not _HTTPX2_LOG.isEnabledFor(logging.INFO)
+        ):
+            return _AiohttpStream(raw, self, post, body, seconds, request, start)
+        return await self.answer(post, body, seconds, request, raw, start)
+
+    async def answer(
+        self,
+        post: PreparedPost,
+        body: Mapping[str, Any],
+        seconds: Optional[float],
+        request: Optional[httpx2.Request],
+        raw: aiohttp.ClientResponse,
+        start: float,
+    ) -> UpstreamBody:
+        """Any other answer, through httpx2's response as its send makes it."""
+        import httpx2
+
+        request = request or post.request(body, seconds)
+        try:
+            response = await self.answered(post.http, request, raw, start)
+        except httpx2.TimeoutException as exc:  # a redirect followed: sent by httpx2
+            raise post.errors.timeout(request) from exc
+        except Exception as exc:
+            raise post.errors.connection(request) from exc
+        return await post._answered(response)
+
+    def response(
+        self,
+        http: httpx2.AsyncClient,
+        request: httpx2.Request,
+        raw: aiohttp.ClientResponse,
+        start: float,
+        bind: bool = True,
+    ) -> httpx2.Response:
+        """The response as the transport builds it and httpx2's ``_send_single_request`` binds it
+        (``bind``: its cookies put in the client's jar, its log line written)."""
+        import httpx2
+        from httpx2._client import BoundAsyncStream
+        from httpx2._client import logger as httpx2_logger
+
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if raw.reason:
+            extensions["reason_phrase"] = raw.reason.encode()
+        stream = self.module.AiohttpResponseStream(raw)
+        response = httpx2.Response(
+            status_code=raw.status, headers=raw.raw_headers, stream=stream, request=request, extensions=extensions
+        )
+        response.request = request
+        response.stream = BoundAsyncStream(stream, start=start)
+        response.default_encoding = http._default_encoding
+        if not bind:
+            return response
+        http.cookies.extract_cookies(response)
+        httpx2_logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            request.url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
+        return response
+
+    async def answered(
+        self, http: httpx2.AsyncClient, request: httpx2.Request, raw: aiohttp.ClientResponse, start: float
+    ) -> httpx2.Response:
+        """What httpx2's send returns for the first answer ``raw``: a redirect followed when the
+        client follows them (by httpx2's own next steps), else its next request noted."""
+        import httpx2
+
+        response = self.response(http, request, raw, start)
+        try:
+            response.history = []
+            if not response.has_redirect_location:
+                return response
+            if not http.follow_redirects:
+                with suppress(httpx2.RemoteProtocolError):
+                    response.next_request = http._build_redirect_request(request, response)
+                return response
+            next_request = http._build_redirect_request(request, response)
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        # httpx2's own next steps: the redirect limit, the next request sent and answered.
+        return await http._send_handling_redirects(next_request, follow_redirects=True, history=[response])
+
+
+def _identity(codings: list[str]) -> bool:
+    """Whether the answer's content codings leave its body as sent (``identity`` only)."""
+    return all(coding.strip().lower() == "identity" for coding in codings)
+
+
+class _AiohttpStream(UpstreamBody):
+    """A successful answer's body on the direct route, read straight from aiohttp's response; the
+    :class:`httpx2.Response` is built only if someone asks for it (:attr:`response`)."""
+
+    direct = True
+
+    def __init__(
+        self,
+        raw: aiohttp.ClientResponse,
+        route: _Route,
+        post: PreparedPost,
+        body: Mapping[str, Any],
+        seconds: Optional[float],
+        request: Optional[httpx2.Request],
+        start: float,
+    ) -> None:
+        self._raw = raw
+        self._route = route
+        self._post = post
+        self._sent = (body, seconds, request, start)
+        self._response: Optional[httpx2.Response] = None
+        self._closed = False
+        self._body = AiohttpBody(raw, self.aclose, route.mapping)
+
+    @property
+    def response(self) -> httpx2.Response:
+        """The answer as httpx2's response (built at the first ask, as the transport builds it)."""
+        if self._response is None:
+            body, seconds, request, start = self._sent
+            self._response = self._route.response(
+                self._post.http, request or self._post.request(body, seconds), self._raw, start, bind=False
+            )
+            self._response.history = []
+        return self._response
+
+    @response.setter
+    def response(self, value: httpx2.Response) -> None:
+        self._response = value
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._body.aiter_bytes()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._response is not None:
+            await self._response.aclose()
+            return
+        try:
+            await self._raw.__aexit__(None, None, None)
+        except Exception as exc:
+            with self._route.mapping():
+                raise exc

@@ -3,6 +3,8 @@ mock transport: what it sends, which clients keep their SDK's sending, and which
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
@@ -299,3 +301,358 @@ async def test_a_coding_the_http_client_cannot_decode_fails_the_read_naming_it()
     with pytest.raises(httpx2.DecodingError, match="content-encoding x-snappy cannot be decoded"):
         await body.aread()
     await body.aclose()
+
+
+# -- the direct route to the SDKs' aiohttp transport -------------------------------------------------
+# Each case is sent twice, on the direct route and through httpx2's ``AsyncClient.send`` (the route
+# turned off), and what the provider received and the caller got must be the same.
+
+
+def aiohttp_client(sdk: str, **options: Any) -> httpx2.AsyncClient:
+    """An SDK's default aiohttp HTTP client (its vendored transport), as the adapters build them."""
+    if sdk == "openai":
+        import openai
+
+        return openai.DefaultAioHttpClient(**options)
+    import anthropic
+
+    return anthropic.DefaultAioHttpClient(**options)
+
+
+SDKS = pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+
+
+def aiohttp_post(
+    base_url: str, sdk: str, client_headers: Optional[dict[str, str]] = None, **options: Any
+) -> tuple[Any, httpx2.AsyncClient, StandIn]:
+    """The prepared post of a stand-in client on ``sdk``'s aiohttp transport (keep the client:
+    the post holds it weakly)."""
+    client = StandIn(base_url)
+    client.default_headers.update(client_headers or {})
+    http = aiohttp_client(sdk, **options)
+    remember(client, http, "/messages", ERRORS, ("x-timeout", "x-read-timeout"))
+    post = prepared_post(client)
+    assert post is not None
+    return post, http, client
+
+
+async def send_both_ways(post: Any, body: dict[str, Any], seconds: Optional[float]) -> list[Any]:
+    """``post.send`` on the direct route, then through httpx2's send: each outcome (the body read,
+    or the exception raised)."""
+    outcomes: list[Any] = []
+    for route in (None, False):
+        post._route = route
+        try:
+            response = await post.send(body, seconds)
+        except Exception as exc:  # noqa: BLE001 - compared by the caller
+            outcomes.append(exc)
+        else:
+            try:
+                outcomes.append((response.direct, await response.aread()))
+            except Exception as exc:  # noqa: BLE001 - compared by the caller
+                outcomes.append(exc)
+            finally:
+                await response.aclose()
+        assert (post._route is not False) == (route is None)  # the first found the route
+    return outcomes
+
+
+class RawServer:
+    """A loopback HTTP/1.1 server that keeps every request's bytes as they arrived on the wire."""
+
+    def __init__(self, headers: bytes = b"Content-Type: text/event-stream\r\n", body: bytes = b"data: 1\n\n") -> None:
+        self.received: list[bytes] = []
+        self.server: Optional[asyncio.Server] = None
+        self.answer = b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (headers, len(body), body)
+
+    async def __aenter__(self) -> RawServer:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+                )
+                self.received.append(head + await reader.readexactly(length))
+                writer.write(self.answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+@SDKS
+@pytest.mark.parametrize("seconds", [12.5, None])
+@pytest.mark.parametrize("client_headers", [{}, {"x-timeout": "1"}])
+async def test_the_direct_route_puts_the_same_bytes_on_the_wire(
+    sdk: str, seconds: Optional[float], client_headers: dict[str, str]
+) -> None:
+    async with RawServer() as server:
+        post, http, _client = aiohttp_post(server.url + "/v1", sdk, client_headers)
+        assert await send_both_ways(post, {"model": "m", "stream": True}, seconds) == [(True, b"data: 1\n\n")] * 2
+        http.cookies.set("__cf_bm", "abc123", domain="127.0.0.1")  # a cookie in the jar goes out too
+        assert await send_both_ways(post, {"model": "m", "stream": True}, seconds) == [(True, b"data: 1\n\n")] * 2
+        await http.aclose()
+    direct, sent, direct_cookie, sent_cookie = server.received
+    assert direct == sent and direct_cookie == sent_cookie
+    assert b"\r\nx-api-key: secret-key\r\n" in direct and direct.endswith(b'\r\n\r\n{"model":"m","stream":true}')
+    assert b"\r\ncookie: __cf_bm=abc123\r\n" in direct_cookie and b"cookie:" not in direct
+
+
+@SDKS
+async def test_the_direct_route_fails_as_httpx2s_send_when_nothing_answers(sdk: str) -> None:
+    from completions_core.testing.replies import refusing_port
+
+    with refusing_port() as port:
+        post, http, _client = aiohttp_post(f"http://127.0.0.1:{port}/v1", sdk)
+        direct, sent = await send_both_ways(post, {"model": "m"}, None)
+    await http.aclose()
+    # Each SDK's transport maps aiohttp's error its own way (OpenAI's as a connect timeout).
+    error, cause = (TimedOut, httpx2.ConnectTimeout) if sdk == "openai" else (Unreachable, httpx2.ConnectError)
+    assert type(direct) is type(sent) is error
+    assert type(direct.__cause__) is type(sent.__cause__) is cause
+    assert direct.__cause__.request is direct.request  # the request attached, as httpx2 attaches it
+    assert direct.request.headers.raw == sent.request.headers.raw and direct.request.content == sent.request.content
+
+
+@SDKS
+async def test_the_direct_route_times_out_as_httpx2s_send(sdk: str, server: ReplayServer) -> None:
+    from completions_core.testing.replies import Fault
+
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+    # No headers in time; then a stream that goes silent after its first event.
+    server.enqueue(Fault.hang())
+    server.enqueue(Fault.hang())
+    before = await send_both_ways(post, {"model": "m"}, 0.1)
+    server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]).then_hang(after_events=1))
+    server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]).then_hang(after_events=1))
+    during = await send_both_ways(post, {"model": "m"}, 0.1)
+    await server.wait_for_disconnects(4)
+    await http.aclose()
+    assert [type(exc) for exc in before] == [TimedOut, TimedOut]
+    assert type(before[0].__cause__) is type(before[1].__cause__) and isinstance(before[0].__cause__, httpx2.TimeoutException)
+    assert type(during[0]) is type(during[1]) and isinstance(during[0], httpx2.ReadTimeout)
+
+
+@SDKS
+@pytest.mark.parametrize("status", [400, 429, 500, 503])
+async def test_the_direct_route_raises_the_status_error_with_the_body(sdk: str, status: int, server: ReplayServer) -> None:
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+    for _ in range(2):
+        server.enqueue_json(status, {"error": {"message": "no"}}, headers={"x-request-id": "req_1"})
+    direct, sent = await send_both_ways(post, {"model": "m"}, None)
+    await http.aclose()
+    assert type(direct) is type(sent) is Status and str(direct) == str(sent)
+    for failure in (direct, sent):
+        response = failure.response
+        assert response.status_code == status and response.is_closed and response.headers["x-request-id"] == "req_1"
+        assert response.request.url == post.url and response.json() == {"error": {"message": "no"}}
+    assert [(name, value) for name, value in direct.response.headers.raw if name != b"Date"] == [
+        (name, value) for name, value in sent.response.headers.raw if name != b"Date"
+    ]
+
+
+@SDKS
+async def test_the_direct_route_keeps_the_cookies_a_provider_sets(sdk: str, server: ReplayServer) -> None:
+    jars = []
+    for route in (None, False):  # each way on a client of its own: the jar starts empty
+        post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+        post._route = route
+        server.enqueue(Stream(["data: 1\n\n"], headers={"Set-Cookie": "__cf_bm=abc123; Path=/; HttpOnly"}))
+        server.enqueue(Stream(["data: 2\n\n"]))
+        for _ in range(2):
+            response = await post.send({"model": "m"}, None)
+            assert response.direct  # the body is still read straight from aiohttp
+            await response.aread()
+            await response.aclose()
+        jars.append(dict(http.cookies))
+        await http.aclose()
+    assert jars == [{"__cf_bm": "abc123"}] * 2
+    first, second, third, fourth = server.requests
+    assert "cookie" not in first.headers and "cookie" not in third.headers
+    assert second.headers["cookie"] == fourth.headers["cookie"] == "__cf_bm=abc123"
+
+
+@SDKS
+@pytest.mark.parametrize("follow", [True, False])
+async def test_the_direct_route_handles_a_redirect_as_httpx2s_send(sdk: str, follow: bool, server: ReplayServer) -> None:
+    from completions_core.testing.replies import Body
+
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk, follow_redirects=follow)
+    for _ in range(2):
+        server.enqueue(Body(b"moved", status=307, headers={"Location": "/v1/elsewhere"}), path="/v1/messages")
+        if follow:
+            server.enqueue(Stream(["data: 1\n\n"]), path="/v1/elsewhere")
+    direct, sent = await send_both_ways(post, {"model": "m"}, None)
+    await http.aclose()
+    if follow:
+        assert direct == sent and direct[1] == b"data: 1\n\n"
+        assert [(seen.path, seen.body) for seen in server.requests] == [
+            ("/v1/messages", b'{"model":"m"}'), ("/v1/elsewhere", b'{"model":"m"}')
+        ] * 2
+    else:
+        assert type(direct) is type(sent) is Status and str(direct) == str(sent) == "status 307: moved"
+        for failure in (direct, sent):
+            assert failure.response.next_request is not None
+            assert failure.response.next_request.url == httpx2.URL(server.url + "/v1/elsewhere")
+        assert len(server.requests) == 2
+
+
+@SDKS
+async def test_the_direct_route_writes_httpx2s_log_line(
+    sdk: str, server: ReplayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+    server.enqueue(Stream(["data: 1\n\n"]))
+    server.enqueue(Stream(["data: 1\n\n"]))
+    with caplog.at_level(logging.INFO, logger="httpx2"):
+        assert await send_both_ways(post, {"model": "m"}, None) == [(True, b"data: 1\n\n")] * 2
+    await http.aclose()
+    lines = [record.getMessage() for record in caplog.records if record.name == "httpx2"]
+    assert lines == [f'HTTP Request: POST {server.url}/v1/messages "HTTP/1.1 200 OK"'] * 2
+    assert "secret-key" not in caplog.text
+
+
+@SDKS
+async def test_a_closed_client_refuses_on_the_direct_route_as_httpx2s_send(sdk: str, server: ReplayServer) -> None:
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+    await http.aclose()
+    direct, sent = await send_both_ways(post, {"model": "m"}, None)
+    assert type(direct) is type(sent) is Unreachable
+    assert isinstance(direct.__cause__, RuntimeError) and "client has been closed" in str(direct.__cause__)
+    assert str(direct.__cause__) == str(sent.__cause__) and server.requests == []
+
+
+class OwnSend(httpx2.AsyncClient):
+    async def send(self, request: httpx2.Request, **options: Any) -> httpx2.Response:
+        request.headers["x-own-send"] = "1"
+        return await super().send(request, **options)
+
+
+@pytest.mark.parametrize("how", ["auth", "request hook", "response hook", "mount", "own send", "user in the URL"])
+async def test_a_client_whose_send_does_something_keeps_httpx2s_send(how: str, server: ReplayServer) -> None:
+    from openai._vendor.httpx_aiohttp.transport import AiohttpTransport
+
+    seen: list[str] = []
+
+    async def hook(message: Any) -> None:
+        seen.append(type(message).__name__)
+
+    def mocked(request: httpx2.Request) -> httpx2.Response:
+        seen.append("mount")
+        return httpx2.Response(200, content=b"data: m\n\n")
+
+    base_url = server.url.replace("http://", "http://user:pw@") + "/v1" if how == "user in the URL" else server.url + "/v1"
+    every: dict[str, dict[str, Any]] = {
+        "auth": {"auth": ("user", "pw")},
+        "request hook": {"event_hooks": {"request": [hook]}},
+        "response hook": {"event_hooks": {"response": [hook]}},
+        "mount": {"mounts": {server.url: httpx2.MockTransport(mocked)}},
+    }
+    options = every.get(how, {})
+    http = (OwnSend if how == "own send" else httpx2.AsyncClient)(transport=AiohttpTransport(), **options)
+    client = StandIn(base_url)
+    remember(client, http, "/messages", ERRORS)
+    post = prepared_post(client)
+    assert post is not None
+    if how == "user in the URL":  # through httpx2's send aiohttp refuses a URL's user with its header
+        with pytest.raises(Unreachable) as info:
+            await post.send({"model": "m"}, None)
+        await http.aclose()
+        assert post._route is False and "Cannot combine AUTHORIZATION header" in str(info.value.__cause__)
+        return
+    server.enqueue(Stream(["data: 1\n\n"]))
+    response = await post.send({"model": "m"}, None)
+    data = await response.aread()
+    await response.aclose()
+    await http.aclose()
+    assert post._route is False or how in ("auth", "request hook", "response hook")
+    if how == "mount":
+        assert seen == ["mount"] and data == b"data: m\n\n"
+        return
+    received = server.requests[0]
+    assert data == b"data: 1\n\n"
+    if how == "auth":
+        assert received.headers["authorization"] == "Basic dXNlcjpwdw=="
+    elif how == "own send":
+        assert received.headers["x-own-send"] == "1"
+    else:
+        assert seen == ["Request" if how == "request hook" else "Response"]
+
+
+async def test_the_direct_route_answers_for_the_sdks_transport_with_no_send_layers(server: ReplayServer) -> None:
+    post, http, _client = aiohttp_post(server.url + "/v1", "openai")
+    server.enqueue(Stream(["data: 1\n\n"]))
+    response = await post.send({"model": "m"}, 3.0)
+    assert post._route and response.direct
+    # httpx2's response is made only when asked for, as the transport makes it.
+    assert response.response.status_code == 200 and response.response.headers["content-type"] == "text/event-stream"
+    assert response.response.request.url == post.url and response.response.request.content == b'{"model":"m"}'
+    assert await response.aread() == b"data: 1\n\n"
+    await response.aclose()
+    await http.aclose()
+
+
+@SDKS
+@pytest.mark.parametrize("coding", [b"gzip", b"identity"])
+async def test_an_answer_with_a_content_coding_goes_through_httpx2s_response(sdk: str, coding: bytes) -> None:
+    import gzip
+
+    from completions_core.prepared import _AiohttpStream
+
+    data = b"data: 1\n\n"
+    sent = gzip.compress(data) if coding == b"gzip" else data
+    async with RawServer(b"Content-Type: text/event-stream\r\nContent-Encoding: " + coding + b"\r\n", sent) as server:
+        post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+        kinds, bodies = [], []
+        for route in (None, False):
+            post._route = route
+            response = await post.send({"model": "m"}, None)
+            kinds.append(type(response) is _AiohttpStream)
+            assert response.response.headers["content-encoding"] == coding.decode()
+            bodies.append(await response.aread())
+            await response.aclose()
+        await http.aclose()
+    # A coded body is read through httpx2's response as its send made it (the same either way);
+    # an identity one straight from aiohttp.
+    assert kinds == [coding == b"identity", False] and bodies[0] == bodies[1]
+    assert coding == b"gzip" or bodies[0] == data
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx2"])
+@SDKS
+async def test_the_clients_the_adapters_build_take_the_direct_route_on_aiohttp(
+    sdk: str, transport: str, server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from completions_anthropic import AnthropicAdapter
+    from completions_openai import OpenAIAdapter
+
+    from completions_core.adapter import Credential
+    from completions_core.prepared import _Route
+    from completions_core.redaction import Secret
+    from completions_core.testing.requests import provider_request
+
+    monkeypatch.setenv(f"COMPLETIONS_{sdk.upper()}_TRANSPORT", transport)
+    adapter: Any = (OpenAIAdapter if sdk == "openai" else AnthropicAdapter)(base_url=server.url + "/v1")
+    request = provider_request(sdk, "gpt-4o-mini" if sdk == "openai" else "claude-sonnet-4-5")
+    client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret("sk-test"))))
+    post = prepared_post(client)
+    assert post is not None
+    server.enqueue(Stream(["data: 1\n\n"]))
+    response = await post.send({"model": "m", "stream": True}, None)
+    assert await response.aread() == b"data: 1\n\n"
+    await response.aclose()
+    await adapter.close_client(client)
+    assert isinstance(post._route, _Route) == (transport == "aiohttp")
