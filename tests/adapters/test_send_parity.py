@@ -93,14 +93,14 @@ def senders(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Sender]:
     import completions_openai.adapter
 
     direct: list[bool] = []
-    original = prepared.upstream_body
+    original = prepared.PreparedPost.send
 
-    def spied(response: Any) -> prepared.UpstreamBody:
-        body = original(response)
-        direct.append(body.direct)
-        return body
+    async def spied(self: prepared.PreparedPost, body: Any, seconds: Optional[float]) -> prepared.UpstreamBody:
+        opened = await original(self, body, seconds)
+        direct.append(opened.direct)
+        return opened
 
-    monkeypatch.setattr(prepared, "upstream_body", spied)
+    monkeypatch.setattr(prepared.PreparedPost, "send", spied)
 
     def use(name: str) -> Sender:
         direct.clear()
