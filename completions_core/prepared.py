@@ -446,6 +446,31 @@ _SEND_LAYERS = (
 )
 
 
+#: httpx2's internals the direct route reads or calls (its send's own steps and state).
+_HTTPX2_CLIENT_NAMES = ("_auth", "_event_hooks", "_state", "_default_encoding", "cookies", "follow_redirects")
+_HTTPX2_CLIENT_METHODS = ("_build_redirect_request", "_send_handling_redirects", "_transport_for_url")
+_HTTPX2_MODULE_NAMES = ("ClientState", "BoundAsyncStream", "logger")
+
+
+def _httpx2_as_known(http: Any) -> bool:
+    """Whether the installed httpx2 has every internal the direct route repeats its send with: an
+    httpx2 release that renamed one keeps its own send (the route is never half taken)."""
+    try:
+        from httpx2 import _client
+    except ImportError:
+        return False
+    if not all(hasattr(_client, name) for name in _HTTPX2_MODULE_NAMES):
+        return False
+    if not all(hasattr(_client.ClientState, state) for state in ("OPENED", "CLOSED")):
+        return False
+    if not all(hasattr(http, name) for name in _HTTPX2_CLIENT_NAMES):
+        return False
+    hooks = http._event_hooks
+    if not (isinstance(hooks, Mapping) and "request" in hooks and "response" in hooks):
+        return False
+    return all(callable(getattr(http, name, None)) for name in _HTTPX2_CLIENT_METHODS + _SEND_LAYERS)
+
+
 class _Route:
     """The SDKs' vendored aiohttp transport (httpx-aiohttp's ``AiohttpTransport``) that httpx2's
     ``send`` would hand the prepared post's request to, called the way that transport calls its
@@ -506,6 +531,8 @@ class _Route:
 
         http = post.http
         if not isinstance(http, httpx2.AsyncClient) or post.url.username or post.url.password:
+            return None
+        if not _httpx2_as_known(http):
             return None
         if any(getattr(type(http), name) is not getattr(httpx2.AsyncClient, name) for name in _SEND_LAYERS):
             return None

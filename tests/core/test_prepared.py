@@ -656,3 +656,30 @@ async def test_the_clients_the_adapters_build_take_the_direct_route_on_aiohttp(
     await response.aclose()
     await adapter.close_client(client)
     assert isinstance(post._route, _Route) == (transport == "aiohttp")
+
+
+
+async def test_an_httpx2_without_an_internal_the_route_repeats_keeps_its_own_send(
+    server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A later httpx2 that renamed one of its send's internals: the route is not taken at all (the
+    # request still goes out, through httpx2's send), rather than failing half way.
+    from types import SimpleNamespace
+
+    from completions_core import prepared
+
+    post, http, _client_kept = aiohttp_post(server.url + "/v1", "openai")
+    assert prepared._httpx2_as_known(http)
+    known = {name: getattr(http, name) for name in (*prepared._HTTPX2_CLIENT_NAMES, *prepared._HTTPX2_CLIENT_METHODS)}
+    known.update({name: getattr(http, name) for name in prepared._SEND_LAYERS})
+    assert prepared._httpx2_as_known(SimpleNamespace(**known))
+    for name in known:
+        assert not prepared._httpx2_as_known(SimpleNamespace(**{k: v for k, v in known.items() if k != name})), name
+    assert not prepared._httpx2_as_known(SimpleNamespace(**{**known, "_event_hooks": {}}))
+    monkeypatch.setattr(prepared, "_httpx2_as_known", lambda http: False)
+    server.enqueue(Stream(["data: 1\n\n"]))
+    response = await post.send({"model": "m"}, None)
+    data = await response.aread()
+    await response.aclose()
+    await http.aclose()
+    assert post._route is False and data == b"data: 1\n\n"
