@@ -60,7 +60,11 @@ MAX_BACKOFF = 60.0
 def _strip_for(
     adapter: ProviderAdapter, messages: tuple[ConversationHistoryMessage, ...]
 ) -> tuple[ConversationHistoryMessage, ...]:
-    """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays)."""
+    """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays).
+
+    ``messages`` itself when no message is an assistant's (nothing to strip: most requests)."""
+    if not any(isinstance(message, AssistantMessage) for message in messages):
+        return messages
     provider, keep_signatures = adapter.name, adapter.keeps_thought_signatures
     out: list[ConversationHistoryMessage] = []
     for message in messages:
@@ -211,13 +215,10 @@ class Engine:
                     )
                 spec = Credential("none")
             messages = _strip_for(adapter, effective.messages)
-            targets.append(
-                Target(
-                    adapter=adapter,
-                    request=dataclasses.replace(effective, provider=adapter.name, messages=messages),
-                    credential=spec,
-                )
-            )
+            if messages is not effective.messages or effective.provider != adapter.name:
+                # ``dataclasses.replace`` builds and checks the request again: only when something changed.
+                effective = dataclasses.replace(effective, provider=adapter.name, messages=messages)
+            targets.append(Target(adapter=adapter, request=effective, credential=spec))
         return targets
 
     def _config(self, target: Target) -> tuple[Hashable, bool]:

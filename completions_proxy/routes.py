@@ -293,6 +293,8 @@ def stream_response(
 
 def _check_provider_kwargs(requests: tuple[ProviderRequest, ...], state: ProxyState) -> None:
     """``provider_kwargs`` keys are installed providers' names: a typo is a 400, never silently ignored."""
+    if not any(request.provider_kwargs for request in requests):
+        return  # most requests: nothing to check (and no sorted list of names to build)
     installed = state.registry.names()
     for i, request in enumerate(requests):
         if i and request.provider_kwargs is requests[0].provider_kwargs:
