@@ -181,8 +181,11 @@ class ChunkStreamResponse:
         finally:
             if self.registry is not None:
                 self.registry.discard(self)
-            with anyio.CancelScope(shield=True):
-                await self.chunks.aclose()
+            # A generator that ran to its end has nothing left to close (its frame is gone): no
+            # shielded scope round trip for it, the end of most streams.
+            if getattr(self.chunks, "ag_frame", True) is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.chunks.aclose()
             if self.on_finish is not None:
                 self.on_finish(self.outcome, self.status, self.error_type)
 

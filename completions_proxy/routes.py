@@ -7,14 +7,15 @@ import asyncio
 import functools
 import json
 import math
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import Any, Optional, TypeVar
 
 import anyio
 import anyio.to_thread
+import orjson
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect, Request
@@ -65,7 +66,19 @@ def _request_id(request: Request) -> str:
     given = request.headers.get("x-request-id")
     if given and _REQUEST_ID.match(given):
         return given
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+#: The bits :class:`uuid.UUID` clears and sets for a version 4 (random) UUID: the variant and the version.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def new_request_id(random: Optional[bytes] = None) -> str:
+    """``uuid.uuid4().hex`` (``random``: its 16 random bytes), without building the UUID object:
+    the same bits set, at half the cost, once for every request that brings no id of its own."""
+    value = int.from_bytes(os.urandom(16) if random is None else random, "big")
+    return f"{value & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -347,6 +360,23 @@ _HEADER_MODEL_CHARS = 128
 _HEADER_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
 
 
+def header_json(data: dict[str, Any]) -> str:
+    """``data`` (one attempt: a flat object of strings, numbers, booleans and nulls) as
+    :data:`_HEADER_JSON` writes it, through orjson when orjson writes the very same text (at a
+    tenth of the cost): no float in scientific notation (below 1e-4 or from 1e16 up, or not
+    finite), no integer beyond 64 bits, and only ASCII other than DEL (which ``json`` escapes)."""
+    for value in data.values():
+        if type(value) is float and value != 0.0 and not 1e-4 <= abs(value) < 1e16:
+            return _HEADER_JSON(data)
+    try:
+        out = orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a type orjson does not write
+        return _HEADER_JSON(data)
+    if out.isascii() and b"\x7f" not in out:
+        return out.decode()
+    return _HEADER_JSON(data)
+
+
 def _turn_headers(turn: Turn) -> dict[str, str]:
     """Every attempt so far (compact JSON) and the proxy's own overhead so far, in milliseconds.
 
@@ -360,7 +390,7 @@ def _turn_headers(turn: Turn) -> dict[str, str]:
         model = data.get("model")
         if isinstance(model, str) and len(model) > _HEADER_MODEL_CHARS:
             data["model"] = model[:_HEADER_MODEL_CHARS] + "..."
-        part = _HEADER_JSON(data)
+        part = header_json(data)
         if len(part) + 1 > budget:
             break
         budget -= len(part) + 1

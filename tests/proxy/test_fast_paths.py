@@ -1,0 +1,160 @@
+"""The per-request shortcuts of the proxy's set-up and end of stream (bench/README.md, "Per-request
+set-up, second pass"): each gives what the general path gives (differential tests), and the one
+new lookup table (the metrics' children per label set) keeps one entry per label set."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import struct
+import uuid
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from completions_core.adapter import Credential
+from completions_core.codec import decode_request
+from completions_core.records import AttemptRecord, CompletionRecord
+from completions_core.types import AssistantMessage, UserMessage
+from completions_proxy.engine import _strip_for
+from completions_proxy.responses import bound_header
+from completions_proxy.routes import _HEADER_JSON, header_json, new_request_id
+from completions_proxy.telemetry import Labels, Metrics
+from tests.helpers import KeyedAdapter
+
+_RNG = random.Random(20261207)
+
+
+def _float() -> float:
+    kind = _RNG.randrange(5)
+    if kind == 0:
+        return struct.unpack("d", _RNG.randbytes(8))[0]  # any double: nan, inf, subnormals included
+    if kind == 1:
+        return _RNG.random() * 10 ** _RNG.randint(-12, 22)
+    if kind == 2:
+        return _RNG.choice([0.0, -0.0, 1e-4, 9.999e-5, 1e16, 9.999e15, 1e-5, float("inf"), float("nan")])
+    if kind == 3:
+        return float(_RNG.randrange(10**18))
+    return _RNG.uniform(1.7e9, 1.8e9)  # a wall-clock time
+
+
+def _text() -> str:
+    alphabet = "abcXYZ09._:-/ \"\\\x00\x1f\n\t\x7f\x80é€😀"
+    return "".join(_RNG.choice(alphabet) for _ in range(_RNG.randrange(12)))
+
+
+def _attempt() -> dict[str, Any]:
+    data = AttemptRecord(_text(), _text(), target=_RNG.randrange(4), started_at=_float()).as_dict()
+    data["latency_ms"] = _float()
+    data["status"] = _RNG.choice([None, 200, 429, 2**63 - 1, 2**64, -(2**70)])
+    data["breaker"] = _RNG.choice([None, "probe", True, _text()])
+    return data
+
+
+def test_header_json_writes_what_json_writes() -> None:
+    for _ in range(20000):
+        data = _attempt()
+        assert header_json(data) == _HEADER_JSON(data)
+    # The shapes an attempt has in practice take the fast path and still agree.
+    usual = AttemptRecord("openai", "gpt-4o-mini", started_at=1796613309.198748).as_dict()
+    assert header_json(usual) == _HEADER_JSON(usual) == json.dumps(usual, separators=(",", ":"))
+
+
+def test_new_request_id_is_uuid4_hex() -> None:
+    for _ in range(20000):
+        raw = os.urandom(16)
+        assert new_request_id(raw) == uuid.UUID(bytes=raw, version=4).hex
+    for raw in (bytes(16), b"\xff" * 16):
+        assert new_request_id(raw) == uuid.UUID(bytes=raw, version=4).hex
+    made = new_request_id()
+    assert len(made) == 32 and uuid.UUID(made).version == 4
+    assert made != new_request_id()
+
+
+def _bound_header_general(value: str, limit: int) -> str:
+    value = value.translate(str.maketrans({"\r": " ", "\n": " ", "\0": " "}))
+    value = value.encode("latin-1", "replace").decode("latin-1")
+    return value if len(value) <= limit else value[: limit - len("...[truncated]")] + "...[truncated]"
+
+
+def test_bound_header_shortcut_agrees_with_the_general_path() -> None:
+    for _ in range(20000):
+        value = _text() * _RNG.randrange(1, 4)
+        limit = _RNG.randrange(15, 40)
+        assert bound_header(value, limit) == _bound_header_general(value, limit)
+    assert bound_header("a" * 30, 20) == _bound_header_general("a" * 30, 20)
+    assert bound_header("x\r\ny", 20) == "x  y"
+
+
+def test_strip_for_keeps_the_same_messages_when_there_is_nothing_to_strip() -> None:
+    adapter = KeyedAdapter()
+    plain = (UserMessage("hi"), UserMessage("again"))
+    assert _strip_for(adapter, plain) is plain
+    with_answer = (UserMessage("hi"), AssistantMessage("ok", provider_state={"other": {"x": 1}}))
+    stripped = _strip_for(adapter, with_answer)
+    assert stripped is not with_answer
+    assert isinstance(stripped[1], AssistantMessage) and stripped[1].provider_state is None
+
+
+def test_plan_without_changes_gives_the_request_as_decoded() -> None:
+    from completions_core.plugins import ProviderRegistry
+    from completions_proxy.clients import ClientCache
+    from completions_proxy.engine import Engine
+    from completions_proxy.settings import Settings
+
+    registry = ProviderRegistry()
+    registry.register(KeyedAdapter())
+    engine = Engine(Settings.from_env({"COMPLETIONS_PROXY_TOKENS": "t" * 20}), registry, ClientCache(4))
+    credentials = {"keyed": Credential("managed")}
+    for provider in ("keyed", "KEYED ", "Keyed"):
+        requests = decode_request({"provider": provider, "model": "m", "messages": [{"role": "user", "content": "x"}]})
+        (target,) = engine.plan(requests, credentials)
+        assert target.request.provider == "keyed"
+        # What the plan built before, with dataclasses.replace every time.
+        assert target.request == dataclasses.replace(requests[0], provider="keyed", messages=requests[0].messages)
+        assert (target.request is requests[0]) == (provider == "keyed")
+
+
+def _record(provider: str, model: str, outcome: str = "ok", *, first_token: bool = True) -> CompletionRecord:
+    record = CompletionRecord(request_id="r", caller=None, stream=True, started_at=0.0, outcome=outcome,
+                              requested_provider=provider, requested_model=model, provider=provider, model=model)
+    record.total_ms = 5.0
+    record.time_to_first_token_ms = 1.0 if first_token else None
+    return record
+
+
+def _value(metrics: Metrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def test_metric_children_are_kept_per_label_set() -> None:
+    metrics = Metrics(labels=Labels(providers=["a", "b"], max_models=2))
+    metrics.observe(_record("a", "m1"))
+    metrics.observe(_record("a", "m1"))
+    metrics.observe(_record("b", "m1"))
+    metrics.observe(_record("a", "m2", "error"))
+    for model in ("m3", "m4", "m5"):  # beyond max_models: one "other" set
+        metrics.observe(_record("a", model))
+    requests = "completions_requests_total"
+    assert _value(metrics, requests, provider="a", model="m1", outcome="ok", stream="true") == 2
+    assert _value(metrics, requests, provider="b", model="m1", outcome="ok", stream="true") == 1
+    assert _value(metrics, requests, provider="a", model="m2", outcome="error", stream="true") == 1
+    assert _value(metrics, requests, provider="a", model="other", outcome="ok", stream="true") == 3
+    assert _value(metrics, "completions_time_to_first_token_seconds_count", provider="a") == 6
+    assert _value(metrics, "completions_time_to_first_token_seconds_count", provider="b") == 1
+    # One entry per label set, never one per model a caller made up.
+    assert len(metrics._sets) == 4
+
+
+def test_metric_series_appear_only_once_observed() -> None:
+    metrics = Metrics(labels=Labels(providers=["a"]))
+    metrics.observe(_record("a", "m", first_token=False))
+    text = generate_latest(metrics.registry).decode()
+    assert 'completions_time_to_first_token_seconds_count{provider="a"}' not in text
+    assert 'completions_time_to_first_sentence_seconds_count{provider="a"}' not in text
+    metrics.observe(_record("a", "m"))
+    text = generate_latest(metrics.registry).decode()
+    assert 'completions_time_to_first_token_seconds_count{provider="a"} 1.0' in text
