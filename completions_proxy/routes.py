@@ -62,8 +62,32 @@ def _state(request: Request) -> ProxyState:
     return state
 
 
+#: The scope key of the request's headers by name (:func:`header`), made at the first look-up.
+_HEADERS = "completions.headers"
+
+
+def header(request: Request, name: str) -> Optional[str]:
+    """``request.headers.get(name)``: the first value of the header ``name``, or None.
+
+    A route looks up eight headers or so (the token, the request id, the trace context, the
+    body's length, the deadlines), most of them absent; Starlette's ``Headers`` scans the whole
+    list for each (and raises and catches a ``KeyError`` for an absent one). This scans it once
+    per request into a dict kept in the scope (as many entries as the request has headers).
+    """
+    scope = request.scope
+    found: Optional[dict[bytes, bytes]] = scope.get(_HEADERS)
+    if found is None:
+        found = {}
+        for key, value in scope["headers"]:
+            if key not in found:  # the first value, as Headers.get gives it
+                found[key] = value
+        scope[_HEADERS] = found
+    value = found.get(name.lower().encode("latin-1"))
+    return None if value is None else value.decode("latin-1")
+
+
 def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
+    given = header(request, "x-request-id")
     if given and _REQUEST_ID.match(given):
         return given
     return new_request_id()
@@ -82,7 +106,7 @@ def new_request_id(random: Optional[bytes] = None) -> str:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+    declared = header(request, "content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _BodyTooLarge
     parts: list[bytes] = []
@@ -105,7 +129,7 @@ async def _read_body_in_time(request: Request, limit: int, seconds: float) -> by
 def _caller(request: Request, state: ProxyState) -> Optional[str]:
     """The caller's keyed id, or None without a valid proxy token."""
     settings = state.settings
-    return authenticate(request.headers.get("authorization"), settings.proxy_tokens, settings.caller_id_key)
+    return authenticate(header(request, "authorization"), settings.proxy_tokens, settings.caller_id_key)
 
 
 def _unauthorized(headers: dict[str, str]) -> Response:
@@ -147,7 +171,7 @@ def with_turn(refuse: Refusal = _unauthorized) -> Callable[[TurnEndpoint], Endpo
         async def checked(request: Request) -> Any:
             state = _state(request)
             caller = _caller(request, state)
-            trace = (request.headers.get("traceparent"), request.headers.get("tracestate"))
+            trace = (header(request, "traceparent"), header(request, "tracestate"))
             turn = Turn(_request_id(request), caller=caller, trace=trace)
             if caller is None:
                 refused = refuse({"X-Request-ID": turn.request_id})
@@ -338,7 +362,7 @@ def header_deadlines(request: Request, settings: Settings) -> tuple[Optional[flo
 
 def _header_seconds(request: Request, name: str, default: Optional[float]) -> Optional[float]:
     """A per-request deadline header in seconds; a value that is not one is a 400 naming the bounds."""
-    raw = request.headers.get(name)
+    raw = header(request, name)
     if raw is None:
         return default
     try:

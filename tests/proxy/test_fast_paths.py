@@ -158,3 +158,16 @@ def test_metric_series_appear_only_once_observed() -> None:
     metrics.observe(_record("a", "m"))
     text = generate_latest(metrics.registry).decode()
     assert 'completions_time_to_first_token_seconds_count{provider="a"} 1.0' in text
+
+
+def test_header_gives_what_starlette_headers_give() -> None:
+    from starlette.requests import Request
+
+    from completions_proxy.routes import header
+
+    names = ["authorization", "x-request-id", "traceparent", "content-length", "x-completions-hedge-after", "a"]
+    for _ in range(2000):
+        raw = [(_RNG.choice(names).encode(), _text().encode("latin-1", "replace")) for _ in range(_RNG.randrange(8))]
+        request = Request({"type": "http", "headers": raw})
+        for name in [*names, "X-Request-ID", "X-Completions-Hedge-After", "absent"]:
+            assert header(request, name) == request.headers.get(name)
