@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import aclosing, contextmanager
+from contextlib import AbstractContextManager, aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -241,13 +241,12 @@ class Engine:
             credential = Credential("managed", key)
         return adapter.client_config(target.request, credential), credential.source == "customer"
 
-    @contextmanager
-    def lease(self, target: Target) -> Iterator[Any]:
+    def lease(self, target: Target) -> AbstractContextManager[Any]:
         """The cached SDK client for a target, never closed by the cache while the block runs
-        (an attempt, or a warm-up)."""
+        (an attempt, or a warm-up). The credential is resolved now: call it where the block
+        starts, as ``with engine.lease(target) as client``."""
         config, customer = self._config(target)
-        with self.clients.lease(target.adapter, config, customer=customer) as client:
-            yield client
+        return self.clients.lease(target.adapter, config, customer=customer)
 
     def refresh(self, target: Target) -> None:
         """Before retrying an authentication error: re-read a mounted key, drop the cached client.
@@ -308,7 +307,7 @@ class Engine:
         schedule = self.schedule(targets, turn)
         for step in schedule:
             index, target = step.index, step.target
-            if not await self._ready(step, schedule, turn):
+            if step.retry and not await self._ready(step, schedule, turn):  # a first attempt is always ready
                 continue
             attempt = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
@@ -365,7 +364,7 @@ class Engine:
         schedule = self.schedule(targets, turn)
         for step in schedule:
             index, target = step.index, step.target
-            if not await self._ready(step, schedule, turn):
+            if step.retry and not await self._ready(step, schedule, turn):  # a first attempt is always ready
                 continue
             # A race makes two attempts: only when the cap leaves room for both.
             room = self.settings.max_attempts - len(turn.attempts)
