@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from completions_core.codec import decode_request, message_to_wire, response_to_wire
 from completions_core.errors import InvalidRequestError, ProviderError
@@ -30,7 +31,13 @@ from completions_core.request import ProviderRequest
 from completions_core.types import StreamOptions
 from completions_proxy.auth import authenticate
 from completions_proxy.openapi import OPENAPI
-from completions_proxy.responses import ChunkStreamResponse, error_response, json_response, provider_error_response
+from completions_proxy.responses import (
+    ChunkStreamResponse,
+    _Resume,
+    error_response,
+    json_response,
+    provider_error_response,
+)
 from completions_proxy.settings import Settings
 from completions_proxy.state import ProxyState
 from completions_proxy.turns import Target, Turn
@@ -105,25 +112,53 @@ def new_request_id(random: Optional[bytes] = None) -> str:
     return f"{value & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = header(request, "content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
+async def _read_body(request: Request, limit: int, first: Optional[Message] = None) -> bytes:
+    """The body from ``request``'s messages (``first``: the first one, already received), as
+    Starlette's ``Request.stream`` reads them: a disconnect raises ``ClientDisconnect``."""
+    receive = request.receive
     parts: list[bytes] = []
     size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise _BodyTooLarge
-        parts.append(part)
-    return b"".join(parts)
+    message = first if first is not None else await receive()
+    while True:
+        kind = message["type"]
+        if kind == "http.request":
+            part = message.get("body", b"")
+            size += len(part)
+            if size > limit:
+                raise _BodyTooLarge
+            if part:
+                parts.append(part)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+        message = await receive()
 
 
 async def _read_body_in_time(request: Request, limit: int, seconds: float) -> bytes:
-    # A client that trickles its body (slowloris) must not hold a worker's connection forever.
-    # asyncio's own timeout: the same TimeoutError at a third of anyio.fail_after's cost per request.
+    """The body within ``seconds``: a client that trickles its body (slowloris) must not hold a
+    worker's connection forever. asyncio's own timeout (the same TimeoutError at a third of
+    anyio.fail_after's cost), set only when a message is not there at once: the first receive is
+    stepped by hand, and a body that is all there already (nearly every request) needs no timer."""
+    declared = header(request, "content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    step = request.receive()
+    try:
+        suspended = step.send(None)
+    except StopIteration as ready:
+        first: Message = ready.value
+        if first["type"] == "http.request" and not first.get("more_body", False):
+            return await _read_body(request, limit, first)  # all there: nothing can wait
+        async with asyncio.timeout(seconds):
+            return await _read_body(request, limit, first)
     async with asyncio.timeout(seconds):
-        return await _read_body(request, limit)
+        try:
+            first = await _Resume(step, suspended)
+        except BaseException:
+            step.close()
+            raise
+        return await _read_body(request, limit, first)
 
 
 def _caller(request: Request, state: ProxyState) -> Optional[str]:

@@ -12,6 +12,7 @@ import struct
 import uuid
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 
 from completions_core.adapter import Credential
@@ -171,3 +172,87 @@ def test_header_gives_what_starlette_headers_give() -> None:
         request = Request({"type": "http", "headers": raw})
         for name in [*names, "X-Request-ID", "X-Completions-Hedge-After", "absent"]:
             assert header(request, name) == request.headers.get(name)
+
+
+async def _reference_body(request: Any, limit: int) -> bytes:
+    """The body as the route read it before (through Starlette's ``Request.stream``)."""
+    from completions_proxy.routes import _BodyTooLarge
+
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise _BodyTooLarge
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _receiver(messages: list[dict[str, Any]], at_once: int) -> Any:
+    """A server's ``receive``: the first ``at_once`` messages are there already, the rest come
+    one loop step after being asked for; after the last, it waits forever."""
+    import asyncio
+
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for message in messages[:at_once]:
+        queue.put_nowait(message)
+    later = list(messages[at_once:])
+
+    async def receive() -> dict[str, Any]:
+        if queue.empty() and later:
+            asyncio.get_running_loop().call_soon(queue.put_nowait, later.pop(0))
+        return await queue.get()
+
+    return receive
+
+
+async def _outcome(read: Any) -> Any:
+    from starlette.requests import ClientDisconnect
+
+    from completions_proxy.routes import _BodyTooLarge
+
+    try:
+        return await read
+    except (_BodyTooLarge, ClientDisconnect, TimeoutError) as exc:
+        return type(exc)
+
+
+@pytest.mark.anyio
+async def test_body_read_gives_what_starlette_stream_gives() -> None:
+    from starlette.requests import Request
+
+    from completions_proxy.routes import _read_body_in_time
+
+    for _ in range(400):
+        parts = [_RNG.randbytes(_RNG.randrange(0, 6)) for _ in range(_RNG.randrange(1, 5))]
+        messages: list[dict[str, Any]] = [
+            {"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)
+        ]
+        if _RNG.random() < 0.2:
+            messages.insert(_RNG.randrange(len(messages)), {"type": "http.disconnect"})
+        if _RNG.random() < 0.2:
+            messages[0].pop("body", None)  # a message without a body key is an empty part
+        limit = _RNG.randrange(0, 16)
+        at_once = _RNG.randrange(len(messages) + 1)
+        length = [(b"content-length", str(sum(map(len, parts))).encode())] if _RNG.random() < 0.5 else []
+        scope = {"type": "http", "headers": length}
+        mine = await _outcome(_read_body_in_time(Request(scope, _receiver(messages, at_once)), limit, 30))
+        reference = await _outcome(_reference_body(Request(dict(scope), _receiver(messages, at_once)), limit))
+        assert mine == reference, (messages, limit, at_once)
+
+
+@pytest.mark.anyio
+async def test_a_body_that_stops_coming_times_out() -> None:
+    from starlette.requests import Request
+
+    from completions_proxy.routes import _read_body_in_time
+
+    # Nothing at all yet (the first receive waits), and a first part then nothing: both time out.
+    nothing = Request({"type": "http", "headers": []}, _receiver([], 0))
+    assert await _outcome(_read_body_in_time(nothing, 100, 0.01)) is TimeoutError
+    started = [{"type": "http.request", "body": b"{", "more_body": True}]
+    trickled = Request({"type": "http", "headers": []}, _receiver(started, 1))
+    assert await _outcome(_read_body_in_time(trickled, 100, 0.01)) is TimeoutError
