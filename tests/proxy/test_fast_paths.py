@@ -277,3 +277,41 @@ def test_utc_stamper_writes_what_structlog_time_stamper_writes() -> None:
         assert stamper.stamp(ns) == expected.replace("+00:00", "Z")
     line = stamper(None, "info", {})["timestamp"]
     assert line.endswith("Z") and datetime.datetime.fromisoformat(line.replace("Z", "+00:00")).tzinfo is not None
+
+
+def test_decode_request_reads_an_absent_field_as_null() -> None:
+    """The codec skips the validators of absent optional fields: a field sent as null (which goes
+    through them) and a field left out decode the same, invalid siblings included."""
+    from completions_core.errors import InvalidRequestError
+
+    optional = ["tools", "tool_choice", "provider_kwargs", "response_schema", "timeout", "temperature",
+                "max_tokens", "retry"]
+    values: dict[str, list[Any]] = {
+        "tools": [[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}], "x"],
+        "tool_choice": ["auto", "f", 3],
+        "provider_kwargs": [{"keyed": {"a": 1}}, {"keyed": 1}],
+        "response_schema": [{"type": "object"}, []],
+        "timeout": [5, 0.001, "x"],
+        "temperature": [0.5, -1],
+        "max_tokens": [10, 0],
+        "retry": [{"enabled": False}, {"max_retries": 2}, {"bogus": 1}],
+    }
+
+    def decoded(body: dict[str, Any]) -> Any:
+        try:
+            out = decode_request(body)
+        except InvalidRequestError as exc:
+            return (exc.message, exc.path)
+        return [dataclasses.replace(request, messages=()) for request in out]  # vr_ids differ per decode
+
+    for _ in range(1500):
+        body: dict[str, Any] = {"provider": "keyed", "model": "m", "messages": [{"role": "user", "content": "x"}]}
+        for name in optional:
+            if _RNG.random() < 0.3:
+                body[name] = _RNG.choice(values[name])
+        absent = [name for name in optional if name not in body]
+        nulls = {**body, **{name: None for name in absent if _RNG.random() < 0.7}}
+        if _RNG.random() < 0.3:
+            body["fallbacks"] = [{"model": "n"}]
+            nulls["fallbacks"] = [{"model": "n", **{name: None for name in absent}}]
+        assert decoded(body) == decoded(nulls)
