@@ -11,7 +11,8 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
-from typing import Any, Optional, TypeVar
+from types import CoroutineType
+from typing import Any, Optional, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -143,7 +144,11 @@ async def _read_body_in_time(request: Request, limit: int, seconds: float) -> by
     declared = header(request, "content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _BodyTooLarge
-    step = request.receive()
+    waiting = request.receive()
+    if type(waiting) is not CoroutineType:  # a server whose receive is another kind of awaitable
+        async with asyncio.timeout(seconds):
+            return await _read_body(request, limit, await waiting)
+    step = cast("CoroutineType[Any, Any, Message]", waiting)
     try:
         suspended = step.send(None)
     except StopIteration as ready:
