@@ -430,7 +430,7 @@ def header_json(data: dict[str, Any]) -> str:
     tenth of the cost): no float in scientific notation (below 1e-4 or from 1e16 up, or not
     finite), no integer beyond 64 bits, and only ASCII other than DEL (which ``json`` escapes)."""
     for value in data.values():
-        if type(value) is float and value != 0.0 and not 1e-4 <= abs(value) < 1e16:
+        if isinstance(value, float) and value != 0.0 and not 1e-4 <= abs(value) < 1e16:
             return _HEADER_JSON(data)
     try:
         out = orjson.dumps(data)
