@@ -62,13 +62,14 @@ def _strip_for(
 ) -> tuple[ConversationHistoryMessage, ...]:
     """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays).
 
-    ``messages`` itself when no message is an assistant's (nothing to strip: most requests)."""
-    if not any(isinstance(message, AssistantMessage) for message in messages):
-        return messages
+    A message with nothing to drop is kept as it is (an equal copy before: a conversation's every
+    assistant turn was rebuilt per target), and ``messages`` itself when no message changes."""
     provider, keep_signatures = adapter.name, adapter.keeps_thought_signatures
-    out: list[ConversationHistoryMessage] = []
-    for message in messages:
-        if isinstance(message, AssistantMessage):
+    out: Optional[list[ConversationHistoryMessage]] = None
+    for position, message in enumerate(messages):
+        if isinstance(message, AssistantMessage) and _carries_foreign_data(message, provider, keep_signatures):
+            if out is None:
+                out = list(messages[:position])
             state = message.provider_state
             if state is not None:
                 state = {k: v for k, v in state.items() if k == provider} or None
@@ -81,8 +82,22 @@ def _strip_for(
                 thought_signature=message.thought_signature if keep_signatures else None,
                 provider_state=state,
             )
-        out.append(message)
-    return tuple(out)
+        if out is not None:
+            out.append(message)
+    return messages if out is None else tuple(out)
+
+
+def _carries_foreign_data(message: AssistantMessage, provider: str, keep_signatures: bool) -> bool:
+    """Whether :func:`_strip_for` changes ``message``: another provider's (or an empty) state, or
+    a thought signature that ``provider`` does not take back."""
+    state = message.provider_state
+    if state is not None and (not state or any(key != provider for key in state)):
+        return True
+    if keep_signatures:
+        return False
+    return message.thought_signature is not None or any(
+        call.thought_signature is not None for call in message.tool_calls or ()
+    )
 
 
 def _backoff(

@@ -319,3 +319,56 @@ def test_decode_request_reads_an_absent_field_as_null() -> None:
             body["fallbacks"] = [{"model": "n"}]
             nulls["fallbacks"] = [{"model": "n", **{name: None for name in absent}}]
         assert decoded(body) == decoded(nulls)
+
+
+def _strip_reference(provider: str, keep_signatures: bool, messages: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What the plan did to every assistant message before (an equal copy when nothing changed)."""
+    out = []
+    for message in messages:
+        if isinstance(message, AssistantMessage):
+            state = message.provider_state
+            if state is not None:
+                state = {k: v for k, v in state.items() if k == provider} or None
+            calls = message.tool_calls
+            if calls and not keep_signatures:
+                calls = [dataclasses.replace(c, thought_signature=None) for c in calls]
+            message = dataclasses.replace(
+                message,
+                tool_calls=calls,
+                thought_signature=message.thought_signature if keep_signatures else None,
+                provider_state=state,
+            )
+        out.append(message)
+    return tuple(out)
+
+
+def test_strip_for_gives_what_it_gave_when_it_copied_every_assistant_message() -> None:
+    from completions_core.types import FunctionCall, ToolCall
+
+    def assistant() -> AssistantMessage:
+        calls = None
+        if _RNG.random() < 0.4:
+            calls = [
+                ToolCall(id=f"c{i}", type="function", function=FunctionCall(name="f", arguments={}),
+                         thought_signature=_RNG.choice([None, b"sig"]))
+                for i in range(_RNG.randrange(3))
+            ]
+        states: list[Any] = [None, {}, {"keyed": {"a": 1}}, {"other": {"b": 2}}, {"keyed": {}, "other": {}}]
+        return AssistantMessage(
+            content=_RNG.choice([None, "ok"]),
+            tool_calls=calls,
+            thought_signature=_RNG.choice([None, None, b"t"]),
+            provider_state=_RNG.choice(states),
+        )
+
+    for keep in (False, True):
+        adapter = KeyedAdapter()
+        adapter.keeps_thought_signatures = keep  # type: ignore[misc]
+        for _ in range(3000):
+            messages = tuple(
+                assistant() if _RNG.random() < 0.5 else UserMessage("u") for _ in range(_RNG.randrange(6))
+            )
+            stripped = _strip_for(adapter, messages)
+            assert stripped == _strip_reference("keyed", keep, messages)
+            if stripped == messages:
+                assert stripped is messages  # nothing to drop: nothing copied
