@@ -372,3 +372,42 @@ def test_strip_for_gives_what_it_gave_when_it_copied_every_assistant_message() -
             assert stripped == _strip_reference("keyed", keep, messages)
             if stripped == messages:
                 assert stripped is messages  # nothing to drop: nothing copied
+
+
+def test_message_decode_reads_an_absent_field_as_null() -> None:
+    """Messages skip the validators of absent optional fields: null and left out decode alike."""
+    from completions_core.codec import message_from_wire
+    from completions_core.errors import InvalidRequestError
+
+    optional: dict[str, dict[str, list[Any]]] = {
+        "user": {"name": ["n", 3], "cache_breakpoint": [{"ttl": "1h"}, {"ttl": "2h"}], "vr_id": ["v1", ""]},
+        "system": {"cache_breakpoint": [{"ttl": "5m"}, "x"], "vr_id": ["v2", "x" * 65]},
+        "tool": {"name": ["n", []], "cache_breakpoint": [{"ttl": "5m"}], "vr_id": ["v3"]},
+        "assistant": {
+            "tool_calls": [[{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}], "x"],
+            "thought_signature": ["c2ln", 5],
+            "provider_state": [{"keyed": {"a": 1}}, "x"],
+            "cache_breakpoint": [{"ttl": "1h"}],
+            "vr_id": ["v4", 7],
+            "content": ["text", 1],
+        },
+    }
+    required = {"user": {"content": "hi"}, "system": {"content": "be brief"},
+                "tool": {"tool_call_id": "c", "content": {"r": 1}}, "assistant": {}}
+
+    def decoded(message: dict[str, Any]) -> Any:
+        try:
+            out = message_from_wire(message, "messages[0]")
+        except InvalidRequestError as exc:
+            return (exc.message, exc.path)
+        given_id = message.get("vr_id")
+        return dataclasses.replace(out, vr_id=given_id or "made")  # a made id differs per decode
+
+    for _ in range(3000):
+        role = _RNG.choice(list(optional))
+        message: dict[str, Any] = {"role": role, **required[role]}
+        for name, values in optional[role].items():
+            if _RNG.random() < 0.3:
+                message[name] = _RNG.choice(values)
+        nulls = {**message, **{name: None for name in optional[role] if name not in message and _RNG.random() < 0.7}}
+        assert decoded(message) == decoded(nulls)
