@@ -79,6 +79,66 @@ class Probe:
         _SelectorSocketTransport.write = marked_write
 
 
+#: The proxy's stages, in the order a request passes their marks (``start``: the app is called).
+STAGES = (
+    ("start", "route", "Starlette's stack, admission and the turn (token check, request id)"),
+    ("route", "json", "reading the body and its JSON"),
+    ("json", "parsed", "parse_request"),
+    ("parsed", "response", "the record of what was asked, the plan and the response"),
+    ("response", "adapter", "the response start, engine and attempt up to the adapter's request building"),
+    ("adapter", "post", "the adapter's request building, up to the prepared post"),
+    ("post", "upstream", "the prepared post, httpx2 and aiohttp up to the write (not the proxy's own)"),
+    ("upstream", "first", "from the upstream write to the first chunk written back"),
+    ("first", "emit", "the rest of the stream, up to its telemetry"),
+    ("emit", "emitted", "telemetry: the record, the log line, the metrics"),
+    ("emitted", "end", "after telemetry, to the app's return"),
+)
+
+
+def mark_stages(probe: Probe) -> None:
+    """Wrap the proxy's functions at its stages' edges so that each marks the probe (see STAGES)."""
+    import functools
+
+    from completions_openai import adapter as openai_adapter
+
+    from completions_core import prepared
+    from completions_proxy import routes, telemetry
+
+    def around(owner: Any, name: str, before: Optional[str], after: Optional[str]) -> None:
+        inner = getattr(owner, name)
+        if asyncio.iscoroutinefunction(inner):
+
+            @functools.wraps(inner)
+            async def marked_async(*args: Any, **kwargs: Any) -> Any:
+                if before:
+                    probe.mark(before)
+                out = await inner(*args, **kwargs)
+                if after:
+                    probe.mark(after)
+                return out
+
+            setattr(owner, name, marked_async)
+            return
+
+        @functools.wraps(inner)
+        def marked(*args: Any, **kwargs: Any) -> Any:
+            if before:
+                probe.mark(before)
+            out = inner(*args, **kwargs)
+            if after:
+                probe.mark(after)
+            return out
+
+        setattr(owner, name, marked)
+
+    around(routes, "read_json", "route", "json")
+    around(routes, "parse_request", None, "parsed")
+    around(routes, "stream_response", None, "response")
+    around(openai_adapter.OpenAIAdapter, "build_request", "adapter", None)
+    around(prepared.PreparedPost, "send", "post", None)
+    around(telemetry.Telemetry, "emit", "emit", "emitted")
+
+
 async def one(app: Any, probe: Probe, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, float]:
     sent: list[bytes] = []
     done = asyncio.Event()
@@ -115,10 +175,13 @@ async def one(app: Any, probe: Probe, path: str, headers: list[tuple[bytes, byte
     for name in ("upstream", "first"):
         t, s, i = probe.marks[name]
         out[f"{name}_cpu"], out[f"{name}_steps"], out[f"{name}_iterations"] = t - t0, s - s0, i - i0
+    for since, until, _what in STAGES:
+        if since in probe.marks and until in probe.marks:
+            out[f"stage:{since}"] = probe.marks[until][0] - probe.marks[since][0]
     return out
 
 
-async def run(upstream: str, rounds: int, requests: int) -> dict[str, list[dict[str, float]]]:
+async def run(upstream: str, rounds: int, requests: int, stages: bool = False) -> dict[str, list[dict[str, float]]]:
     os.environ["BASELINE_UPSTREAM"] = upstream
     token = "bench-token-" + "x" * 20
     os.environ.update({"COMPLETIONS_PROXY_TOKENS": token, "COMPLETIONS_PLUGINS": "openai",
@@ -136,6 +199,8 @@ async def run(upstream: str, rounds: int, requests: int) -> dict[str, list[dict[
     }
     probe = Probe()
     probe.install()
+    if stages:
+        mark_stages(probe)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     async with ours.router.lifespan_context(ours):
         for app, path, headers in targets.values():  # warm: the first request builds clients, pools
@@ -158,6 +223,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--port", type=int, default=0, help="an already running mock's port (else one is started)")
     parser.add_argument("--httpx2-send", action="store_true", help="the prepared post sends through httpx2's send")
+    parser.add_argument("--stages", action="store_true", help="also mark the proxy's own stages (STAGES)")
     args = parser.parse_args()
     if args.httpx2_send:
         from completions_core import prepared
@@ -173,7 +239,7 @@ def main() -> None:
         mock = subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), "--port", str(port), "--tokens", "2"])
         wait_http(f"http://127.0.0.1:{port}/v1/chat/completions", 30)
     try:
-        results = asyncio.run(run(f"http://127.0.0.1:{port}", args.rounds, args.requests))
+        results = asyncio.run(run(f"http://127.0.0.1:{port}", args.rounds, args.requests, args.stages))
     finally:
         if mock is not None:
             mock.terminate()
@@ -184,6 +250,9 @@ def main() -> None:
               f"{med['upstream_steps']:.0f} steps, {med['upstream_iterations']:.0f} loop passes; "
               f"to first chunk: {med['first_cpu'] * 1e6:6.0f} us, {med['first_steps']:.0f} steps, "
               f"{med['first_iterations']:.0f} passes; whole: {med['whole'] * 1e6:.0f} us")
+        for since, until, what in STAGES:
+            if f"stage:{since}" in med:
+                print(f"    {since:>8} -> {until:<8} {med[f'stage:{since}'] * 1e6:6.1f} us  {what}")
 
 
 if __name__ == "__main__":

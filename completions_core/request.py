@@ -72,11 +72,19 @@ class ProviderRequest:
         # that adapters never see the loose forms of the public API.
         if not isinstance(self.provider, str) or not isinstance(self.model, str):
             raise TypeError("ProviderRequest.provider and .model must be strings")
-        if type(self.messages) is not tuple or not all(isinstance(m, _MESSAGE_TYPES) for m in self.messages):
+        if type(self.messages) is not tuple:
             raise TypeError("ProviderRequest.messages must be a tuple of message dataclasses")
-        if type(self.tools) is not tuple or not all(isinstance(t, ToolDefinition) for t in self.tools):
+        for message in self.messages:
+            if not isinstance(message, _MESSAGE_TYPES):
+                raise TypeError("ProviderRequest.messages must be a tuple of message dataclasses")
+        if type(self.tools) is not tuple:
             raise TypeError("ProviderRequest.tools must be a tuple of ToolDefinition")
+        for tool in self.tools:
+            if not isinstance(tool, ToolDefinition):
+                raise TypeError("ProviderRequest.tools must be a tuple of ToolDefinition")
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise TypeError("ProviderRequest.retry must be a RetryPolicy or None")
-        if not isinstance(self.provider_kwargs, Mapping):
+        kwargs = self.provider_kwargs
+        # The two kinds the codec builds first: ``isinstance`` against the Mapping ABC is slower.
+        if type(kwargs) is not dict and type(kwargs) is not MappingProxyType and not isinstance(kwargs, Mapping):
             raise TypeError("ProviderRequest.provider_kwargs must be a mapping of provider names to options")

@@ -135,7 +135,9 @@ class ProxyApp(Starlette):
             self._checked, self._direct = stack, passes_bodies_on(stack)
         if self._direct and scope["type"] == "http":
             scope[BODY_SEND] = send
-        await super().__call__(scope, receive, send)
+        # What Starlette.__call__ does once the stack is built (one coroutine less per request).
+        scope["app"] = self
+        await stack(scope, receive, send)
 
 
 def passes_bodies_on(stack: ASGIApp) -> bool:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, Optional
 
 from completions_core.adapter import ProviderAdapter
 
@@ -25,6 +24,27 @@ class _Entry:
         self.client = client
         self.users = 0
         self.evicted = False
+
+
+class _Lease:
+    """:meth:`ClientCache.lease`: a plain context manager (a generator one costs a generator and
+    its frame per attempt)."""
+
+    __slots__ = ("_adapter", "_cache", "_config", "_customer", "_entry")
+
+    def __init__(self, cache: ClientCache, adapter: ProviderAdapter, config: Hashable, customer: bool) -> None:
+        self._cache, self._adapter, self._config, self._customer = cache, adapter, config, customer
+        self._entry: Optional[_Entry] = None
+
+    def __enter__(self) -> Any:
+        entry = self._entry = self._cache._entry(self._adapter, self._config, self._customer)
+        entry.users += 1
+        return entry.client
+
+    def __exit__(self, *exc: object) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            self._cache._release(entry)
 
 
 class ClientCache:
@@ -64,18 +84,16 @@ class ClientCache:
         """The cached client for ``config``, created on first use (not leased: for warming)."""
         return self._entry(adapter, config, customer).client
 
-    @contextmanager
-    def lease(self, adapter: ProviderAdapter, config: Hashable, *, customer: bool = False) -> Iterator[Any]:
-        """The cached client for ``config``, kept open until the block exits."""
-        entry = self._entry(adapter, config, customer)
-        entry.users += 1
-        try:
-            yield entry.client
-        finally:
-            entry.users -= 1
-            if entry.evicted and entry.users == 0:
-                self._leased.pop(id(entry), None)
-                self._close_later(entry)
+    def lease(self, adapter: ProviderAdapter, config: Hashable, *, customer: bool = False) -> _Lease:
+        """The cached client for ``config``, kept open until the block exits (looked up, or
+        created, when the block is entered)."""
+        return _Lease(self, adapter, config, customer)
+
+    def _release(self, entry: _Entry) -> None:
+        entry.users -= 1
+        if entry.evicted and entry.users == 0:
+            self._leased.pop(id(entry), None)
+            self._close_later(entry)
 
     def discard(self, adapter: ProviderAdapter, config: Hashable, *, customer: bool = False) -> None:
         """Drop the client for ``config`` (its credential went stale): the next use builds a new one."""

@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import aclosing, contextmanager
+from contextlib import AbstractContextManager, aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -60,11 +60,16 @@ MAX_BACKOFF = 60.0
 def _strip_for(
     adapter: ProviderAdapter, messages: tuple[ConversationHistoryMessage, ...]
 ) -> tuple[ConversationHistoryMessage, ...]:
-    """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays)."""
+    """Drop provider-only data that ``adapter`` would reject or misread (its own provider_state stays).
+
+    A message with nothing to drop is kept as it is (an equal copy before: a conversation's every
+    assistant turn was rebuilt per target), and ``messages`` itself when no message changes."""
     provider, keep_signatures = adapter.name, adapter.keeps_thought_signatures
-    out: list[ConversationHistoryMessage] = []
-    for message in messages:
-        if isinstance(message, AssistantMessage):
+    out: Optional[list[ConversationHistoryMessage]] = None
+    for position, message in enumerate(messages):
+        if isinstance(message, AssistantMessage) and _carries_foreign_data(message, provider, keep_signatures):
+            if out is None:
+                out = list(messages[:position])
             state = message.provider_state
             if state is not None:
                 state = {k: v for k, v in state.items() if k == provider} or None
@@ -77,8 +82,22 @@ def _strip_for(
                 thought_signature=message.thought_signature if keep_signatures else None,
                 provider_state=state,
             )
-        out.append(message)
-    return tuple(out)
+        if out is not None:
+            out.append(message)
+    return messages if out is None else tuple(out)
+
+
+def _carries_foreign_data(message: AssistantMessage, provider: str, keep_signatures: bool) -> bool:
+    """Whether :func:`_strip_for` changes ``message``: another provider's (or an empty) state, or
+    a thought signature that ``provider`` does not take back."""
+    state = message.provider_state
+    if state is not None and (not state or any(key != provider for key in state)):
+        return True
+    if keep_signatures:
+        return False
+    return message.thought_signature is not None or any(
+        call.thought_signature is not None for call in message.tool_calls or ()
+    )
 
 
 def _backoff(
@@ -211,13 +230,10 @@ class Engine:
                     )
                 spec = Credential("none")
             messages = _strip_for(adapter, effective.messages)
-            targets.append(
-                Target(
-                    adapter=adapter,
-                    request=dataclasses.replace(effective, provider=adapter.name, messages=messages),
-                    credential=spec,
-                )
-            )
+            if messages is not effective.messages or effective.provider != adapter.name:
+                # ``dataclasses.replace`` builds and checks the request again: only when something changed.
+                effective = dataclasses.replace(effective, provider=adapter.name, messages=messages)
+            targets.append(Target(adapter=adapter, request=effective, credential=spec))
         return targets
 
     def _config(self, target: Target) -> tuple[Hashable, bool]:
@@ -240,13 +256,12 @@ class Engine:
             credential = Credential("managed", key)
         return adapter.client_config(target.request, credential), credential.source == "customer"
 
-    @contextmanager
-    def lease(self, target: Target) -> Iterator[Any]:
+    def lease(self, target: Target) -> AbstractContextManager[Any]:
         """The cached SDK client for a target, never closed by the cache while the block runs
-        (an attempt, or a warm-up)."""
+        (an attempt, or a warm-up). The credential is resolved now: call it where the block
+        starts, as ``with engine.lease(target) as client``."""
         config, customer = self._config(target)
-        with self.clients.lease(target.adapter, config, customer=customer) as client:
-            yield client
+        return self.clients.lease(target.adapter, config, customer=customer)
 
     def refresh(self, target: Target) -> None:
         """Before retrying an authentication error: re-read a mounted key, drop the cached client.
@@ -307,7 +322,7 @@ class Engine:
         schedule = self.schedule(targets, turn)
         for step in schedule:
             index, target = step.index, step.target
-            if not await self._ready(step, schedule, turn):
+            if step.retry and not await self._ready(step, schedule, turn):  # a first attempt is always ready
                 continue
             attempt = AttemptRecord(target.provider, target.request.model, target=index, started_at=time.time())
             turn.attempts.append(attempt)
@@ -364,7 +379,7 @@ class Engine:
         schedule = self.schedule(targets, turn)
         for step in schedule:
             index, target = step.index, step.target
-            if not await self._ready(step, schedule, turn):
+            if step.retry and not await self._ready(step, schedule, turn):  # a first attempt is always ready
                 continue
             # A race makes two attempts: only when the cap leaves room for both.
             room = self.settings.max_attempts - len(turn.attempts)

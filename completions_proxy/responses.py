@@ -39,6 +39,8 @@ _UNSAFE = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 
 def bound_header(value: str, limit: int = DEFAULT_LIMITS.max_header_bytes) -> str:
     """A header value that is safe to send: Latin-1, no CR/LF/NUL, at most ``limit`` bytes (cut with a marker)."""
+    if len(value) <= limit and value.isascii() and value.isprintable():
+        return value  # the common case (ids, JSON the proxy wrote): nothing to replace or cut
     value = value.translate(_UNSAFE).encode("latin-1", "replace").decode("latin-1")
     if len(value) <= limit:
         return value
@@ -179,8 +181,11 @@ class ChunkStreamResponse:
         finally:
             if self.registry is not None:
                 self.registry.discard(self)
-            with anyio.CancelScope(shield=True):
-                await self.chunks.aclose()
+            # A generator that ran to its end has nothing left to close (its frame is gone): no
+            # shielded scope round trip for it, the end of most streams.
+            if getattr(self.chunks, "ag_frame", True) is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.chunks.aclose()
             if self.on_finish is not None:
                 self.on_finish(self.outcome, self.status, self.error_type)
 

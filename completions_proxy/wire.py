@@ -62,7 +62,7 @@ def parse_credentials(value: Any) -> dict[str, Credential]:
     """
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # a JSON object first: the ABC check is slower
         raise InvalidRequestError("expected an object mapping provider names to credentials", "credentials")
     if len(value) > DEFAULT_LIMITS.max_credentials:
         raise DEFAULT_LIMITS.too_many("providers", len(value), "max_credentials", "credentials")
@@ -75,10 +75,10 @@ def parse_credentials(value: Any) -> dict[str, Credential]:
                 "credentials",
             )
         path = f"credentials.{name}"
-        if not isinstance(spec, Mapping):
+        if type(spec) is not dict and not isinstance(spec, Mapping):
             raise InvalidRequestError('expected {"voicerun_managed": true} or {"api_key": "..."}', path)
-        unknown = set(spec) - {"voicerun_managed", "api_key"}
-        if unknown:
+        if any(key not in _CREDENTIAL_FIELDS for key in spec):
+            unknown = set(spec) - _CREDENTIAL_FIELDS
             raise InvalidRequestError(
                 f"unknown field {sorted(unknown)[0][:64]!r}; allowed fields: api_key, voicerun_managed", path
             )
@@ -92,6 +92,9 @@ def parse_credentials(value: Any) -> dict[str, Credential]:
             _check_key(key, f"{path}.api_key")
         out[name.strip().lower()] = Credential("customer", Secret(key.strip())) if key else MANAGED
     return out
+
+
+_CREDENTIAL_FIELDS = frozenset({"voicerun_managed", "api_key"})
 
 
 def _check_key(key: str, path: str) -> None:

@@ -207,6 +207,8 @@ _MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "tool": frozenset({"role", "tool_call_id", "content", "vr_id", "name", "cache_breakpoint"}),
 }
 _MESSAGE_TYPES = (UserMessage, AssistantMessage, SystemMessage, ToolResultMessage)
+#: What an unknown field's message calls a message of each role.
+_MESSAGE_WHAT = {role: f"a {role} message" for role in _MESSAGE_FIELDS}
 
 
 def _vr_id(data: Mapping[str, Any], path: str) -> Optional[str]:
@@ -230,14 +232,17 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
                 f"unknown role {_short(raw_role)}; expected one of user, assistant, system, tool", _join(path, "role")
             )
         role = str(raw_role)
-    _check_keys(data, _MESSAGE_FIELDS[role], path, f"a {role} message")
-    cache = _cache_from_wire(data.get("cache_breakpoint"), _join(path, "cache_breakpoint"))
-    vr_id = _vr_id(data, path)
+    _check_keys(data, _MESSAGE_FIELDS[role], path, _MESSAGE_WHAT[role])
+    # An absent optional field (most of them, in a conversation's every message) skips its
+    # validator, which would give None for it.
+    raw_cache = data.get("cache_breakpoint")
+    cache = None if raw_cache is None else _cache_from_wire(raw_cache, _join(path, "cache_breakpoint"))
+    vr_id = _vr_id(data, path) if "vr_id" in data else None
     extra: dict[str, Any] = {"vr_id": vr_id} if vr_id else {}
     if role == "user":
         return UserMessage(
             content=_str(data, "content", path, required=True) or "",
-            name=_str(data, "name", path),
+            name=_str(data, "name", path) if "name" in data else None,
             cache_breakpoint=cache,
             **extra,
         )
@@ -260,16 +265,17 @@ def message_from_wire(value: Any, path: str = "") -> ConversationHistoryMessage:
             cache_breakpoint=cache,
             **extra,
         )
-    raw_calls = _list(data, "tool_calls", path, limit="max_tool_calls")
+    raw_calls = _list(data, "tool_calls", path, limit="max_tool_calls") if "tool_calls" in data else None
     calls = None
     if raw_calls is not None:
         calls = [tool_call_from_wire(c, f"{_join(path, 'tool_calls')}[{i}]") for i, c in enumerate(raw_calls)]
+    signature = data.get("thought_signature")
     return AssistantMessage(
         content=_str(data, "content", path),
         tool_calls=calls,
         cache_breakpoint=cache,
-        thought_signature=bytes_from_wire(data.get("thought_signature"), _join(path, "thought_signature")),
-        provider_state=_provider_state(data, path),
+        thought_signature=None if signature is None else bytes_from_wire(signature, _join(path, "thought_signature")),
+        provider_state=_provider_state(data, path) if "provider_state" in data else None,
         **extra,
     )
 

@@ -76,7 +76,9 @@ def _provider(data: Mapping[str, Any], path: str, *, required: bool) -> Optional
 
 
 def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict[str, Any]:
-    raw_tools = _list(data, "tools", path, limit="max_tools")
+    # Absent optional fields (most of them, in most requests) are not looked at again: each
+    # validator below gives None for a field that is not there.
+    raw_tools = _list(data, "tools", path, limit="max_tools") if "tools" in data else None
     tools = None
     if raw_tools is not None:
         tools = [tool_from_wire(t, f"{_join(path, 'tools')}[{i}]") for i, t in enumerate(raw_tools)]
@@ -84,14 +86,14 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InvalidRequestError(f"duplicate tool name {dupes[0]!r}", _join(path, "tools"))
-    tool_choice = _str(data, "tool_choice", path)
+    tool_choice = _str(data, "tool_choice", path) if "tool_choice" in data else None
     if tool_choice is not None and tool_choice not in ("none", "auto", "required"):
         if tools is not None and tool_choice not in {t.function.name for t in tools}:
             raise InvalidRequestError(
                 f"{tool_choice[:64]!r} is neither 'none', 'auto', 'required' nor the name of a tool in this request",
                 _join(path, "tool_choice"),
             )
-    provider_kwargs = _object(data, "provider_kwargs", path)
+    provider_kwargs = _object(data, "provider_kwargs", path) if "provider_kwargs" in data else None
     if provider_kwargs is not None:
         check_json(provider_kwargs, _join(path, "provider_kwargs"))
         for key, value in provider_kwargs.items():
@@ -99,13 +101,13 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
                 raise InvalidRequestError(
                     f"expected an object of {key} options, got {_kind(value)}", _join(path, f"provider_kwargs.{key}")
                 )
-    response_schema = _object(data, "response_schema", path)
+    response_schema = _object(data, "response_schema", path) if "response_schema" in data else None
     if response_schema is not None:
         check_json(response_schema, _join(path, "response_schema"))
     model = _str(data, "model", path, required=primary, limit="max_model_chars")
     if primary and not model:
         raise InvalidRequestError("must not be empty", _join(path, "model"))
-    timeout = _number(data, "timeout", path, limit="max_timeout")
+    timeout = _number(data, "timeout", path, limit="max_timeout") if "timeout" in data else None
     if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
         raise InvalidRequestError(
             f"must be between {MIN_TIMEOUT:g} (min_timeout) and {MAX_TIMEOUT:g} (max_timeout) seconds, "
@@ -118,13 +120,17 @@ def _common_fields(data: Mapping[str, Any], path: str, *, primary: bool) -> dict
         "provider": provider,
         "model": model,
         "messages": None if messages is None else tuple(messages),
-        "temperature": _number(data, "temperature", path, minimum=0, limit="max_temperature"),
+        "temperature": (
+            _number(data, "temperature", path, minimum=0, limit="max_temperature") if "temperature" in data else None
+        ),
         "tools": None if tools is None else tuple(tools),
         "tool_choice": tool_choice,
         "timeout": timeout,
-        "max_tokens": _int(data, "max_tokens", path, minimum=1, limit="max_output_tokens"),
+        "max_tokens": (
+            _int(data, "max_tokens", path, minimum=1, limit="max_output_tokens") if "max_tokens" in data else None
+        ),
         "response_schema": response_schema,
-        "retry": retry_from_wire(data.get("retry"), _join(path, "retry")),
+        "retry": retry_from_wire(data["retry"], _join(path, "retry")) if "retry" in data else None,
         "provider_kwargs": provider_kwargs,
     }
 

@@ -196,8 +196,8 @@ def _conversation(
         else:
             turns.append({"role": role, "content": blocks})
     for turn in turns:
-        if turn["role"] == "user":
-            # tool_result blocks must lead their user turn; the sort is stable.
+        if turn["role"] == "user" and len(turn["content"]) > 1:
+            # tool_result blocks must lead their user turn; the sort is stable (one block: nothing to sort).
             turn["content"].sort(key=lambda b: b.get("type") != "tool_result")
     return system, turns, breakpoints
 
