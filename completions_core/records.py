@@ -107,9 +107,10 @@ class CompletionRecord:
         """Attempts that moved on to the next fallback."""
         return sum(1 for a, b in itertools.pairwise(self.attempts) if a.target != b.target)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, trace: bool = True) -> dict[str, Any]:
         """JSON-ready form (what the log event carries): every field in order (nested values
         copied), then ``retries`` and ``fallbacks``; no ``content`` key unless content was recorded.
+        With ``trace=False``, no ``traceparent`` and ``tracestate`` keys (the log line leaves them out).
 
         Built field by field: ``dataclasses.asdict`` cost several times as much, once per request.
         """
@@ -137,9 +138,10 @@ class CompletionRecord:
             "chunks": self.chunks,
             "sentences": self.sentences,
             "client_disconnected": self.client_disconnected,
-            "traceparent": self.traceparent,
-            "tracestate": self.tracestate,
         }
+        if trace:
+            data["traceparent"] = self.traceparent
+            data["tracestate"] = self.tracestate
         if self.content is not None:
             data["content"] = _json_copy(self.content)
         if len(attempts) < 2:

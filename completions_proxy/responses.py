@@ -47,6 +47,22 @@ def bound_header(value: str, limit: int = DEFAULT_LIMITS.max_header_bytes) -> st
     return value[: limit - len(TRUNCATED)] + TRUNCATED
 
 
+#: Header names as they go on the wire (lowercase, Latin-1), each made once: the names are the
+#: proxy's own few (request id, attempts, overhead), and the table stops growing at ``_MAX_NAMES``.
+_NAMES: dict[str, bytes] = {}
+_MAX_NAMES = 64
+
+
+def wire_name(name: str) -> bytes:
+    """``name.lower().encode("latin-1")``, looked up in a bounded table of the names already seen."""
+    wire = _NAMES.get(name)
+    if wire is None:
+        wire = name.lower().encode("latin-1")
+        if len(_NAMES) < _MAX_NAMES:
+            _NAMES[name] = wire
+    return wire
+
+
 def bounded_headers(headers: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
     """Every value passed through :func:`bound_header` (the proxy's names are fixed, short strings)."""
     if headers is None:
@@ -326,7 +342,8 @@ class ChunkStreamResponse:
         self._started = True
         headers = [(b"content-type", self.media_type.encode()), (b"cache-control", b"no-store")]
         merged = {**self.headers, **self._late()}
-        headers.extend((k.lower().encode("latin-1"), bound_header(v).encode("latin-1")) for k, v in merged.items())
+        for name, value in merged.items():
+            headers.append((wire_name(name), bound_header(value).encode("latin-1")))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 

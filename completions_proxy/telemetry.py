@@ -283,9 +283,7 @@ class Telemetry:
         if not self.log_content:
             record.content = None
         try:
-            data = record.as_dict()
-            data.pop("traceparent", None)
-            data.pop("tracestate", None)
+            data = record.as_dict(trace=False)
             self.logger.info("completion", **data)
             self.metrics.observe(record)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break serving
