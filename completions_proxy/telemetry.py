@@ -21,7 +21,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from completions_core.errors import ERROR_STATUS
-from completions_core.records import CompletionRecord, usage_counts
+from completions_core.records import USAGE_KINDS, CompletionRecord
 
 __all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
 
@@ -248,7 +248,9 @@ class Metrics:
             if first_sentence is None:
                 first_sentence = children[3] = self._child(self.first_sentence, provider)
             first_sentence.observe(record.time_to_first_sentence_ms / 1000)
-        for kind, count in usage_counts(record.normalized_usage).items():
+        usage = record.normalized_usage
+        for kind in USAGE_KINDS:  # usage_counts(usage), without building its dict
+            count = getattr(usage, kind)
             if count:
                 counter = tokens.get(kind)
                 if counter is None:
