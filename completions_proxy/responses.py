@@ -236,12 +236,14 @@ class ChunkStreamResponse:
         except Exception as exc:  # noqa: BLE001 - reported to the caller below
             failure = exc
         finally:
-            if keepalive is not None:
-                await keepalive.stop()
+            # Most streams: the timer is cancelled and no write of its own is under way (nothing to await).
+            if keepalive is not None and (write := keepalive.cancel()) is not None:
+                await _gone(write)
         if failure is not None:
             await self._send_failure(send, failure)
             return
-        await self._start(send)
+        if not self._started:  # a stream of no chunks (each write starts the response first)
+            await self._start(send)
         self._finished = True
         await send({"type": "http.response.body", "body": self.encode_end(), "more_body": False})
 
@@ -383,15 +385,28 @@ class _KeepAlive:
         self._write = None
         self._due()
 
-    async def stop(self) -> None:
+    def cancel(self) -> Optional[asyncio.Task[None]]:
+        """Cancel the timer and any write under way; return that write if it is not gone yet
+        (:meth:`stop` waits for it)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
         write = self._write
         if write is not None and not write.done():
             write.cancel()
-            with anyio.CancelScope(shield=True):  # even when the stream itself is being cancelled
-                await asyncio.wait([write])
+            return write
+        return None
+
+    async def stop(self) -> None:
+        write = self.cancel()
+        if write is not None:
+            await _gone(write)
+
+
+async def _gone(write: asyncio.Task[None]) -> None:
+    """Wait for a cancelled keep-alive write to be gone, even when the stream itself is being cancelled."""
+    with anyio.CancelScope(shield=True):
+        await asyncio.wait([write])
 
 
 async def _unwind(step: Any, suspended: Any, exc: BaseException) -> None:
