@@ -8,15 +8,15 @@ from typing import Any, Optional
 
 from completions_core.usage import NormalizedUsage
 
-__all__ = ["AttemptRecord", "CompletionRecord", "usage_counts"]
+__all__ = ["USAGE_KINDS", "AttemptRecord", "CompletionRecord", "usage_counts"]
 
 #: The names of NormalizedUsage's counts, in order (its dict form, without ``dataclasses.asdict``).
-_USAGE_COUNTS = tuple(f.name for f in fields(NormalizedUsage))
+USAGE_KINDS = tuple(f.name for f in fields(NormalizedUsage))
 
 
 def usage_counts(usage: NormalizedUsage) -> dict[str, int]:
     """``usage.as_dict()``, at a fraction of its cost (telemetry reads it once or twice per request)."""
-    return {name: getattr(usage, name) for name in _USAGE_COUNTS}
+    return {name: getattr(usage, name) for name in USAGE_KINDS}
 
 
 def _json_copy(value: Any) -> Any:
@@ -107,9 +107,10 @@ class CompletionRecord:
         """Attempts that moved on to the next fallback."""
         return sum(1 for a, b in itertools.pairwise(self.attempts) if a.target != b.target)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, trace: bool = True) -> dict[str, Any]:
         """JSON-ready form (what the log event carries): every field in order (nested values
         copied), then ``retries`` and ``fallbacks``; no ``content`` key unless content was recorded.
+        With ``trace=False``, no ``traceparent`` and ``tracestate`` keys (the log line leaves them out).
 
         Built field by field: ``dataclasses.asdict`` cost several times as much, once per request.
         """
@@ -137,9 +138,10 @@ class CompletionRecord:
             "chunks": self.chunks,
             "sentences": self.sentences,
             "client_disconnected": self.client_disconnected,
-            "traceparent": self.traceparent,
-            "tracestate": self.tracestate,
         }
+        if trace:
+            data["traceparent"] = self.traceparent
+            data["tracestate"] = self.tracestate
         if self.content is not None:
             data["content"] = _json_copy(self.content)
         if len(attempts) < 2:

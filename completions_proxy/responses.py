@@ -47,6 +47,22 @@ def bound_header(value: str, limit: int = DEFAULT_LIMITS.max_header_bytes) -> st
     return value[: limit - len(TRUNCATED)] + TRUNCATED
 
 
+#: Header names as they go on the wire (lowercase, Latin-1), each made once: the names are the
+#: proxy's own few (request id, attempts, overhead), and the table stops growing at ``_MAX_NAMES``.
+_NAMES: dict[str, bytes] = {}
+_MAX_NAMES = 64
+
+
+def wire_name(name: str) -> bytes:
+    """``name.lower().encode("latin-1")``, looked up in a bounded table of the names already seen."""
+    wire = _NAMES.get(name)
+    if wire is None:
+        wire = name.lower().encode("latin-1")
+        if len(_NAMES) < _MAX_NAMES:
+            _NAMES[name] = wire
+    return wire
+
+
 def bounded_headers(headers: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
     """Every value passed through :func:`bound_header` (the proxy's names are fixed, short strings)."""
     if headers is None:
@@ -220,12 +236,14 @@ class ChunkStreamResponse:
         except Exception as exc:  # noqa: BLE001 - reported to the caller below
             failure = exc
         finally:
-            if keepalive is not None:
-                await keepalive.stop()
+            # Most streams: the timer is cancelled and no write of its own is under way (nothing to await).
+            if keepalive is not None and (write := keepalive.cancel()) is not None:
+                await _gone(write)
         if failure is not None:
             await self._send_failure(send, failure)
             return
-        await self._start(send)
+        if not self._started:  # a stream of no chunks (each write starts the response first)
+            await self._start(send)
         self._finished = True
         await send({"type": "http.response.body", "body": self.encode_end(), "more_body": False})
 
@@ -326,7 +344,8 @@ class ChunkStreamResponse:
         self._started = True
         headers = [(b"content-type", self.media_type.encode()), (b"cache-control", b"no-store")]
         merged = {**self.headers, **self._late()}
-        headers.extend((k.lower().encode("latin-1"), bound_header(v).encode("latin-1")) for k, v in merged.items())
+        for name, value in merged.items():
+            headers.append((wire_name(name), bound_header(value).encode("latin-1")))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 
@@ -366,15 +385,28 @@ class _KeepAlive:
         self._write = None
         self._due()
 
-    async def stop(self) -> None:
+    def cancel(self) -> Optional[asyncio.Task[None]]:
+        """Cancel the timer and any write under way; return that write if it is not gone yet
+        (:meth:`stop` waits for it)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
         write = self._write
         if write is not None and not write.done():
             write.cancel()
-            with anyio.CancelScope(shield=True):  # even when the stream itself is being cancelled
-                await asyncio.wait([write])
+            return write
+        return None
+
+    async def stop(self) -> None:
+        write = self.cancel()
+        if write is not None:
+            await _gone(write)
+
+
+async def _gone(write: asyncio.Task[None]) -> None:
+    """Wait for a cancelled keep-alive write to be gone, even when the stream itself is being cancelled."""
+    with anyio.CancelScope(shield=True):
+        await asyncio.wait([write])
 
 
 async def _unwind(step: Any, suspended: Any, exc: BaseException) -> None:

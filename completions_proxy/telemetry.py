@@ -21,7 +21,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from completions_core.errors import ERROR_STATUS
-from completions_core.records import CompletionRecord, usage_counts
+from completions_core.records import USAGE_KINDS, CompletionRecord
 
 __all__ = ["Labels", "QUIET_LOGGERS", "Metrics", "Telemetry", "configure_logging"]
 
@@ -248,7 +248,9 @@ class Metrics:
             if first_sentence is None:
                 first_sentence = children[3] = self._child(self.first_sentence, provider)
             first_sentence.observe(record.time_to_first_sentence_ms / 1000)
-        for kind, count in usage_counts(record.normalized_usage).items():
+        usage = record.normalized_usage
+        for kind in USAGE_KINDS:  # usage_counts(usage), without building its dict
+            count = getattr(usage, kind)
             if count:
                 counter = tokens.get(kind)
                 if counter is None:
@@ -283,9 +285,7 @@ class Telemetry:
         if not self.log_content:
             record.content = None
         try:
-            data = record.as_dict()
-            data.pop("traceparent", None)
-            data.pop("tracestate", None)
+            data = record.as_dict(trace=False)
             self.logger.info("completion", **data)
             self.metrics.observe(record)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break serving

@@ -356,3 +356,41 @@ async def test_a_gemini_stream_that_cannot_be_decoded_is_an_invalid_response(
                 await adapter.close_client(client)
     assert results["aiohttp"] == results["httpx2"], results
     assert results["aiohttp"].error is not None and results["aiohttp"].error[0] == "invalid_response_error"
+
+
+@pytest.mark.parametrize("extra", [None, {}, {"seed": 7, "temperature": 0.5}])
+async def test_openai_stream_sends_params_merged_with_extra_body_only_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch, extra: Any
+) -> None:
+    """The body the stream sends is ``{**params, **extra_body}`` (the general form) whether it is
+    built (an ``extra_body`` to merge) or the call's own ``params`` are sent as they are."""
+    from completions_openai import adapter as openai_adapter
+
+    from completions_core.request import ProviderRequest
+    from completions_core.types import UserMessage
+
+    class Extra(openai_adapter.OpenAIAdapter):
+        def apply_options(self, options: Any, params: dict[str, Any], request: Any, *, stream: bool) -> None:
+            super().apply_options(options, params, request, stream=stream)
+            if extra is not None:
+                params["extra_body"] = dict(extra)
+
+    sent: list[dict[str, Any]] = []
+
+    class Post:
+        async def send(self, body: dict[str, Any], seconds: Any) -> Any:
+            sent.append(dict(body))
+            raise RuntimeError("sent")
+
+    monkeypatch.setattr(openai_adapter, "prepared_post", lambda client: Post())
+    adapter = Extra()
+    request = ProviderRequest(provider="openai", model="gpt-4o-mini", messages=(UserMessage(content="hi"),))
+    expected = adapter.build_request(request, stream=True)
+    expected.pop("timeout", None)
+    merged = expected.pop("extra_body", {})
+    expected = {**expected, **merged}
+    with pytest.raises(Exception):  # noqa: B017 - the fake post's error, mapped or not: the body is the point
+        async for _ in adapter.stream(object(), request):
+            pass
+    assert sent == [expected]
+    assert "extra_body" not in sent[0]

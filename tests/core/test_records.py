@@ -57,6 +57,19 @@ def test_as_dict_is_the_asdict_form_key_for_key_and_in_order() -> None:
     assert "content" not in empty.as_dict()
 
 
+def test_as_dict_without_trace_is_the_full_form_less_its_trace_keys_in_order() -> None:
+    full = _full_record()
+    full.traceparent, full.tracestate = "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "k=v"
+    empty = CompletionRecord(request_id="r", caller=None, stream=False, started_at=0.0)
+    for record in (full, empty):
+        expected = record.as_dict()
+        expected.pop("traceparent")
+        expected.pop("tracestate")
+        built = record.as_dict(trace=False)
+        assert built == expected
+        assert list(built) == list(expected)
+
+
 def test_as_dict_copies_nested_values() -> None:
     record = _full_record()
     data = record.as_dict()

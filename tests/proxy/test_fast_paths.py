@@ -19,8 +19,9 @@ from completions_core.adapter import Credential
 from completions_core.codec import decode_request
 from completions_core.records import AttemptRecord, CompletionRecord
 from completions_core.types import AssistantMessage, UserMessage
+from completions_proxy import responses
 from completions_proxy.engine import _strip_for
-from completions_proxy.responses import bound_header
+from completions_proxy.responses import bound_header, wire_name
 from completions_proxy.routes import _HEADER_JSON, header_json, new_request_id
 from completions_proxy.telemetry import Labels, Metrics
 from tests.helpers import KeyedAdapter
@@ -87,6 +88,16 @@ def test_bound_header_shortcut_agrees_with_the_general_path() -> None:
         assert bound_header(value, limit) == _bound_header_general(value, limit)
     assert bound_header("a" * 30, 20) == _bound_header_general("a" * 30, 20)
     assert bound_header("x\r\ny", 20) == "x  y"
+
+
+def test_wire_name_gives_the_lowercase_latin1_name_and_its_table_stays_bounded() -> None:
+    names = ["X-Request-ID", "X-Completions-Attempts", "x-completions-overhead-ms", "ÀÉ-Name", "MiXeD"]
+    names += ["X-" + "".join(_RNG.choice("abcXYZ-09") for _ in range(_RNG.randrange(1, 20))) for _ in range(200)]
+    for name in names + names:  # the second pass reads the table where the first filled it
+        assert wire_name(name) == name.lower().encode("latin-1")
+    assert len(responses._NAMES) <= responses._MAX_NAMES
+    with pytest.raises(UnicodeEncodeError):  # what the general path raised: nothing is made up
+        wire_name("X-€")
 
 
 def test_strip_for_keeps_the_same_messages_when_there_is_nothing_to_strip() -> None:
@@ -411,3 +422,4 @@ def test_message_decode_reads_an_absent_field_as_null() -> None:
                 message[name] = _RNG.choice(values)
         nulls = {**message, **{name: None for name in optional[role] if name not in message and _RNG.random() < 0.7}}
         assert decoded(message) == decoded(nulls)
+

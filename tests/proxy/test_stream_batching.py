@@ -217,3 +217,33 @@ async def test_a_receive_that_fails_ends_the_stream_and_its_error_goes_up() -> N
         await response({"type": "http"}, broken_receive, wire.send)  # type: ignore[arg-type]
     assert closed.is_set()  # the chunk generator was closed on the way out
     assert [wire.lines(b) for b in wire.bodies] == [["first"]]
+
+
+async def test_a_keepalive_write_under_way_when_the_stream_ends_is_gone_before_the_end_goes_out() -> None:
+    wire = Wire()
+    writing = anyio.Event()
+    cancelled: list[bool] = []
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message.get("body") == b"\n":
+            writing.set()
+            try:
+                await anyio.Event().wait()  # a keep-alive write that never completes on its own
+            except BaseException:
+                cancelled.append(True)
+                raise
+        messages.append(message)
+
+    async def chunks() -> AsyncGenerator[ChatCompletionChunk, None]:
+        await writing.wait()  # the stream ends while the keep-alive write is under way
+        return
+        yield  # pragma: no cover - makes this an async generator
+
+    response = ChunkStreamResponse(chunks(), {}, keepalive=0.01)
+    with anyio.fail_after(10):
+        await response({"type": "http"}, wire.receive, send)  # type: ignore[arg-type]
+    assert cancelled == [True]  # cancelled, and waited for, before the end was sent
+    assert messages[0]["type"] == "http.response.start"
+    assert [(m.get("body"), m.get("more_body")) for m in messages[1:]] == [(b"", False)]
+    assert response.outcome == "ok"

@@ -327,8 +327,6 @@ class OpenAIAdapter(ProviderAdapter):
         The SSE lines are read raw and parsed with orjson, skipping the SDK's per-chunk pydantic
         models (the measured bottleneck of the streaming path, see bench/README.md).
         """
-        import httpx2
-
         params = self.build_request(request, stream=True)
         # A client this adapter built sends through its prepared post (.sending): the request
         # the SDK would build, on the SDK client's own pool, with the URL and headers made once
@@ -338,9 +336,9 @@ class OpenAIAdapter(ProviderAdapter):
         # that are already plain JSON and hands back the unread response. Either way a failed
         # status raises the SDK's error type, mapped below (bench/README.md has the costs).
         timeout = params.pop("timeout", None)
-        extra_body = params.pop("extra_body", {})
-        body = {**params, **extra_body}
-        options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        extra_body = params.pop("extra_body", None)
+        # ``params`` is this call's own dict: merged into a copy only when there is something to merge.
+        body = {**params, **extra_body} if extra_body else params
         state = StreamTranslator(self.name)
         try:
             # The overloads pair stream=True with an SSE stream class; with cast_to=httpx2.Response the
@@ -349,6 +347,9 @@ class OpenAIAdapter(ProviderAdapter):
             if post is not None:
                 response = await post.send(body, timeout)
             else:
+                import httpx2  # only this path names it (imported with the SDK already)
+
+                options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
                 response = await client.post(  # type: ignore[call-overload]
                     "/chat/completions", cast_to=httpx2.Response, body=body, options=options, stream=True
                 )
