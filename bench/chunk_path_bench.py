@@ -39,14 +39,19 @@ from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BODY = (b'{"provider": "openai", "model": "gpt-mock", "stream": true, '
-        b'"messages": [{"role": "user", "content": "Tell me something."}], '
-        b'"credentials": {"openai": {"voicerun_managed": true}}}')
+BODY = (
+    b'{"provider": "openai", "model": "gpt-mock", "stream": true, '
+    b'"messages": [{"role": "user", "content": "Tell me something."}], '
+    b'"credentials": {"openai": {"voicerun_managed": true}}}'
+)
 
 
 def _event(delta: dict[str, Any], finish: Optional[str] = None, usage: Any = None) -> bytes:
     body: dict[str, Any] = {
-        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1796613309, "model": "gpt-mock",
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": 1796613309,
+        "model": "gpt-mock",
         "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     if usage:
@@ -56,8 +61,11 @@ def _event(delta: dict[str, Any], finish: Optional[str] = None, usage: Any = Non
 
 TOKENS = [_event({"content": f" tok{i % 10}"}) for i in range(10)]
 FIRST = _event({"role": "assistant", "content": ""})
-TAIL = (_event({}, "stop") + _event({}, None, {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12})
-        + b"data: [DONE]\n\n")
+TAIL = (
+    _event({}, "stop")
+    + _event({}, None, {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12})
+    + b"data: [DONE]\n\n"
+)
 
 
 class Upstream:
@@ -79,8 +87,9 @@ class Upstream:
         while not self._go.empty():
             self._go.get_nowait()
         # The first event carries no text (nothing is sent on for it): the first token comes with it.
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
-                     + FIRST + TOKENS[0])
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" + FIRST + TOKENS[0]
+        )
         for i in range(1, self.chunks):
             await self._go.get()
             writer.write(TOKENS[i % 10])
@@ -108,11 +117,20 @@ async def one(app: Any, upstream: Upstream, path: str, headers: list[tuple[bytes
             chunks += message["body"].count(b"content_delta")
             upstream.go()
 
-    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "root_path": "",
-             "query_string": b"", "headers": [(b"content-type", b"application/json"),
-                                               (b"content-length", str(len(BODY)).encode()), *headers],
-             "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
-             "http_version": "1.1", "asgi": {"version": "3.0", "spec_version": "2.3"}}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode()), *headers],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+    }
     start = time.process_time()
     await app(scope, receive, send)
     spent = time.process_time() - start
@@ -130,9 +148,16 @@ async def run(
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     token = "bench-token-" + "x" * 20
     os.environ["BASELINE_UPSTREAM"] = url
-    os.environ.update({"COMPLETIONS_PROXY_TOKENS": token, "COMPLETIONS_PLUGINS": "openai",
-                       "OPENAI_API_KEY": "sk-bench", "COMPLETIONS_OPENAI_BASE_URL": url + "/v1",
-                       "COMPLETIONS_LOG_FORMAT": "json", "COMPLETIONS_LOG_LEVEL": "warning"})
+    os.environ.update(
+        {
+            "COMPLETIONS_PROXY_TOKENS": token,
+            "COMPLETIONS_PLUGINS": "openai",
+            "OPENAI_API_KEY": "sk-bench",
+            "COMPLETIONS_OPENAI_BASE_URL": url + "/v1",
+            "COMPLETIONS_LOG_FORMAT": "json",
+            "COMPLETIONS_LOG_LEVEL": "warning",
+        }
+    )
     sys.path.insert(0, str(HERE))
     import baseline_app
 
@@ -176,12 +201,25 @@ def _child(tree: Path, args: argparse.Namespace) -> dict[str, float]:
     paths = [str(tree)] + [str(p) for p in sorted((tree / "providers").glob("*")) if p.is_dir()]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--chunks", str(args.chunks), "--rounds", "1",
-         "--repeats", str(args.repeats), "--json"],
-        env=env, check=True, capture_output=True, text=True, cwd=str(tree),
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--chunks",
+            str(args.chunks),
+            "--rounds",
+            "1",
+            "--repeats",
+            str(args.repeats),
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=str(tree),
     ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
-    data: dict[str, list[float]] = json.loads(line[len("RESULT "):])
+    data: dict[str, list[float]] = json.loads(line[len("RESULT ") :])
     return {name: figures[0] for name, figures in data.items()}
 
 
@@ -194,21 +232,28 @@ def _ab(args: argparse.Namespace) -> None:
             got = _child(tree, args)
             rows["ours" + tag].append(got["ours"])
             rows["baseline" + tag].append(got["baseline"])
-        print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1] * 1e6:.2f}" for k, v in rows.items()) + " us",
-              flush=True)
+        print(
+            f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1] * 1e6:.2f}" for k, v in rows.items()) + " us", flush=True
+        )
     _print(rows)
     pairs = [("ours", "ours@ref"), ("ours", "baseline"), ("ours@ref", "baseline@ref")]
     for new, old in pairs:
         ratios = [n / o for n, o in zip(rows[new], rows[old], strict=True)]
-        print(f"{new} / {old} per round: " + ", ".join(f"{r:.3f}" for r in ratios)
-              + f"  (median {statistics.median(ratios):.3f})")
+        print(
+            f"{new} / {old} per round: "
+            + ", ".join(f"{r:.3f}" for r in ratios)
+            + f"  (median {statistics.median(ratios):.3f})"
+        )
 
 
 def _print(rows: dict[str, list[float]]) -> None:
     width = max(map(len, rows)) + 1
     for name, figures in rows.items():
-        print(f"{name:{width}} per chunk: " + ", ".join(f"{f * 1e6:.2f}" for f in figures)
-              + f" us (median {statistics.median(figures) * 1e6:.2f})")
+        print(
+            f"{name:{width}} per chunk: "
+            + ", ".join(f"{f * 1e6:.2f}" for f in figures)
+            + f" us (median {statistics.median(figures) * 1e6:.2f})"
+        )
 
 
 def main() -> None:
