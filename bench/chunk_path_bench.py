@@ -12,6 +12,11 @@ read, wake-up and write, as on a paced stream. Two apps, driven over ASGI in alt
 - ``baseline``: the minimal re-encoder (``bench/baseline_app.py``): aiohttp's line iteration,
   ``json.loads``, one lookup chain, ``json.dumps``, Starlette's ``StreamingResponse``.
 
+With ``--upstream memory`` there is no socket: the OpenAI client's ``post`` (and the re-encoder's
+aiohttp session) answer with a body held in memory that gives one event per event-loop step
+(``asyncio.sleep(0)``), the same bytes; what is left is the apps' own per-chunk code, the
+event-loop step and the ASGI ``send``, with much less noise than the sockets' part.
+
 The figure is this process's CPU time per chunk of the whole stream (``--chunks`` content events,
 then the finish, usage and ``[DONE]`` events; the request's set-up is spread over them), best of
 ``--repeats`` per round; the server's writes are in both. With ``--ab-ref DIR`` each round runs
@@ -19,8 +24,9 @@ twice more in child processes, once with ``DIR`` (a tree of the project, e.g. ma
 archive``) first on ``PYTHONPATH`` and once with this tree, alternating, so that ``ours``,
 ``ours@ref`` and the re-encoder are compared round by round.
 
-    python bench/chunk_path_bench.py --chunks 2000 --rounds 6
+    python bench/chunk_path_bench.py --chunks 2000 --rounds 6 2>/dev/null  # the proxy logs each stream
     python bench/chunk_path_bench.py --rounds 6 --ab-ref /tmp/chunk2-main
+    python bench/chunk_path_bench.py --upstream memory --rounds 10 --ab-ref /tmp/chunk2-main
     python bench/chunk_path_bench.py --profile ours.prof   # cProfile of ``ours`` only
 """
 
@@ -98,6 +104,69 @@ class Upstream:
         writer.close()
 
 
+class MemoryBody:
+    """The upstream's answer held in memory: the same events, one per event-loop step."""
+
+    def __init__(self, upstream: Upstream, send: Any) -> None:
+        self.chunks = upstream.chunks
+        upstream.go = send  # type: ignore[method-assign]  # nothing to let go: each event is there
+
+    async def aiter_bytes(self) -> Any:  # the OpenAI adapter's read of the SDK's raw response
+        yield FIRST + TOKENS[0]
+        for i in range(1, self.chunks):
+            await asyncio.sleep(0)
+            yield TOKENS[i % 10]
+        await asyncio.sleep(0)
+        yield TAIL
+
+    async def aclose(self) -> None:
+        return None
+
+    async def lines(self) -> Any:  # aiohttp's line iteration, for the re-encoder
+        async for data in self.aiter_bytes():
+            for line in data.splitlines(keepends=True):
+                yield line
+
+
+class MemoryClient:
+    """Stands for the OpenAI SDK client (its ``post``) and for the re-encoder's aiohttp session."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self.api_key = "sk-bench"
+
+    async def post(self, *args: Any, **kwargs: Any) -> MemoryBody:
+        return MemoryBody(self.upstream, lambda: None)
+
+    def __call__(self) -> MemoryClient:  # baseline_app._client
+        return self
+
+    async def close(self) -> None:
+        return None
+
+
+class _Baseline:
+    def __init__(self, client: MemoryClient) -> None:
+        self.client = client
+
+    def post(self, *args: Any, **kwargs: Any) -> _Session:
+        return _Session(MemoryBody(self.client.upstream, lambda: None))
+
+    async def close(self) -> None:
+        return None
+
+
+class _Session:
+    def __init__(self, body: MemoryBody) -> None:
+        self.content = body.lines()
+
+    async def __aenter__(self) -> _Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 async def one(app: Any, upstream: Upstream, path: str, headers: list[tuple[bytes, bytes]]) -> float:
     """This process's CPU time per content chunk of one stream through ``app``."""
     done = asyncio.Event()
@@ -141,7 +210,7 @@ async def one(app: Any, upstream: Upstream, path: str, headers: list[tuple[bytes
 
 
 async def run(
-    chunks: int, rounds: int, repeats: int, only: Optional[str], profile: Optional[str]
+    chunks: int, rounds: int, repeats: int, only: Optional[str], profile: Optional[str], memory: bool = False
 ) -> dict[str, list[float]]:
     upstream = Upstream(chunks)
     server = await asyncio.start_server(upstream.serve, "127.0.0.1", 0)
@@ -163,6 +232,12 @@ async def run(
 
     from completions_proxy.app import create_app
 
+    if memory:
+        from completions_openai.adapter import OpenAIAdapter
+
+        client = MemoryClient(upstream)
+        OpenAIAdapter.create_client = lambda self, config: client  # type: ignore[method-assign]
+        baseline_app._client = lambda: _Baseline(client)  # type: ignore[assignment]
     ours = create_app()
     targets: dict[str, tuple[Any, str, list[tuple[bytes, bytes]]]] = {
         "ours": (ours, "/v1/completions", [(b"authorization", f"Bearer {token}".encode())]),
@@ -211,6 +286,8 @@ def _child(tree: Path, args: argparse.Namespace) -> dict[str, float]:
             "--repeats",
             str(args.repeats),
             "--json",
+            "--upstream",
+            args.upstream,
         ],
         env=env,
         check=True,
@@ -262,6 +339,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=("ours", "baseline"))
+    parser.add_argument("--upstream", choices=("socket", "memory"), default="socket")
     parser.add_argument("--ab-ref", help="a tree of the project to compare with, round by round")
     parser.add_argument("--profile", help="write a cProfile of the rounds here")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
@@ -269,18 +347,11 @@ def main() -> None:
     if args.ab_ref:
         _ab(args)
         return
-    # The proxy's log line per stream goes to /dev/null (its logger holds the stdout it found).
-    sys.stdout.flush()
-    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    try:
-        results = asyncio.run(run(args.chunks, args.rounds, args.repeats, args.only, args.profile))
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(null)
+    results = asyncio.run(
+        run(args.chunks, args.rounds, args.repeats, args.only, args.profile, args.upstream == "memory")
+    )
     if args.json:
-        print("RESULT " + json.dumps(results), flush=True)
+        print("RESULT " + json.dumps(results))
         return
     _print(results)
     if "ours" in results and "baseline" in results:
