@@ -130,6 +130,17 @@ class StreamTranslator:
         (bench/README.md).
         """
         try:
+            # Most chunks of a stream: one choice whose delta is text alone, and nothing else. The
+            # events are what ``_events`` makes of it (a differential test holds them to it).
+            choices = chunk.get("choices")
+            if type(choices) is list and len(choices) == 1 and not chunk.get("error") and not chunk.get("usage"):
+                choice = choices[0]
+                if type(choice) is dict and not choice.get("finish_reason") and choice.get("index", 0) == 0:
+                    delta = choice.get("delta")
+                    if type(delta) is dict and len(delta) == 1:
+                        content = delta.get("content")
+                        if type(content) is str and content:
+                            return [TextDelta(content)]
             return _events(chunk, self, self.provider)
         except (TypeError, AttributeError, ValueError) as exc:
             raise ProviderError(
