@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import aiohttp
 import httpx2
@@ -290,7 +290,7 @@ async def _lock_step_server() -> tuple[asyncio.Server, list[asyncio.Queue[bytes]
 
 
 def _sweeper_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
-    scheduled: list[asyncio.TimerHandle] = getattr(loop, "_scheduled")
+    scheduled: list[asyncio.TimerHandle] = cast(Any, loop)._scheduled
     return [
         handle for handle in scheduled
         if not handle.cancelled() and getattr(getattr(handle, "_callback", None), "__self__", None) is prepared._sweeper()
@@ -304,7 +304,7 @@ async def test_reading_a_body_arms_no_timer_per_chunk_and_the_sweeper_stops_when
     loop = asyncio.get_running_loop()
     server, queues = await _lock_step_server()
     port = server.sockets[0].getsockname()[1]
-    scheduled: list[asyncio.TimerHandle] = getattr(loop, "_scheduled")
+    scheduled: list[asyncio.TimerHandle] = cast(Any, loop)._scheduled
     async with aiohttp.ClientSession() as session:
         responses = [
             await session.post(f"http://127.0.0.1:{port}/", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=30))
@@ -316,7 +316,7 @@ async def test_reading_a_body_arms_no_timer_per_chunk_and_the_sweeper_stops_when
             go.put_nowait(b"data: 0\n\n")
         assert [await anext(reader) for reader in readers] == [b"data: 0\n\n"] * 2
         [sweep] = _sweeper_handles(loop)
-        assert len(getattr(sweep, "_context")) == 0  # run in an empty context: no request's variables kept alive
+        assert len(cast(Any, sweep)._context) == 0  # run in an empty context: no request's variables kept alive
         before = len(scheduled)
         for index in range(1, 60):
             chunk = f"data: {index}\n\n".encode()
