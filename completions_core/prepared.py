@@ -333,6 +333,10 @@ def _sweeper() -> _ReadSweeper:
     return sweeper
 
 
+async def _closed() -> None:
+    """What closing a closed :class:`AiohttpBody` does: nothing."""
+
+
 class AiohttpBody:
     """An aiohttp response's body read straight from it. ``map_errors`` reports an exception of a
     read as the caller's transport did (a context manager that re-raises it mapped); ``close``
@@ -444,12 +448,23 @@ class AiohttpBody:
                 return
             yield data
 
-    async def aclose(self) -> None:
-        """Close the response (the sweeper lets the body go)."""
+    def release(self) -> None:
+        """The response is being closed: the sweeper lets the body go, and the body holds neither
+        the response nor ``close`` any more. (``close`` is often its owner's bound method, the
+        owner holding the body: a reference cycle, whose objects only a full garbage collection
+        frees, which held megabytes at 256 open streams: bench/README.md, "One sweeper per event
+        loop".)"""
         sweeper, self._sweeper = self._sweeper, None
         if sweeper is not None:
             sweeper.discard(self)
-        await self._close()
+        self._close = _closed
+        self._response = None
+
+    async def aclose(self) -> None:
+        """Close the response (:meth:`release` first)."""
+        close = self._close
+        self.release()
+        await close()
 
 
 class _DirectBody(UpstreamBody):
@@ -891,6 +906,7 @@ class _AiohttpStream(UpstreamBody):
         if self._closed:
             return
         self._closed = True
+        self._body.release()
         if self._response is not None:
             await self._response.aclose()
             return

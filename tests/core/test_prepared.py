@@ -4,7 +4,9 @@ mock transport: what it sends, which clients keep their SDK's sending, and which
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional, cast
@@ -520,6 +522,29 @@ async def test_the_direct_route_fails_as_httpx2s_send_when_nothing_answers(sdk: 
     assert type(direct.__cause__) is type(sent.__cause__) is cause
     assert direct.__cause__.request is direct.request  # the request attached, as httpx2 attaches it
     assert direct.request.headers.raw == sent.request.headers.raw and direct.request.content == sent.request.content
+
+
+@SDKS
+async def test_a_closed_direct_stream_is_freed_without_the_garbage_collector(sdk: str, server: ReplayServer) -> None:
+    # A stream read to its end and closed leaves no reference cycle (the body held its owner's
+    # bound close, the owner the body): its response is freed as soon as it is dropped, not at
+    # the next full collection (held memory at 256 open streams, bench/README.md).
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+    server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]))
+    upstream = await post.send({"model": "m"}, None)
+    assert upstream.direct
+    raw = weakref.ref(upstream._raw)
+    stream = weakref.ref(upstream)
+    reads = upstream.aiter_bytes()
+    gc.disable()
+    try:
+        assert b"".join([chunk async for chunk in reads]) == b"data: 1\n\ndata: 2\n\n"
+        await upstream.aclose()
+        del upstream, reads
+        assert stream() is None and raw() is None
+    finally:
+        gc.enable()
+    await http.aclose()
 
 
 @SDKS
