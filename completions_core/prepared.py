@@ -313,12 +313,14 @@ class _ReadSweeper:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        for body in list(bodies):
-            body._check(now)
-        if bodies:
-            self._handle = loop.call_at(now + self._period, self._sweep, context=self._context)
-        else:
-            self._period = _SWEEP_PERIOD
+        try:
+            for body in list(bodies):
+                body._check(now)
+        finally:  # set again even if a check failed: the other bodies stay guarded
+            if bodies:
+                self._handle = loop.call_at(now + self._period, self._sweep, context=self._context)
+            else:
+                self._period = _SWEEP_PERIOD
 
 
 #: The sweeper of each event loop.
