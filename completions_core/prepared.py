@@ -313,14 +313,17 @@ class _ReadSweeper:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
+        shortest = _SWEEP_PERIOD / _SWEEP_SHARE
         try:
             for body in list(bodies):
                 body._check(now)
+                if body._seconds < shortest:
+                    shortest = body._seconds
         finally:  # set again even if a check failed: the other bodies stay guarded
+            # As often as the shortest timeout of the bodies still open needs.
+            self._period = min(_SWEEP_PERIOD, shortest * _SWEEP_SHARE)
             if bodies:
                 self._handle = loop.call_at(now + self._period, self._sweep, context=self._context)
-            else:
-                self._period = _SWEEP_PERIOD
 
 
 #: The sweeper of each event loop.
