@@ -10,19 +10,33 @@ its body read in two ways, in alternating rounds:
 - ``httpx2``: as before, through httpx2's response (``aiter_bytes``, ``aiter_raw``,
   ``BoundAsyncStream``, the vendored ``AiohttpResponseStream``), aiohttp's read timer armed again
   on every read;
-- ``direct``: ``UpstreamBody.aiter_bytes``, read straight from aiohttp (its read timer guarding a silent upstream).
+- ``direct``: ``UpstreamBody.aiter_bytes``, read straight from aiohttp (a silent upstream cut by
+  the event loop's read sweeper; no timer armed per chunk).
 
 Each round's figure is this process's CPU time per chunk of the whole loop (server write, wake-up, read),
 best of ``--repeats``; the server's part is the same in both ways.
 
+``--ref-tree DIR`` compares the direct read with another commit's instead (a source tree, e.g.
+``git archive 6233102 | tar -x -C DIR``): each round runs one process per tree, alternating which
+goes first, and reports each one's CPU per chunk (``ref``: the other tree's). ``--timers N`` keeps
+N other timers pending on the loop, as a proxy with many open streams has (hypercorn's keep-alive
+timer and aiohttp's read timer per stream: about 512 at 256 streams); a timer set per chunk is
+pushed onto that heap.
+
     python bench/upstream_read_bench.py --chunks 20000 --rounds 6
+    python bench/upstream_read_bench.py --ref-tree /tmp/main-tree --timers 512 --rounds 8
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from ab_report import report
@@ -58,7 +72,9 @@ async def _stream(post: Any, go: asyncio.Queue[int], chunks: int, how: str) -> f
     return spent / chunks
 
 
-async def run(chunks: int, rounds: int, repeats: int) -> dict[str, list[float]]:
+async def run(
+    chunks: int, rounds: int, repeats: int, timers: int = 0, ways: tuple[str, ...] = ("httpx2", "direct")
+) -> dict[str, list[float]]:
     from completions_openai import OpenAIAdapter
     from completions_openai.sending import prepared_post
 
@@ -75,15 +91,37 @@ async def run(chunks: int, rounds: int, repeats: int) -> dict[str, list[float]]:
     post = prepared_post(client)
     if post is None:
         raise RuntimeError("the client has no prepared post")
-    results: dict[str, list[float]] = {"httpx2": [], "direct": []}
+    loop = asyncio.get_running_loop()
+    pending = [loop.call_later(3600 + index, lambda: None) for index in range(timers)]
+    results: dict[str, list[float]] = {how: [] for how in ways}
     for how in results:  # warm-up
         await _stream(post, go, 200, how)
     for round_ in range(rounds):
-        for how in (("httpx2", "direct") if round_ % 2 == 0 else ("direct", "httpx2")):
+        for how in (ways if round_ % 2 == 0 else ways[::-1]):
             results[how].append(min([await _stream(post, go, chunks, how) for _ in range(repeats)]))
+    for handle in pending:
+        handle.cancel()
     await adapter.close_client(client)
     server.close()
     return results
+
+
+def _tree_env(tree: Path) -> dict[str, str]:
+    """The environment that makes Python import the source tree ``tree`` (its root and every
+    distribution folder ahead of the editable installs), as bench/run.py's ``--ab-ref``."""
+    paths = [tree] + [setup.parent for setup in sorted(tree.glob("*/*/setup.cfg"))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(path) for path in paths)}
+
+
+def _one(tree: Path, args: argparse.Namespace) -> float:
+    """The direct read's CPU per chunk in a process of its own on ``tree``'s code (one round)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--one", "--chunks", str(args.chunks),
+               "--repeats", str(args.repeats), "--timers", str(args.timers)]
+    out = subprocess.run(command, env=_tree_env(tree), cwd=tree, capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    if not found["module"].startswith(str(tree)):
+        raise RuntimeError(f"{tree}: imported {found['module']}")
+    return float(found["direct"])
 
 
 def main() -> None:
@@ -91,8 +129,26 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timers", type=int, default=0, help="other timers kept pending on the loop")
+    parser.add_argument("--ref-tree", type=Path, help="another commit's source tree: its direct read against this one")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = asyncio.run(run(args.chunks, args.rounds, args.repeats))
+    if args.one:
+        import completions_core.prepared
+
+        found = asyncio.run(run(args.chunks, 1, args.repeats, args.timers, ("direct",)))
+        print(json.dumps({"direct": found["direct"][0], "module": completions_core.prepared.__file__}))
+        return
+    if args.ref_tree is not None:
+        here, ref = Path(__file__).resolve().parent.parent, args.ref_tree.resolve()
+        results: dict[str, list[float]] = {"ref": [], "direct": []}
+        for round_ in range(args.rounds):
+            order = (("ref", ref), ("direct", here))
+            for name, tree in order if round_ % 2 == 0 else order[::-1]:
+                results[name].append(_one(tree, args))
+        report(results, "direct", "ref", "chunk")
+        return
+    results = asyncio.run(run(args.chunks, args.rounds, args.repeats, args.timers))
     report(results, "direct", "httpx2", "chunk")
 
 

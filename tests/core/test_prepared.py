@@ -4,10 +4,12 @@ mock transport: what it sends, which clients keep their SDK's sending, and which
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import aiohttp
 import httpx2
@@ -15,6 +17,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from completions_core import prepared
 from completions_core.prepared import AiohttpBody, SDKErrors, prepared_post, remember
 from completions_core.testing.replay import ReplayServer
 from completions_core.testing.replies import Stream
@@ -267,6 +270,100 @@ async def test_an_upstream_silent_mid_stream_fails_the_read_with_aiohttps_timeou
     assert isinstance(info.value.__cause__, TimeoutError)
 
 
+async def _lock_step_server() -> tuple[asyncio.Server, list[asyncio.Queue[bytes]]]:
+    """A server that answers a stream on each connection, then writes one chunk per item put in
+    that connection's queue (``b""`` closes it): every chunk arrives as its own read. The queues
+    are in the order the connections came."""
+    queues: list[asyncio.Queue[bytes]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go: asyncio.Queue[bytes] = asyncio.Queue()
+        queues.append(go)
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
+        while chunk := await go.get():
+            writer.write(chunk)
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0), queues
+
+
+def _sweeper_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
+    scheduled: list[asyncio.TimerHandle] = cast(Any, loop)._scheduled
+    return [
+        handle for handle in scheduled
+        if not handle.cancelled() and getattr(getattr(handle, "_callback", None), "__self__", None) is prepared._sweeper()
+    ]
+
+
+async def test_reading_a_body_arms_no_timer_per_chunk_and_the_sweeper_stops_when_the_last_body_closes() -> None:
+    # aiohttp cancels its read timer and sets a new one for every chunk it receives (each left on
+    # the loop's heap until the heap is compacted); the bodies read straight are guarded by one
+    # sweeper per loop instead: reading adds no timer, and with no body open no timer is left.
+    loop = asyncio.get_running_loop()
+    server, queues = await _lock_step_server()
+    port = server.sockets[0].getsockname()[1]
+    scheduled: list[asyncio.TimerHandle] = cast(Any, loop)._scheduled
+    async with aiohttp.ClientSession() as session:
+        responses = [
+            await session.post(f"http://127.0.0.1:{port}/", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=30))
+            for _ in range(2)
+        ]
+        bodies = [AiohttpBody(response, response.release, mapping) for response in responses]
+        readers = [body.aiter_bytes() for body in bodies]
+        for go in queues:
+            go.put_nowait(b"data: 0\n\n")
+        assert [await anext(reader) for reader in readers] == [b"data: 0\n\n"] * 2
+        [sweep] = _sweeper_handles(loop)
+        assert len(cast(Any, sweep)._context) == 0  # run in an empty context: no request's variables kept alive
+        before = len(scheduled)
+        for index in range(1, 60):
+            chunk = f"data: {index}\n\n".encode()
+            for go in queues:
+                go.put_nowait(chunk)
+            assert [await anext(reader) for reader in readers] == [chunk, chunk]
+        assert len(scheduled) <= before + 1
+        assert len(_sweeper_handles(loop)) == 1
+        await bodies[0].aclose()
+        assert prepared._sweeper().armed and len(_sweeper_handles(loop)) == 1  # one body still open
+        await bodies[1].aclose()
+    for go in queues:
+        go.put_nowait(b"")
+    server.close()
+    await server.wait_closed()
+    assert not prepared._sweeper().armed and _sweeper_handles(loop) == []
+
+
+async def test_a_silent_body_is_cut_while_a_body_with_a_longer_timeout_is_open(server: ReplayServer) -> None:
+    # The sweeper sweeps as often as the shortest timeout of the bodies open needs; the body that
+    # keeps its long timeout is not cut.
+    lock_step, queues = await _lock_step_server()
+    port = lock_step.sockets[0].getsockname()[1]
+    server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]).then_hang(after_events=1))
+    async with aiohttp.ClientSession() as session:
+        patient = await session.post(f"http://127.0.0.1:{port}/", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=600))
+        long_body = AiohttpBody(patient, patient.release, mapping)
+        [go] = queues
+        go.put_nowait(b"data: 0\n\n")
+        assert await long_body.read() == b"data: 0\n\n"
+        response = await session.post(server.url + "/v1/stream", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=0.1))
+        body = AiohttpBody(response, response.release, mapping)
+        assert await body.read() == b"data: 1\n\n"
+        with pytest.raises(Mapped) as info:
+            await body.read()
+        await body.aclose()
+        go.put_nowait(b"data: 1\n\n")
+        assert await long_body.read() == b"data: 1\n\n"
+        await long_body.aclose()
+    go.put_nowait(b"")
+    lock_step.close()
+    await lock_step.wait_closed()
+    assert isinstance(info.value.__cause__, aiohttp.SocketTimeoutError)
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_an_encoded_body_on_the_aiohttp_transport_is_read_decoded(encoding: str) -> None:
     # The SDKs' aiohttp transport leaves decoding to httpx2: read straight, the body would be the
@@ -425,6 +522,29 @@ async def test_the_direct_route_fails_as_httpx2s_send_when_nothing_answers(sdk: 
     assert type(direct.__cause__) is type(sent.__cause__) is cause
     assert direct.__cause__.request is direct.request  # the request attached, as httpx2 attaches it
     assert direct.request.headers.raw == sent.request.headers.raw and direct.request.content == sent.request.content
+
+
+@SDKS
+async def test_a_closed_direct_stream_is_freed_without_the_garbage_collector(sdk: str, server: ReplayServer) -> None:
+    # A stream read to its end and closed leaves no reference cycle (the body held its owner's
+    # bound close, the owner the body): its response is freed as soon as it is dropped, not at
+    # the next full collection (held memory at 256 open streams, bench/README.md).
+    post, http, _client = aiohttp_post(server.url + "/v1", sdk)
+    server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]))
+    upstream = await post.send({"model": "m"}, None)
+    assert upstream.direct
+    raw = weakref.ref(upstream._raw)
+    stream = weakref.ref(upstream)
+    reads = upstream.aiter_bytes()
+    gc.disable()
+    try:
+        assert b"".join([chunk async for chunk in reads]) == b"data: 1\n\ndata: 2\n\n"
+        await upstream.aclose()
+        del upstream, reads
+        assert stream() is None and raw() is None
+    finally:
+        gc.enable()
+    await http.aclose()
 
 
 @SDKS

@@ -168,8 +168,8 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: GeminiCall) ->
 
     seconds = _seconds(call)
     # The SDK's httpx2 timeout (one figure for connecting and for each read), not aiohttp's
-    # total: a stream that keeps sending is never cut; ``sock_read`` also guards every read of
-    # the body (core's AiohttpBody).
+    # total: a stream that keeps sending is never cut; ``sock_read`` is also the longest a read of
+    # the body waits (core's AiohttpBody takes it over from aiohttp's timer at its first read).
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
     response = await session.post(
         _url(client, call),
