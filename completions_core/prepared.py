@@ -260,8 +260,18 @@ class UpstreamBody:
 #: The longest a sweep of the open bodies waits for the next one (seconds).
 _SWEEP_PERIOD = 0.5
 #: The share of a body's read timeout a sweep waits at most for the next one: a silent upstream is
-#: cut at most two periods late (10% of its timeout or 1 s, whichever is smaller).
+#: cut at most two periods late (10% of its timeout or 1 s, whichever is smaller; 10 ms for a timeout
+#: under 100 ms, see _SWEEP_FLOOR).
 _SWEEP_SHARE = 0.05
+#: The shortest period, whatever the timeouts: a sweep walks every open body, and a caller's
+#: shortest timeout (10 ms, the request's lower bound) must not make it run a thousand times a
+#: second (a 10 ms timeout is then cut up to two periods, 10 ms, late).
+_SWEEP_FLOOR = 0.005
+
+
+def _sweep_period(seconds: float) -> float:
+    """How long a sweep waits for the next while the shortest open timeout is ``seconds``."""
+    return max(_SWEEP_FLOOR, min(_SWEEP_PERIOD, seconds * _SWEEP_SHARE))
 
 
 class _ReadSweeper:
@@ -288,7 +298,7 @@ class _ReadSweeper:
     def add(self, body: AiohttpBody, seconds: float) -> None:
         """Guard ``body``, whose reads may wait ``seconds`` at most."""
         self._bodies.add(body)
-        period = min(_SWEEP_PERIOD, seconds * _SWEEP_SHARE)
+        period = _sweep_period(seconds)
         if self._handle is not None and period >= self._period:
             return
         if self._handle is not None:  # a body with a shorter timeout: sweep more often from now on
@@ -321,7 +331,7 @@ class _ReadSweeper:
                     shortest = body._seconds
         finally:  # set again even if a check failed: the other bodies stay guarded
             # As often as the shortest timeout of the bodies still open needs.
-            self._period = min(_SWEEP_PERIOD, shortest * _SWEEP_SHARE)
+            self._period = _sweep_period(shortest)
             if bodies:
                 self._handle = loop.call_at(now + self._period, self._sweep, context=self._context)
 

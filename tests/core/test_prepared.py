@@ -364,6 +364,27 @@ async def test_a_silent_body_is_cut_while_a_body_with_a_longer_timeout_is_open(s
     assert isinstance(info.value.__cause__, aiohttp.SocketTimeoutError)
 
 
+async def test_the_shortest_timeout_a_caller_may_set_does_not_make_the_sweeper_spin(server: ReplayServer) -> None:
+    # A request's timeout may be as short as 10 ms (the codec's lower bound): the sweeper walks
+    # every open body, so its period has a floor instead of following a caller's value down.
+    from completions_core import codec
+
+    assert prepared._sweep_period(codec.MIN_TIMEOUT) == prepared._SWEEP_FLOOR == 0.005
+    assert prepared._sweep_period(0.1) == pytest.approx(0.005) and prepared._sweep_period(600) == 0.5
+    loop = asyncio.get_running_loop()
+    server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]))
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            server.url + "/v1/stream", data=b"{}", timeout=aiohttp.ClientTimeout(sock_read=codec.MIN_TIMEOUT)
+        )
+        body = AiohttpBody(response, response.release, mapping)
+        assert await body.read()
+        [sweep] = _sweeper_handles(loop)
+        assert sweep.when() - loop.time() <= prepared._SWEEP_FLOOR
+        assert prepared._sweeper()._period == prepared._SWEEP_FLOOR
+        await body.aclose()
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_an_encoded_body_on_the_aiohttp_transport_is_read_decoded(encoding: str) -> None:
     # The SDKs' aiohttp transport leaves decoding to httpx2: read straight, the body would be the
