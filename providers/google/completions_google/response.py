@@ -166,6 +166,24 @@ class StreamTranslator:
         """The events of one chunk, in part order; a chunk that is not a Gemini response is an
         ``invalid_response_error``."""
         try:
+            # Most chunks of a stream: one candidate whose content is one text part, no finish
+            # reason, no prompt feedback; its usage (cumulative) kept. The events are what
+            # ``_feed`` makes of it (a differential test holds them to it).
+            candidates = chunk.get("candidates")
+            if type(candidates) is list and len(candidates) == 1 and not chunk.get("promptFeedback"):
+                candidate = candidates[0]
+                if type(candidate) is dict and not candidate.get("finishReason"):
+                    content = candidate.get("content")
+                    parts = content.get("parts") if type(content) is dict else None
+                    if type(parts) is list and len(parts) == 1:
+                        part = parts[0]
+                        if type(part) is dict and len(part) == 1:
+                            text = part.get("text")
+                            if type(text) is str and text:
+                                usage = chunk.get("usageMetadata")
+                                if usage is not None:
+                                    self.usage = usage
+                                return [TextDelta(text)]
             return self._feed(chunk)
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             raise _unreadable(exc) from None
