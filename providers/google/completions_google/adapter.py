@@ -22,7 +22,7 @@ from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, build_client
 from .errors import PROVIDER, map_error, unreadable
 from .request import MODEL_PATTERN, MODEL_RULE, OPTION_KEYS, build_request, check_model
 from .response import StreamTranslator, completion_from, normalize_usage
-from .sending import error_chunk, open_stream
+from .sending import error_chunk, open_stream, stream_call
 
 __all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient"]
 
@@ -149,7 +149,7 @@ class GoogleAdapter(ProviderAdapter):
     async def stream(self, client: GoogleClient, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """``streamGenerateContent?alt=sse`` sent on the client's pool and read raw (sending.py):
         events as Gemini's chunks arrive, the HTTP response closed on exit."""
-        call = build_request(request)
+        call = stream_call(request)
         reader = StreamTranslator()
         lines = SSEPayloads(PROVIDER)
         try:
