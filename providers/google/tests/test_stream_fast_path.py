@@ -8,10 +8,12 @@ import random
 from typing import Any
 
 import pytest
+from completions_google.adapter import split
 from completions_google.response import StreamTranslator, _unreadable
 
 from completions_core.adapter import TextDelta
 from completions_core.errors import ProviderError
+from completions_core.sse import SSEPayloads
 
 _RNG = random.Random(20261207)
 
@@ -123,3 +125,26 @@ def test_the_usual_text_chunk_takes_the_shortcut_and_keeps_its_usage() -> None:
     last = {"candidates": [{"content": {"parts": [{"text": "."}], "role": "model"}, "finishReason": "STOP"}]}
     assert state.feed(last) == [TextDelta(".")]
     assert [type(event).__name__ for event in state.finish()] == ["Finish", "UsageEvent"]
+
+
+_PIECES = (b"data: ", b"data:", b'{"a":1}', b"x", b" ", b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"[DONE]", b": ping", b"event: e")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_crlf_shortcut_gives_the_payloads_of_the_bytes_as_they_came(seed: int) -> None:
+    _RNG.seed(seed)
+    for _ in range(3000):
+        body = b"".join(_RNG.choice(_PIECES) for _ in range(_RNG.randrange(0, 30)))
+        cuts = sorted(_RNG.randrange(0, len(body) + 1) for _ in range(_RNG.randrange(0, 4)))
+        reads = [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)]) if end > start]
+        ours, theirs = SSEPayloads("google", max_line=40), SSEPayloads("google", max_line=40)
+        assert [_lines(lambda data: split(ours, data), reads, ours)] == [
+            _lines(theirs.feed, reads, theirs)
+        ], reads
+
+
+def _lines(feed: Any, reads: list[bytes], payloads: SSEPayloads) -> Any:
+    try:
+        return [feed(data) for data in reads] + [payloads.end()]
+    except ProviderError as exc:
+        return ("error", exc.message)
