@@ -282,9 +282,15 @@ def _wire_tool_call(call: Mapping[str, Any], signature: Any, index: int) -> Tool
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=256)
+def _snake_key(key: str) -> str:
+    # Kept for the few keys a usageMetadata holds (bounded: the keys are the upstream's).
+    return _CAMEL.sub("_", key).lower()
+
+
 def _snake(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {_CAMEL.sub("_", key).lower(): _snake(item) for key, item in value.items() if item is not None}
+        return {_snake_key(key): _snake(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [_snake(item) for item in value]
     return value

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from completions_google.adapter import split
-from completions_google.response import StreamTranslator, _unreadable
+from completions_google.response import StreamTranslator, _unreadable, usage_from, wire_usage
 
 from completions_core.adapter import TextDelta
 from completions_core.errors import ProviderError
@@ -148,3 +148,23 @@ def _lines(feed: Any, reads: list[bytes], payloads: SSEPayloads) -> Any:
         return [feed(data) for data in reads] + [payloads.end()]
     except ProviderError as exc:
         return ("error", exc.message)
+
+
+def test_wire_usage_is_the_sdks_usage_on_every_call() -> None:
+    from google.genai import types
+
+    usage = {
+        "promptTokenCount": 10,
+        "candidatesTokenCount": 4,
+        "totalTokenCount": 20,
+        "thoughtsTokenCount": 6,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 10}],
+        "cachedContentTokenCount": None,
+        "someNewField": 3,
+    }
+    known = {key: value for key, value in usage.items() if key != "someNewField"}  # the SDK drops it
+    response = types.GenerateContentResponse.model_validate({"usageMetadata": known})
+    expected = usage_from(response)
+    assert expected is not None and expected["prompt_tokens_details"] == [{"modality": "TEXT", "token_count": 10}]
+    for _ in range(3):  # the key conversions kept from the first call give the same
+        assert wire_usage(usage) == expected
