@@ -5,7 +5,7 @@ Each adapter's ``stream`` is driven over a body held in memory, the mock's own b
 (``mock_upstream.py``: Gemini's chunks, OpenAI's events), ``--per-read`` events per read as on an
 unpaced stream. Gemini's request goes through its real send (``_open_aiohttp``: the request body,
 headers, URL and timeout) up to a stand-in session's ``post``; OpenAI's through its prepared post
-up to its stand-in ``send``. Figures are this process's CPU time:
+up to its stand-in ``send``, its body read through core's ``AiohttpBody`` as on its direct route. Figures are this process's CPU time:
 
 - ``request``: a stream of one token (the set-up, the one event, the finish);
 - ``event``: the extra cost per token, from a stream of ``--tokens`` tokens;
@@ -34,6 +34,7 @@ import mock_upstream  # noqa: E402
 
 from completions_core.adapter import Credential  # noqa: E402
 from completions_core.jsonutil import dumps  # noqa: E402
+from completions_core.prepared import AiohttpBody  # noqa: E402
 from completions_core.redaction import Secret  # noqa: E402
 from completions_core.request import ProviderRequest  # noqa: E402
 from completions_core.types import UserMessage  # noqa: E402
@@ -113,9 +114,22 @@ class Post:
     def __init__(self) -> None:
         self.data: list[bytes] = []
 
-    async def send(self, body: Any, seconds: Any) -> Response:
+    async def send(self, body: Any, seconds: Any) -> Body:
         dumps(body)  # what its real send does with the body before aiohttp's post
-        return Response(self.data)
+        return Body(Response(self.data))
+
+
+class Body:
+    """OpenAI's body on the direct route (core's ``_DirectBody``): read through core's AiohttpBody."""
+
+    def __init__(self, response: Response) -> None:
+        self._body = AiohttpBody(response, response.aclose)  # type: ignore[arg-type]
+
+    def aiter_bytes(self) -> Any:
+        return self._body.aiter_bytes()
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
 
 
 def setup() -> dict[str, Any]:

@@ -151,7 +151,7 @@ class GoogleAdapter(ProviderAdapter):
         events as Gemini's chunks arrive, the HTTP response closed on exit."""
         call = stream_call(request)
         reader = StreamTranslator()
-        lines = SSEPayloads(PROVIDER)
+        lines = GeminiPayloads()
         try:
             response = await open_stream(client, call)
         except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
@@ -164,7 +164,7 @@ class GoogleAdapter(ProviderAdapter):
                 except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
                     raise _mapped(exc, client) from None
                 if data:
-                    payloads = split(lines, data)
+                    payloads = lines.feed(data)
                 else:
                     payloads = lines.end()
                     if not payloads:
@@ -198,12 +198,43 @@ class GoogleAdapter(ProviderAdapter):
             yield event
 
 
-def split(lines: SSEPayloads, data: bytes) -> list[bytes]:
-    """The payloads ``data`` completes. Gemini ends each event with CRLF CRLF, for which core's
-    splitter makes two copies of every read; turned into LF LF first, most reads need none. The
-    lines are the same (only runs of line breaks change length, and a blank line is a separator:
-    a differential test holds it to the splitter fed the bytes as they came)."""
-    return lines.feed(data.replace(b"\r\n\r\n", b"\n\n"))
+_DONE = b"[DONE]"
+
+
+class GeminiPayloads:
+    """Core's SSE splitter, for Gemini's framing: each event one ``data:`` line ended by CRLF CRLF,
+    for which the splitter makes two copies of every read. A read of whole events of that form
+    (nothing held from the last read) is split on CRLF CRLF at once; any other goes to the
+    splitter, its CRLF CRLF turned into LF LF first (one copy instead of two). The payloads are
+    the splitter's (only runs of line breaks change length, and a blank line is a separator: a
+    differential test holds it to the splitter fed the bytes as they came)."""
+
+    __slots__ = ("_clean", "_lines")
+
+    def __init__(self) -> None:
+        self._lines = SSEPayloads(PROVIDER)
+        #: Nothing held in the splitter: the last read it was fed ended with a line break.
+        self._clean = True
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The payloads of every line ``data`` completes, in order."""
+        if self._clean and data.endswith(b"\r\n\r\n"):
+            events = data.count(b"\r\n\r\n")
+            if data.count(b"\n") == 2 * events and data.count(b"\r") == 2 * events:
+                # Every line break is in a separator: the pieces are the lines, whole.
+                payloads = []
+                for line in data.split(b"\r\n\r\n"):
+                    if line.startswith(b"data:"):
+                        payload = line[5:].strip()
+                        if payload and payload != _DONE:
+                            payloads.append(payload)
+                return payloads
+        self._clean = data.endswith((b"\n", b"\r"))
+        return self._lines.feed(data.replace(b"\r\n\r\n", b"\n\n"))
+
+    def end(self) -> list[bytes]:
+        """The payload of an unterminated last line, if it has one."""
+        return self._lines.end()
 
 
 def _mapped(exc: Exception, client: GoogleClient) -> Exception:

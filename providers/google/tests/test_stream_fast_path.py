@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import pytest
-from completions_google.adapter import split
+from completions_google.adapter import GeminiPayloads
 from completions_google.response import StreamTranslator, _unreadable, usage_from, wire_usage
 
 from completions_core.adapter import TextDelta
@@ -127,7 +127,10 @@ def test_the_usual_text_chunk_takes_the_shortcut_and_keeps_its_usage() -> None:
     assert [type(event).__name__ for event in state.finish()] == ["Finish", "UsageEvent"]
 
 
-_PIECES = (b"data: ", b"data:", b'{"a":1}', b"x", b" ", b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"[DONE]", b": ping", b"event: e")
+_PIECES = (
+    b"data: ", b"data:", b'{"a":1}', b"x", b" ", b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"\r\n\r\n", b"[DONE]",
+    b": ping", b"event: e", b'data: {"b":2}\r\n\r\n', b'data: {"b":2}\r\n\r\n', b"data: [DONE]\r\n\r\n",
+)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -137,15 +140,24 @@ def test_the_crlf_shortcut_gives_the_payloads_of_the_bytes_as_they_came(seed: in
         body = b"".join(_RNG.choice(_PIECES) for _ in range(_RNG.randrange(0, 30)))
         cuts = sorted(_RNG.randrange(0, len(body) + 1) for _ in range(_RNG.randrange(0, 4)))
         reads = [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)]) if end > start]
-        ours, theirs = SSEPayloads("google", max_line=40), SSEPayloads("google", max_line=40)
-        assert [_lines(lambda data: split(ours, data), reads, ours)] == [
-            _lines(theirs.feed, reads, theirs)
-        ], reads
+        ours, theirs = GeminiPayloads(), SSEPayloads("google", max_line=40)
+        ours._lines = SSEPayloads("google", max_line=40)
+        assert _lines(ours, reads) == _lines(theirs, reads), reads
 
 
-def _lines(feed: Any, reads: list[bytes], payloads: SSEPayloads) -> Any:
+def test_a_read_of_whole_gemini_events_is_split_at_once() -> None:
+    event = b'data: {"candidates":[]}\r\n\r\n'
+    payloads = GeminiPayloads()
+    assert payloads.feed(event * 3 + b"data: [DONE]\r\n\r\n") == [b'{"candidates":[]}'] * 3
+    assert payloads._clean
+    assert payloads.feed(event[:10]) == [] and not payloads._clean  # a line held back: the splitter's
+    assert payloads.feed(event[10:] + event) == [b'{"candidates":[]}'] * 2 and payloads._clean
+    assert payloads.end() == []
+
+
+def _lines(payloads: Any, reads: list[bytes]) -> Any:
     try:
-        return [feed(data) for data in reads] + [payloads.end()]
+        return [payloads.feed(data) for data in reads] + [payloads.end()]
     except ProviderError as exc:
         return ("error", exc.message)
 
