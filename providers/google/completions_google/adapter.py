@@ -189,11 +189,15 @@ class GoogleAdapter(ProviderAdapter):
                     for event in events:
                         yield event
         finally:
-            # Shielded (and bounded): a cancelled caller must still release the connection.
-            # Closing an httpx2 response whose body was not read to the end drops the connection,
-            # so the upstream sees the client go away now.
-            with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+            if response.quick_close():
+                # Nothing to wait for (the body read to its end on aiohttp): no cancel scope.
                 await _close(response)
+            else:
+                # Shielded (and bounded): a cancelled caller must still release the connection.
+                # Closing an httpx2 response whose body was not read to the end drops the
+                # connection, so the upstream sees the client go away now.
+                with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+                    await _close(response)
         for event in reader.finish():
             yield event
 

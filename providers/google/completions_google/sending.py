@@ -224,17 +224,28 @@ def stream_request(client: GoogleClient, call: GeminiCall | StreamCall) -> httpx
     )
 
 
+def _never() -> bool:
+    return False
+
+
 class StreamBody:
     """An open stream's response: :meth:`read` the body's next bytes (``b""`` at its end), then
-    :meth:`aclose` (which drops the connection when the body was not read to its end)."""
+    :meth:`aclose` (which drops the connection when the body was not read to its end).
+    ``quick_close()`` is true when ``aclose`` would not wait now (the body read to its end, on
+    aiohttp: the connection only goes back to the pool)."""
 
     def __init__(
-        self, response: Any, read: Callable[[], Awaitable[bytes]], close: Callable[[], Awaitable[None]]
+        self,
+        response: Any,
+        read: Callable[[], Awaitable[bytes]],
+        close: Callable[[], Awaitable[None]],
+        quick_close: Callable[[], bool] = _never,
     ) -> None:
         #: The transport's response (its headers give a retry delay to an error chunk).
         self.response = response
         self.read = read
         self.aclose = close
+        self.quick_close = quick_close
 
 
 async def open_stream(client: GoogleClient, call: StreamCall) -> StreamBody:
@@ -293,7 +304,7 @@ async def _open_aiohttp(client: GoogleClient, session: Any, call: StreamCall) ->
             response.close()
 
     body = AiohttpBody(response, close)
-    return StreamBody(response, body.read, body.aclose)
+    return StreamBody(response, body.read, body.aclose, content.at_eof)
 
 
 def _timeout(client: GoogleClient, seconds: float) -> Any:
