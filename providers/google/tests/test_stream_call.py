@@ -25,7 +25,9 @@ from completions_google.sending import (
 
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import dumps
+from completions_core.adapter import TextDelta
 from completions_core.request import ProviderRequest
+from completions_core.testing.replies import Stream
 from completions_core.types import (
     AssistantMessage,
     FunctionCall,
@@ -37,7 +39,7 @@ from completions_core.types import (
     UserMessage,
 )
 
-from .conftest import KEY
+from .conftest import KEY, collect, make_request
 
 _RNG = random.Random(20261207)
 _TOOL = ToolDefinition(type="function", function=FunctionDefinition(name="f", description="d", parameters={}))
@@ -154,3 +156,21 @@ async def test_the_headers_are_the_sdks_on_every_stream_of_a_client() -> None:
         assert KEY not in repr(client)
     finally:
         await adapter.close_client(client)
+
+
+@pytest.mark.anyio
+async def test_a_stream_read_to_its_end_gives_its_connection_back(server: Any, adapter: GoogleAdapter, client: GoogleClient) -> None:
+    # Closed without a cancel scope (nothing to wait for): the connection still goes back to the
+    # pool, and the next stream is sent on it.
+    events = [
+        'data: {"candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"}, "finishReason": "STOP"}]}\r\n\r\n'
+    ]
+    for _ in range(2):
+        server.enqueue(Stream(events), path="/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+    for _ in range(2):
+        _, got = await collect(adapter, client, make_request())
+        assert [event.text for event in got if isinstance(event, TextDelta)] == ["Hi"]
+        session = client.aiohttp_session()
+        assert session is not None
+        idle = session.connector._conns  # type: ignore[union-attr]
+        assert sum(len(held) for held in idle.values()) == 1
