@@ -5,7 +5,8 @@ Each adapter's ``stream`` is driven over a body held in memory, the mock's own b
 (``mock_upstream.py``: Gemini's chunks, OpenAI's events), ``--per-read`` events per read as on an
 unpaced stream. Gemini's request goes through its real send (``_open_aiohttp``: the request body,
 headers, URL and timeout) up to a stand-in session's ``post``; OpenAI's through its prepared post
-up to its stand-in ``send``, its body read through core's ``AiohttpBody`` as on its direct route. Figures are this process's CPU time:
+up to its stand-in ``send``, its body read through core's ``AiohttpBody`` as on its direct route.
+Figures are this process's CPU time:
 
 - ``request``: a stream of one token (the set-up, the one event, the finish);
 - ``event``: the extra cost per token, from a stream of ``--tokens`` tokens;

@@ -23,9 +23,9 @@ from completions_google.sending import (
     stream_call,
 )
 
+from completions_core.adapter import TextDelta
 from completions_core.errors import InvalidRequestError, ProviderError
 from completions_core.jsonutil import dumps
-from completions_core.adapter import TextDelta
 from completions_core.request import ProviderRequest
 from completions_core.testing.replies import Stream
 from completions_core.types import (

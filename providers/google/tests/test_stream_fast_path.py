@@ -139,7 +139,7 @@ def test_the_crlf_shortcut_gives_the_payloads_of_the_bytes_as_they_came(seed: in
     for _ in range(3000):
         body = b"".join(_RNG.choice(_PIECES) for _ in range(_RNG.randrange(0, 30)))
         cuts = sorted(_RNG.randrange(0, len(body) + 1) for _ in range(_RNG.randrange(0, 4)))
-        reads = [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)]) if end > start]
+        reads = [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True) if end > start]
         ours, theirs = GeminiPayloads(), SSEPayloads("google", max_line=40)
         ours._lines = SSEPayloads("google", max_line=40)
         assert _lines(ours, reads) == _lines(theirs, reads), reads
