@@ -2,8 +2,10 @@
 
 Per stream chunk, google-genai parses the SSE lines with its own reader, converts the JSON to its
 snake_case form, validates a ``GenerateContentResponse`` with pydantic and runs its retry wrapper:
-most of the proxy's CPU per Gemini stream (bench/README.md). Here the request is built from the
-same ``types`` objects :func:`~completions_google.request.build_request` makes, dumped as the SDK
+most of the proxy's CPU per Gemini stream (bench/README.md). Here the request of plain text turns
+is built straight from the request (:func:`stream_call`, held to the general path byte for byte by
+``tests/test_stream_call.py``); any other from the same ``types`` objects
+:func:`~completions_google.request.build_request` makes, dumped as the SDK
 sends them (camelCase, bytes as URL-safe base64, ``thinkingConfig`` and ``responseSchema`` with
 the SDK's field names; JSON encoded compact), sent through the ``httpx2`` client the adapter
 handed to the SDK (its pool, its TLS), and the body split by core's
