@@ -22,7 +22,7 @@ from .client import DEFAULT_BASE_URL, ClientConfig, GoogleClient, build_client
 from .errors import PROVIDER, map_error, unreadable
 from .request import MODEL_PATTERN, MODEL_RULE, OPTION_KEYS, build_request, check_model
 from .response import StreamTranslator, completion_from, normalize_usage
-from .sending import error_chunk, open_stream
+from .sending import error_chunk, open_stream, stream_call
 
 __all__ = ["BASE_URL_ENV", "PREPARED_MODULES", "GoogleAdapter", "GoogleClient"]
 
@@ -149,9 +149,9 @@ class GoogleAdapter(ProviderAdapter):
     async def stream(self, client: GoogleClient, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """``streamGenerateContent?alt=sse`` sent on the client's pool and read raw (sending.py):
         events as Gemini's chunks arrive, the HTTP response closed on exit."""
-        call = build_request(request)
+        call = stream_call(request)
         reader = StreamTranslator()
-        lines = SSEPayloads(PROVIDER)
+        lines = GeminiPayloads()
         try:
             response = await open_stream(client, call)
         except Exception as exc:  # noqa: BLE001 - mapped, or re-raised as is when unknown
@@ -189,13 +189,56 @@ class GoogleAdapter(ProviderAdapter):
                     for event in events:
                         yield event
         finally:
-            # Shielded (and bounded): a cancelled caller must still release the connection.
-            # Closing an httpx2 response whose body was not read to the end drops the connection,
-            # so the upstream sees the client go away now.
-            with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+            if response.quick_close():
+                # Nothing to wait for (the body read to its end on aiohttp): no cancel scope.
                 await _close(response)
+            else:
+                # Shielded (and bounded): a cancelled caller must still release the connection.
+                # Closing an httpx2 response whose body was not read to the end drops the
+                # connection, so the upstream sees the client go away now.
+                with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+                    await _close(response)
         for event in reader.finish():
             yield event
+
+
+_DONE = b"[DONE]"
+
+
+class GeminiPayloads:
+    """Core's SSE splitter, for Gemini's framing: each event one ``data:`` line ended by CRLF CRLF,
+    for which the splitter makes two copies of every read. A read of whole events of that form
+    (nothing held from the last read) is split on CRLF CRLF at once; any other goes to the
+    splitter, its CRLF CRLF turned into LF LF first (one copy instead of two). The payloads are
+    the splitter's (only runs of line breaks change length, and a blank line is a separator: a
+    differential test holds it to the splitter fed the bytes as they came)."""
+
+    __slots__ = ("_clean", "_lines")
+
+    def __init__(self) -> None:
+        self._lines = SSEPayloads(PROVIDER)
+        #: Nothing held in the splitter: the last read it was fed ended with a line break.
+        self._clean = True
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The payloads of every line ``data`` completes, in order."""
+        if self._clean and data.endswith(b"\r\n\r\n"):
+            events = data.count(b"\r\n\r\n")
+            if data.count(b"\n") == 2 * events and data.count(b"\r") == 2 * events:
+                # Every line break is in a separator: the pieces are the lines, whole.
+                payloads = []
+                for line in data.split(b"\r\n\r\n"):
+                    if line.startswith(b"data:"):
+                        payload = line[5:].strip()
+                        if payload and payload != _DONE:
+                            payloads.append(payload)
+                return payloads
+        self._clean = data.endswith((b"\n", b"\r"))
+        return self._lines.feed(data.replace(b"\r\n\r\n", b"\n\n"))
+
+    def end(self) -> list[bytes]:
+        """The payload of an unterminated last line, if it has one."""
+        return self._lines.end()
 
 
 def _mapped(exc: Exception, client: GoogleClient) -> Exception:

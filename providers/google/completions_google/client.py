@@ -86,8 +86,12 @@ class GoogleClient:
         #: at the first stream (in the event loop that sends), or ``http``.
         self.transport = transport
         self._session: Optional[aiohttp.ClientSession] = None
-        #: Kept only to scrub it out of error messages.
+        #: Kept to scrub it out of error messages, and for the streams' headers.
         self.api_key = api_key
+        #: The streams' headers but the timeout, and the default timeout's aiohttp limits: made
+        #: by sending.py at the first stream.
+        self.stream_head: Optional[dict[str, str]] = None
+        self.stream_timeout: Optional[aiohttp.ClientTimeout] = None
         self.closed = False
 
     async def aclose(self) -> None:

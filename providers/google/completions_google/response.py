@@ -166,6 +166,24 @@ class StreamTranslator:
         """The events of one chunk, in part order; a chunk that is not a Gemini response is an
         ``invalid_response_error``."""
         try:
+            # Most chunks of a stream: one candidate whose content is one text part, no finish
+            # reason, no prompt feedback; its usage (cumulative) kept. The events are what
+            # ``_feed`` makes of it (a differential test holds them to it).
+            candidates = chunk.get("candidates")
+            if type(candidates) is list and len(candidates) == 1 and not chunk.get("promptFeedback"):
+                candidate = candidates[0]
+                if type(candidate) is dict and not candidate.get("finishReason"):
+                    content = candidate.get("content")
+                    parts = content.get("parts") if type(content) is dict else None
+                    if type(parts) is list and len(parts) == 1:
+                        part = parts[0]
+                        if type(part) is dict and len(part) == 1:
+                            text = part.get("text")
+                            if type(text) is str and text:
+                                usage = chunk.get("usageMetadata")
+                                if usage is not None:
+                                    self.usage = usage
+                                return [TextDelta(text)]
             return self._feed(chunk)
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             raise _unreadable(exc) from None
@@ -264,9 +282,15 @@ def _wire_tool_call(call: Mapping[str, Any], signature: Any, index: int) -> Tool
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=256)
+def _snake_key(key: str) -> str:
+    # Kept for the few keys a usageMetadata holds (bounded: the keys are the upstream's).
+    return _CAMEL.sub("_", key).lower()
+
+
 def _snake(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {_CAMEL.sub("_", key).lower(): _snake(item) for key, item in value.items() if item is not None}
+        return {_snake_key(key): _snake(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [_snake(item) for item in value]
     return value
