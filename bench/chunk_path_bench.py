@@ -235,9 +235,7 @@ class _Session:
         return None
 
 
-async def one(
-    app: Any, upstream: Upstream, path: str, headers: list[tuple[bytes, bytes]], body: bytes = BODY
-) -> float:
+async def one(app: Any, upstream: Upstream, path: str, headers: list[tuple[bytes, bytes]], body: bytes = BODY) -> float:
     """This process's CPU time per content chunk of one stream through ``app``."""
     done = asyncio.Event()
     given: list[bool] = []
