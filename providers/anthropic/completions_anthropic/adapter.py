@@ -183,9 +183,7 @@ class AnthropicAdapter(ProviderAdapter):
     def __init__(self, base_url: Optional[str] = None, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         """Operator settings: the endpoint (else ``COMPLETIONS_ANTHROPIC_BASE_URL``, else Anthropic's)
         and the ``max_tokens`` sent when a request sets none."""
-        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip(
-            "/"
-        )
+        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip("/")
         self.default_max_tokens = default_max_tokens
 
     # -- who to talk to ----------------------------------------------------------------------
@@ -272,11 +270,16 @@ class AnthropicAdapter(ProviderAdapter):
 
     def build_request(self, request: ProviderRequest) -> Plan:
         """Map ``request`` onto Messages API parameters (raises before anything is sent)."""
+        # Native structured output only matters to tools (strict) and a response schema: most
+        # requests of a voice agent's turn skip the model lookup.
+        native = bool(request.tools or request.response_schema is not None) and self.supports_native_structured_output(
+            request.model
+        )
         return build_request(
             request,
             provider=self.name,
             allowed_options=self.option_keys,
-            native_structured_output=self.supports_native_structured_output(request.model),
+            native_structured_output=native,
             default_max_tokens=self.default_max_tokens,
         )
 
