@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Hashable, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Optional
 
@@ -184,9 +183,7 @@ class AnthropicAdapter(ProviderAdapter):
     def __init__(self, base_url: Optional[str] = None, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         """Operator settings: the endpoint (else ``COMPLETIONS_ANTHROPIC_BASE_URL``, else Anthropic's)
         and the ``max_tokens`` sent when a request sets none."""
-        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip(
-            "/"
-        )
+        self.base_url = (base_url or os.environ.get("COMPLETIONS_ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip("/")
         self.default_max_tokens = default_max_tokens
 
     # -- who to talk to ----------------------------------------------------------------------
@@ -273,11 +270,16 @@ class AnthropicAdapter(ProviderAdapter):
 
     def build_request(self, request: ProviderRequest) -> Plan:
         """Map ``request`` onto Messages API parameters (raises before anything is sent)."""
+        # Native structured output only matters to tools (strict) and a response schema: most
+        # requests of a voice agent's turn skip the model lookup.
+        native = bool(request.tools or request.response_schema is not None) and self.supports_native_structured_output(
+            request.model
+        )
         return build_request(
             request,
             provider=self.name,
             allowed_options=self.option_keys,
-            native_structured_output=self.supports_native_structured_output(request.model),
+            native_structured_output=native,
             default_max_tokens=self.default_max_tokens,
         )
 
@@ -329,6 +331,18 @@ class AnthropicAdapter(ProviderAdapter):
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
             self._raise(exc, client)
 
+    async def _sdk_stream(
+        self, client: Any, plan: Plan, request: ProviderRequest
+    ) -> tuple[AsyncIterator[bytes], Callable[[], Awaitable[None]]]:
+        """The raw bytes of a streaming call the SDK sends (a client without a prepared post), and
+        the close of its response. The SDK's ``with_streaming_response`` context is entered by
+        hand: its exit does nothing but close the response, which the caller does."""
+        messages = await self.messages_api(client)
+        options = self._call_options(plan, request)
+        call = messages.with_streaming_response.create(**plan.params, stream=True, **options)
+        raw = await call.__aenter__()
+        return raw.iter_bytes(), raw.close
+
     async def stream(self, client: Any, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         """A streaming ``messages.create``; the raw SSE events are parsed with orjson and translated one by one.
 
@@ -341,20 +355,17 @@ class AnthropicAdapter(ProviderAdapter):
         plan = self.build_request(request)
         translator = StreamTranslator(plan, self.name)
         try:
+            post = prepared_post(client)
+            chunks: AsyncIterator[bytes]
+            close: Callable[[], Awaitable[None]]
+            if post is not None:
+                body = {**plan.params, "stream": True, **self.extra_body(plan)}
+                response = await post.send(body, request.timeout)
+                chunks, close = response.aiter_bytes(), response.aclose
+            else:
+                chunks, close = await self._sdk_stream(client, plan, request)
             # Leaving this block for any reason (end, error, our caller stopping) closes the response.
-            async with AsyncExitStack() as stack:
-                post = prepared_post(client)
-                chunks: AsyncIterator[bytes]
-                if post is not None:
-                    body = {**plan.params, "stream": True, **self.extra_body(plan)}
-                    response = await post.send(body, request.timeout)
-                    stack.push_async_callback(response.aclose)
-                    chunks = response.aiter_bytes()
-                else:
-                    messages = await self.messages_api(client)
-                    options = self._call_options(plan, request)
-                    call = messages.with_streaming_response.create(**plan.params, stream=True, **options)
-                    chunks = (await stack.enter_async_context(call)).iter_bytes()
+            try:
                 payloads = SSEPayloads(self.name)
                 async for data in chunks:
                     for payload in payloads.feed(data):
@@ -363,6 +374,8 @@ class AnthropicAdapter(ProviderAdapter):
                 for payload in payloads.end():
                     for item in translator.feed(loads(payload)):
                         yield item
+            finally:
+                await close()
         except Exception as exc:  # noqa: BLE001 - map_error re-raises what it does not know
             self._raise(exc, client)
         for item in translator.finish():
