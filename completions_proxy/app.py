@@ -119,9 +119,9 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
 
 
 class ProxyApp(Starlette):
-    """The proxy's Starlette app: it also leaves the server's ``send`` in the scope (``BODY_SEND``)
-    for the streams' chunks, as long as its middleware stack is the one it is built with, which
-    passes body messages on unchanged (a middleware added later turns that off)."""
+    """The proxy's Starlette app: while a request runs, it also leaves the server's ``send`` in the
+    scope (``BODY_SEND``) for the streams' chunks, as long as its middleware stack is the one it is
+    built with, which passes body messages on unchanged (a middleware added later turns that off)."""
 
     #: The middleware stack last checked with :func:`passes_bodies_on`, and its answer.
     _checked: Optional[ASGIApp] = None
@@ -146,7 +146,7 @@ class ProxyApp(Starlette):
             # finished request was a reference cycle (hypercorn's HTTPStream, its queue, event and
             # scope) that only a cyclic collection freed, promoted to the oldest generation at 256
             # concurrent streams. Taken out, the stream is freed when the server drops it.
-            del scope[BODY_SEND]
+            scope.pop(BODY_SEND, None)
 
 
 def passes_bodies_on(stack: ASGIApp) -> bool:
