@@ -119,9 +119,9 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
 
 
 class ProxyApp(Starlette):
-    """The proxy's Starlette app: it also leaves the server's ``send`` in the scope (``BODY_SEND``)
-    for the streams' chunks, as long as its middleware stack is the one it is built with, which
-    passes body messages on unchanged (a middleware added later turns that off)."""
+    """The proxy's Starlette app: while a request runs, it also leaves the server's ``send`` in the
+    scope (``BODY_SEND``) for the streams' chunks, as long as its middleware stack is the one it is
+    built with, which passes body messages on unchanged (a middleware added later turns that off)."""
 
     #: The middleware stack last checked with :func:`passes_bodies_on`, and its answer.
     _checked: Optional[ASGIApp] = None
@@ -133,11 +133,20 @@ class ProxyApp(Starlette):
             self.middleware_stack = stack = self.build_middleware_stack()
         if stack is not self._checked:
             self._checked, self._direct = stack, passes_bodies_on(stack)
-        if self._direct and scope["type"] == "http":
-            scope[BODY_SEND] = send
         # What Starlette.__call__ does once the stack is built (one coroutine less per request).
         scope["app"] = self
-        await stack(scope, receive, send)
+        if not (self._direct and scope["type"] == "http"):
+            await stack(scope, receive, send)
+            return
+        scope[BODY_SEND] = send
+        try:
+            await stack(scope, receive, send)
+        finally:
+            # The server's stream holds the scope and ``send`` is its bound method: left in, each
+            # finished request was a reference cycle (hypercorn's HTTPStream, its queue, event and
+            # scope) that only a cyclic collection freed, promoted to the oldest generation at 256
+            # concurrent streams. Taken out, the stream is freed when the server drops it.
+            scope.pop(BODY_SEND, None)
 
 
 def passes_bodies_on(stack: ASGIApp) -> bool:

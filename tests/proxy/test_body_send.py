@@ -106,3 +106,28 @@ async def test_a_layer_put_in_front_of_the_routes_later_sees_every_chunk(proxy: 
     # The first chunk goes out alone, then the rest and the end: through this layer, not around it
     # (with the server's send taken, only the end of the body would reach it).
     assert counting.seen[0] == "http.response.start" and bodies >= 2
+
+
+async def test_the_scope_no_longer_holds_the_servers_send_once_the_app_returns() -> None:
+    # A server's stream holds the scope and its ``send`` is bound to the stream: left in the scope,
+    # every finished request was a reference cycle only the cyclic garbage collector freed.
+    app = create_app(Settings.from_env({"COMPLETIONS_PROXY_TOKENS": "t" * 16}), registry(KeyedAdapter()))
+    seen: list[Any] = []
+
+    class Stream:  # as hypercorn's HTTPStream: it holds the scope, and ``send`` is its method
+        def __init__(self) -> None:
+            self.scope: dict[str, Any] = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                                          "method": "GET", "scheme": "http", "path": "/nowhere", "raw_path": b"/nowhere",
+                                          "query_string": b"", "root_path": "", "headers": [], "client": None,
+                                          "server": None}
+
+        async def send(self, message: Any) -> None:
+            seen.append((message["type"], self.scope.get(BODY_SEND) == self.send))
+
+        async def receive(self) -> Any:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+    stream = Stream()
+    await app(stream.scope, stream.receive, stream.send)
+    assert seen[0] == ("http.response.start", True)  # in the scope while the app runs
+    assert BODY_SEND not in stream.scope
