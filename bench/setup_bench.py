@@ -95,9 +95,40 @@ STAGES = (
 )
 
 
+def wrap_marks(probe: Probe, owner: Any, name: str, before: Optional[str], after: Optional[str] = None) -> None:
+    """Replace ``owner.name`` (a function or coroutine function) with one that marks ``before`` on
+    the probe when it is called and ``after`` when it returns."""
+    import functools
+
+    inner = getattr(owner, name)
+    if asyncio.iscoroutinefunction(inner):
+
+        @functools.wraps(inner)
+        async def marked_async(*args: Any, **kwargs: Any) -> Any:
+            if before:
+                probe.mark(before)
+            out = await inner(*args, **kwargs)
+            if after:
+                probe.mark(after)
+            return out
+
+        setattr(owner, name, marked_async)
+        return
+
+    @functools.wraps(inner)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        if before:
+            probe.mark(before)
+        out = inner(*args, **kwargs)
+        if after:
+            probe.mark(after)
+        return out
+
+    setattr(owner, name, marked)
+
+
 def mark_stages(probe: Probe) -> None:
     """Wrap the proxy's functions at its stages' edges so that each marks the probe (see STAGES)."""
-    import functools
 
     from completions_openai import adapter as openai_adapter
 
@@ -105,31 +136,7 @@ def mark_stages(probe: Probe) -> None:
     from completions_proxy import routes, telemetry
 
     def around(owner: Any, name: str, before: Optional[str], after: Optional[str]) -> None:
-        inner = getattr(owner, name)
-        if asyncio.iscoroutinefunction(inner):
-
-            @functools.wraps(inner)
-            async def marked_async(*args: Any, **kwargs: Any) -> Any:
-                if before:
-                    probe.mark(before)
-                out = await inner(*args, **kwargs)
-                if after:
-                    probe.mark(after)
-                return out
-
-            setattr(owner, name, marked_async)
-            return
-
-        @functools.wraps(inner)
-        def marked(*args: Any, **kwargs: Any) -> Any:
-            if before:
-                probe.mark(before)
-            out = inner(*args, **kwargs)
-            if after:
-                probe.mark(after)
-            return out
-
-        setattr(owner, name, marked)
+        wrap_marks(probe, owner, name, before, after)
 
     around(routes, "read_json", "route", "json")
     around(routes, "parse_request", None, "parsed")

@@ -11,7 +11,6 @@ The wrapped functions are internal ones; a mark whose function is renamed fails 
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -49,29 +48,7 @@ FINE = (
 
 
 def _wrap(owner: Any, name: str, probe: setup_bench.Probe, before: str, after: Optional[str] = None) -> None:
-    inner = getattr(owner, name)
-    if setup_bench.asyncio.iscoroutinefunction(inner):
-
-        @functools.wraps(inner)
-        async def marked_async(*args: Any, **kwargs: Any) -> Any:
-            probe.mark(before)
-            out = await inner(*args, **kwargs)
-            if after:
-                probe.mark(after)
-            return out
-
-        setattr(owner, name, marked_async)
-        return
-
-    @functools.wraps(inner)
-    def marked(*args: Any, **kwargs: Any) -> Any:
-        probe.mark(before)
-        out = inner(*args, **kwargs)
-        if after:
-            probe.mark(after)
-        return out
-
-    setattr(owner, name, marked)
+    setup_bench.wrap_marks(probe, owner, name, before, after)
 
 
 def mark_fine(probe: setup_bench.Probe) -> None:
