@@ -80,6 +80,10 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return _error(request, f"internal error ({type(exc).__name__})", "internal_error", 500, {})
 
 
+#: The cyclic collector's thresholds once the app has started (CPython's default: 700, 10, 10).
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
 def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderRegistry] = None) -> Starlette:
     """Build the app; settings come from the environment and providers from installed plugins by default.
 
@@ -101,6 +105,12 @@ def create_app(settings: Optional[Settings] = None, registry: Optional[ProviderR
             # lives as long as the process. Frozen, a full garbage collection no longer walks it:
             # unfrozen, each one blocked the event loop for ~300 ms (/healthz included).
             gc.freeze()
+            # What a request leaves behind is freed by reference counting (no cycle is left per
+            # request: tests/proxy/test_body_send.py and test_prepared.py check the two there were),
+            # so the cyclic collector's passes over hundreds of open streams are mostly wasted
+            # pauses; fewer of them keep a burst of new connections from waiting behind one
+            # (bench/README.md, "The collector's thresholds").
+            gc.set_threshold(*GC_THRESHOLDS)
             yield
         finally:
             state.draining = True
