@@ -17,7 +17,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from completions_core import prepared
+from completions_core import upstream as upstream_module
 from completions_core.prepared import AiohttpBody, SDKErrors, prepared_post, remember
 from completions_core.testing.replay import ReplayServer
 from completions_core.testing.replies import Stream
@@ -295,7 +295,7 @@ def _sweeper_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandl
     scheduled: list[asyncio.TimerHandle] = cast(Any, loop)._scheduled
     return [
         handle for handle in scheduled
-        if not handle.cancelled() and getattr(getattr(handle, "_callback", None), "__self__", None) is prepared._sweeper()
+        if not handle.cancelled() and getattr(getattr(handle, "_callback", None), "__self__", None) is upstream_module._sweeper()
     ]
 
 
@@ -328,13 +328,13 @@ async def test_reading_a_body_arms_no_timer_per_chunk_and_the_sweeper_stops_when
         assert len(scheduled) <= before + 1
         assert len(_sweeper_handles(loop)) == 1
         await bodies[0].aclose()
-        assert prepared._sweeper().armed and len(_sweeper_handles(loop)) == 1  # one body still open
+        assert upstream_module._sweeper().armed and len(_sweeper_handles(loop)) == 1  # one body still open
         await bodies[1].aclose()
     for go in queues:
         go.put_nowait(b"")
     server.close()
     await server.wait_closed()
-    assert not prepared._sweeper().armed and _sweeper_handles(loop) == []
+    assert not upstream_module._sweeper().armed and _sweeper_handles(loop) == []
 
 
 async def test_a_silent_body_is_cut_while_a_body_with_a_longer_timeout_is_open(server: ReplayServer) -> None:
@@ -369,8 +369,8 @@ async def test_the_shortest_timeout_a_caller_may_set_does_not_make_the_sweeper_s
     # every open body, so its period has a floor instead of following a caller's value down.
     from completions_core import codec
 
-    assert prepared._sweep_period(codec.MIN_TIMEOUT) == prepared._SWEEP_FLOOR == 0.005
-    assert prepared._sweep_period(0.1) == pytest.approx(0.005) and prepared._sweep_period(600) == 0.5
+    assert upstream_module._sweep_period(codec.MIN_TIMEOUT) == upstream_module._SWEEP_FLOOR == 0.005
+    assert upstream_module._sweep_period(0.1) == pytest.approx(0.005) and upstream_module._sweep_period(600) == 0.5
     loop = asyncio.get_running_loop()
     server.enqueue(Stream(["data: 1\n\n", "data: 2\n\n"]))
     async with aiohttp.ClientSession() as session:
@@ -380,8 +380,8 @@ async def test_the_shortest_timeout_a_caller_may_set_does_not_make_the_sweeper_s
         body = AiohttpBody(response, response.release, mapping)
         assert await body.read()
         [sweep] = _sweeper_handles(loop)
-        assert sweep.when() - loop.time() <= prepared._SWEEP_FLOOR
-        assert prepared._sweeper()._period == prepared._SWEEP_FLOOR
+        assert sweep.when() - loop.time() <= upstream_module._SWEEP_FLOOR
+        assert upstream_module._sweeper()._period == upstream_module._SWEEP_FLOOR
         await body.aclose()
 
 
@@ -751,7 +751,7 @@ async def test_the_direct_route_answers_for_the_sdks_transport_with_no_send_laye
 async def test_an_answer_with_a_content_coding_goes_through_httpx2s_response(sdk: str, coding: bytes) -> None:
     import gzip
 
-    from completions_core.prepared import _AiohttpStream
+    from completions_core.direct_route import _AiohttpStream
 
     data = b"data: 1\n\n"
     sent = gzip.compress(data) if coding == b"gzip" else data
@@ -807,17 +807,17 @@ async def test_an_httpx2_without_an_internal_the_route_repeats_keeps_its_own_sen
     # request still goes out, through httpx2's send), rather than failing half way.
     from types import SimpleNamespace
 
-    from completions_core import prepared
+    from completions_core import direct_route as route
 
     post, http, _client_kept = aiohttp_post(server.url + "/v1", "openai")
-    assert prepared._httpx2_as_known(http)
-    known = {name: getattr(http, name) for name in (*prepared._HTTPX2_CLIENT_NAMES, *prepared._HTTPX2_CLIENT_METHODS)}
-    known.update({name: getattr(http, name) for name in prepared._SEND_LAYERS})
-    assert prepared._httpx2_as_known(SimpleNamespace(**known))
+    assert route._httpx2_as_known(http)
+    known = {name: getattr(http, name) for name in (*route._HTTPX2_CLIENT_NAMES, *route._HTTPX2_CLIENT_METHODS)}
+    known.update({name: getattr(http, name) for name in route._SEND_LAYERS})
+    assert route._httpx2_as_known(SimpleNamespace(**known))
     for name in known:
-        assert not prepared._httpx2_as_known(SimpleNamespace(**{k: v for k, v in known.items() if k != name})), name
-    assert not prepared._httpx2_as_known(SimpleNamespace(**{**known, "_event_hooks": {}}))
-    monkeypatch.setattr(prepared, "_httpx2_as_known", lambda http: False)
+        assert not route._httpx2_as_known(SimpleNamespace(**{k: v for k, v in known.items() if k != name})), name
+    assert not route._httpx2_as_known(SimpleNamespace(**{**known, "_event_hooks": {}}))
+    monkeypatch.setattr(route, "_httpx2_as_known", lambda http: False)
     server.enqueue(Stream(["data: 1\n\n"]))
     response = await post.send({"model": "m"}, None)
     data = await response.aread()
