@@ -17,6 +17,7 @@ from typing import Optional
 __all__ = [
     "ERROR_STATUS",
     "broken_connection",
+    "undecodable_body",
     "retry_after_seconds",
     "status_error",
     "status_error_type",
@@ -167,6 +168,17 @@ def broken_connection(exc: BaseException) -> Optional[str]:
             return type(seen).__name__
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def undecodable_body(exc: BaseException, decoding_error: type[Exception]) -> Optional[str]:
+    """What went wrong when ``exc`` is a body that could not be decoded, else None: the HTTP
+    client's ``decoding_error`` (httpx2's ``DecodingError``: a stream read), the SDK's error it
+    caused (a whole body read), or text that is not UTF-8 (a content-encoding the client does not
+    know passes the compressed bytes on). Adapters report it as ``invalid_response_error``."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, decoding_error):
+            return str(error) or type(error).__name__
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else None
 
 
 def status_error(

@@ -6,7 +6,13 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError, broken_connection, retry_after_seconds, status_error_type
+from completions_core.errors import (
+    ProviderError,
+    broken_connection,
+    retry_after_seconds,
+    status_error_type,
+    undecodable_body,
+)
 
 __all__ = ["map_error", "retry_after_seconds"]
 
@@ -79,14 +85,6 @@ def stream_error(event: Mapping[str, Any], provider: str) -> ProviderError:
     return ProviderError(message or f"{provider} failed mid-stream ({kind or 'error'})", error_type, provider=provider)
 
 
-def _undecodable(exc: BaseException, decoding_error: type[Exception]) -> Optional[str]:
-    """What went wrong when ``exc`` is a body that could not be decoded: httpx2's decoding error
-    (a stream read), the SDK's connection error it caused (a whole body read), or text that is not
-    UTF-8 (a content-encoding httpx2 does not know passes the compressed bytes on); else None."""
-    for error in (exc, exc.__cause__):
-        if isinstance(error, decoding_error):
-            return str(error) or type(error).__name__
-    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else None
 
 
 def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
@@ -98,7 +96,7 @@ def map_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
     import anthropic
     import httpx2
 
-    undecodable = _undecodable(exc, httpx2.DecodingError)
+    undecodable = undecodable_body(exc, httpx2.DecodingError)
     if undecodable is not None:
         # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
         return ProviderError(

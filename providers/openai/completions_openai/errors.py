@@ -11,7 +11,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from completions_core.errors import ProviderError, broken_connection, retry_after_seconds, status_error_type
+from completions_core.errors import (
+    ProviderError,
+    broken_connection,
+    retry_after_seconds,
+    status_error_type,
+    undecodable_body,
+)
 from completions_core.redaction import scrub_error
 
 __all__ = ["map_error", "retry_after_seconds"]
@@ -68,14 +74,6 @@ def _is_aiohttp_error(exc: BaseException) -> bool:
     return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
 
 
-def _undecodable(exc: BaseException, decoding_error: type[Exception]) -> Optional[str]:
-    """What went wrong when ``exc`` is a body that could not be decoded: httpx2's decoding error
-    (a stream read), the SDK's connection error it caused (a whole body read), or text that is not
-    UTF-8 (a content-encoding httpx2 does not know passes the compressed bytes on); else None."""
-    for error in (exc, exc.__cause__):
-        if isinstance(error, decoding_error):
-            return str(error) or type(error).__name__
-    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else None
 
 
 def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -> Optional[ProviderError]:
@@ -91,7 +89,7 @@ def map_error(exc: BaseException, provider: str, secret: Optional[str] = None) -
         return scrub_error(exc, [secret])
     error: ProviderError
     broken = broken_connection(exc)
-    undecodable = _undecodable(exc, httpx2.DecodingError)
+    undecodable = undecodable_body(exc, httpx2.DecodingError)
     if undecodable is not None:
         # A body compressed in a way that does not decode (corrupt, or a coding nothing here knows).
         error = ProviderError(
