@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractContextManager, suppress
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from .jsonutil import dumps
 from .upstream import AiohttpBody, UpstreamBody
@@ -21,8 +21,28 @@ from .upstream import AiohttpBody, UpstreamBody
 if TYPE_CHECKING:
     import aiohttp
     import httpx2
+    from multidict import CIMultiDict
 
-    from .prepared import PreparedPost
+
+class _Post(Protocol):
+    """What the route uses of :class:`completions_core.prepared.PreparedPost` (named here, not
+    imported: the prepared post imports the route)."""
+
+    http: httpx2.AsyncClient
+    url: httpx2.URL
+    url_text: str
+    extensions: dict[str, Any]
+    timeouts: dict[str, Optional[float]]
+    aiohttp_timeout_headers: tuple[str, ...]
+
+    @property
+    def errors(self) -> Any: ...
+
+    def aiohttp_head(self) -> Optional[CIMultiDict[str]]: ...
+
+    def request(self, body: Mapping[str, Any], seconds: Optional[float]) -> httpx2.Request: ...
+
+    async def _answered(self, response: httpx2.Response) -> UpstreamBody: ...
 
 
 #: httpx2's own logger: its send writes one line per response there.
@@ -104,7 +124,7 @@ class _Route:
         #: The last request timeout and aiohttp's form of it (most requests of a client share one).
         self._timeouts: tuple[Optional[float], dict[str, Optional[float]], aiohttp.ClientTimeout] | None = None
 
-    def timeout(self, post: PreparedPost, seconds: Optional[float]) -> tuple[dict[str, Optional[float]], Any]:
+    def timeout(self, post: _Post, seconds: Optional[float]) -> tuple[dict[str, Optional[float]], Any]:
         """The request's ``timeout`` extension and the transport's ``ClientTimeout`` for it."""
         last = self._timeouts
         if last is None or last[0] != seconds:
@@ -118,7 +138,7 @@ class _Route:
         return last[1], last[2]
 
     @classmethod
-    def find(cls, post: PreparedPost) -> Optional[_Route]:
+    def find(cls, post: _Post) -> Optional[_Route]:
         """The route of ``post``'s requests, when its HTTP client sends them to the SDKs' aiohttp
         transport through httpx2's ``send`` unchanged; else None."""
         import httpx2
@@ -138,7 +158,7 @@ class _Route:
             return None
         return cls(transport, module)
 
-    async def send(self, post: PreparedPost, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
+    async def send(self, post: _Post, body: Mapping[str, Any], seconds: Optional[float]) -> UpstreamBody:
         http = post.http
         head = post.aiohttp_head()
         request: Optional[httpx2.Request] = None
@@ -207,7 +227,7 @@ class _Route:
 
     async def answer(
         self,
-        post: PreparedPost,
+        post: _Post,
         body: Mapping[str, Any],
         seconds: Optional[float],
         request: Optional[httpx2.Request],
@@ -303,7 +323,7 @@ class _AiohttpStream(UpstreamBody):
         self,
         raw: aiohttp.ClientResponse,
         route: _Route,
-        post: PreparedPost,
+        post: _Post,
         body: Mapping[str, Any],
         seconds: Optional[float],
         request: Optional[httpx2.Request],
