@@ -123,3 +123,48 @@ async def test_both_failing_is_an_http_error() -> None:
         lines, attempts = await _stream(proxy, retry={"enabled": False})
     assert lines[0]["error"]["type"] == "provider_error"
     assert sorted(a["provider"] for a in attempts) == ["fast", "slow"]
+
+
+async def test_a_client_gone_during_the_first_write_of_a_hedged_stream_ends_it_cleanly() -> None:
+    """The winner's first chunk goes out alone while the race waits at its ``yield``; the client
+    goes away during that write. The race is closed from a cancelled stream: it held a task group
+    open across that ``yield``, and leaving it then raised anyio's "cancel scope that isn't the
+    current task's" out of the app. Now it ends quietly and both attempts are closed."""
+    from completions_proxy.app import create_app
+    from completions_proxy.settings import Settings
+
+    slow, fast = Scripted("slow", 30, "too late"), Scripted("fast", 0, "quick answer")
+    token = "t" * 24
+    app = create_app(Settings.from_env({"COMPLETIONS_PROXY_TOKENS": token}), _registry(slow, fast))
+    body = json.dumps({"provider": "slow", "model": "a", "stream": True,
+                       "messages": [{"role": "user", "content": "x"}],
+                       "fallbacks": [{"provider": "fast", "model": "b"}]}).encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/completions", "raw_path": b"/v1/completions", "query_string": b"",
+             "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+             "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode()), (b"x-completions-hedge-after", b"0.05")]}
+    written, gone = anyio.Event(), anyio.Event()
+    bodies: list[bytes] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            bodies.append(message["body"])
+            written.set()
+            await anyio.sleep_forever()  # a client that reads nothing: the write never completes
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(app, scope, receive, send)
+            await written.wait()
+            gone.set()
+        await slow.closed.wait()
+        await fast.closed.wait()
+    assert b"quick" in bodies[0]
