@@ -187,6 +187,20 @@ class ChunkStreamResponse:
         if self.registry is not None:
             self.registry.add(self)
         try:
+            # The stream runs in a task of its own, as Starlette's StreamingResponse runs its body in
+            # a task of its task group: every chunk's wake-up then resumes this short chain of
+            # frames, not the server's, Starlette's and the proxy's layers above this call (about
+            # fifteen coroutines, each passing every resumption and suspension through). Cancelling
+            # this task cancels that one (the task it awaits) and waits for its end.
+            await asyncio.get_running_loop().create_task(self._stream(scope, receive, send))
+        finally:
+            if self.registry is not None:
+                self.registry.discard(self)
+            if self.on_finish is not None:
+                self.on_finish(self.outcome, self.status, self.error_type)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
             # A cancel scope and one plain task that watches for the client going away: the same as
             # a task group here, at a fraction of its set-up cost per stream.
             self._scope = cancel_scope = anyio.CancelScope()
@@ -203,15 +217,13 @@ class ChunkStreamResponse:
             if self._stopped is not None and not self._finished and self.outcome != "client_disconnected":
                 await self._send_failure(send, self._stopped)
         finally:
-            if self.registry is not None:
-                self.registry.discard(self)
+            # The chunks are closed in the task that iterated them (a task group or cancel scope
+            # open across a yield, as in a hedged race, must be left in the task that entered it).
             # A generator that ran to its end has nothing left to close (its frame is gone): no
             # shielded scope round trip for it, the end of most streams.
             if getattr(self.chunks, "ag_frame", True) is not None:
                 with anyio.CancelScope(shield=True):
                     await self.chunks.aclose()
-            if self.on_finish is not None:
-                self.on_finish(self.outcome, self.status, self.error_type)
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope) -> None:
         while True:
