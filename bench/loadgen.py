@@ -350,17 +350,24 @@ def main() -> None:
     parser.add_argument("--mock-pid", type=int, help="report this process tree's CPU share over the window")
     parser.add_argument("--burst", action="store_true",
                         help="one wave: --concurrency fresh connections at the same instant, one stream each")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
+                        help="this process's event loop (bench/run.py --harness-loop)")
     args = parser.parse_args()
+    run: Any = asyncio.run
+    if args.loop == "uvloop":
+        import uvloop
+
+        run = uvloop.run
     extra_headers = dict(h.split(":", 1) for h in args.header)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     if args.burst:
-        print(json.dumps(asyncio.run(run_burst(args.url, args.format, args.concurrency, token=args.token,
+        print(json.dumps(run(run_burst(args.url, args.format, args.concurrency, token=args.token,
                                                model=args.model, sentences=args.sentences,
                                                extra_headers=extra_headers, provider=args.provider,
                                                cpu_pid=args.cpu_pid))))
         return
-    result = asyncio.run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
+    result = run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
                                    model=args.model, sentences=args.sentences, max_requests=args.max_requests,
                                    extra_headers=extra_headers, provider=args.provider, ramp=args.ramp,
                                    settle=args.settle, cpu_pids={name: pid for name, pid in (

@@ -190,11 +190,18 @@ def main() -> None:
     parser.add_argument("--ttft-ms", type=float, default=0)
     parser.add_argument("--itl-ms", type=float, default=0)
     parser.add_argument("--tokens", type=int, default=50)
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
+                        help="the mock's event loop (bench/run.py --harness-loop)")
     args = parser.parse_args()
+    loop = None
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
     # A long listen queue: at 256 concurrent streams every proxy opens 256 upstream connections at
     # once, and aiohttp's default of 128 would drop SYNs (a 1 s retry) on the mock's side.
     web.run_app(make_app(args.ttft_ms, args.itl_ms, args.tokens), host="127.0.0.1", port=args.port,
-                print=None, access_log=None, backlog=2048)
+                print=None, access_log=None, backlog=2048, loop=loop)
 
 
 if __name__ == "__main__":

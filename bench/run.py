@@ -56,6 +56,7 @@ from loadgen import cpu_seconds, tcp_ext, tree
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
+HARNESS_LOOP = ["--loop", "asyncio"]  # the mock's and the load generator's loop (--harness-loop)
 LITELLM_VERSION = "1.82.6"  # the last release before the compromised 1.82.7/1.82.8 uploads (March 2026)
 PORTKEY_VERSION = "1.15.2"  # bench/portkey/package.json; @hono/node-server held at 1.13.8 (see there)
 TOKENS = 50  # per stream, from the mock
@@ -121,7 +122,7 @@ def wait_http(url: str, seconds: float = 60, method: str = "GET") -> None:
 def loadgen(url: str, fmt: str, concurrency: int, seconds: float, *, headers: Optional[dict[str, str]] = None,
             **extra: Any) -> dict[str, Any]:
     command = [PY, str(HERE / "loadgen.py"), "--url", url, "--format", fmt, "--concurrency", str(concurrency),
-               "--seconds", str(seconds), "--cpu", "1"]
+               "--seconds", str(seconds), "--cpu", "1", *HARNESS_LOOP]
     for key, value in extra.items():
         if value is True:
             command.append(f"--{key.replace('_', '-')}")
@@ -302,6 +303,14 @@ def portkey_install() -> Path:
     return folder
 
 
+def default_harness_loop() -> str:
+    try:
+        import uvloop  # noqa: F401  (the proxy extra installs it, except on Windows)
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (CI); implies --skip-portkey")
@@ -333,8 +342,12 @@ def main() -> int:
                              "--quick: at most 32)")
     parser.add_argument("--baseline-backlog", type=int, default=2048,
                         help="the re-encoder's hypercorn --backlog (the proxy's default is 2048; hypercorn's 100)")
+    parser.add_argument("--harness-loop", choices=["asyncio", "uvloop"], default=default_harness_loop(),
+                        help="the event loop of the mock and the load generator (both on CPU 1), never of a target: "
+                             "uvloop (the default when installed) leaves CPU 1 room for 256 paced streams")
     parser.add_argument("--output", default=str(HERE / "results" / "latest.json"))
     args = parser.parse_args()
+    HARNESS_LOOP[1] = args.harness_loop
     levels = [int(x) for x in args.levels.split(",") if x]
     paced_levels = [int(x) for x in args.paced_levels.split(",") if x]
     seconds, settle, warmup, ramp = args.seconds, args.settle, args.warmup, TOKENS * args.itl_ms / 1000
@@ -363,7 +376,8 @@ def main() -> int:
         return not only or name in only
 
     mock_port = free_port()
-    mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", str(TOKENS)]),
+    mock = start(pinned(1, [PY, str(HERE / "mock_upstream.py"), "--port", str(mock_port), "--tokens", str(TOKENS),
+                            *HARNESS_LOOP]),
                  {})
     upstream = f"http://127.0.0.1:{mock_port}"
     timing = Timing(seconds, settle, warmup, mock.pid)
@@ -377,7 +391,8 @@ def main() -> int:
                   # the proxy starts as its users start it: completions-proxy's own backlog
                   "ours_backlog": os.environ.get("COMPLETIONS_BACKLOG", "2048 (its default)")}, "burst_rows": [],
         "ab_ref": args.ab_ref or None,
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "rows": [],
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "harness_loop": args.harness_loop,
+        "rows": [],
     }
     ref_env: dict[str, str] = {}
     ref_dir: Optional[Path] = None
