@@ -11,7 +11,8 @@ response may close it from a cancelled scope while it waits at one (a client gon
 write), and a scope entered before that ``yield`` would then be left out of order (anyio's
 "cancel scope that isn't the current task's"). The attempts' tasks are plain tasks, each with
 its own cancel scope entered inside it, and the race waits for them when it ends, as a task
-group's end would (tests/proxy/test_stream_task.py).
+group's end would (tests/proxy/test_hedging.py; the class is checked on the source by
+tests/core/test_scopes_across_yields.py).
 """
 
 from __future__ import annotations
