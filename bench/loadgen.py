@@ -363,15 +363,15 @@ def main() -> None:
         os.sched_setaffinity(0, {args.cpu})
     if args.burst:
         print(json.dumps(run(run_burst(args.url, args.format, args.concurrency, token=args.token,
-                                               model=args.model, sentences=args.sentences,
-                                               extra_headers=extra_headers, provider=args.provider,
-                                               cpu_pid=args.cpu_pid))))
+                                       model=args.model, sentences=args.sentences,
+                                       extra_headers=extra_headers, provider=args.provider,
+                                       cpu_pid=args.cpu_pid))))
         return
     result = run(run_level(args.url, args.format, args.concurrency, args.seconds, token=args.token,
-                                   model=args.model, sentences=args.sentences, max_requests=args.max_requests,
-                                   extra_headers=extra_headers, provider=args.provider, ramp=args.ramp,
-                                   settle=args.settle, cpu_pids={name: pid for name, pid in (
-                                       ("target", args.cpu_pid), ("mock", args.mock_pid)) if pid}))
+                           model=args.model, sentences=args.sentences, max_requests=args.max_requests,
+                           extra_headers=extra_headers, provider=args.provider, ramp=args.ramp,
+                           settle=args.settle, cpu_pids={name: pid for name, pid in (
+                               ("target", args.cpu_pid), ("mock", args.mock_pid)) if pid}))
     print(json.dumps(result.summary()))
 
 
