@@ -70,21 +70,26 @@ def _strip_for(
         if isinstance(message, AssistantMessage) and _carries_foreign_data(message, provider, keep_signatures):
             if out is None:
                 out = list(messages[:position])
-            state = message.provider_state
-            if state is not None:
-                state = {k: v for k, v in state.items() if k == provider} or None
-            calls = message.tool_calls
-            if calls and not keep_signatures:
-                calls = [dataclasses.replace(c, thought_signature=None) for c in calls]
-            message = dataclasses.replace(
-                message,
-                tool_calls=calls,
-                thought_signature=message.thought_signature if keep_signatures else None,
-                provider_state=state,
-            )
+            message = _without_foreign_data(message, provider, keep_signatures)
         if out is not None:
             out.append(message)
     return messages if out is None else tuple(out)
+
+
+def _without_foreign_data(message: AssistantMessage, provider: str, keep_signatures: bool) -> AssistantMessage:
+    """``message`` without other providers' state, and without thought signatures unless kept."""
+    state = message.provider_state
+    if state is not None:
+        state = {k: v for k, v in state.items() if k == provider} or None
+    calls = message.tool_calls
+    if calls and not keep_signatures:
+        calls = [dataclasses.replace(c, thought_signature=None) for c in calls]
+    return dataclasses.replace(
+        message,
+        tool_calls=calls,
+        thought_signature=message.thought_signature if keep_signatures else None,
+        provider_state=state,
+    )
 
 
 def _carries_foreign_data(message: AssistantMessage, provider: str, keep_signatures: bool) -> bool:

@@ -20,7 +20,7 @@ from completions_core.codec import decode_request
 from completions_core.records import AttemptRecord, CompletionRecord
 from completions_core.types import AssistantMessage, UserMessage
 from completions_proxy import responses
-from completions_proxy.engine import _strip_for
+from completions_proxy.engine import _strip_for, _without_foreign_data
 from completions_proxy.responses import bound_header, wire_name
 from completions_proxy.routes import _HEADER_JSON, header_json, new_request_id
 from completions_proxy.telemetry import Labels, Metrics
@@ -333,24 +333,12 @@ def test_decode_request_reads_an_absent_field_as_null() -> None:
 
 
 def _strip_reference(provider: str, keep_signatures: bool, messages: tuple[Any, ...]) -> tuple[Any, ...]:
-    """What the plan did to every assistant message before (an equal copy when nothing changed)."""
-    out = []
-    for message in messages:
-        if isinstance(message, AssistantMessage):
-            state = message.provider_state
-            if state is not None:
-                state = {k: v for k, v in state.items() if k == provider} or None
-            calls = message.tool_calls
-            if calls and not keep_signatures:
-                calls = [dataclasses.replace(c, thought_signature=None) for c in calls]
-            message = dataclasses.replace(
-                message,
-                tool_calls=calls,
-                thought_signature=message.thought_signature if keep_signatures else None,
-                provider_state=state,
-            )
-        out.append(message)
-    return tuple(out)
+    """What the plan did before: every assistant message copied without foreign data, whether or
+    not it carried any (``_strip_for`` now skips those that carry none)."""
+    return tuple(
+        _without_foreign_data(m, provider, keep_signatures) if isinstance(m, AssistantMessage) else m
+        for m in messages
+    )
 
 
 def test_strip_for_gives_what_it_gave_when_it_copied_every_assistant_message() -> None:
