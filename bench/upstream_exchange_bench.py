@@ -71,21 +71,10 @@ async def _exchange(post: Any, how: str, requests: int) -> float:
 
 
 async def run(requests: int, rounds: int, repeats: int) -> dict[str, list[float]]:
-    from completions_openai import OpenAIAdapter
-    from completions_openai.sending import prepared_post
-
-    from completions_core.adapter import Credential
-    from completions_core.redaction import Secret
-    from completions_core.testing.requests import provider_request
+    from upstream_read_bench import openai_post
 
     server = await asyncio.start_server(_serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    adapter = OpenAIAdapter(base_url=f"http://127.0.0.1:{port}/v1")
-    request = provider_request("openai", "gpt-mock")
-    client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret("bench-key"))))
-    post = prepared_post(client)
-    if post is None:
-        raise RuntimeError("the client has no prepared post")
+    close_client, post = openai_post(server.sockets[0].getsockname()[1])
     await _exchange(post, "route", 50)  # the route found, the transport's session made
     post._route_session = post._route.transport.client
     results: dict[str, list[float]] = {"httpx2": [], "route": [], "aiohttp": []}
@@ -95,7 +84,7 @@ async def run(requests: int, rounds: int, repeats: int) -> dict[str, list[float]
         ways = list(results) if round_ % 2 == 0 else list(results)[::-1]
         for how in ways:
             results[how].append(min([await _exchange(post, how, requests) for _ in range(repeats)]))
-    await adapter.close_client(client)
+    await close_client()
     server.close()
     return results
 

@@ -36,6 +36,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,9 @@ async def _stream(post: Any, go: asyncio.Queue[int], chunks: int, how: str) -> f
     return spent / chunks
 
 
-async def run(
-    chunks: int, rounds: int, repeats: int, timers: int = 0, ways: tuple[str, ...] = ("httpx2", "direct")
-) -> dict[str, list[float]]:
+def openai_post(port: int) -> tuple[Callable[[], Awaitable[None]], Any]:
+    """The prepared post of an OpenAI plugin client for a loopback server on ``port``, and the
+    client's close."""
     from completions_openai import OpenAIAdapter
     from completions_openai.sending import prepared_post
 
@@ -82,15 +83,21 @@ async def run(
     from completions_core.redaction import Secret
     from completions_core.testing.requests import provider_request
 
-    go: asyncio.Queue[int] = asyncio.Queue()
-    server = await asyncio.start_server(lambda r, w: _serve(r, w, go), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     adapter = OpenAIAdapter(base_url=f"http://127.0.0.1:{port}/v1")
     request = provider_request("openai", "gpt-mock")
     client = adapter.create_client(adapter.client_config(request, Credential("customer", Secret("bench-key"))))
     post = prepared_post(client)
     if post is None:
         raise RuntimeError("the client has no prepared post")
+    return lambda: adapter.close_client(client), post
+
+
+async def run(
+    chunks: int, rounds: int, repeats: int, timers: int = 0, ways: tuple[str, ...] = ("httpx2", "direct")
+) -> dict[str, list[float]]:
+    go: asyncio.Queue[int] = asyncio.Queue()
+    server = await asyncio.start_server(lambda r, w: _serve(r, w, go), "127.0.0.1", 0)
+    close_client, post = openai_post(server.sockets[0].getsockname()[1])
     loop = asyncio.get_running_loop()
     pending = [loop.call_later(3600 + index, lambda: None) for index in range(timers)]
     results: dict[str, list[float]] = {how: [] for how in ways}
@@ -101,7 +108,7 @@ async def run(
             results[how].append(min([await _stream(post, go, chunks, how) for _ in range(repeats)]))
     for handle in pending:
         handle.cancel()
-    await adapter.close_client(client)
+    await close_client()
     server.close()
     return results
 
